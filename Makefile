@@ -1,0 +1,37 @@
+# The two commands of README.md; both create the environment on a fresh machine.
+PY ?= python3
+VENV ?= .venv
+BIN = $(VENV)/bin
+STAMP = $(VENV)/.installed
+
+.PHONY: demo test test-slow test-peers test-cuda bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snnlab demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+test-peers: $(STAMP)
+	$(BIN)/pip install -q -e '.[peers]'
+	$(BIN)/python -m pytest -q -m peers
+
+test-cuda: $(STAMP)
+	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q -m cuda
+
+bench: $(STAMP)
+	$(BIN)/pip install -q -e '.[peers]'
+	$(BIN)/python benchmarks/bench_neurons.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

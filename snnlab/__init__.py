@@ -1,0 +1,28 @@
+"""snnlab: train spiking networks, simulate them event-driven, cost and export them.
+
+Subpackages are imported lazily so that ``import snnlab`` stays fast; ``snnlab.nn``,
+``snnlab.functional`` and ``snnlab.surrogate`` are the training core.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = (
+    "analysis", "commands", "data", "errors", "functional", "hw", "inference", "ir",
+    "kernels", "models", "nn", "sim", "surrogate", "train",
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"snnlab.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'snnlab' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_SUBMODULES))

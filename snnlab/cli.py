@@ -1,0 +1,77 @@
+"""The ``snnlab`` command: thin; parses arguments and calls the library.
+
+Each subcommand lives in ``snnlab/commands/<name>.py`` and exposes
+``register(subparsers) -> argparse.ArgumentParser`` whose parser has ``func`` set by
+``set_defaults(func=...)``. Commands are discovered automatically.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+import textwrap
+
+from snnlab.errors import SnnlabError
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      snnlab demo                                   # train + evaluate on the embedded digits
+      snnlab train experiments/shd_lif.yaml --set data.root=datasets/shd
+      snnlab eval runs/demo --early-exit
+      snnlab simulate runs/demo
+      snnlab export runs/demo --to nir
+      snnlab report runs/demo --hw loihi2,speck
+      snnlab info
+    """
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the top-level parser with every discovered subcommand."""
+    import snnlab.commands as commands
+
+    parser = argparse.ArgumentParser(
+        prog="snnlab",
+        description="snnlab: train spiking networks, simulate them event-driven, cost and export them.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        module = importlib.import_module(f"snnlab.commands.{info.name}")
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.func(args)
+    except SnnlabError as err:
+        if args.debug:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        if args.debug:
+            raise
+        print(f"error: file not found: {err.filename or err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

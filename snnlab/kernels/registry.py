@@ -1,0 +1,104 @@
+"""Backend registry: ``(op, backend) -> kernel``, and ``get_backend("auto")``.
+
+Backends live in ``snnlab/kernels/<backend>/`` (``torch_ref.py`` for the reference), each with
+``is_available() -> bool`` and ``why_not() -> str`` evaluated at import time, and register their
+kernels with :func:`register`. Model code never imports a backend: it calls :func:`dispatch`.
+
+``auto`` picks ``cuda`` for CUDA tensors and ``numba`` for CPU tensors when those can run (and
+implement the op), else ``torch``, and logs the fallback once. An explicit backend that cannot
+run raises :class:`snnlab.errors.BackendError`.
+"""
+from __future__ import annotations
+
+import importlib
+import logging
+from typing import Any, Callable
+
+import torch
+
+from snnlab.errors import BackendError
+
+BACKENDS = ("torch", "numba", "cuda")
+_MODULES = {"torch": "snnlab.kernels.torch_ref", "numba": "snnlab.kernels.numba", "cuda": "snnlab.kernels.cuda"}
+_TABLE: dict[tuple[str, str], Callable[..., Any]] = {}
+_LOADED: dict[str, Any] = {}
+_WARNED: set[tuple[str, str]] = set()
+log = logging.getLogger("snnlab.kernels")
+
+
+def register(op: str, backend: str) -> Callable[[Callable], Callable]:
+    """Decorator: register ``fn`` as the kernel of ``op`` on ``backend``."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {BACKENDS}")
+
+    def wrap(fn: Callable) -> Callable:
+        _TABLE[(op, backend)] = fn
+        return fn
+
+    return wrap
+
+
+def _load(backend: str) -> Any:
+    """Import a backend package once (its kernels register themselves)."""
+    if backend not in _LOADED:
+        try:
+            _LOADED[backend] = importlib.import_module(_MODULES[backend])
+        except ImportError as err:  # a broken optional dependency
+            _LOADED[backend] = err
+    return _LOADED[backend]
+
+
+def availability(backend: str) -> tuple[bool, str]:
+    """``(can run here, reason if not)`` for a backend."""
+    if backend not in BACKENDS:
+        raise BackendError(f"unknown backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
+    module = _load(backend)
+    if isinstance(module, Exception):
+        return False, f"import failed: {module}"
+    ok = bool(module.is_available())
+    return ok, "" if ok else module.why_not()
+
+
+def has_kernel(op: str, backend: str) -> bool:
+    """Whether ``op`` is implemented on ``backend`` (loads the backend)."""
+    _load(backend)
+    return (op, backend) in _TABLE
+
+
+def _warn_once(key: tuple[str, str], msg: str) -> None:
+    if key not in _WARNED:
+        _WARNED.add(key)
+        log.info(msg)
+
+
+def get_backend(name: str = "auto", tensor: torch.Tensor | None = None, op: str | None = None) -> str:
+    """Resolve a backend name for a tensor's device (and, for ``auto``, for an op)."""
+    on_cuda = tensor is not None and tensor.is_cuda
+    if name == "auto":
+        preferred = "cuda" if on_cuda else "numba"
+        ok, why = availability(preferred)
+        if ok and (op is None or has_kernel(op, preferred)):
+            return preferred
+        reason = why or f"no {preferred} kernel for {op!r}"
+        _warn_once((preferred, op or ""), f"backend auto: {preferred} unavailable ({reason}); using torch")
+        return "torch"
+    ok, why = availability(name)
+    if not ok:
+        raise BackendError(f"backend {name!r} cannot run here: {why}")
+    if name == "cuda" and tensor is not None and not on_cuda:
+        raise BackendError("backend 'cuda' needs CUDA tensors; got a CPU tensor (use backend='numba' or 'auto')")
+    if name == "numba" and on_cuda:
+        raise BackendError("backend 'numba' runs on CPU tensors; got a CUDA tensor (use backend='cuda' or 'auto')")
+    if op is not None and not has_kernel(op, name):
+        raise BackendError(f"backend {name!r} has no kernel for {op!r}")
+    return name
+
+
+def dispatch(op: str, backend: str, *args: Any, **kwargs: Any) -> Any:
+    """Call the kernel of ``op`` on an already resolved ``backend``."""
+    _load(backend)
+    try:
+        fn = _TABLE[(op, backend)]
+    except KeyError:
+        raise BackendError(f"backend {backend!r} has no kernel for {op!r}") from None
+    return fn(*args, **kwargs)

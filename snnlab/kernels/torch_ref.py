@@ -1,0 +1,35 @@
+"""The reference backend: plain torch over the one time loop of :mod:`snnlab.functional`.
+
+Autograd differentiates it directly; every fast kernel is tested equal to it.
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+
+from snnlab.functional.neuron import NeuronParams, run_sequence
+from snnlab.functional.surrogate import Surrogate
+from snnlab.kernels.registry import register
+
+
+def is_available() -> bool:
+    return True
+
+
+def why_not() -> str:
+    return ""
+
+
+def _multistep(kind: str):
+    def kernel(x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Optional[Surrogate],
+               k: Optional[torch.Tensor] = None, return_v: bool = False):
+        """(T, M) input -> (out (T, M), final state, v_seq (T, M) or None)."""
+        return run_sequence(kind, x_seq, state, p, surrogate, k=k, return_v=return_v)
+
+    kernel.__name__ = f"{kind}_multistep_torch"
+    return kernel
+
+
+for _kind in ("if", "lif", "alif", "cuba_lif", "li"):
+    register(f"neuron.{_kind}", "torch")(_multistep(_kind))

@@ -1,0 +1,19 @@
+"""Thin modules over :mod:`snnlab.functional`: neurons, encoders and multi-step layers (time-major)."""
+from snnlab.nn.encoders import DeltaEncoder, DirectEncoder, LatencyEncoder, PoissonEncoder
+from snnlab.nn.layers import Flatten, SeqDropout, TimeDistributed
+from snnlab.nn.neuron import ALIF, IF, LI, LIF, PLIF, CubaLIF, SpikingNeuron, reset
+
+__all__ = [
+    "ALIF", "IF", "LI", "LIF", "PLIF", "CubaLIF", "SpikingNeuron", "reset",
+    "DeltaEncoder", "DirectEncoder", "LatencyEncoder", "PoissonEncoder",
+    "Flatten", "SeqDropout", "TimeDistributed",
+]
+
+
+def __getattr__(name: str):
+    # Layers owned by other modules are imported lazily (delays, etc.).
+    if name in ("DelayedLinear",):
+        from snnlab.nn import delay
+
+        return getattr(delay, name)
+    raise AttributeError(f"module 'snnlab.nn' has no attribute {name!r}")
