@@ -4,7 +4,12 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test test-slow test-peers test-cuda bench clean
+.PHONY: demo test test-slow test-peers test-cuda bench peers clean
+
+# Peer libraries (outside oracles). Installed without their dependency pins: spikingjelly and
+# norse ask for torchvision/torchaudio, which would replace the CPU torch build; they import without them.
+PEERS = spikingjelly norse snntorch dcls nirtorch
+PEER_DEPS = loguru scipy packaging requests tensorboard
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -22,15 +27,17 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-test-peers: $(STAMP)
-	$(BIN)/pip install -q -e '.[peers]'
+peers: $(STAMP)
+	$(BIN)/pip install -q $(PEER_DEPS)
+	$(BIN)/pip install -q --no-deps $(PEERS)
+
+test-peers: peers
 	$(BIN)/python -m pytest -q -m peers
 
 test-cuda: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q -m cuda
 
-bench: $(STAMP)
-	$(BIN)/pip install -q -e '.[peers]'
+bench: peers
 	$(BIN)/python benchmarks/bench_neurons.py
 
 clean:

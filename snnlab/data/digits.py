@@ -40,7 +40,7 @@ class DigitsConfig:
     size: int = 16  # sensor side in pixels
     saccade_ms: float = 100.0  # duration of each of the three saccades
     amplitude_px: float = 2.0  # side of the triangle path, in sensor pixels
-    step_us: int = 1000  # pixel model update period
+    step_us: int = 2000  # pixel model update period
     threshold: float = 0.25  # contrast threshold C, log-intensity units
     threshold_mismatch: float = 0.05  # relative std of C across pixels
     refractory_us: int = 1000

@@ -1,0 +1,59 @@
+"""``create_dataset(name, root, split, **cfg)``: one entry point for every dataset reader.
+
+Readers are imported lazily, so importing :mod:`snnlab.data` stays cheap and a missing
+optional dependency only matters for the dataset that needs it.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import torch
+
+from snnlab.errors import DataError
+
+DATASETS: dict[str, str] = {
+    "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16)",
+    "shd": "Spiking Heidelberg Digits (HDF5, 700 channels, 20 classes), frames (T, 140) at dt = 10 ms",
+    "ssc": "Spiking Speech Commands (HDF5, 700 channels, 35 classes, train/valid/test), frames (T, 140)",
+    "nmnist": "N-MNIST (ATIS .bin events, 34x34x2, 10 classes), frames (T, 2, 34, 34)",
+    "cifar10": "CIFAR-10 python batches (32x32x3, 10 classes), static images (3, 32, 32)",
+    "cifar100": "CIFAR-100 python batches (32x32x3, 100 fine classes), static images (3, 32, 32)",
+}
+
+# name -> (module, factory function, fixed keyword arguments)
+_FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
+    "digits": ("snnlab.data.digits", "digits_dataset", {}),
+    "shd": ("snnlab.data.shd", "shd_dataset", {"kind": "shd"}),
+    "ssc": ("snnlab.data.shd", "shd_dataset", {"kind": "ssc"}),
+    "nmnist": ("snnlab.data.nmnist", "nmnist_dataset", {}),
+    "cifar10": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar10"}),
+    "cifar100": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar100"}),
+}
+
+
+def create_dataset(name: str, root: str | None = None, split: str = "train", **cfg: Any) -> torch.utils.data.Dataset:
+    """Build a dataset by name.
+
+    Every item is ``(x, y)``: ``x`` a float32 tensor, time-major per sample ``(T, ...)``
+    (static images ``(C, H, W)`` for CIFAR unless ``timesteps`` is given), ``y`` an int.
+    The dataset has ``num_classes``, ``input_shape`` (per-step shape), ``timesteps`` (T or
+    None when it varies) and ``collate_fn``.
+
+    Args:
+        name: one of :data:`DATASETS`.
+        root: folder holding the files (ignored for "digits").
+        split: "train", "test", or "valid" where the dataset has one (SSC ships one; SHD
+            holds out speakers of the training set).
+        **cfg: reader options (binning, caching, augmentation); see each reader.
+
+    Raises:
+        DataError: unknown name or split, missing or corrupt files.
+        ConfigError: invalid options.
+    """
+    key = str(name).lower()
+    if key not in _FACTORIES:
+        raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(DATASETS)}")
+    module, func, fixed = _FACTORIES[key]
+    factory = getattr(importlib.import_module(module), func)
+    return factory(root=root, split=split, **fixed, **cfg)
