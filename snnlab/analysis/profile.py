@@ -52,6 +52,7 @@ class ActivityProfile:
     dt: float | None  # seconds per step, when known
     layers: list[LayerActivity]
     source: str = "dense"  # "dense" (torch hooks) or "event" (event-driven simulator)
+    meta: dict[str, Any] = field(default_factory=dict)  # model-level metrics (footprint, sparsity)
 
     def per_inference(self) -> "ActivityProfile":
         """The same profile scaled to one sample."""
@@ -63,7 +64,7 @@ class ActivityProfile:
             for key in summed:
                 values[key] = values[key] * scale
             layers.append(LayerActivity(**values))
-        return ActivityProfile(1, self.timesteps, self.dt, layers, self.source)
+        return ActivityProfile(1, self.timesteps, self.dt, layers, self.source, dict(self.meta))
 
     def totals(self) -> dict[str, float]:
         """Sums over layers of every count."""
@@ -84,13 +85,15 @@ class ActivityProfile:
             "dt": self.dt,
             "source": self.source,
             "layers": [asdict(layer) for layer in self.layers],
+            "meta": self.meta,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "ActivityProfile":
         known = {f.name for f in fields(LayerActivity)}
         layers = [LayerActivity(**{k: v for k, v in d.items() if k in known}) for d in data["layers"]]
-        return cls(int(data["samples"]), int(data["timesteps"]), data.get("dt"), layers, data.get("source", "dense"))
+        return cls(int(data["samples"]), int(data["timesteps"]), data.get("dt"), layers, data.get("source", "dense"),
+                   dict(data.get("meta", {})))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1))

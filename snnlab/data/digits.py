@@ -145,7 +145,8 @@ def convert(images: np.ndarray, cfg: DigitsConfig) -> EventStore:
         t = np.clip(t + rng.integers(-cfg.jitter_us, cfg.jitter_us + 1, size=len(t)), 0, cfg.duration_us - 1)
     order = np.lexsort((t, img))
     events = np.empty(len(t), dtype=EVENT_DTYPE)
-    events["t"], events["x"], events["y"], events["p"] = t[order], pix[order] % cfg.size, pix[order] // cfg.size, p[order]
+    events["t"], events["p"] = t[order], p[order]
+    events["x"], events["y"] = pix[order] % cfg.size, pix[order] // cfg.size
     offsets = np.searchsorted(img[order], np.arange(len(images) + 1))
     return EventStore(events, offsets.astype(np.int64))
 

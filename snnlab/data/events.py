@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from snnlab.errors import DataError
+from snnlab.errors import ConfigError, DataError
 
 EVENT_DTYPE = np.dtype([("t", np.int64), ("x", np.int16), ("y", np.int16), ("p", np.int8)])
 
@@ -82,8 +82,6 @@ def check_events(events: np.ndarray, sensor_size: tuple[int, int, int] | None = 
 
 def check_sensor_size(sensor_size: Sequence[int], name: str = "sensor_size") -> tuple[int, int, int]:
     """Return ``sensor_size`` as a tuple of three positive ints or raise ConfigError."""
-    from snnlab.errors import ConfigError
-
     size = tuple(int(s) for s in sensor_size)
     if len(size) != 3 or min(size) < 1:
         raise ConfigError(f"{name} must be (width, height, polarities) of positive ints, got {tuple(sensor_size)}")

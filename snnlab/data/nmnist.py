@@ -57,16 +57,21 @@ def decode_nmnist(data: bytes, name: str = "<bytes>") -> np.ndarray:
     t = ((raw[:, 2] & 0x7F) << 16) | (raw[:, 3] << 8) | raw[:, 4]
     marker = y == OVERFLOW_Y
     t = t + OVERFLOW_INCREMENT_US * np.cumsum(marker)  # a marker shifts itself and all later events
-    bad = ~marker & ((x >= SENSOR_SIZE[0]) | (y >= SENSOR_SIZE[1]))
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(f"{name}: event at byte offset {i * EVENT_BYTES} has (x, y) = ({x[i]}, {y[i]}); "
-                        f"N-MNIST coordinates lie in [0, 33] (y = 240 marks a timestamp overflow)")
+    _check_coordinates(x, y, marker, name)
     keep = ~marker
     events = np.empty(int(keep.sum()), dtype=EVENT_DTYPE)
     events["t"], events["x"], events["y"] = t[keep], x[keep], y[keep]
     events["p"] = raw[keep, 2] >> 7
     return events
+
+
+def _check_coordinates(x: np.ndarray, y: np.ndarray, marker: np.ndarray, name: str) -> None:
+    """Raise DataError at the first non-marker event outside the 34x34 sensor."""
+    bad = ~marker & ((x >= SENSOR_SIZE[0]) | (y >= SENSOR_SIZE[1]))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(f"{name}: event at byte offset {i * EVENT_BYTES} has (x, y) = ({x[i]}, {y[i]}); "
+                        f"N-MNIST coordinates lie in [0, 33] (y = 240 marks a timestamp overflow)")
 
 
 def read_nmnist(path: str | Path) -> np.ndarray:

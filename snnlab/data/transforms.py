@@ -76,7 +76,8 @@ class ToFrame:
         given = [n for n, v in (("time_window", time_window), ("n_time_bins", n_time_bins),
                                 ("event_count", event_count)) if v is not None]
         if len(given) != 1:
-            raise ConfigError(f"ToFrame needs exactly one of time_window, n_time_bins, event_count; got {given or 'none'}")
+            raise ConfigError("ToFrame needs exactly one of time_window, n_time_bins, event_count; "
+                              f"got {given or 'none'}")
         _positive("time_window", time_window)
         _positive("n_time_bins", n_time_bins, integer=True)
         _positive("event_count", event_count, integer=True)
@@ -109,7 +110,7 @@ class ToFrame:
             span = float(t.max()) + 1.0 - start if len(t) else 1.0
         if self.n_time_bins is not None:
             n_bins = self.n_time_bins
-            idx = np.floor((t - start) * (n_bins / span)).astype(np.int64)
+            idx = np.floor((t - start) * n_bins / span).astype(np.int64)  # multiply first: exact for int times
         else:
             n_bins = max(1, math.ceil(span / self.time_window))
             idx = np.floor((t - start) / self.time_window).astype(np.int64)

@@ -57,10 +57,10 @@ def data_file(name: str) -> Path:
 
 
 def available_profiles() -> list[str]:
-    """Names of the built-in profiles."""
+    """Names of the built-in chip profiles (RRAM macro profiles ``rram_*`` are device models, not chips)."""
     names: set[str] = set()
     for folder in hw_dirs():
-        names.update(p.stem for p in folder.glob("*.yaml"))
+        names.update(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("rram_"))
     return sorted(names)
 
 

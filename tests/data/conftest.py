@@ -99,25 +99,27 @@ def shd_root(tmp_path: Path) -> Path:
 
 
 def write_cifar10(root: Path, n_per_batch: int = 4, seed: int = 0) -> Path:
-    """cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta} as the official pickles."""
+    """cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta} as protocol-2 pickled dicts.
+
+    The official files were written by Python 2, whose str keys load as str under
+    ``encoding="latin1"``; str keys here reproduce that."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        batch = {b"batch_label": name.encode(), b"labels": [int(v) for v in rng.integers(0, 10, n_per_batch)],
-                 b"data": rng.integers(0, 256, (n_per_batch, 3072)).astype(np.uint8),
-                 b"filenames": [f"img_{k}.png".encode() for k in range(n_per_batch)]}
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        batch = {"batch_label": name, "labels": [int(v) for v in rng.integers(0, 10, n_per_batch)],
+                 "data": rng.integers(0, 256, (n_per_batch, 3072)).astype(np.uint8),
+                 "filenames": [f"img_{k}.png" for k in range(n_per_batch)]}
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    meta = {b"label_names": [c.encode() for c in ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
-                                                  "horse", "ship", "truck")],
-            b"num_cases_per_batch": n_per_batch, b"num_vis": 3072}
+    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+            "num_cases_per_batch": n_per_batch, "num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
     return root
 
 
 def write_cifar100(root: Path, n: int = 6, seed: int = 0) -> Path:
-    """cifar-100-python/{train, test, meta} with fine_labels and coarse_labels."""
+    """cifar-100-python/{train, test, meta} with fine_labels and coarse_labels (bytes keys, as
+    Python 3 writers such as re-packagers produce; the reader accepts both)."""
     rng = np.random.default_rng(seed)
     folder = root / "cifar-100-python"
     folder.mkdir(parents=True, exist_ok=True)

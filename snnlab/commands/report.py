@@ -1,0 +1,70 @@
+"""``snnlab report RUN --hw loihi2,speck``: energy, latency and fit per chip, as HTML and Markdown."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      snnlab report runs/demo --hw loihi2,speck
+      snnlab report runs/shd_delays --hw loihi,truenorth,gpu --steps 50
+      snnlab report runs/demo --hw my_chip.yaml        # a user profile following hw/profile.schema.json
+
+    reads RUN/model.nir (mapping), RUN/activity.json (counts, written by eval) and, if present,
+    RUN/spikes.npz (one raster per layer); writes RUN/report.html, RUN/report.md, RUN/plots/*.png
+    and RUN/hw/<chip>.json for every chip the network fits.
+    """
+)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``report`` subcommand."""
+    parser = subparsers.add_parser(
+        "report", help="hardware energy/latency report of a run", description=__doc__,
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("run", help="run folder (runs/<name>)")
+    parser.add_argument("--hw", default="loihi2,speck,truenorth,gpu", help="comma-separated profile names or YAML paths")
+    parser.add_argument("--steps", type=int, default=None, help="time steps used per inference (e.g. with early exit)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _load_spikes(path):
+    import numpy as np
+
+    if not path.is_file():
+        return None
+    with np.load(path) as data:
+        return {k: data[k] for k in data.files}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the run folder and write the report."""
+    from pathlib import Path
+
+    import nir
+
+    from snnlab.analysis.profile import ActivityProfile
+    from snnlab.analysis.report import build_report
+    from snnlab.errors import CheckpointError
+    from snnlab.hw import write_descriptor
+
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run folder {str(run_dir)!r} does not exist")
+    activity_path = run_dir / "activity.json"
+    if not activity_path.is_file():
+        raise CheckpointError(f"{activity_path} is missing; run `snnlab eval {run_dir}` to measure activity first")
+    activity = ActivityProfile.load(activity_path)
+    graph = nir.read(run_dir / "model.nir") if (run_dir / "model.nir").is_file() else None
+    names = [n.strip() for n in args.hw.split(",") if n.strip()]
+    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=_load_spikes(run_dir / "spikes.npz"), steps=args.steps)
+    for report in result["reports"]:
+        if graph is not None and not report.mapping_error:
+            write_descriptor(graph, names[result["reports"].index(report)], run_dir / "hw" / f"{report.hardware}.json")
+        print(f"{report.hardware:12s} {report.total_j:.3e} J  {report.latency_s:.3e} s  "
+              f"{'fits' if not report.mapping_error else 'does not fit: ' + report.mapping_error}")
+    print(f"wrote {result['html']} and {result['md']}")
+    return 0

@@ -1,0 +1,335 @@
+"""Typed run configuration: YAML recipe -> nested dataclasses, with ``--set key=value`` overrides.
+
+A recipe has four sections::
+
+    data:  {name: digits, batch_size: 64, options: {n_time_bins: 16}}
+    model: {name: mlp_snn, hidden: [128], tau: 2.0}        # keys of the model's constructor
+    train: {epochs: 8, loss: mean, optimizers: [{name: adam, lr: 1.0e-3}]}
+    run:   {name: demo, out_dir: runs}
+
+Every key is checked: an unknown key fails with the list of valid ones, a value of the wrong
+type fails naming the field and the expected type. ``model`` keys are checked against the
+signature of the registered model (see :func:`snnlab.models.model_defaults`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import yaml
+
+from snnlab.errors import ConfigError
+
+LOSSES = ("mean", "sum_softmax", "last")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULERS = ("none", "cosine", "onecycle", "step", "multistep", "exponential", "warmup_cosine")
+INTERVALS = ("epoch", "batch")
+AMP_MODES = ("auto", "off", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass
+class DataConfig:
+    """Dataset and loader options; ``options`` go to ``snnlab.data.create_dataset`` for both splits."""
+
+    name: str = "digits"
+    root: Optional[str] = None
+    batch_size: int = 64  # global batch, split evenly over DDP ranks
+    eval_batch_size: int = 256
+    num_workers: int = 0
+    train_split: str = "train"
+    test_split: str = "test"
+    options: dict[str, Any] = field(default_factory=dict)
+    train_options: dict[str, Any] = field(default_factory=dict)  # training split only (augmentation)
+    limit_train: Optional[int] = None  # keep the first N training samples (smoke runs)
+    limit_test: Optional[int] = None
+
+
+@dataclass
+class SchedulerConfig:
+    """Learning-rate schedule of one optimiser, stepped per ``interval``."""
+
+    name: str = "none"
+    interval: str = "epoch"
+    max_lr: Optional[float] = None  # onecycle peak (default: 5 x lr)
+    pct_start: float = 0.3  # onecycle warm-up fraction
+    eta_min: float = 0.0  # cosine floor
+    step_size: int = 30  # step
+    milestones: list[int] = field(default_factory=list)  # multistep
+    gamma: float = 0.1  # step, multistep, exponential
+    warmup: int = 0  # warmup_cosine: warm-up length in intervals
+    warmup_start_factor: float = 0.01
+
+
+@dataclass
+class OptimizerConfig:
+    """One optimiser over the parameters whose names match ``params`` (comma-separated globs).
+
+    ``params: "*"`` takes every parameter that no other optimiser selected.
+    """
+
+    name: str = "adam"
+    params: str = "*"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    no_decay: str = ""  # comma-separated globs within this group that get weight decay 0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    momentum: float = 0.9  # sgd
+    nesterov: bool = False  # sgd
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+
+@dataclass
+class TrainConfig:
+    """Loop options: loss on the per-step outputs, optimisers, precision, reproducibility."""
+
+    epochs: int = 10
+    loss: str = "mean"
+    label_smoothing: float = 0.0
+    grad_clip: Optional[float] = None  # max global gradient norm
+    amp: str = "auto"  # autocast on CUDA: bf16 when supported, else fp16
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"
+    max_batches: Optional[int] = None  # cap training batches per epoch (smoke runs)
+    optimizers: list[OptimizerConfig] = field(default_factory=lambda: [OptimizerConfig()])
+
+
+@dataclass
+class RunConfig:
+    """Where the run folder goes and what it logs."""
+
+    name: Optional[str] = None  # default: the recipe's file name
+    out_dir: str = "runs"
+    tensorboard: bool = False
+    progress: bool = True
+    monitor: str = "test_acc"  # metric that selects best.pt (higher is better)
+
+
+@dataclass
+class Config:
+    """A whole recipe."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: dict[str, Any] = field(default_factory=lambda: {"name": "mlp_snn"})
+    train: TrainConfig = field(default_factory=TrainConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain nested dict (YAML/JSON/checkpoint safe)."""
+        return asdict(self)
+
+    def run_dir(self) -> Path:
+        """``run.out_dir / run.name``."""
+        return Path(self.run.out_dir) / str(self.run.name or "run")
+
+    def save(self, path: Path) -> None:
+        """Write the resolved configuration as YAML."""
+        Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+
+_CHOICES = {("train", "loss"): LOSSES, ("train", "amp"): AMP_MODES, ("train", "device"): DEVICES,
+            ("name",): OPTIMIZERS, ("scheduler", "name"): SCHEDULERS, ("scheduler", "interval"): INTERVALS}
+_POSITIVE = {"epochs", "batch_size", "eval_batch_size", "lr"}
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _convert(value: Any, tp: Any, where: str) -> Any:
+    """Check/coerce ``value`` against annotation ``tp``; raise ConfigError naming ``where``."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _convert(value, inner[0], where)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin is list:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return [_convert(v, args[0], f"{where}.{i}") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return dict(value)
+    return _scalar(value, tp, where)
+
+
+def _scalar(value: Any, tp: Any, where: str) -> Any:
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)  # YAML 1.1 reads "1e-3" as a string
+            except ValueError:
+                pass
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    elif tp is Any:
+        return value
+    raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
+
+
+def _build(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, rejecting unknown keys."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid: {', '.join(names)}")
+    values = {k: _convert(v, hints[k], f"{where}.{k}" if where else k) for k, v in raw.items()}
+    obj = cls(**values)
+    _check_values(obj, where)
+    return obj
+
+
+def _check_values(obj: Any, where: str) -> None:
+    """Choices and ranges of the fields of one section."""
+    section = where.split(".")[-1] if where else ""
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        choices = _CHOICES.get((section, f.name)) or (_CHOICES.get((f.name,)) if section.isdigit() else None)
+        if choices and value not in choices:
+            raise ConfigError(f"{where}.{f.name}: '{value}' is not valid; valid: {', '.join(choices)}")
+        if f.name in _POSITIVE and isinstance(value, (int, float)) and value <= 0:
+            raise ConfigError(f"{where}.{f.name}: must be > 0, got {value!r}")
+
+
+def _check_model(model: Any, source: str) -> dict[str, Any]:
+    """Validate the ``model`` section against the registered model's constructor."""
+    import inspect
+
+    from snnlab.models import model_defaults
+
+    if not isinstance(model, dict) or "name" not in model:
+        raise ConfigError(f"{source}: model: expected a mapping with a 'name' key, got {model!r}")
+    model = dict(model)
+    try:
+        defaults = model_defaults(str(model["name"]))
+    except ConfigError as err:
+        raise ConfigError(f"{source}: model.name: {err}") from None
+    unknown = sorted(set(model) - set(defaults) - {"name"})
+    if unknown:
+        raise ConfigError(f"{source}: model: unknown key(s) {unknown} for model '{model['name']}'; "
+                          f"valid: name, {', '.join(sorted(defaults))}")
+    for key, value in model.items():
+        default = defaults.get(key, inspect.Parameter.empty)
+        if key == "name" or default is None or default is inspect.Parameter.empty or value is None:
+            continue
+        tp = list if isinstance(default, (list, tuple)) else type(default)
+        model[key] = _convert(value, tp if tp is not list else list[Any], f"{source}: model.{key}")
+    return model
+
+
+def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
+    """Build and validate a :class:`Config` from a nested mapping.
+
+    Args:
+        raw: the parsed YAML document.
+        source: name of the file (for messages).
+
+    Raises:
+        ConfigError: unknown keys, wrong types or invalid values, naming the field.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping with sections data, model, train, run; got {type(raw).__name__}")
+    sections = {f.name for f in dataclasses.fields(Config)}
+    unknown = sorted(set(raw) - sections)
+    if unknown:
+        raise ConfigError(f"{source}: unknown section(s) {unknown}; valid: {', '.join(sorted(sections))}")
+    try:
+        cfg = Config(
+            data=_build(DataConfig, raw.get("data"), "data"),
+            model=_check_model(raw.get("model", {"name": "mlp_snn"}), source),
+            train=_build(TrainConfig, raw.get("train"), "train"),
+            run=_build(RunConfig, raw.get("run"), "run"),
+        )
+    except ConfigError as err:
+        msg = str(err)
+        raise ConfigError(msg if msg.startswith(source) else f"{source}: {msg}") from None
+    if not cfg.train.optimizers:
+        raise ConfigError(f"{source}: train.optimizers: at least one optimiser is needed")
+    return cfg
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"train.epochs=3"`` -> (["train", "epochs"], 3); the value is parsed as YAML."""
+    if "=" not in item:
+        raise ConfigError(f"--set {item!r}: expected key=value, e.g. --set train.epochs=3")
+    key, text = item.split("=", 1)
+    path = [p for p in key.strip().split(".") if p]
+    if not path:
+        raise ConfigError(f"--set {item!r}: empty key")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return path, value
+
+
+def apply_override(raw: dict[str, Any], path: list[str], value: Any) -> None:
+    """Set ``raw[path[0]][path[1]]... = value``; list items are addressed by index."""
+    node: Any = raw
+    for depth, key in enumerate(path[:-1]):
+        where = ".".join(path[: depth + 1])
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"--set {'.'.join(path)}: '{where}' needs an index below {len(node)}")
+            node = node[int(key)]
+            continue
+        if node.get(key) is None:
+            node[key] = [{}] if key == "optimizers" else {}  # absent optimisers: one default optimiser
+        node = node[key]
+    last = path[-1]
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"--set {'.'.join(path)}: index must be below {len(node)}")
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML recipe, apply ``--set`` overrides, validate, and name the run.
+
+    Args:
+        path: the YAML file.
+        overrides: ``"section.key=value"`` strings applied in order.
+
+    Raises:
+        ConfigError: unreadable YAML or any invalid field, naming the file.
+        FileNotFoundError: the file does not exist.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    for item in overrides:
+        keys, value = parse_override(item)
+        apply_override(raw, keys, value)
+    cfg = config_from_dict(raw, str(path))
+    if cfg.run.name is None:
+        cfg.run.name = path.stem
+    return cfg
+

@@ -1,0 +1,190 @@
+"""Spiking Heidelberg Digits (SHD) and Spiking Speech Commands (SSC), Cramer et al. 2020.
+
+HDF5 layout of ``shd_{train,test}.h5`` / ``ssc_{train,valid,test}.h5``::
+
+    spikes/times    ragged, per sample the spike times in seconds (float16)
+    spikes/units    ragged, per sample the channel ids 0..699 (uint16), same length
+    labels          (N,) class ids (SHD 0..19, SSC 0..34)
+    extra/speaker   (N,) speaker ids
+    extra/keys      class names (bytes)
+    extra/meta_info per-speaker gender, age, body_height
+
+Ragged arrays may be HDF5 variable-length datasets (the published files) or fixed 2-D
+arrays; in the latter, trailing ``(time 0, unit 0)`` entries after the last spike are padding.
+
+Frames: spike counts per ``dt`` seconds (default 0.01) and per group of ``n_bins``
+neighbouring channels (default 5: 700 -> 140 inputs, the DCLS recipe); counts, not binary.
+T varies per sample (``floor(t_last / dt) + 1``) unless ``duration`` (s) fixes it. The binned
+frames are cached in ``cache_dir`` (default ``<root>/cache``), see :mod:`snnlab.data.cache`.
+
+Validation split (SHD has none): ``split="valid"`` holds out whole speakers of
+``shd_train.h5``: the speakers with the highest ids, added until at least ``valid_fraction``
+(default 0.1) of the training samples are held out, or the ids in ``valid_speakers``.
+``split="train"`` is the whole file unless ``holdout_valid=True`` removes those speakers.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+
+from snnlab.data.base import check_split
+from snnlab.data.cache import FrameCache, cache_key, write_frames
+from snnlab.data.collate import collate_time_major
+from snnlab.data.events import EVENT_DTYPE
+from snnlab.errors import ConfigError, DataError
+
+N_CHANNELS = 700
+NUM_CLASSES = {"shd": 20, "ssc": 35}
+SPLITS = {"shd": ("train", "valid", "test"), "ssc": ("train", "valid", "test")}
+SOURCE = "https://zenkelab.org/datasets/"
+
+
+def source_file(root: str | Path, kind: str, split: str) -> Path:
+    """Path of the HDF5 file for ``split`` (SHD's valid split reads the train file)."""
+    file_split = "train" if kind == "shd" and split == "valid" else split
+    path = Path(root) / f"{kind}_{file_split}.h5"
+    if not path.is_file():
+        raise DataError(f"{kind.upper()} file not found: {path}; download {kind}_{file_split}.h5.zip from "
+                        f"{SOURCE} and unzip it into data.root")
+    return path
+
+
+def _row(dataset: h5py.Dataset, index: int) -> np.ndarray:
+    """One sample of a ragged (vlen) or fixed 2-D dataset as a 1-D array."""
+    return np.asarray(dataset[index]).reshape(-1)
+
+
+def read_sample(f: h5py.File, index: int, name: str = "<h5>") -> tuple[np.ndarray, np.ndarray]:
+    """Spike times (s, float64) and channels (int64) of sample ``index``, validated.
+
+    Raises:
+        DataError: naming the file and sample when lengths differ, a channel is >= 700,
+            or times are negative, non-finite or unsorted.
+    """
+    times = _row(f["spikes/times"], index).astype(np.float64)
+    units = _row(f["spikes/units"], index).astype(np.int64)
+    if times.shape != units.shape:
+        raise DataError(f"{name}: sample {index}: spikes/times has {times.size} values but spikes/units "
+                        f"{units.size}; they must pair up")
+    if f["spikes/times"].dtype.kind != "O":  # fixed 2-D layout: drop trailing (0, 0) padding
+        real = np.nonzero((times != 0) | (units != 0))[0]
+        times, units = times[: real[-1] + 1 if real.size else 0], units[: real[-1] + 1 if real.size else 0]
+    problem = None
+    if units.size and (units.min() < 0 or units.max() >= N_CHANNELS):
+        problem = f"channel ids span [{units.min()}, {units.max()}], valid 0..{N_CHANNELS - 1}"
+    elif not np.all(np.isfinite(times)) or (times.size and times.min() < 0):
+        problem = "spike times must be finite and >= 0 seconds"
+    elif np.any(np.diff(times) < 0):
+        problem = f"spike times are not sorted (first decrease after position {int(np.argmax(np.diff(times) < 0))})"
+    if problem:
+        raise DataError(f"{name}: sample {index}: {problem}")
+    return times, units
+
+
+def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None) -> np.ndarray:
+    """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds and channel group."""
+    width = math.ceil(N_CHANNELS / n_bins)
+    step = np.floor(times / dt).astype(np.int64)
+    if n_steps is None:
+        n_steps = int(step.max()) + 1 if step.size else 1
+    keep = step < n_steps
+    flat = step[keep] * width + units[keep] // n_bins
+    return np.bincount(flat, minlength=n_steps * width).reshape(n_steps, width)
+
+
+def speaker_holdout(speakers: np.ndarray, valid_fraction: float, valid_speakers=None) -> np.ndarray:
+    """Boolean mask (N,) of the samples whose speaker is held out for validation."""
+    if valid_speakers is not None:
+        return np.isin(speakers, np.asarray(valid_speakers))
+    if not 0 < valid_fraction < 1:
+        raise ConfigError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    held: list[int] = []
+    for spk in sorted(np.unique(speakers).tolist(), reverse=True):
+        if np.isin(speakers, held).mean() >= valid_fraction:
+            break
+        held.append(spk)
+    return np.isin(speakers, held)
+
+
+class SpikingAudioDataset(torch.utils.data.Dataset):
+    """SHD or SSC frames; items ``(x (T, 140), y)``. Build it with :func:`shd_dataset`."""
+
+    def __init__(self, cache: FrameCache, indices: np.ndarray, source: Path, kind: str, classes: list[str],
+                 width: int, timesteps: int | None, dt: float, frame_transform=None) -> None:
+        self.cache, self.indices, self.source, self.kind = cache, indices, source, kind
+        self.labels = cache.labels[indices].astype(np.int64)
+        self.num_classes = NUM_CLASSES[kind]
+        self.classes = classes
+        self.input_shape = (width,)
+        self.timesteps = timesteps
+        self.dt = dt  # s per step
+        self.frame_transform = frame_transform
+        self.collate_fn = collate_time_major
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        x = torch.from_numpy(self.cache[int(self.indices[index])].astype(np.float32))  # (T, F)
+        if self.frame_transform is not None:
+            x = self.frame_transform(x)
+        return x, int(self.labels[index])
+
+    def events(self, index: int) -> np.ndarray:
+        """Raw spikes of sample ``index`` as events (t in us, x = channel), read from the source file."""
+        with h5py.File(self.source, "r") as f:
+            times, units = read_sample(f, int(self.indices[index]), str(self.source))
+        ev = np.zeros(len(times), dtype=EVENT_DTYPE)
+        ev["t"], ev["x"] = np.round(times * 1e6), units
+        return ev
+
+
+def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int | None, params: dict) -> None:
+    """Bin every sample of ``source`` and write the cache file."""
+    try:
+        with h5py.File(source, "r") as f:
+            labels = f["labels"][()]
+            frames = [bin_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps) for i in range(len(labels))]
+    except (KeyError, OSError) as err:
+        raise DataError(f"{source}: not an SHD/SSC file ({err}); expected spikes/times, spikes/units, labels") from err
+    write_frames(path, frames, labels, params)
+
+
+def _read_meta(source: Path) -> tuple[np.ndarray, list[str]]:
+    with h5py.File(source, "r") as f:
+        speakers = f["extra/speaker"][()] if "extra/speaker" in f else np.zeros(len(f["labels"]), np.int64)
+        keys = f["extra/keys"][()] if "extra/keys" in f else []
+    return np.asarray(speakers, np.int64), [k.decode() if isinstance(k, bytes) else str(k) for k in keys]
+
+
+def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: float = 0.01, n_bins: int = 5,
+                duration: float | None = None, cache_dir: str | None = None, in_memory: bool | None = None,
+                valid_fraction: float = 0.1, valid_speakers=None, holdout_valid: bool = False,
+                frame_transform=None) -> SpikingAudioDataset:
+    """SHD/SSC frames (T, ceil(700 / n_bins)) as a dataset (see the module docstring)."""
+    if root is None:
+        raise DataError(f"{kind} needs data.root: a folder with {kind}_train.h5 etc. from {SOURCE}")
+    check_split(kind, split, SPLITS[kind])
+    if not dt > 0 or isinstance(n_bins, bool) or not isinstance(n_bins, int) or not 1 <= n_bins <= N_CHANNELS:
+        raise ConfigError(f"{kind}: need dt > 0 (seconds) and integer n_bins in 1..700, got dt={dt}, n_bins={n_bins}")
+    if duration is not None and not duration > 0:
+        raise ConfigError(f"{kind}: duration must be > 0 seconds, got {duration}")
+    source = source_file(root, kind, split)
+    n_steps = math.ceil(duration / dt - 1e-9) if duration is not None else None
+    params = {"kind": kind, "dt": dt, "n_bins": n_bins, "n_steps": n_steps}
+    folder = Path(cache_dir) if cache_dir is not None else Path(root) / "cache"
+    path = folder / f"{source.stem}_{cache_key(source, params)}.h5"
+    if not path.is_file():
+        _build_cache(source, path, dt, n_bins, n_steps, params)
+    cache = FrameCache(path, in_memory)
+    speakers, classes = _read_meta(source)
+    indices = np.arange(len(cache))
+    if kind == "shd" and (split == "valid" or (split == "train" and holdout_valid)):
+        held = speaker_holdout(speakers, valid_fraction, valid_speakers)
+        indices = indices[held] if split == "valid" else indices[~held]
+    return SpikingAudioDataset(cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt,
+                               frame_transform)

@@ -1,0 +1,154 @@
+"""Liquid-state machine whose fixed random weights live in resistive memory.
+
+A recurrent LIF reservoir (Lin et al., Nat. Comput. Sci. 2025; papers.md section 6)::
+
+    I[t] = W_in x[t] + W_rec s[t-1]                  # x binary input events, s reservoir spikes
+    v[t] = decay * v[t-1] + I[t];  s[t] = v[t] >= threshold;  v[t] = 0 where s[t]
+
+``decay`` is the paper's per-step membrane decay; it is snnlab's LIF with ``decay_input=False``
+and ``tau = 1 / (1 - decay)`` steps, hard reset to 0, run step by step through the neuron
+kernels. Weights are never trained: in software they are ``const * N(0, 1)``; on RRAM they are
+``const * (G+ - G-) / (sqrt(2) * g_std)`` from formed (random) conductances, so both have the
+same spread for a normal device, and every step reads the crossbar with read noise. The
+features for the trainable readout are the reservoir spike counts.
+
+Read noise is applied per sample and step on the column currents:
+``sum_i x_i G_ij (1 + eta n_ij)`` has, for Gaussian ``n``, the law of
+``sum_i x_i G_ij + eta * sqrt(sum_i x_i^2 G_ij^2) * N(0, 1)``, which is what is sampled.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from snnlab.errors import ConfigError, ShapeError
+from snnlab.hw import rram
+from snnlab.nn import LIF
+
+
+@dataclass
+class LSMConfig:
+    """Reservoir hyperparameters (the paper's names)."""
+
+    n_inputs: int
+    n_reservoir: int = 200
+    decay: float = 0.9  # membrane decay per step
+    threshold: float = 5.0
+    const: float = 0.07  # weight scale
+    input_gain: float = 100.0  # multiplies W_in (the reference code's `scale`)
+    rec_gain: float = 1.0  # multiplies W_rec
+    seed: int = 0
+    hardware: Optional[str] = None  # RRAM macro profile ("rram_40nm") or None for software weights
+    device_overrides: dict = field(default_factory=dict)  # e.g. {"g_std_us": 20, "read_noise": 0.05}
+
+    def validate(self) -> None:
+        checks = {"n_inputs": self.n_inputs >= 1, "n_reservoir": self.n_reservoir >= 1,
+                  "decay": 0.0 <= self.decay < 1.0, "threshold": self.threshold > 0, "const": self.const > 0}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(f"LSM config: invalid {bad}; need n_inputs, n_reservoir >= 1, 0 <= decay < 1, "
+                              f"threshold > 0, const > 0 (got {self})")
+
+
+class LiquidStateMachine(nn.Module):
+    """Fixed random recurrent LIF reservoir; ``forward(x (T, B, n_inputs)) -> spikes (T, B, n_reservoir)``."""
+
+    def __init__(self, cfg: LSMConfig) -> None:
+        super().__init__()
+        cfg.validate()
+        self.cfg = cfg
+        self.macro = rram.load_macro(cfg.hardware).with_device(**cfg.device_overrides) if cfg.hardware else None
+        rng = np.random.default_rng(cfg.seed)
+        rows, n = cfg.n_inputs + cfg.n_reservoir, cfg.n_reservoir
+        if self.macro is not None:
+            self.macro.check_fits(rows, n, what=f"reservoir ({cfg.n_inputs} inputs + {n} recurrent rows, {n} neurons)")
+            gp = rram.sample_conductances(self.macro.device, (rows, n), rng)
+            gm = rram.sample_conductances(self.macro.device, (rows, n), rng)
+            unit = cfg.const / (math.sqrt(2.0) * max(self.macro.device.g_std_us, 1e-12))
+        else:
+            gp, gm = rng.standard_normal((rows, n)), np.zeros((rows, n))
+            unit = cfg.const
+        gp[cfg.n_inputs:][np.diag_indices(n)] = gm[cfg.n_inputs:][np.diag_indices(n)]  # no self-connections
+        gain = np.concatenate([np.full(cfg.n_inputs, cfg.input_gain), np.full(n, cfg.rec_gain)])[:, None]
+        self.register_buffer("g_plus", torch.tensor(gp, dtype=torch.float32))
+        self.register_buffer("g_minus", torch.tensor(gm, dtype=torch.float32))
+        self.register_buffer("row_scale", torch.tensor(unit * gain, dtype=torch.float32))  # (rows, 1)
+        self.neuron = LIF(tau=1.0 / (1.0 - cfg.decay), v_threshold=cfg.threshold, v_reset=0.0,
+                          decay_input=False, step_mode="s")
+        self.energy = EnergyCounter()
+        self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+
+    @property
+    def weight(self) -> torch.Tensor:
+        """Effective (noise-free) weights (rows = inputs then reservoir, cols = neurons)."""
+        return self.row_scale * (self.g_plus - self.g_minus)
+
+    def _currents(self, rows_in: torch.Tensor) -> torch.Tensor:
+        """Input currents (B, n) for row activities ``rows_in`` (B, rows)."""
+        current = rows_in @ self.weight
+        if self.macro is not None and self.macro.device.read_noise > 0:
+            sq = (rows_in * rows_in) @ ((self.row_scale ** 2) * (self.g_plus ** 2 + self.g_minus ** 2))
+            noise = torch.randn(current.shape, generator=self.noise)
+            current = current + self.macro.device.read_noise * sq.sqrt() * noise
+        return current
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 3 or x.shape[2] != self.cfg.n_inputs:
+            raise ShapeError(f"LSM: expected input (T, B, {self.cfg.n_inputs}), got {tuple(x.shape)}")
+        T, B, _ = x.shape
+        x = (x > 0).float()  # events are binary row activations (OR-pooled bins)
+        self.neuron.reset()
+        s = torch.zeros(B, self.cfg.n_reservoir)
+        out = []
+        for t in range(T):
+            rows_in = torch.cat([x[t], s], 1)  # (B, rows)
+            s = self.neuron(self._currents(rows_in))
+            self.energy.add(rows_in, self)
+            out.append(s)
+        return torch.stack(out)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Spike counts per reservoir neuron: ``(T, B, n_inputs) -> (B, n_reservoir)``."""
+        return self.forward(x).sum(0)
+
+
+class EnergyCounter:
+    """Accumulates crossbar reads and digital-equivalent operations of a reservoir run."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.samples_steps = 0
+        self.active_rows = 0.0
+        self.row_conductance_us = 0.0
+        self.reads = 0
+
+    def add(self, rows_in: torch.Tensor, lsm: LiquidStateMachine) -> None:
+        active = rows_in > 0  # (B, rows)
+        self.samples_steps += rows_in.shape[0]
+        self.active_rows += float(active.sum())
+        self.reads += int(active.any(1).sum())
+        row_g = (lsm.g_plus + lsm.g_minus).sum(1)  # (rows,) conductance on each row
+        self.row_conductance_us += float((active.float() @ row_g).sum())
+
+    def report(self, lsm: LiquidStateMachine, samples: int) -> dict[str, float]:
+        """Energy per inference (pJ) on the RRAM macro and on the digital baseline."""
+        macro = lsm.macro or rram.load_macro("rram_40nm")
+        n = lsm.cfg.n_reservoir
+        per = 1.0 / max(samples, 1)
+        cell = macro.v_read ** 2 * self.row_conductance_us * 1e-6 * macro.t_read_ns * 1e-9 * 1e12
+        rram_pj = (cell + macro.driver_pj_per_row * self.active_rows + macro.adc_pj_per_col * 2 * n * self.reads) * per
+        base = macro.digital_baseline
+        synops = self.active_rows * n  # each active row feeds every neuron
+        updates = self.samples_steps * n
+        digital_pj = (synops * (base["e_ac_pj"] + base["e_weight_read_pj"]) + updates * base["e_neuron_update_pj"]) * per
+        neuron_pj = updates * base["e_neuron_update_pj"] * per  # LIF updates stay digital in both
+        return {"rram_crossbar_pj": rram_pj, "rram_total_pj": rram_pj + neuron_pj, "digital_pj": digital_pj,
+                "synaptic_ops": synops * per, "efficiency_gain": digital_pj / max(rram_pj + neuron_pj, 1e-12)}

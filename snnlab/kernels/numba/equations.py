@@ -1,0 +1,176 @@
+"""Per-neuron, per-step update rules shared by the numba (CPU) and numba-cuda kernels.
+
+These are plain Python scalar functions: the CPU backend compiles them with
+``numba.extending.register_jitable`` and the CUDA backend with ``cuda.jit(device=True)``, so a
+rule and its derivative exist once for both. They repeat the torch reference of
+:mod:`snnlab.functional.neuron` operation by operation (same order, same rounding in the input
+dtype), which is why spikes match the reference bit for bit.
+
+Every neuron keeps at most two state values ``(a, b)`` and at most two saved values per step
+``(keep_a, keep_b)``:
+
+| family | kinds | state (a, b) | saved for backward | surrogate argument ``u`` |
+|---|---|---|---|---|
+| leaky | if, lif (PLIF), li | (v, unused) | h (none for li) | h - v_threshold |
+| alif | alif | (v, adaptation) | h, theta | h - theta |
+| cuba | cuba_lif | (v, current i) | h | h - v_threshold |
+
+Scalar parameters travel as one tuple ``P`` in the input dtype (indices below) and switches as
+one tuple ``F`` of ints; backward steps receive ``sg = surrogate'(u)`` from the caller, which
+binds the surrogate's own ``grad_fn``.
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+# -- indices into the parameter tuple P (values in the compute dtype) --
+K, V_REST, V_TH, V_RESET, ONE, ZERO, BETA, DECAY_A, TAU_SYN, TAU_MEM, R, V_LEAK, W_IN = range(13)
+N_PARAMS = 13
+# -- indices into the switch tuple F (ints) --
+MODE, HARD, SPIKING, DETACH, SAVE, RET_V, HAS_GV, NEED_K = range(8)
+N_FLAGS = 8
+# -- charge modes (F[MODE]) --
+IF_CHARGE, DECAY_INPUT, DECAY_STATE = 0, 1, 2
+
+
+def charge(v, x, k, v_rest, mode):
+    """Pre-reset membrane ``h`` from ``v[t-1]`` and ``x[t]`` (IF, or LIF with leak ``k = 1/tau``)."""
+    if mode == IF_CHARGE:
+        return v + x
+    if mode == DECAY_INPUT:
+        return v + k * (x - (v - v_rest))
+    return v - k * (v - v_rest) + x
+
+
+def charge_grads(k, mode, one):
+    """``(dh/dv[t-1], dh/dx[t])`` of :func:`charge`."""
+    if mode == IF_CHARGE:
+        return one, one
+    if mode == DECAY_INPUT:
+        return one - k, k
+    return one - k, one
+
+
+def leak_grad(h, v_prev, k, v_rest, mode, zero):
+    """``dh/dk`` recomputed from ``h`` and ``v[t-1]``: ``x - (v - v_rest) = (h - v) / k`` when decaying input."""
+    if mode == DECAY_INPUT:
+        return (h - v_prev) / k
+    if mode == DECAY_STATE:
+        return v_rest - v_prev
+    return zero
+
+
+def fire(h, theta, v_reset, hard, one):
+    """``(spike in {0, 1}, post-reset membrane)``; hard reset to ``v_reset``, soft subtracts ``theta``."""
+    s = (h - theta >= 0) * one
+    if hard:
+        return s, h - s * (h - v_reset)
+    return s, h - s * theta
+
+
+def reset_grads(h, theta, s, sg, v_reset, hard, detach, one, zero):
+    """``(dv/dh, dv/dtheta)`` of :func:`fire`, the spike's surrogate slope ``sg`` included unless detached."""
+    sgr = zero if detach else sg
+    if hard:
+        return one - s - (h - v_reset) * sgr, (h - v_reset) * sgr
+    return one - theta * sgr, theta * sgr - s
+
+
+# ---------------------------------------------------------------- leaky: IF, LIF, PLIF, LI
+def leaky_forward(a, b, x, P, F):
+    """One step; returns ``(out, v, b, keep_a=h, keep_b)``; ``out`` is the spike, or ``h`` for LI."""
+    h = charge(a, x, P[K], P[V_REST], F[MODE])
+    if not F[SPIKING]:
+        return h, h, b, h, b
+    s, v = fire(h, P[V_TH], P[V_RESET], F[HARD], P[ONE])
+    return s, v, b, h, b
+
+
+def leaky_gap(keep_a, keep_b, P):
+    return keep_a - P[V_TH]
+
+
+def leaky_post(keep_a, keep_b, P, F):
+    """Post-reset ``v[t]`` recomputed from the saved ``h[t]``."""
+    if not F[SPIKING]:
+        return keep_a
+    return fire(keep_a, P[V_TH], P[V_RESET], F[HARD], P[ONE])[1]
+
+
+def leaky_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
+    """``ga = dL/dv[t]`` -> ``(dL/dx[t], dL/dv[t-1], gb, dL/dk part)``."""
+    one, zero = P[ONE], P[ZERO]
+    if F[SPIKING]:
+        s = (keep_a - P[V_TH] >= 0) * one
+        dv_dh = reset_grads(keep_a, P[V_TH], s, sg, P[V_RESET], F[HARD], F[DETACH], one, zero)[0]
+        gh = ga * dv_dh + g_out * sg
+    else:
+        gh = ga + g_out
+    dh_dv, dh_dx = charge_grads(P[K], F[MODE], one)
+    gk = gh * leak_grad(keep_a, v_prev, P[K], P[V_REST], F[MODE], zero) if F[NEED_K] else zero * gh
+    return gh * dh_dx, gh * dh_dv, gb, gk
+
+
+# ---------------------------------------------------------------- ALIF (adaptive threshold)
+def alif_forward(a, b, x, P, F):
+    """One step; state ``(v, adaptation)``; returns ``(s, v, adaptation, keep_a=h, keep_b=theta)``."""
+    h = charge(a, x, P[K], P[V_REST], F[MODE])
+    theta = P[V_TH] + P[BETA] * b
+    s, v = fire(h, theta, P[V_RESET], F[HARD], P[ONE])
+    return s, v, b * P[DECAY_A] + s, h, theta
+
+
+def alif_gap(keep_a, keep_b, P):
+    return keep_a - keep_b
+
+
+def alif_post(keep_a, keep_b, P, F):
+    return fire(keep_a, keep_b, P[V_RESET], F[HARD], P[ONE])[1]
+
+
+def alif_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
+    """``(ga, gb) = dL/d(v, a)[t]`` -> ``(dL/dx[t], dL/dv[t-1], dL/da[t-1], 0)``; the spike feeds out and a."""
+    one, zero = P[ONE], P[ZERO]
+    s = (keep_a - keep_b >= 0) * one
+    dv_dh, dv_dth = reset_grads(keep_a, keep_b, s, sg, P[V_RESET], F[HARD], F[DETACH], one, zero)
+    g_spike = g_out + gb
+    gh = ga * dv_dh + g_spike * sg
+    g_theta = ga * dv_dth - g_spike * sg
+    dh_dv, dh_dx = charge_grads(P[K], F[MODE], one)
+    return gh * dh_dx, gh * dh_dv, gb * P[DECAY_A] + g_theta * P[BETA], zero * gh
+
+
+# ---------------------------------------------------------------- CubaLIF (current, then membrane)
+def cuba_forward(a, b, x, P, F):
+    """One step; state ``(v, i)``; returns ``(s, v, i, keep_a=h, keep_b=h)``."""
+    i = b + (P[W_IN] * x - b) / P[TAU_SYN]
+    h = a + (P[V_LEAK] - a + P[R] * i) / P[TAU_MEM]
+    s, v = fire(h, P[V_TH], P[V_RESET], F[HARD], P[ONE])
+    return s, v, i, h, h
+
+
+def cuba_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
+    """``(ga, gb) = dL/d(v, i)[t]`` -> ``(dL/dx[t], dL/dv[t-1], dL/di[t-1], 0)``."""
+    one, zero = P[ONE], P[ZERO]
+    s = (keep_a - P[V_TH] >= 0) * one
+    dv_dh = reset_grads(keep_a, P[V_TH], s, sg, P[V_RESET], F[HARD], F[DETACH], one, zero)[0]
+    gh = ga * dv_dh + g_out * sg
+    gi = gb + gh * P[R] / P[TAU_MEM]
+    return gi * P[W_IN] / P[TAU_SYN], gh * (one - one / P[TAU_MEM]), gi * (one - one / P[TAU_SYN]), zero * gh
+
+
+class Family(NamedTuple):
+    """The step rules of one neuron family, compiled by each backend."""
+
+    name: str
+    forward: Callable
+    backward: Callable
+    gap: Callable  # u = h - theta, the surrogate's argument, from the saved values
+    post: Callable  # post-reset v[t] from the saved values (for PLIF's dL/dk)
+    n_saved: int  # saved (T, M) sequences when training
+
+
+LEAKY = Family("leaky", leaky_forward, leaky_backward, leaky_gap, leaky_post, 1)
+ALIF = Family("alif", alif_forward, alif_backward, alif_gap, alif_post, 2)
+CUBA = Family("cuba", cuba_forward, cuba_backward, leaky_gap, leaky_post, 1)
+FAMILIES: dict[str, Family] = {"if": LEAKY, "lif": LEAKY, "li": LEAKY, "alif": ALIF, "cuba_lif": CUBA}

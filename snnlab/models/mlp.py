@@ -1,0 +1,92 @@
+"""Spiking multi-layer perceptron (the SHD baseline and the demo network).
+
+Per hidden layer ``l`` and step ``t``:
+``I_l[t] = BN(W_l s_{l-1}[t] + b_l)``, ``s_l[t] = LIF(I_l[t])``, then sequence dropout (one
+mask per sample for all steps). The readout ``o[t] = LI(W_o s_L[t])`` is a leaky integrator whose
+membrane is the per-step output (or an LIF whose spikes are the output).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+import torch
+from torch import nn
+
+from snnlab import nn as snn
+from snnlab.errors import ConfigError, ShapeError
+from snnlab.models.common import NeuronSpec, build_readout, check_probability
+from snnlab.models.registry import register_model
+
+
+@register_model("mlp_snn")
+class SpikingMLP(nn.Module):
+    """Linear -> (BatchNorm) -> spiking neuron -> (dropout), repeated; a readout layer last.
+
+    Args:
+        in_features: inputs per step; inputs ``(T, B, ...)`` are flattened to ``(T, B, in_features)``.
+        num_classes: output units.
+        hidden: widths of the hidden layers.
+        neuron: hidden neuron kind (lif, if, plif, alif, cuba_lif).
+        tau: hidden membrane time constant, in steps.
+        v_threshold: firing threshold.
+        v_reset: reset potential; None for soft reset (subtract the threshold).
+        decay_input: spikingjelly's ``decay_input`` (input scaled by 1/tau).
+        detach_reset: detach the reset from the graph (spikingjelly option).
+        surrogate: surrogate gradient name (atan, sigmoid, fast_sigmoid, triangle, rectangular).
+        surrogate_alpha: surrogate sharpness.
+        batch_norm: BatchNorm1d after each hidden Linear (statistics over T*B).
+        dropout: sequence dropout probability after each hidden layer.
+        bias: biases in the Linear layers.
+        readout: "li" (membrane output) or "lif" (spike output).
+        readout_tau: time constant of the readout, in steps.
+        dt: seconds per step (metadata for export and hardware costs).
+        backend: neuron kernel backend (auto, torch, numba, cuda).
+    """
+
+    def __init__(self, in_features: int = 512, num_classes: int = 10, hidden: Sequence[int] = (128,),
+                 neuron: str = "lif", tau: float = 2.0, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
+                 decay_input: bool = True, detach_reset: bool = True, surrogate: str = "atan",
+                 surrogate_alpha: float = 2.0, batch_norm: bool = False, dropout: float = 0.0, bias: bool = True,
+                 readout: str = "li", readout_tau: float = 2.0, dt: float = 1e-3, backend: str = "auto") -> None:
+        super().__init__()
+        if int(in_features) < 1 or int(num_classes) < 1 or any(int(h) < 1 for h in hidden):
+            raise ConfigError(f"mlp_snn: in_features, num_classes and hidden widths must be >= 1, got "
+                              f"{in_features}, {num_classes}, {list(hidden)}")
+        spec = NeuronSpec(neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate,
+                          surrogate_alpha, backend)
+        check_probability("dropout", dropout)
+        self.in_features, self.num_classes, self.dt = int(in_features), int(num_classes), float(dt)
+        layers: list[nn.Module] = []
+        width = self.in_features
+        for h in hidden:
+            layers.append(self._hidden_block(width, int(h), spec, batch_norm, dropout, bias))
+            width = int(h)
+        self.hidden = nn.ModuleList(layers)
+        self.fc_out = snn.TimeDistributed(nn.Linear(width, self.num_classes, bias=bias))
+        self.readout = build_readout(readout, spec, readout_tau)
+
+    @staticmethod
+    def _hidden_block(n_in: int, n_out: int, spec: NeuronSpec, batch_norm: bool, dropout: float,
+                      bias: bool) -> nn.Sequential:
+        mods: list[nn.Module] = [nn.Linear(n_in, n_out, bias=bias)]
+        if batch_norm:
+            mods.append(nn.BatchNorm1d(n_out))
+        block = nn.Sequential()
+        block.add_module("synapse", snn.TimeDistributed(*mods))
+        block.add_module("neuron", spec.build())
+        if dropout > 0:
+            block.add_module("dropout", snn.SeqDropout(dropout))
+        return block
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (T, B, ...)`` -> per-step outputs ``(T, B, num_classes)``."""
+        if x.dim() < 3:
+            raise ShapeError(f"mlp_snn: expected a time-major input (T, B, ...), got shape {tuple(x.shape)}")
+        h = x.flatten(2)  # (T, B, F)
+        if h.shape[-1] != self.in_features:
+            raise ShapeError(f"mlp_snn: expected {self.in_features} features per step, got {h.shape[-1]} "
+                             f"(input shape {tuple(x.shape)}); set model.in_features")
+        for block in self.hidden:
+            h = block(h)  # (T, B, H)
+        return self.readout(self.fc_out(h))  # (T, B, C)

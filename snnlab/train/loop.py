@@ -1,0 +1,112 @@
+"""One training epoch and one evaluation pass; the trainer composes them.
+
+Both work for a single process and for DDP ranks: totals (loss sums, correct counts, spike
+counts) are all-reduced so every rank reports the global figures.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from snnlab.train.distributed import DistContext, all_reduce_sum
+from snnlab.train.losses import OutputLoss
+from snnlab.train.metrics import FiringRateMonitor
+from snnlab.train.optim import OptimizerSet
+
+
+@dataclass
+class StepConfig:
+    """What one optimisation step needs besides the batch."""
+
+    device: torch.device
+    amp_dtype: Optional[torch.dtype] = None  # autocast dtype on CUDA, None for full precision
+    scaler: Optional[torch.amp.GradScaler] = None  # fp16 only
+    grad_clip: Optional[float] = None
+    max_batches: Optional[int] = None
+    progress: bool = False
+    hooks: list[Any] = field(default_factory=list)  # callables run after every optimiser step
+
+
+def autocast(step: StepConfig) -> contextlib.AbstractContextManager:
+    """Mixed precision on CUDA when configured; a no-op otherwise."""
+    if step.amp_dtype is None or step.device.type != "cuda":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type="cuda", dtype=step.amp_dtype)
+
+
+def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    nb = device.type == "cuda"
+    return x.to(device, non_blocking=nb), y.to(device, non_blocking=nb)
+
+
+def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step: StepConfig) -> None:
+    opt.zero_grad()
+    if step.scaler is not None:
+        step.scaler.scale(loss).backward()
+        opt.unscale(step.scaler)
+    else:
+        loss.backward()
+    if step.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), step.grad_clip)
+    opt.step(step.scaler)
+    if step.scaler is not None:
+        step.scaler.update()
+    for hook in step.hooks:
+        hook()
+
+
+def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: OutputLoss, opt: OptimizerSet,
+                step: StepConfig, ctx: DistContext, desc: str = "train") -> dict[str, float]:
+    """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``."""
+    model.train()
+    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
+    n_batches = len(loader) if step.max_batches is None else min(len(loader), step.max_batches)
+    start = time.perf_counter()
+    bar = tqdm(total=n_batches * loader.batch_size * ctx.world_size, desc=desc, unit="sample",
+               unit_scale=True, leave=False, disable=not (step.progress and ctx.is_main), dynamic_ncols=True)
+    for i, (x, y) in enumerate(loader):
+        if i >= n_batches:
+            break
+        x, y = _to_device(x, y, step.device)  # x (T, B, ...) or (B, C, H, W); y (B,)
+        with autocast(step):
+            out = model(x)  # (T, B, classes)
+        loss, scores = loss_fn(out, y)
+        _backward_step(loss, model, opt, step)
+        batch = torch.tensor([float(loss.detach()) * len(y), float((scores.argmax(1) == y).sum()), len(y)],
+                             dtype=torch.float64)
+        totals += batch
+        bar.update(len(y) * ctx.world_size)
+        bar.set_postfix(loss=f"{float(loss):.3f}")
+    bar.close()
+    totals = all_reduce_sum(totals, ctx)
+    elapsed = time.perf_counter() - start
+    n = max(float(totals[2]), 1.0)
+    return {"train_loss": float(totals[0]) / n, "train_acc": float(totals[1]) / n,
+            "samples_per_s": float(totals[2]) / max(elapsed, 1e-9)}
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: OutputLoss, step: StepConfig,
+             ctx: DistContext) -> dict[str, Any]:
+    """Global ``test_loss``, ``test_acc`` and per-layer firing rates (``rates``: name -> spikes/neuron/step)."""
+    model.eval()
+    totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
+    with FiringRateMonitor(model) as monitor:
+        for x, y in loader:
+            x, y = _to_device(x, y, step.device)
+            with autocast(step):
+                out = model(x)  # (T, B, classes)
+            loss, scores = loss_fn(out, y)
+            totals += torch.tensor([float(loss) * len(y), float((scores.argmax(1) == y).sum()), len(y)],
+                                   dtype=torch.float64)
+    totals = all_reduce_sum(totals, ctx)
+    spikes = all_reduce_sum(monitor.totals(), ctx)
+    n = max(float(totals[2]), 1.0)
+    return {"test_loss": float(totals[0]) / n, "test_acc": float(totals[1]) / n,
+            "samples": int(totals[2]), "rates": monitor.rates(spikes)}

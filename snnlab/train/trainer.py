@@ -1,0 +1,195 @@
+"""The trainer: builds data, model and optimisers from a :class:`snnlab.config.Config`, runs the
+epochs, logs metrics and keeps resumable checkpoints.
+
+Reproducibility contract: with ``train.deterministic`` on the CPU and ``num_workers=0``, a run
+killed at any point (even during a checkpoint write) and resumed with ``resume=True`` ends with
+bit-identical weights and metrics to an uninterrupted run. Everything random is either reseeded
+per epoch (the sampler's permutation) or saved in ``checkpoints/last.pt`` (torch, numpy, python
+and DataLoader generator states).
+"""
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import numpy as np
+import torch
+from torch import nn
+
+from snnlab.config import Config
+from snnlab.errors import CheckpointError, ConfigError
+from snnlab.train import checkpoint as ckpt
+from snnlab.train.data import RunData, build_run_data
+from snnlab.train.distributed import DistContext, init_distributed, shutdown
+from snnlab.train.loop import StepConfig, evaluate, train_epoch
+from snnlab.train.losses import OutputLoss
+from snnlab.train.metrics import RATE_PREFIX, TensorBoardLog, write_metrics_csv
+from snnlab.train.model_io import build_model, resolve_model_config
+from snnlab.train.optim import OptimizerSet
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed torch, numpy and python; optionally force deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
+        torch.backends.cudnn.benchmark = False
+
+
+def resolve_device(name: str, ctx: Optional[DistContext] = None) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; ``cuda`` without a GPU raises ConfigError."""
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: 'cuda' requested but no CUDA device is available; valid here: auto, cpu")
+    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
+        return torch.device("cpu")
+    return torch.device("cuda", ctx.local_rank if ctx else 0)
+
+
+def _amp_setup(mode: str, device: torch.device) -> tuple[Optional[torch.dtype], Optional[torch.amp.GradScaler]]:
+    if device.type != "cuda" or mode == "off":
+        return None, None
+    if mode == "bf16" or (mode == "auto" and torch.cuda.is_bf16_supported()):
+        return torch.bfloat16, None
+    return torch.float16, torch.amp.GradScaler("cuda")
+
+
+class Trainer:
+    """Train one configuration into one run folder.
+
+    Args:
+        cfg: the validated configuration (``cfg.run`` names the folder).
+        resume: continue from ``checkpoints/last.pt`` when it exists.
+        overwrite: allow starting over in a folder that already holds checkpoints.
+        log: where one-line progress messages go (rank 0 only).
+    """
+
+    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False,
+                 log: Callable[[str], None] = print) -> None:
+        self.cfg, self.log = cfg, log
+        pre = resolve_device(cfg.train.device)
+        self.ctx = init_distributed(pre.type)
+        self.device = resolve_device(cfg.train.device, self.ctx)
+        seed_everything(cfg.train.seed, cfg.train.deterministic)
+        self.run_dir = cfg.run_dir()
+        self.data: RunData = build_run_data(cfg.data, cfg.train.seed, self.ctx)
+        cfg.model = resolve_model_config(cfg.model, self.data.num_classes, self.data.input_shape)
+        self.model = build_model(cfg.model).to(self.device)
+        self.net = self._wrap(self.model)
+        steps = len(self.data.train_loader)
+        steps = steps if cfg.train.max_batches is None else min(steps, cfg.train.max_batches)
+        self.opt = OptimizerSet(self.model, cfg.train.optimizers, cfg.train.epochs, steps)
+        self.loss_fn = OutputLoss(cfg.train.loss, cfg.train.label_smoothing)
+        amp_dtype, scaler = _amp_setup(cfg.train.amp, self.device)
+        hooks = [self.model.after_optimizer_step] if hasattr(self.model, "after_optimizer_step") else []
+        self.step = StepConfig(self.device, amp_dtype, scaler, cfg.train.grad_clip, cfg.train.max_batches,
+                               cfg.run.progress, hooks)
+        self.epoch, self.best, self.best_epoch = 0, -math.inf, 0
+        self.history: list[dict[str, float]] = []
+        self._prepare_folder(resume, overwrite)
+        self.tb = TensorBoardLog(self.run_dir / "tensorboard", cfg.run.tensorboard and self.ctx.is_main)
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if not self.ctx.enabled:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.run_dir / "checkpoints"
+
+    def _prepare_folder(self, resume: bool, overwrite: bool) -> None:
+        last = self.ckpt_dir / "last.pt"
+        if self.ctx.is_main:
+            self.ckpt_dir.mkdir(parents=True, exist_ok=True)
+            ckpt.remove_stale_temps(self.ckpt_dir)
+        if resume and last.is_file():
+            self._load(ckpt.load_checkpoint(last))
+            self.log(f"resumed {self.run_dir} at epoch {self.epoch}/{self.cfg.train.epochs}")
+        elif last.is_file() and not (resume or overwrite):
+            raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to continue it, "
+                              "--force to start over, or --set run.name=NEW")
+        if self.ctx.is_main:
+            self.cfg.save(self.run_dir / "config.yaml")
+
+    def _load(self, state: dict[str, Any]) -> None:
+        try:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optim"])
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise CheckpointError(f"{self.ckpt_dir / 'last.pt'} does not match this configuration: {err}") from None
+        if self.step.scaler is not None and state.get("scaler"):
+            self.step.scaler.load_state_dict(state["scaler"])
+        self.epoch, self.best, self.best_epoch = int(state["epoch"]), float(state["best"]), int(state["best_epoch"])
+        self.history = [dict(row) for row in state["history"]]
+        ckpt.restore_rng(state["rng"], self.data.generator)
+
+    def _state(self) -> dict[str, Any]:
+        return {"format": ckpt.FORMAT, "epoch": self.epoch, "model": ckpt.model_state(self.model),
+                "optim": self.opt.state_dict(), "scaler": self.step.scaler.state_dict() if self.step.scaler else {},
+                "rng": ckpt.capture_rng(self.data.generator), "best": self.best, "best_epoch": self.best_epoch,
+                "history": self.history, "config": ckpt.to_primitive(self.cfg.to_dict())}
+
+    def _save(self, improved: bool) -> None:
+        """best.pt first (when improved), then last.pt: a kill in between only repeats an epoch."""
+        if not self.ctx.is_main:
+            return
+        state = self._state()
+        if improved:
+            ckpt.atomic_save(state, self.ckpt_dir / "best.pt")
+        ckpt.atomic_save(state, self.ckpt_dir / "last.pt")
+
+    def run_epoch(self) -> dict[str, float]:
+        """Train and evaluate one epoch, update schedules and hooks; returns the metrics row."""
+        index, epochs = self.epoch, self.cfg.train.epochs
+        self.data.sampler.set_epoch(index)
+        start = time.perf_counter()
+        lr = self.opt.lrs()[0]
+        row: dict[str, float] = {"epoch": index + 1, **train_epoch(
+            self.net, self.data.train_loader, self.loss_fn, self.opt, self.step, self.ctx,
+            desc=f"epoch {index + 1}/{epochs}")}
+        result = evaluate(self.model, self.data.test_loader, self.loss_fn, self.step, self.ctx)
+        row.update(test_loss=result["test_loss"], test_acc=result["test_acc"], lr=lr,
+                   epoch_time_s=time.perf_counter() - start)
+        row.update({RATE_PREFIX + name: rate for name, rate in result["rates"].items()})
+        self.opt.end_epoch()
+        if hasattr(self.model, "on_epoch_end"):
+            self.model.on_epoch_end(index, epochs)
+        return row
+
+    def fit(self) -> dict[str, Any]:
+        """Run the remaining epochs; returns a summary (best metric, last row, run folder)."""
+        monitor = self.cfg.run.monitor
+        try:
+            while self.epoch < self.cfg.train.epochs:
+                row = self.run_epoch()
+                if monitor not in row:
+                    raise ConfigError(f"run.monitor: '{monitor}' is not a metric; valid: {', '.join(row)}")
+                self.epoch += 1
+                improved = row[monitor] > self.best
+                if improved:
+                    self.best, self.best_epoch = row[monitor], self.epoch
+                self.history.append(row)
+                self._save(improved)
+                self._report(row)
+        finally:
+            self.tb.close()
+            shutdown(self.ctx)
+        return {"run_dir": str(self.run_dir), "best": self.best, "best_epoch": self.best_epoch,
+                "epochs": self.epoch, "last": self.history[-1] if self.history else {}}
+
+    def _report(self, row: dict[str, float]) -> None:
+        if not self.ctx.is_main:
+            return
+        write_metrics_csv(self.run_dir / "metrics.csv", self.history)
+        self.tb.log(row)
+        self.log(f"epoch {int(row['epoch'])}/{self.cfg.train.epochs}  loss {row['train_loss']:.4f}  "
+                 f"train {row['train_acc']:.2%}  test {row['test_acc']:.2%}  "
+                 f"{row['samples_per_s']:.0f} samples/s  {row['epoch_time_s']:.1f}s")
