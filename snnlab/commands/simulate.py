@@ -58,7 +58,7 @@ def _inputs(sim: Any, data: dict[str, Any], steps: int | None) -> Any:
         shape = sim.input_shapes[0]
         if len(shape) != 3 or steps is None:
             raise DataError("event input needs a (P, H, W) graph input and --steps")
-        return events_to_frames(dict(data), tuple(shape), steps, dt=sim.dt)[:, :, None][:, :, 0]
+        return events_to_frames(dict(data), tuple(shape), steps, dt=sim.dt)
     if "x" not in data:
         raise DataError(f"input file holds {sorted(data)}; expected 'x' (T, B, ...) or events t, x, y, p")
     return np.asarray(data["x"], np.float64)

@@ -19,6 +19,7 @@ DATASETS: dict[str, str] = {
     "nmnist": "N-MNIST (ATIS .bin events, 34x34x2, 10 classes), frames (T, 2, 34, 34)",
     "cifar10": "CIFAR-10 python batches (32x32x3, 10 classes), static images (3, 32, 32)",
     "cifar100": "CIFAR-100 python batches (32x32x3, 100 fine classes), static images (3, 32, 32)",
+    "ntidigits": "N-TIDIGITS cochlea spikes (HDF5, 64 channels, 11 single-digit classes), binary frames (T, 64)",
 }
 
 # name -> (module, factory function, fixed keyword arguments)
@@ -29,6 +30,7 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "nmnist": ("snnlab.data.nmnist", "nmnist_dataset", {}),
     "cifar10": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar10"}),
     "cifar100": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar100"}),
+    "ntidigits": ("snnlab.data.ntidigits", "ntidigits_dataset", {}),
 }
 
 

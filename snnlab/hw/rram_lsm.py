@@ -8,9 +8,12 @@ A recurrent LIF reservoir (Lin et al., Nat. Comput. Sci. 2025; papers.md section
 ``decay`` is the paper's per-step membrane decay; it is snnlab's LIF with ``decay_input=False``
 and ``tau = 1 / (1 - decay)`` steps, hard reset to 0, run step by step through the neuron
 kernels. Weights are never trained: in software they are ``const * N(0, 1)``; on RRAM they are
-``const * (G+ - G-) / (sqrt(2) * g_std)`` from formed (random) conductances, so both have the
-same spread for a normal device, and every step reads the crossbar with read noise. The
-features for the trainable readout are the reservoir spike counts.
+``const * (G+ - G-) / (sqrt(2) * g_std_nominal)`` from formed (random) conductances, so both have
+the same spread for the profile's device, and every step reads the crossbar with read noise.
+The conductance-to-weight unit is calibrated once on the *nominal* profile (it is a property of
+the peripheral circuit), so ``device_overrides`` that change the device (a wider spread, stuck
+cells) change the effective weights, as they would on a chip. The features for the trainable
+readout are the reservoir spike counts.
 
 Read noise is applied per sample and step on the column currents:
 ``sum_i x_i G_ij (1 + eta n_ij)`` has, for Gaussian ``n``, the law of
@@ -55,6 +58,19 @@ class LSMConfig:
                               f"threshold > 0, const > 0 (got {self})")
 
 
+def _load_macro(cfg: LSMConfig) -> Optional[rram.RRAMMacro]:
+    """The macro of ``cfg.hardware`` with ``device_overrides`` applied (None for software weights)."""
+    if not cfg.hardware:
+        if cfg.device_overrides:
+            raise ConfigError(f"LSM: device_overrides {cfg.device_overrides} need lsm.hardware (e.g. 'rram_40nm')")
+        return None
+    valid = set(rram.RRAMDevice.__dataclass_fields__)
+    unknown = sorted(set(cfg.device_overrides) - valid)
+    if unknown:
+        raise ConfigError(f"LSM: unknown device_overrides {unknown}; valid: {sorted(valid)}")
+    return rram.load_macro(cfg.hardware).with_device(**cfg.device_overrides)
+
+
 class LiquidStateMachine(nn.Module):
     """Fixed random recurrent LIF reservoir; ``forward(x (T, B, n_inputs)) -> spikes (T, B, n_reservoir)``."""
 
@@ -62,33 +78,47 @@ class LiquidStateMachine(nn.Module):
         super().__init__()
         cfg.validate()
         self.cfg = cfg
-        self.macro = rram.load_macro(cfg.hardware).with_device(**cfg.device_overrides) if cfg.hardware else None
-        rng = np.random.default_rng(cfg.seed)
-        rows, n = cfg.n_inputs + cfg.n_reservoir, cfg.n_reservoir
-        if self.macro is not None:
-            self.macro.check_fits(rows, n, what=f"reservoir ({cfg.n_inputs} inputs + {n} recurrent rows, {n} neurons)")
-            gp = rram.sample_conductances(self.macro.device, (rows, n), rng)
-            gm = rram.sample_conductances(self.macro.device, (rows, n), rng)
-            unit = cfg.const / (math.sqrt(2.0) * max(self.macro.device.g_std_us, 1e-12))
-        else:
-            gp, gm = rng.standard_normal((rows, n)), np.zeros((rows, n))
-            unit = cfg.const
-        gp[cfg.n_inputs:][np.diag_indices(n)] = gm[cfg.n_inputs:][np.diag_indices(n)]  # no self-connections
-        gain = np.concatenate([np.full(cfg.n_inputs, cfg.input_gain), np.full(n, cfg.rec_gain)])[:, None]
-        self.register_buffer("g_plus", torch.tensor(gp, dtype=torch.float32))
-        self.register_buffer("g_minus", torch.tensor(gm, dtype=torch.float32))
+        self.macro = _load_macro(cfg)
+        gp, gm, unit = self._sample_weights(cfg)
+        gain = np.concatenate([np.full(cfg.n_inputs, cfg.input_gain), np.full(cfg.n_reservoir, cfg.rec_gain)])[:, None]
+        self.register_buffer("g_plus", torch.tensor(gp, dtype=torch.float32))  # (rows, n)
+        self.register_buffer("g_minus", torch.tensor(gm, dtype=torch.float32))  # (rows, n)
         self.register_buffer("row_scale", torch.tensor(unit * gain, dtype=torch.float32))  # (rows, 1)
+        self.register_buffer("row_conductance_us", self._row_conductance(gp, gm))  # (rows,)
         self.neuron = LIF(tau=1.0 / (1.0 - cfg.decay), v_threshold=cfg.threshold, v_reset=0.0,
                           decay_input=False, step_mode="s")
         self.energy = EnergyCounter()
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)
+
+    def _sample_weights(self, cfg: LSMConfig) -> tuple[np.ndarray, np.ndarray, float]:
+        """Conductance pairs (or software weights) ``(rows, n)`` and the weight per unit."""
+        rng = np.random.default_rng(cfg.seed)
+        rows, n = cfg.n_inputs + cfg.n_reservoir, cfg.n_reservoir
+        if self.macro is None:
+            gp, gm, unit = rng.standard_normal((rows, n)), np.zeros((rows, n)), cfg.const
+        else:
+            self.macro.check_fits(rows, n, what=f"reservoir ({cfg.n_inputs} inputs + {n} recurrent rows, {n} neurons)")
+            gp = rram.sample_conductances(self.macro.device, (rows, n), rng)
+            gm = rram.sample_conductances(self.macro.device, (rows, n), rng)
+            nominal = rram.load_macro(cfg.hardware).device.g_std_us
+            unit = cfg.const / (math.sqrt(2.0) * max(nominal, 1e-12))
+        diag = np.diag_indices(n)
+        gp[cfg.n_inputs:][diag] = gm[cfg.n_inputs:][diag]  # no self-connections: w_ii = 0
+        return gp, gm, unit
+
+    def _row_conductance(self, gp: np.ndarray, gm: np.ndarray) -> torch.Tensor:
+        """Conductance (uS) on each row: measured on RRAM, the profile's mean for software weights."""
+        if self.macro is not None:
+            return torch.tensor((gp + gm).sum(1), dtype=torch.float64)
+        g_mean = rram.load_macro("rram_40nm").device.g_mean_us
+        return torch.full((gp.shape[0],), 2.0 * g_mean * gp.shape[1], dtype=torch.float64)
 
     @property
     def weight(self) -> torch.Tensor:
         """Effective (noise-free) weights (rows = inputs then reservoir, cols = neurons)."""
         return self.row_scale * (self.g_plus - self.g_minus)
 
-    def _currents(self, rows_in: torch.Tensor) -> torch.Tensor:
+    def currents(self, rows_in: torch.Tensor) -> torch.Tensor:
         """Input currents (B, n) for row activities ``rows_in`` (B, rows)."""
         current = rows_in @ self.weight
         if self.macro is not None and self.macro.device.read_noise > 0:
@@ -108,7 +138,7 @@ class LiquidStateMachine(nn.Module):
         out = []
         for t in range(T):
             rows_in = torch.cat([x[t], s], 1)  # (B, rows)
-            s = self.neuron(self._currents(rows_in))
+            s = self.neuron(self.currents(rows_in))
             self.energy.add(rows_in, self)
             out.append(s)
         return torch.stack(out)
@@ -119,36 +149,51 @@ class LiquidStateMachine(nn.Module):
 
 
 class EnergyCounter:
-    """Accumulates crossbar reads and digital-equivalent operations of a reservoir run."""
+    """Accumulates crossbar reads and digital-equivalent operations of a reservoir run.
+
+    Per step and sample, every active row (an input event or a reservoir spike) is driven on the
+    macro; a step with any active row is one read of all ``2 n`` columns (one ADC conversion
+    each). The digital baseline does one accumulate plus one weight fetch per synaptic
+    operation (active row x neuron). Membrane updates (``n`` per step) are digital in both.
+    """
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
+        """Forget all counts."""
         self.samples_steps = 0
         self.active_rows = 0.0
         self.row_conductance_us = 0.0
         self.reads = 0
 
     def add(self, rows_in: torch.Tensor, lsm: LiquidStateMachine) -> None:
+        """Count one step of a batch: ``rows_in`` (B, rows) are the row activities."""
         active = rows_in > 0  # (B, rows)
         self.samples_steps += rows_in.shape[0]
         self.active_rows += float(active.sum())
         self.reads += int(active.any(1).sum())
-        row_g = (lsm.g_plus + lsm.g_minus).sum(1)  # (rows,) conductance on each row
-        self.row_conductance_us += float((active.float() @ row_g).sum())
+        self.row_conductance_us += float((active.double() @ lsm.row_conductance_us).sum())
 
     def report(self, lsm: LiquidStateMachine, samples: int) -> dict[str, float]:
-        """Energy per inference (pJ) on the RRAM macro and on the digital baseline."""
+        """Energy per inference (pJ) on the RRAM macro and on the digital baseline, by component.
+
+        For a software reservoir the RRAM figures use the profile's mean conductance.
+        """
         macro = lsm.macro or rram.load_macro("rram_40nm")
-        n = lsm.cfg.n_reservoir
-        per = 1.0 / max(samples, 1)
-        cell = macro.v_read ** 2 * self.row_conductance_us * 1e-6 * macro.t_read_ns * 1e-9 * 1e12
-        rram_pj = (cell + macro.driver_pj_per_row * self.active_rows + macro.adc_pj_per_col * 2 * n * self.reads) * per
-        base = macro.digital_baseline
+        n, base, per = lsm.cfg.n_reservoir, macro.digital_baseline, 1.0 / max(samples, 1)
         synops = self.active_rows * n  # each active row feeds every neuron
-        updates = self.samples_steps * n
-        digital_pj = (synops * (base["e_ac_pj"] + base["e_weight_read_pj"]) + updates * base["e_neuron_update_pj"]) * per
-        neuron_pj = updates * base["e_neuron_update_pj"] * per  # LIF updates stay digital in both
-        return {"rram_crossbar_pj": rram_pj, "rram_total_pj": rram_pj + neuron_pj, "digital_pj": digital_pj,
-                "synaptic_ops": synops * per, "efficiency_gain": digital_pj / max(rram_pj + neuron_pj, 1e-12)}
+        parts = {
+            "rram_cells_pj": macro.v_read ** 2 * self.row_conductance_us * macro.t_read_ns * 1e-3 * per,  # uS*ns -> pJ
+            "rram_drivers_pj": macro.driver_pj_per_row * self.active_rows * per,
+            "rram_adcs_pj": macro.adc_pj_per_col * 2 * n * self.reads * per,
+            "neuron_updates_pj": self.samples_steps * n * base["e_neuron_update_pj"] * per,
+            "digital_acs_pj": synops * base["e_ac_pj"] * per,
+            "digital_weight_reads_pj": synops * base["e_weight_read_pj"] * per,
+        }
+        crossbar = parts["rram_cells_pj"] + parts["rram_drivers_pj"] + parts["rram_adcs_pj"]
+        rram_total = crossbar + parts["neuron_updates_pj"]
+        digital = parts["digital_acs_pj"] + parts["digital_weight_reads_pj"] + parts["neuron_updates_pj"]
+        return {**parts, "rram_crossbar_pj": crossbar, "rram_total_pj": rram_total, "digital_pj": digital,
+                "synaptic_ops": synops * per, "efficiency_gain": digital / max(rram_total, 1e-12),
+                "synaptic_gain": (digital - parts["neuron_updates_pj"]) / max(crossbar, 1e-12)}

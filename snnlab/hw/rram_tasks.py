@@ -7,20 +7,26 @@ Adam, cross-entropy) on standardised features and reports test accuracy and ener
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Optional
 
-import numpy as np
 import torch
+import yaml
 from torch import nn
 
+from snnlab.config import _build as build_section  # the project's typed dataclass builder
+from snnlab.config import apply_override, parse_override
 from snnlab.errors import ConfigError
 from snnlab.hw.rram_lsm import LiquidStateMachine, LSMConfig
 
 
 @dataclass
 class LSMData:
-    name: str = "digits"
+    """Dataset of a recipe and how its events become reservoir inputs."""
+
+    name: str = "digits"  # digits | nmnist | ntidigits (or any create_dataset name with frames)
     root: Optional[str] = None
     n_time_bins: int = 50
     crop: Optional[int] = None  # centre crop of a 2-D sensor, pixels (N-MNIST: 16)
@@ -30,6 +36,8 @@ class LSMData:
 
 @dataclass
 class Readout:
+    """The trainable readout (the only trained part) and its optimiser."""
+
     hidden: int = 0  # 0 = linear readout
     lr: float = 1e-3
     epochs: int = 100
@@ -38,38 +46,78 @@ class Readout:
 
 
 @dataclass
+class StudyConfig:
+    """Sweeps of ``snnlab lsm study``: each value builds one RRAM reservoir with that device."""
+
+    g_std_us: list[float] = field(default_factory=lambda: [3.0, 7.5, 15.0, 22.5, 30.0])
+    read_noise: list[float] = field(default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2])
+    stuck_at: list[float] = field(default_factory=lambda: [0.0, 0.01, 0.05, 0.1, 0.2])  # half HRS, half LRS
+    seeds: list[int] = field(default_factory=lambda: [0])  # reservoir seeds averaged per point
+
+
+@dataclass
 class LSMRecipe:
+    """A classification recipe: data, reservoir (``LSMConfig`` fields but n_inputs), readout."""
+
     name: str = "lsm"
     data: LSMData = field(default_factory=LSMData)
-    lsm: dict[str, Any] = field(default_factory=dict)  # LSMConfig fields except n_inputs
+    lsm: dict[str, Any] = field(default_factory=dict)
     readout: Readout = field(default_factory=Readout)
+    study: StudyConfig = field(default_factory=StudyConfig)
+
+
+def check_lsm_section(values: Any, where: str) -> dict[str, Any]:
+    """Type-check a mapping of ``LSMConfig`` fields (all but ``n_inputs``); returns it converted."""
+    valid = [k for k in LSMConfig.__dataclass_fields__ if k != "n_inputs"]
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a mapping of {valid}, got {values!r}")
+    unknown = sorted(set(values) - set(valid))
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid: {', '.join(valid)}")
+    cfg = build_section(LSMConfig, {**values, "n_inputs": 1}, where)
+    return {k: getattr(cfg, k) for k in values}
 
 
 def recipe_from_dict(d: dict[str, Any], where: str = "recipe") -> LSMRecipe:
-    """Typed recipe from a YAML dict; unknown keys raise ConfigError listing the valid ones."""
-    def build(cls, values, path):
-        valid = cls.__dataclass_fields__
-        unknown = set(values) - set(valid)
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {sorted(f'{path}{k}' for k in unknown)}; valid: {sorted(valid)}")
-        return cls(**values)
+    """Typed recipe from a YAML mapping; unknown keys and wrong types raise ConfigError."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping with keys {list(LSMRecipe.__dataclass_fields__)}")
+    try:
+        recipe = build_section(LSMRecipe, {k: v for k, v in d.items() if k != "lsm"}, "")
+        recipe.lsm = check_lsm_section(d.get("lsm") or {}, "lsm")
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {str(err).removeprefix(': ')}") from None
+    if recipe.readout.batch < 1 or recipe.readout.hidden < 0:
+        raise ConfigError(f"{where}: readout.batch must be >= 1 and readout.hidden >= 0")
+    return recipe
 
-    d = dict(d)
-    unknown_lsm = set(d.get("lsm", {})) - (set(LSMConfig.__dataclass_fields__) - {"n_inputs"})
-    if unknown_lsm:
-        raise ConfigError(f"{where}: unknown lsm key(s) {sorted(unknown_lsm)}; "
-                          f"valid: {sorted(set(LSMConfig.__dataclass_fields__) - {'n_inputs'})}")
-    data = build(LSMData, d.pop("data", {}), "data.")
-    readout = build(Readout, d.pop("readout", {}), "readout.")
-    lsm = d.pop("lsm", {})
-    rest = build(LSMRecipe, d, "")
-    return LSMRecipe(name=rest.name, data=data, lsm=lsm, readout=readout)
+
+def read_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """A YAML recipe as a mapping with ``--set key=value`` overrides (dotted keys) applied."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe {str(path)!r} not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path.name}: not valid YAML ({err})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: expected a mapping at the top level")
+    for item in overrides:
+        keys, value = parse_override(item)
+        if len(keys) > 1 and not isinstance(raw.get(keys[0], {}), dict):
+            raise ConfigError(f"--set {item}: {keys[0]!r} is not a section")
+        apply_override(raw, keys, value)
+    raw.setdefault("name", path.stem)
+    return raw
 
 
 def prepare(x: torch.Tensor, data: LSMData) -> torch.Tensor:
     """Frames ``(T, B, ...)`` -> reservoir input ``(T, B, n_inputs)`` (crop, merge polarity, flatten)."""
     if x.dim() == 5 and data.crop:  # (T, B, P, H, W)
         h, w = x.shape[-2:]
+        if data.crop > min(h, w):
+            raise ConfigError(f"data.crop={data.crop} is larger than the {h}x{w} sensor of {data.name!r}")
         top, left = (h - data.crop) // 2, (w - data.crop) // 2
         x = x[..., top:top + data.crop, left:left + data.crop]
     if x.dim() == 5 and data.merge_polarity:
@@ -78,15 +126,14 @@ def prepare(x: torch.Tensor, data: LSMData) -> torch.Tensor:
 
 
 def load_split(data: LSMData, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """All frames of a split as ``(T, N, n_inputs)`` and labels ``(N,)``."""
+    """All frames of a split as ``(T, N, n_inputs)`` and labels ``(N,)``.
+
+    ``ntidigits`` is read here directly until it is registered in :mod:`snnlab.data.registry`.
+    """
     from snnlab.data import collate_time_major, create_dataset
 
     opts = {"n_time_bins": data.n_time_bins} if data.name in ("digits", "nmnist", "ntidigits") else {}
-    if data.name == "ntidigits":
-        from snnlab.data.ntidigits import ntidigits_dataset
-        ds = ntidigits_dataset(data.root, split, **opts)
-    else:
-        ds = create_dataset(data.name, data.root, split, **opts)
+    ds = create_dataset(data.name, data.root, split, **opts)
     n = len(ds) if data.limit is None else min(len(ds), data.limit)
     x, y = collate_time_major([ds[i] for i in range(n)])
     return prepare(x, data), y
@@ -118,6 +165,8 @@ def train_readout(f_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, 
 
 
 class _Standardized(nn.Module):
+    """A readout head behind a fixed standardisation of the features."""
+
     def __init__(self, head: nn.Module, mean: torch.Tensor, std: torch.Tensor) -> None:
         super().__init__()
         self.head = head
@@ -125,34 +174,52 @@ class _Standardized(nn.Module):
         self.register_buffer("std", std)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
+        """Logits ``(B, classes)`` of features ``(B, n_reservoir)``."""
         return self.head((f - self.mean) / self.std)
 
 
 def accuracy(model: nn.Module, f: torch.Tensor, y: torch.Tensor) -> float:
+    """Top-1 accuracy of ``model`` on features ``f`` with labels ``y``."""
     with torch.no_grad():
         return float((model(f).argmax(1) == y).float().mean())
 
 
 def build_lsm(recipe: LSMRecipe, n_inputs: int, **overrides: Any) -> LiquidStateMachine:
+    """The recipe's reservoir for ``n_inputs`` input rows; ``overrides`` replace ``lsm`` fields."""
     return LiquidStateMachine(LSMConfig(n_inputs=n_inputs, **{**recipe.lsm, **overrides}))
 
 
-def run_classification(recipe: LSMRecipe, splits: Optional[dict] = None) -> dict[str, Any]:
-    """Features -> readout -> test accuracy, energy per inference and timings."""
-    start = time.perf_counter()
-    splits = splits or {s: load_split(recipe.data, s) for s in ("train", "test")}
+Splits = dict[str, tuple[torch.Tensor, torch.Tensor]]
+
+
+def load_splits(data: LSMData) -> Splits:
+    """Train and test frames of a recipe (load once, reuse for every reservoir of a study)."""
+    return {split: load_split(data, split) for split in ("train", "test")}
+
+
+def evaluate_lsm(lsm: LiquidStateMachine, splits: Splits, readout: Readout) -> dict[str, Any]:
+    """Features of both splits, readout training, accuracies and test-set energy per inference."""
     (x_tr, y_tr), (x_te, y_te) = splits["train"], splits["test"]
     n_classes = int(max(y_tr.max(), y_te.max())) + 1
-    lsm = build_lsm(recipe, x_tr.shape[2])
     f_tr = reservoir_features(lsm, x_tr)
     lsm.energy.reset()
     f_te = reservoir_features(lsm, x_te)
     energy = lsm.energy.report(lsm, x_te.shape[1])
-    readout = train_readout(f_tr, y_tr, n_classes, recipe.readout)
+    model = train_readout(f_tr, y_tr, n_classes, readout)
+    return {"test_accuracy": accuracy(model, f_te, y_te), "train_accuracy": accuracy(model, f_tr, y_tr),
+            "firing_rate": float(f_te.mean() / x_te.shape[0]), "energy_per_inference_pj": energy}
+
+
+def run_classification(recipe: LSMRecipe, splits: Optional[Splits] = None) -> dict[str, Any]:
+    """Features -> readout -> test accuracy, energy per inference and timings."""
+    start = time.perf_counter()
+    splits = splits or load_splits(recipe.data)
+    x_tr, x_te = splits["train"][0], splits["test"][0]
+    lsm = build_lsm(recipe, x_tr.shape[2])
+    result = evaluate_lsm(lsm, splits, recipe.readout)
     return {
-        "name": recipe.name, "hardware": lsm.cfg.hardware or "software",
-        "test_accuracy": accuracy(readout, f_te, y_te), "train_accuracy": accuracy(readout, f_tr, y_tr),
-        "firing_rate": float(f_te.mean() / x_te.shape[0]), "n_train": int(x_tr.shape[1]), "n_test": int(x_te.shape[1]),
-        "timesteps": int(x_tr.shape[0]), "n_inputs": int(x_tr.shape[2]), "energy_per_inference_pj": energy,
-        "lsm": asdict(lsm.cfg), "readout": asdict(recipe.readout), "seconds": time.perf_counter() - start,
+        "name": recipe.name, "hardware": lsm.cfg.hardware or "software", **result,
+        "n_train": int(x_tr.shape[1]), "n_test": int(x_te.shape[1]), "timesteps": int(x_tr.shape[0]),
+        "n_inputs": int(x_tr.shape[2]), "lsm": asdict(lsm.cfg), "readout": asdict(recipe.readout),
+        "seconds": time.perf_counter() - start,
     }

@@ -26,11 +26,13 @@ from torch import nn
 
 from snnlab.errors import ConfigError
 from snnlab.hw.rram_lsm import LiquidStateMachine, LSMConfig
-from snnlab.hw.rram_tasks import LSMData, load_split, reservoir_features
+from snnlab.hw.rram_tasks import LSMData, build_section, check_lsm_section, load_split, reservoir_features
 
 
 @dataclass
 class ZeroShotRecipe:
+    """Two frozen encoders (``LSMConfig`` fields per modality), projections, seen/unseen split."""
+
     name: str = "lsm_zeroshot_digits"
     seen: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
     unseen: list[int] = field(default_factory=lambda: [8, 9])
@@ -48,13 +50,30 @@ class ZeroShotRecipe:
     limit: int | None = None
 
     def validate(self) -> None:
+        """Raise ConfigError for overlapping or out-of-range classes and bad hyperparameters."""
         if set(self.seen) & set(self.unseen) or not self.seen or len(self.unseen) < 2:
             raise ConfigError(f"{self.name}: seen and unseen classes must be disjoint, with >= 2 unseen; "
                               f"got seen={self.seen}, unseen={self.unseen}")
         if not all(0 <= c <= 9 for c in self.seen + self.unseen):
             raise ConfigError(f"{self.name}: classes must be digits 0..9")
-        if self.temperature <= 0 or self.proj_dim < 1:
-            raise ConfigError(f"{self.name}: need temperature > 0 and proj_dim >= 1")
+        if self.temperature <= 0 or self.proj_dim < 1 or self.epochs < 1 or self.steps_per_epoch < 1:
+            raise ConfigError(f"{self.name}: need temperature > 0 and proj_dim, epochs, steps_per_epoch >= 1")
+
+
+def zeroshot_from_dict(d: dict[str, Any], where: str = "recipe") -> ZeroShotRecipe:
+    """Typed zero-shot recipe from a YAML mapping; unknown keys and wrong types raise ConfigError."""
+    if not isinstance(d, dict):
+        raise ConfigError(f"{where}: expected a mapping with keys {list(ZeroShotRecipe.__dataclass_fields__)}")
+    encoders = ("image_lsm", "scan_lsm")
+    try:
+        recipe = build_section(ZeroShotRecipe, {k: v for k, v in d.items() if k not in encoders}, "")
+        for key in encoders:
+            if key in d:
+                setattr(recipe, key, check_lsm_section(d[key] or {}, key))
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {str(err).removeprefix(': ')}") from None
+    recipe.validate()
+    return recipe
 
 
 def scan_events(images: np.ndarray, size: int = 16, steps_per_row: int = 4, seed: int = 0) -> torch.Tensor:
@@ -111,7 +130,14 @@ def _class_batches(y: torch.Tensor, classes: list[int], gen: torch.Generator) ->
 
 def retrieval_accuracy(emb_a: torch.Tensor, y_a: torch.Tensor, emb_b: torch.Tensor, y_b: torch.Tensor,
                        classes: list[int]) -> float:
-    """Top-1 of matching each B embedding to the A class prototypes of ``classes``."""
+    """Top-1 of matching each B embedding to the A class prototypes of ``classes``.
+
+    Raises:
+        ConfigError: a class has no sample in ``y_a`` or in ``y_b``.
+    """
+    missing = [c for c in classes if not bool((y_a == c).any()) or not bool((y_b == c).any())]
+    if missing:
+        raise ConfigError(f"retrieval: classes {missing} have no samples (raise data limit)")
     protos = torch.stack([nn.functional.normalize(emb_a[y_a == c], dim=1).mean(0) for c in classes])
     mask = torch.isin(y_b, torch.tensor(classes))
     pred = (nn.functional.normalize(emb_b[mask], dim=1) @ protos.T).argmax(1)

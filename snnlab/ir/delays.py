@@ -24,6 +24,7 @@ from torch import nn
 from snnlab.errors import GraphError
 
 LAYER_KEY, STEPS_KEY = "snnlab.layer", "snnlab.delay_steps"
+PAD_KEY = "snnlab.right_pad"  # steps a DelayedLinear appends to its output (absent: 0)
 
 
 # ----------------------------------------------------------------------------- export
@@ -71,7 +72,9 @@ def delay_groups(module: nn.Module, name: str, dt: float) -> tuple[dict[str, nir
     edges, entries, exits = [], [], []
     for steps in sorted(groups):
         lin, dly = f"{name}.d{steps}", f"{name}.d{steps}.delay"
-        meta = {LAYER_KEY: name, STEPS_KEY: steps}
+        meta: dict[str, Any] = {LAYER_KEY: name, STEPS_KEY: steps}
+        if int(getattr(module, "right_pad", 0)):
+            meta[PAD_KEY] = int(module.right_pad)
         weight = groups[steps].astype(np.float32)
         if steps == 0 and bias is not None:
             b = torch.as_tensor(bias).detach().cpu().float().numpy()
@@ -189,8 +192,40 @@ class DelayBuffer(_History):
         return f"max_delay={self.max_delay}"
 
 
-def group_module(nodes: dict[str, Any], names: list[str], layer: str) -> DelayGroupLinear:
-    """One :class:`DelayGroupLinear` from the group ``Linear``/``Affine`` nodes ``names`` of ``layer``."""
+def pack_taps(weights: np.ndarray, delays: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Groups ``(G, out, in)`` -> the fewest taps ``(weight, delays)`` holding every non-zero synapse."""
+    mask = weights != 0  # (G, O, I)
+    rank = np.cumsum(mask, axis=0) - 1
+    d = np.asarray(delays, dtype=np.int64).reshape(-1, 1, 1)
+    taps = []
+    for m in range(max(int(mask.sum(0).max(initial=0)), 1)):
+        pick = mask & (rank == m)
+        taps.append((torch.as_tensor((weights * pick).sum(0), dtype=torch.float32),
+                     torch.as_tensor((d * pick).sum(0), dtype=torch.long)))
+    return taps
+
+
+def _delayed_linear(weights: np.ndarray, delays: list[int], bias: Optional[torch.Tensor], pad: int) -> nn.Module:
+    """A ``snnlab.nn.DelayedLinear`` holding the groups exactly (evaluation mode)."""
+    from snnlab.nn.delay import DelayedLinear
+
+    taps = pack_taps(weights, delays)
+    out_f, in_f = weights.shape[1:]
+    layer = DelayedLinear(in_f, out_f, max_delay=max(delays) + 1, kernel_count=len(taps), bias=bias is not None,
+                          right_pad=pad)
+    layer.set_taps(taps)
+    if bias is not None:
+        with torch.no_grad():
+            layer.bias.copy_(bias)
+    return layer.eval()
+
+
+def group_module(nodes: dict[str, Any], names: list[str], layer: str, native: bool = True) -> nn.Module:
+    """One delay layer from the group ``Linear``/``Affine`` nodes ``names`` of ``layer``.
+
+    A ``snnlab.nn.DelayedLinear`` when ``native`` and that class is importable, else a
+    :class:`DelayGroupLinear` (which also runs step by step inside recurrent graphs).
+    """
     weights, delays, bias = [], [], None
     for n in names:
         node = nodes[n]
@@ -202,4 +237,10 @@ def group_module(nodes: dict[str, Any], names: list[str], layer: str) -> DelayGr
             bias = torch.as_tensor(np.asarray(node.bias, dtype=np.float32))
     if len({w.shape for w in weights}) != 1:
         raise GraphError(f"delay layer {layer!r}: group weights differ in shape {[w.shape for w in weights]}")
+    pad = max(int(np.asarray((nodes[n].metadata or {}).get(PAD_KEY, 0)).reshape(-1)[0]) for n in names)
+    if native:
+        try:
+            return _delayed_linear(np.stack(weights), delays, bias, pad)
+        except ImportError:
+            pass
     return DelayGroupLinear(torch.as_tensor(np.stack(weights)), delays, bias)

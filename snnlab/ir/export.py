@@ -143,15 +143,15 @@ def _add_leaf(b: _Builder, name: str, module: nn.Module, offset: int) -> None:
 
 
 def _add_delay_layer(b: _Builder, name: str, module: nn.Module) -> None:
-    n_out, n_in = (int(s) for s in module.weight.shape[-2:])
-    _add_linear_input(b, name, module, n_in)
     group_nodes, inner, entries, exits = delays.delay_groups(module, name, b.dt)
+    n_out, n_in = group_nodes[entries[0]].weight.shape
+    _add_linear_input(b, name, module, int(n_in))
     for key in group_nodes:
         if key in b.nodes:
             raise GraphError(f"delay group node {key!r} occurs twice")
     b.nodes.update(group_nodes)
     b.edges.extend([(t, e) for t in b.tail for e in entries] + inner)
-    b.tail, b.shape = exits, (n_out,)
+    b.tail, b.shape = exits, (int(n_out),)
     b.trace.append(module)
 
 

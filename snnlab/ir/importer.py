@@ -100,7 +100,7 @@ def _group_members(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[
 
 
 def _collapse_group(nodes: dict[str, Any], edges: list[tuple[str, str]], layer: str, members: list[str],
-                    dt: float) -> Optional[tuple[dict[str, Any], list[tuple[str, str]]]]:
+                    dt: float, native: bool) -> Optional[tuple[dict[str, Any], list[tuple[str, str]]]]:
     """The graph with one layer's groups replaced by a node ``layer``; None when they are not well formed."""
     preds = {m: sorted(a for a, b in edges if b == m) for m in members}
     succs = {m: [b for a, b in edges if a == m] for m in members}
@@ -118,16 +118,18 @@ def _collapse_group(nodes: dict[str, Any], edges: list[tuple[str, str]], layer: 
     new_edges = [(a, b) for a, b in edges if a not in gone and b not in gone]
     new_edges += [(p, layer) for p in preds[members[0]]] + [(layer, o) for o in outs]
     new_nodes = {k: v for k, v in nodes.items() if k not in gone}
-    new_nodes[layer] = delays.group_module(nodes, members, layer)
+    new_nodes[layer] = delays.group_module(nodes, members, layer, native)
     return new_nodes, new_edges
 
 
-def _modules(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: Optional[float]):
+def _modules(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: Optional[float], inputs: list[str]):
+    """Modules per node, delay groups collapsed (DelayedLinear in acyclic graphs, which run whole sequences)."""
     groups = _group_members(nodes, edges)
+    native = not order_nodes(list(nodes), edges, inputs)[1]
     for layer, members in groups.items():
         if dt is None:
             break
-        collapsed = _collapse_group(nodes, edges, layer, members, dt)
+        collapsed = _collapse_group(nodes, edges, layer, members, dt, native)
         if collapsed is not None:
             nodes, edges = collapsed
     modules = {n: v if isinstance(v, nn.Module) else node_module(v, n, dt) for n, v in nodes.items()}
@@ -176,7 +178,7 @@ def from_nir(graph_or_path: Union[nir.NIRGraph, str, Path], dt: Optional[float] 
     outputs = [n for n in graph.nodes if isinstance(graph.nodes[n], nir.Output)]
     if not inputs or not outputs:
         raise GraphError(f"the graph needs an Input and an Output node; it has nodes {sorted(graph.nodes)}")
-    modules, edges = _modules(nodes, edges, step)
+    modules, edges = _modules(nodes, edges, step, inputs)
     order_nodes(list(modules), edges, inputs)  # reachability check before building anything
     model = _as_chain(modules, edges, inputs, outputs) or GraphExecutor(modules, edges, inputs, outputs)
     return model.eval()

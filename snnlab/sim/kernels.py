@@ -122,7 +122,7 @@ def pack(plan: Plan, dtype: np.dtype, record: dict[str, str] | None = None) -> t
     return packed, rec
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, act_i, act_v, rec_s, rec_v, rec_m, tt):
     """Update the units of NEURON population ``p`` for sample ``b``; return the active count."""
     off, n, ncur = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR]
@@ -162,7 +162,7 @@ def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, act_i, act_v
     return na
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _gather(b, p, base, tt, x, tab, unit, ring, act_i, act_v):
     """Outputs of a SOURCE/CONST/RELAY/THRESHOLD population: the active count."""
     model, n = tab[p, P_MODEL], tab[p, P_SIZE]
@@ -185,7 +185,7 @@ def _gather(b, p, base, tt, x, tab, unit, ring, act_i, act_v):
     return na
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _scatter_csr(b, t, q, na, tab, ptab, indptr, indices, weights, delays, ring, act_i, act_v):
     dst, rcp = ptab[q, Q_DST], ptab[q, Q_RCP]
     dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
@@ -202,7 +202,7 @@ def _scatter_csr(b, t, q, na, tab, ptab, indptr, indices, weights, delays, ring,
     return events
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _scatter_conv(b, t, q, na, tab, ptab, conv_tab, conv_w, conv_d, ring, act_i, act_v):
     dst = ptab[q, Q_DST]
     dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
@@ -231,7 +231,7 @@ def _scatter_conv(b, t, q, na, tab, ptab, conv_tab, conv_w, conv_d, ring, act_i,
     return events
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(cache=True, parallel=True, error_model="numpy")
 def run_steps(t0, x, tab, unit, syn, refrac, ptab, indptr, indices, weights, delays, conv_tab, conv_w, conv_d,
               v, cur, refr, ring, act_i, act_v, rec_s, rec_v, rec_m, cnt_syn, cnt_out):
     """Advance every sample by ``x.shape[0]`` steps starting at absolute step ``t0``.
@@ -263,7 +263,7 @@ def run_steps(t0, x, tab, unit, syn, refrac, ptab, indptr, indices, weights, del
                                                       ring, act_i, act_v)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, inline="always", error_model="numpy")
 def _record(b, p, tt, na, tab, act_i, act_v, rec_s, rec_v):
     if tab[p, P_REC] >= 0:
         for a in range(na):

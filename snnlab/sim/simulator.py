@@ -65,6 +65,10 @@ class Simulator:
         if backend == "reference" and self.loaded is None:
             raise BackendError("backend 'reference' runs NIR graphs only; use 'numba' for a Network")
         if backend == "cuda":
+            import importlib.util
+
+            if importlib.util.find_spec("snnlab.sim.cuda_kernels") is None:
+                raise BackendError("backend 'cuda' is not built in this version of snnlab.sim; use 'numba'")
             from snnlab.sim import cuda_kernels
 
             if not cuda_kernels.is_available():

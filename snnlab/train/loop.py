@@ -69,7 +69,8 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
     n_batches = len(loader) if step.max_batches is None else min(len(loader), step.max_batches)
     start = time.perf_counter()
     bar = tqdm(total=n_batches * loader.batch_size * ctx.world_size, desc=desc, unit="sample",
-               unit_scale=True, leave=False, disable=not (step.progress and ctx.is_main), dynamic_ncols=True)
+               unit_scale=True, leave=False, dynamic_ncols=True,
+               disable=None if (step.progress and ctx.is_main) else True)  # None: off when not a terminal
     for i, (x, y) in enumerate(loader):
         if i >= n_batches:
             break
@@ -78,11 +79,12 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
             out = model(x)  # (T, B, classes)
         loss, scores = loss_fn(out, y)
         _backward_step(loss, model, opt, step)
-        batch = torch.tensor([float(loss.detach()) * len(y), float((scores.argmax(1) == y).sum()), len(y)],
+        loss_value = float(loss.detach())
+        batch = torch.tensor([loss_value * len(y), float((scores.argmax(1) == y).sum()), len(y)],
                              dtype=torch.float64)
         totals += batch
         bar.update(len(y) * ctx.world_size)
-        bar.set_postfix(loss=f"{float(loss):.3f}")
+        bar.set_postfix(loss=f"{loss_value:.3f}")
     bar.close()
     totals = all_reduce_sum(totals, ctx)
     elapsed = time.perf_counter() - start

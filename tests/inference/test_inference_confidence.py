@@ -49,8 +49,7 @@ def test_streaming_step_agrees_with_post_hoc():
     acc, exit_step = torch.zeros(6, 5), torch.full((6,), 10)
     for t in range(10):
         acc, done = rule.step(acc, out[t])
-        fresh = done & (exit_step == 10) & (torch.arange(6) >= 0)
-        exit_step[fresh & (exit_step == 10)] = torch.minimum(exit_step[fresh], torch.tensor(t + 1))
+        exit_step = torch.where(done & (exit_step == 10), torch.full_like(exit_step, t + 1), exit_step)
     assert exit_step.tolist() == post.exit_step.tolist()
 
 

@@ -1,0 +1,122 @@
+"""``snnlab demo``: the main job on the embedded digits, as a sequence of stages.
+
+Each stage is a function ``stage(ctx: DemoContext) -> None`` that reads and extends the
+context; :data:`STAGES` lists them in order. Extending the demo (event-driven check, NIR
+export, hardware report, early exit) is adding a function and appending it to the list.
+"""
+from __future__ import annotations
+
+import argparse
+import textwrap
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      snnlab demo                           # train + evaluate, writes runs/demo/
+      snnlab demo --out runs/demo2 --epochs 4
+      snnlab demo --set model.hidden=[128]   # any recipe field of experiments/demo_digits.yaml
+    """
+)
+RECIPE = Path("experiments") / "demo_digits.yaml"
+
+
+@dataclass
+class DemoContext:
+    """What the stages share: arguments, the resolved config, and results as they come."""
+
+    args: argparse.Namespace
+    started: float = field(default_factory=time.perf_counter)
+    config: Any = None  # snnlab.config.Config
+    run_dir: Optional[Path] = None
+    train: dict[str, Any] = field(default_factory=dict)  # Trainer.fit() summary
+    eval: dict[str, Any] = field(default_factory=dict)  # eval.json content
+    plots: list[Path] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # summary lines printed at the end
+
+
+def _recipe_path() -> Path:
+    """The demo recipe: ``experiments/demo_digits.yaml`` of the checkout (cwd or the package's)."""
+    here = Path(__file__).resolve().parents[2] / RECIPE
+    return RECIPE if RECIPE.is_file() else here
+
+
+def stage_config(ctx: DemoContext) -> None:
+    """Load the recipe and apply ``--out``, ``--epochs`` and ``--set``."""
+    from snnlab.config import load_config
+
+    overrides = list(ctx.args.overrides)
+    if ctx.args.epochs is not None:
+        overrides.append(f"train.epochs={ctx.args.epochs}")
+    out = Path(ctx.args.out)
+    overrides += [f"run.out_dir={out.parent}", f"run.name={out.name}"]
+    ctx.config = load_config(_recipe_path(), overrides)
+    ctx.run_dir = ctx.config.run_dir()
+
+
+def stage_train(ctx: DemoContext) -> None:
+    """Train from scratch (the demo always starts over in its folder)."""
+    from snnlab.train import Trainer
+
+    print(f"[demo] training {ctx.config.model['name']} on '{ctx.config.data.name}' for "
+          f"{ctx.config.train.epochs} epochs -> {ctx.run_dir}")
+    ctx.train = Trainer(ctx.config, overwrite=True).fit()
+
+
+def stage_evaluate(ctx: DemoContext) -> None:
+    """Evaluate best.pt on the test split; writes eval.json, spikes.npz (and activity.json)."""
+    from snnlab.train.evaluation import evaluate_run
+
+    ctx.eval = evaluate_run(ctx.run_dir)
+    ctx.lines.append(f"test accuracy {ctx.eval['accuracy']:.2%} on {ctx.eval['samples']} samples "
+                     f"(checkpoint {ctx.eval['checkpoint']}, epoch {ctx.eval['epoch']})")
+    rates = ", ".join(f"{k} {v:.3f}" for k, v in ctx.eval["firing_rates"].items())
+    ctx.lines.append(f"firing rates (spikes/neuron/step): {rates}")
+
+
+def stage_plots(ctx: DemoContext) -> None:
+    """Training curves, spike raster of a test sample, firing rates -> plots/."""
+    from snnlab.train.metrics import read_metrics_csv
+    from snnlab.train.plots import plot_run
+
+    history = read_metrics_csv(ctx.run_dir / "metrics.csv")
+    ctx.plots = plot_run(ctx.run_dir, history, ctx.eval.get("firing_rates", {}), ctx.config.train.loss)
+    ctx.lines.append("plots: " + ", ".join(str(p.relative_to(ctx.run_dir)) for p in ctx.plots))
+
+
+def stage_summary(ctx: DemoContext) -> None:
+    """Print what was done, where it is, and how long it took."""
+    wall = time.perf_counter() - ctx.started
+    print(f"[demo] done in {wall:.1f} s -> {ctx.run_dir}")
+    for line in ctx.lines:
+        print(f"[demo]   {line}")
+
+
+Stage = Callable[[DemoContext], None]
+STAGES: list[Stage] = [stage_config, stage_train, stage_evaluate, stage_plots, stage_summary]
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add the ``demo`` subcommand."""
+    parser = subparsers.add_parser(
+        "demo", help="the main job: train and evaluate an SNN on the embedded digits",
+        description="Train a spiking MLP on the embedded event-camera digits (no download), evaluate it, "
+                    "and write runs/demo/ (config.yaml, metrics.csv, checkpoints/, plots/, eval.json).",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="runs/demo", help="run folder to write (default: runs/demo)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a field of experiments/demo_digits.yaml (repeatable)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace, stages: Optional[list[Stage]] = None) -> int:
+    """Run every stage in order."""
+    ctx = DemoContext(args)
+    for stage in stages or STAGES:
+        stage(ctx)
+    return 0

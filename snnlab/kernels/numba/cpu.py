@@ -1,0 +1,173 @@
+"""CPU kernels: the step rules of :mod:`snnlab.kernels.numba.equations` over ``(T, M)`` sequences.
+
+Neurons are split into chunks of contiguous columns run in parallel (``prange``); inside a chunk
+time is the outer loop and neurons the inner one, so every step streams one contiguous row
+piece of each sequence while the chunk's state stays in L1. Kernels are generated per neuron
+family (forward) and per (family, surrogate class) (backward), compiled once per dtype and
+cached on disk; every switch (reset mode, decay_input, detach_reset, ...) is a runtime value,
+so flipping one never recompiles, and the surrogate's ``alpha`` is an argument.
+"""
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+from typing import Callable
+
+import numba
+import numpy as np
+import torch
+from numba.extending import register_jitable
+
+from snnlab.functional.surrogate import ATan, Surrogate, bind
+from snnlab.kernels.numba import equations as eq
+
+# Changes to the equations must invalidate cached kernels whose own source did not change:
+# the digest is a closure constant of every kernel, and numba keys its cache on those.
+_EQ_DIGEST = hashlib.sha1(inspect.getsource(eq).encode()).hexdigest()[:16]
+_JIT = {"parallel": True, "cache": True, "error_model": "numpy", "nogil": True}
+_FORWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.RET_V)
+_BACKWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.DETACH, eq.SAVE, eq.HAS_GV, eq.NEED_K)
+_KERNELS: dict[tuple, Callable] = {}
+
+_REGISTERED: set = set()
+
+
+def _jitable(fn: Callable) -> Callable:
+    """Make a plain scalar function callable from numba kernels (registered once)."""
+    if fn not in _REGISTERED:
+        register_jitable(fn)
+        _REGISTERED.add(fn)
+    return fn
+
+
+for _fn in (eq.charge, eq.charge_grads, eq.leak_grad, eq.fire, eq.reset_grads):
+    _jitable(_fn)
+
+
+def _only(flags: tuple, keep: tuple) -> tuple:
+    """The switches a pass depends on (others zeroed), so one kernel serves all the rest."""
+    return tuple(int(f) if i in keep else 0 for i, f in enumerate(flags))
+
+
+def forward_kernel(family: eq.Family, flags: tuple) -> Callable:
+    """The forward kernel of a neuron family, specialised on its switches."""
+    key = ("fwd", family.name, _only(flags, _FORWARD_FLAGS))
+    if key not in _KERNELS:
+        _KERNELS[key] = _make_forward(_jitable(family.forward), key[2], _EQ_DIGEST)
+    return _KERNELS[key]
+
+
+def backward_kernel(family: eq.Family, surrogate: type[Surrogate], flags: tuple) -> Callable:
+    """The backward kernel of a family with one surrogate's derivative, specialised on its switches."""
+    key = ("bwd", family.name, surrogate, _only(flags, _BACKWARD_FLAGS))
+    if key not in _KERNELS:
+        steps = tuple(_jitable(fn) for fn in (family.backward, family.gap, family.post))
+        sg = _jitable(bind(surrogate.grad_fn, "math"))
+        _KERNELS[key] = _make_backward(*steps, sg, key[3], _EQ_DIGEST)
+    return _KERNELS[key]
+
+
+def _make_forward(step: Callable, F: tuple, digest: str) -> Callable:
+    @numba.njit(**_JIT)
+    def forward(x, a0, b0, P, chunk, out, v_seq, keep_a, keep_b, a_T, b_T):
+        # x, out, v_seq, keep_a, keep_b: (T, M); a0, b0, a_T, b_T: (M,); unused sequences are (1, 1)
+        assert digest != ""
+        T, M = x.shape
+        for c in numba.prange((M + chunk - 1) // chunk):
+            lo, hi = c * chunk, min(c * chunk + chunk, M)
+            va, vb = a_T[lo:hi], b_T[lo:hi]  # the chunk's state, updated in place
+            va[:], vb[:] = a0[lo:hi], b0[lo:hi]
+            for t in range(T):
+                xr, outr = x[t, lo:hi], out[t, lo:hi]
+                kar = keep_a[t, lo:hi] if F[eq.SAVE] >= 1 else keep_a[0]
+                kbr = keep_b[t, lo:hi] if F[eq.SAVE] >= 2 else keep_b[0]
+                vr = v_seq[t, lo:hi] if F[eq.RET_V] else v_seq[0]
+                for j in range(hi - lo):
+                    o, va[j], vb[j], ka, kb = step(va[j], vb[j], xr[j], P, F)
+                    outr[j] = o
+                    if F[eq.SAVE] >= 1:
+                        kar[j] = ka
+                    if F[eq.SAVE] >= 2:
+                        kbr[j] = kb
+                    if F[eq.RET_V]:
+                        vr[j] = va[j]
+
+    return forward
+
+
+def _make_backward(step: Callable, gap: Callable, post: Callable, sg: Callable, F: tuple, digest: str) -> Callable:
+    @numba.njit(**_JIT)
+    def backward(g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, P, alpha, chunk, g_x, ga0, gb0, gk):
+        # g_out, g_v, keep_*, g_x: (T, M); ga_T, gb_T, a0, ga0, gb0: (M,); gk: (M,) float64 partial dL/dk
+        assert digest != ""
+        T, M = g_out.shape
+        zero = P[eq.ZERO]
+        for c in numba.prange((M + chunk - 1) // chunk):
+            lo, hi = c * chunk, min(c * chunk + chunk, M)
+            ga, gb, gkc = ga0[lo:hi], gb0[lo:hi], gk[lo:hi] if F[eq.NEED_K] else gk[:1]
+            ga[:], gb[:] = ga_T[lo:hi], gb_T[lo:hi]
+            for t in range(T - 1, -1, -1):
+                gor, gxr = g_out[t, lo:hi], g_x[t, lo:hi]
+                gvr = g_v[t, lo:hi] if F[eq.HAS_GV] else g_v[0]
+                kar = keep_a[t, lo:hi] if F[eq.SAVE] >= 1 else keep_a[0]
+                kbr = keep_b[t, lo:hi] if F[eq.SAVE] >= 2 else keep_b[0]
+                pa = keep_a[max(t - 1, 0), lo:hi] if F[eq.NEED_K] else keep_a[0]
+                pb = keep_b[max(t - 1, 0), lo:hi] if F[eq.NEED_K] and F[eq.SAVE] >= 2 else keep_b[0]
+                for j in range(hi - lo):
+                    ka = kar[j] if F[eq.SAVE] >= 1 else zero
+                    kb = kbr[j] if F[eq.SAVE] >= 2 else ka
+                    slope = sg(gap(ka, kb, P), alpha) if F[eq.SPIKING] else 0.0
+                    v_prev = zero
+                    if F[eq.NEED_K]:
+                        v_prev = a0[lo + j] if t == 0 else post(pa[j], pb[j] if F[eq.SAVE] >= 2 else zero, P, F)
+                    g = ga[j] + gvr[j] if F[eq.HAS_GV] else ga[j]
+                    gxr[j], ga[j], gb[j], gkp = step(g, gb[j], gor[j], ka, kb, v_prev, slope, P, F)
+                    if F[eq.NEED_K]:
+                        gkc[j] += gkp
+
+    return backward
+
+
+def _chunk(M: int) -> int:
+    """Columns per parallel task: two tasks per thread, long contiguous row pieces (256..65536)."""
+    per_task = math.ceil(M / (2 * numba.get_num_threads()))
+    return int(min(65536, max(256, -(-per_task // 64) * 64)))
+
+
+def _np(t: torch.Tensor) -> np.ndarray:
+    return t.detach().numpy()
+
+
+class CpuLauncher:
+    """Runs the fused kernels on CPU tensors, reading and writing them in place (zero copy)."""
+
+    name = "numba"
+
+    def compute_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        """float32 and float64 run as they are; other floats (float16, bfloat16) run in float32."""
+        return dtype if dtype in (torch.float32, torch.float64) else torch.float32
+
+    def forward(self, plan, x, a0, b0, out, v_seq, keep_a, keep_b, a_T, b_T) -> None:
+        T, M = x.shape
+        if T * M == 0:
+            a_T.copy_(a0)
+            b_T.copy_(b0)
+            return
+        kernel = forward_kernel(plan.family, plan.F)
+        kernel(_np(x), _np(a0), _np(b0), plan.P, _chunk(M), _np(out), _np(v_seq), _np(keep_a), _np(keep_b),
+               _np(a_T), _np(b_T))
+
+    def backward(self, plan, flags, g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, g_x, ga0, gb0) -> float:
+        T, M = g_out.shape
+        gk = np.zeros(M if flags[eq.NEED_K] else 1, dtype=np.float64)
+        if T * M == 0:
+            ga0.copy_(ga_T)
+            gb0.copy_(gb_T)
+            return 0.0
+        # LI has no surrogate: its slope is never evaluated, so it shares the leaky ATan kernels
+        kernel = backward_kernel(plan.family, type(plan.surrogate) if plan.surrogate else ATan, flags)
+        alpha = float(plan.surrogate.alpha) if plan.surrogate else 1.0
+        kernel(_np(g_out), _np(g_v), _np(ga_T), _np(gb_T), _np(keep_a), _np(keep_b), _np(a0), plan.P, alpha,
+               _chunk(M), _np(g_x), _np(ga0), _np(gb0), gk)
+        return float(gk.sum())
