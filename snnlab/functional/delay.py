@@ -15,8 +15,9 @@ The output has ``T + right_pad`` steps (the paper pads ``(K - 1) // 2`` on the r
 ``P`` lives in ``[-(K // 2), K - 1 - K // 2]`` so that every delay lies in ``[0, K)``.
 In evaluation the Gaussian collapses to one integer tap: ``delay = (K - 1 - K // 2) - round(P)``.
 
-A *taps* form makes training fast: the Gaussian is truncated to the ``S`` integer delays within
-``truncate * s`` of its centre, written as ``(g (O, I, M, S), d0 (O, I, M))`` with tap ``j`` at
+A *taps* form makes training fast: the Gaussian is truncated to the ``S = floor(2 truncate s) + 1``
+integer delays nearest its centre (every delay within ``truncate * s`` of it, and no dropped
+delay nearer than ``S / 2``), renormalised over them, and written as ``(g (O, I, M, S), d0 (O, I, M))`` with tap ``j`` at
 delay ``d0 + j``; when the window covers the whole kernel it equals the dense form exactly.
 """
 from __future__ import annotations
@@ -91,7 +92,7 @@ def gauss_kernel(weight: torch.Tensor, positions: torch.Tensor, sigma: float, ma
 
 
 def window_size(sigma: float, max_delay: int, truncate: float) -> int:
-    """Number ``S`` of integer taps within ``truncate * (|sigma| + 0.27)`` of a centre (at most K)."""
+    """Window ``S``: enough nearest integer taps to hold all within ``truncate * (|sigma| + 0.27)`` (at most K)."""
     radius = truncate * (abs(sigma) + SIGMA_OFFSET)
     return int(min(max_delay, math.floor(2.0 * radius) + 1))
 
@@ -105,7 +106,7 @@ def gauss_taps(weight: torch.Tensor, positions: torch.Tensor, sigma: float, max_
         positions: ``(O, I, M)`` real positions.
         sigma: Gaussian sigma (steps); the width is ``|sigma| + 0.27``.
         max_delay: kernel size ``K`` (steps).
-        truncate: half-window in widths; taps farther from the centre are dropped.
+        truncate: half-window in widths; the ``S`` delays nearest the centre are kept.
 
     Returns:
         ``g (O, I, M, S)`` tap weights (differentiable in ``weight`` and ``positions``) and
@@ -115,7 +116,7 @@ def gauss_taps(weight: torch.Tensor, positions: torch.Tensor, sigma: float, max_
     size = window_size(sigma, max_delay, truncate)
     centre = positions_to_delays(positions, max_delay)  # (O, I, M) real delays
     with torch.no_grad():
-        d0 = torch.ceil(centre - truncate * width).clamp(0, max_delay - size).long()
+        d0 = torch.floor(centre - (size - 1) / 2 + 0.5).clamp(0, max_delay - size).long()
     offsets = torch.arange(size, device=weight.device, dtype=weight.dtype)  # (S,)
     delays = d0.to(weight.dtype).unsqueeze(-1) + offsets  # (O, I, M, S)
     bumps = torch.exp(-0.5 * ((delays - centre.unsqueeze(-1)) / width) ** 2)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -47,7 +47,7 @@ class LSMConfig:
     rec_gain: float = 1.0  # multiplies W_rec
     seed: int = 0
     hardware: Optional[str] = None  # RRAM macro profile ("rram_40nm") or None for software weights
-    device_overrides: dict = field(default_factory=dict)  # e.g. {"g_std_us": 20, "read_noise": 0.05}
+    device_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"g_std_us": 20, "read_noise": 0.05}
 
     def validate(self) -> None:
         checks = {"n_inputs": self.n_inputs >= 1, "n_reservoir": self.n_reservoir >= 1,

@@ -74,7 +74,7 @@ class DelayedLinear(nn.Module):
 
     def __init__(self, in_features: int, out_features: int, max_delay: int, kernel_count: int = 1,
                  bias: bool = False, sigma_init: Optional[float] = None, right_pad: Optional[int] = None,
-                 truncate: float = 4.0, path: str = "auto", dense_fraction: float = 0.5,
+                 truncate: float = 3.0, path: str = "auto", dense_fraction: float = 0.5,
                  backend: str = "auto", device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         self.in_features = _check_count("in_features", in_features, 1)

@@ -31,6 +31,7 @@ class NumbaEngine:
         self.ring = np.zeros((b, pk.n_ring), self.dtype)  # (B, sum depth*receptors*N)
         self.act_i = np.zeros((b, pk.n_max), np.int64)
         self.act_v = np.zeros((b, pk.n_max), self.dtype)
+        self.scratch = np.zeros((b, pk.n_max), self.dtype)  # summed currents of one population
         self.cnt_syn = np.zeros((b, len(self.plan.projections)), np.float64)
         self.cnt_out = np.zeros((b, len(self.plan.populations)), np.float64)
         self.t = 0
@@ -48,7 +49,7 @@ class NumbaEngine:
         cnt_syn = np.zeros_like(self.cnt_syn)
         run_steps(self.t, x, pk.pop_tab, pk.unit, pk.syn, pk.refractory, pk.proj_tab, pk.indptr, pk.indices,
                   pk.weights, pk.delays, pk.conv_tab, pk.conv_w, pk.conv_d, self.v, self.cur, self.refr,
-                  self.ring, self.act_i, self.act_v, rec_s, rec_v, rec_m, cnt_syn, self.cnt_out)
+                  self.ring, self.scratch, self.act_i, self.act_v, rec_s, rec_v, rec_m, cnt_syn, self.cnt_out)
         self.cnt_syn[:, pk.proj_order] += cnt_syn  # packed order -> plan order
         self.t += steps
         return split_records(self.plan, pk.pop_tab, rec_s, rec_v, rec_m)

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
+from snnlab.sim import equations
 from snnlab.sim.plan import CONST, CONV, CSR, NEURON, RELAY, SOURCE, THRESHOLD, Plan
 
 # columns of the population table
@@ -23,6 +24,10 @@ P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM = range(8, 15)
 # columns of the projection table
 Q_KIND, Q_SRC, Q_DST, Q_RCP, Q_IP, Q_SYN, Q_CONV, Q_CW, Q_CD = range(9)
 _ = (CONST, CSR, RELAY)
+CHUNK = 64  # units per threshold check
+_jit = numba.njit(cache=True, inline="always", error_model="numpy")
+_current, _membrane = _jit(equations.current), _jit(equations.membrane)
+_refractory_tick, _fires, _reset = _jit(equations.refractory_tick), _jit(equations.fires), _jit(equations.reset)
 
 
 class Packed(NamedTuple):
@@ -123,42 +128,63 @@ def pack(plan: Plan, dtype: np.dtype, record: dict[str, str] | None = None) -> t
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, act_i, act_v, rec_s, rec_v, rec_m, tt):
-    """Update the units of NEURON population ``p`` for sample ``b``; return the active count."""
+def _input_sum(b, p, base, tab, syn, cur, ring, c):
+    """Input of NEURON population ``p``: the ring slot, or the sum of its updated currents."""
     off, n, ncur = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR]
-    soft, spiking = tab[p, P_SOFT], tab[p, P_SPIKING]
-    na = 0
+    ring_b = ring[b]
+    if ncur == 0:
+        return ring_b[base:base + n]
+    c[:n] = 0
+    for k in range(ncur):
+        i_k, dec, gain = cur[b, k, off:off + n], syn[0, k, off:off + n], syn[1, k, off:off + n]
+        x_k = ring_b[base + k * n:base + (k + 1) * n]
+        for j in range(n):
+            ik = _current(i_k[j], dec[j], gain[j], x_k[j])
+            i_k[j] = ik
+            c[j] += ik
+    return c[:n]
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt):
+    """Update the units of NEURON population ``p`` for sample ``b``; return the active count.
+
+    The membrane loop is free of branches (vectorisable); the threshold check counts hits per
+    chunk of ``CHUNK`` units (vectorisable) and walks again only the chunks with a hit.
+    """
+    off, n = tab[p, P_OFF], tab[p, P_SIZE]
+    c = _input_sum(b, p, base, tab, syn, cur, ring, scratch[b])
+    v_b, r_b = v[b, off:off + n], refr[b, off:off + n]
+    a_leak, a_in, v_leak = unit[0, off:off + n], unit[1, off:off + n], unit[2, off:off + n]
+    v_th, v_reset, soft, spiking = unit[3, off:off + n], unit[4, off:off + n], tab[p, P_SOFT], tab[p, P_SPIKING]
     for j in range(n):
-        u = off + j
-        if ncur == 0:
-            c = ring[b, base + j]
-        else:
-            c = 0.0
-            for k in range(ncur):
-                ik = syn[0, k, u] * cur[b, k, u] + syn[1, k, u] * ring[b, base + k * n + j]
-                cur[b, k, u] = ik
-                c += ik
-        vv = v[b, u]
-        frozen = False
-        if refr[b, u] > 0:
-            refr[b, u] -= 1
-            frozen = refr[b, u] > 0
-        if not frozen:
-            vv = vv + unit[0, u] * (unit[2, u] - vv) + unit[1, u] * c
-        out = vv
-        if spiking:
-            out = 0.0
-            if vv >= unit[3, u] and not frozen:
-                out = 1.0
-                vv = vv - unit[3, u] if soft else unit[4, u]
-                refr[b, u] = refrac[u]
-        v[b, u] = vv
-        if tab[p, P_RECM] >= 0:
-            rec_m[tt, b, tab[p, P_RECM] + j] = vv
-        if out != 0:
-            act_i[b, na] = j
-            act_v[b, na] = out
-            na += 1
+        rn = _refractory_tick(r_b[j])
+        r_b[j] = rn
+        vv = v_b[j]
+        upd = _membrane(vv, c[j], a_leak[j], a_in[j], v_leak[j])
+        v_b[j] = upd if rn == 0 else vv
+    na = 0
+    for j0 in range(0, n if spiking else 0, CHUNK):
+        j1, hits = min(j0 + CHUNK, n), 0
+        for j in range(j0, j1):
+            hits += _fires(v_b[j], v_th[j], r_b[j])
+        if hits == 0:
+            continue
+        for j in range(j0, j1):
+            if _fires(v_b[j], v_th[j], r_b[j]):
+                v_b[j] = _reset(v_b[j], v_th[j], v_reset[j], soft)
+                r_b[j] = refrac[off + j]
+                act_i[b, na] = j
+                act_v[b, na] = 1.0
+                na += 1
+    if not spiking:
+        for j in range(n):
+            if v_b[j] != 0:
+                act_i[b, na] = j
+                act_v[b, na] = v_b[j]
+                na += 1
+    if tab[p, P_RECM] >= 0:
+        rec_m[tt, b, tab[p, P_RECM]:tab[p, P_RECM] + n] = v_b
     return na
 
 
@@ -191,14 +217,16 @@ def _scatter_csr(b, t, q, na, tab, ptab, indptr, indices, weights, delays, ring,
     dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
     dbase, stride = tab[dst, P_RING] + rcp * dn, tab[dst, P_NREC] * dn
     ip, so = ptab[q, Q_IP], ptab[q, Q_SYN]
-    events = 0
+    events, now = 0, t % depth
+    ring_b = ring[b]
     for a in range(na):
         i, val = act_i[b, a], act_v[b, a]
         s0, s1 = so + indptr[ip + i], so + indptr[ip + i + 1]
         events += s1 - s0
         for s in range(s0, s1):
-            slot = (t + delays[s]) % depth
-            ring[b, dbase + slot * stride + indices[s]] += weights[s] * val
+            slot = now + delays[s]
+            slot = slot - depth if slot >= depth else slot
+            ring_b[dbase + slot * stride + indices[s]] += weights[s] * val
     return events
 
 
@@ -233,10 +261,10 @@ def _scatter_conv(b, t, q, na, tab, ptab, conv_tab, conv_w, conv_d, ring, act_i,
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
 def run_steps(t0, x, tab, unit, syn, refrac, ptab, indptr, indices, weights, delays, conv_tab, conv_w, conv_d,
-              v, cur, refr, ring, act_i, act_v, rec_s, rec_v, rec_m, cnt_syn, cnt_out):
+              v, cur, refr, ring, scratch, act_i, act_v, rec_s, rec_v, rec_m, cnt_syn, cnt_out):
     """Advance every sample by ``x.shape[0]`` steps starting at absolute step ``t0``.
 
-    Shapes: x (T, B, N_in); v, refr (B, N); cur (B, R, N); ring (B, N_ring); act_* (B, N_max);
+    Shapes: x (T, B, N_in); v, refr (B, N); cur (B, R, N); ring (B, N_ring); scratch, act_* (B, N_max);
     rec_s/rec_v/rec_m (T, B, *); cnt_syn (B, Q); cnt_out (B, P).
     """
     for b in numba.prange(v.shape[0]):
@@ -246,12 +274,11 @@ def run_steps(t0, x, tab, unit, syn, refrac, ptab, indptr, indices, weights, del
                 n = tab[p, P_SIZE]
                 base = tab[p, P_RING] + (t % tab[p, P_DEPTH]) * tab[p, P_NREC] * n
                 if tab[p, P_MODEL] == NEURON:
-                    na = _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, act_i, act_v,
-                                 rec_s, rec_v, rec_m, tt)
+                    na = _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v,
+                                 rec_m, tt)
                 else:
                     na = _gather(b, p, base, tt, x, tab, unit, ring, act_i, act_v)
-                for k in range(tab[p, P_NREC] * n):
-                    ring[b, base + k] = 0.0
+                ring[b, base:base + tab[p, P_NREC] * n] = 0
                 _record(b, p, tt, na, tab, act_i, act_v, rec_s, rec_v)
                 cnt_out[b, p] += na
                 for q in range(tab[p, P_LO], tab[p, P_HI]):

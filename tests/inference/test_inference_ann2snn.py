@@ -87,7 +87,7 @@ def trained_digits_ann():
     torch.manual_seed(0)
     ann = A.qann_mlp(in_features=64, num_classes=10, hidden=(64,), bits=2, init_scale=0.5, timesteps=24)
     opt = torch.optim.Adam(ann.parameters(), lr=1e-2)
-    for _ in range(150):
+    for _ in range(80):
         opt.zero_grad()
         nn.functional.cross_entropy(ann(x[tr])[0], y[tr]).backward()
         opt.step()

@@ -2,10 +2,11 @@
 
 Neurons are split into chunks of contiguous columns run in parallel (``prange``); inside a chunk
 time is the outer loop and neurons the inner one, so every step streams one contiguous row
-piece of each sequence while the chunk's state stays in L1. Kernels are generated per neuron
-family (forward) and per (family, surrogate class) (backward), compiled once per dtype and
-cached on disk; every switch (reset mode, decay_input, detach_reset, ...) is a runtime value,
-so flipping one never recompiles, and the surrogate's ``alpha`` is an argument.
+piece of each sequence while the chunk's state stays in cache, and the inner loop vectorises.
+Kernels are generated per neuron family (forward) and per (family, surrogate class) (backward),
+specialised on the switches that shape the loop (charge mode, reset mode, which sequences are
+saved or returned), compiled once per dtype and cached on disk. Parameter values,
+``detach_reset`` and the surrogate's ``alpha`` are arguments: changing them never recompiles.
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from snnlab.kernels.numba import equations as eq
 _EQ_DIGEST = hashlib.sha1(inspect.getsource(eq).encode()).hexdigest()[:16]
 _JIT = {"parallel": True, "cache": True, "error_model": "numpy", "nogil": True}
 _FORWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.RET_V)
-_BACKWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.DETACH, eq.SAVE, eq.HAS_GV, eq.NEED_K)
+_BACKWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.HAS_GV, eq.NEED_K)
 _KERNELS: dict[tuple, Callable] = {}
 
 _REGISTERED: set = set()

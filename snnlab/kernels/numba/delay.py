@@ -2,12 +2,13 @@
 
 Each synapse ``(o, i)`` and tap ``m`` touches only ``S`` delays (``S = 1`` in evaluation, a few
 in late training), so the work is ``B * T * O * I * M * S`` multiply-adds instead of the dense
-convolution's ``B * T * O * I * K``. Layout is channel-major ``(B, C, T)``: the inner loop runs
-over contiguous time and vectorises; the output row of one ``(b, o)`` stays in L1 cache.
+convolution's ``B * T * O * I * K``. Inputs are zero-padded in time so that every tap is a
+shifted contiguous row; taps are then streamed in groups of four per output row, which keeps
+the row in L1 cache and vectorises the inner loop over time (five loads, one store, four FMAs).
 
-- forward, parallel over ``(b, o)``:  ``y[b, o, t + d] += g * x[b, i, t]``
-- grad x, parallel over ``(b, i)``:   ``gx[b, i, t] += g * gy[b, o, t + d]``
-- grad g, parallel over ``(o, i)``:   ``gg[o, i, m, j] = sum_{b, t} gy[b, o, t + d] * x[b, i, t]``
+- forward:  ``y[b, o, u]  = sum_{i, m, j} g * xpad[b, i, K - 1 - d + u]``   (``d = d0 + j``)
+- grad x:   ``gx[b, i, t] = sum_{o, m, j} g * gypad[b, o, t + d]``
+- grad g:   ``gg[o, i, m, j] = sum_{b, u} gy[b, o, u] * xpad[b, i, K - 1 - d + u]``
 """
 from __future__ import annotations
 
@@ -18,103 +19,111 @@ from numba import njit, prange
 from snnlab.kernels.registry import register
 from snnlab.kernels.torch_delay import check_taps_args
 
-
-@njit(parallel=True, fastmath=True, cache=True)
-def _forward(x, g, d0, t_out):  # pragma: no cover - compiled
-    n_b, n_i, n_t = x.shape
-    n_o, _, n_m, n_s = g.shape
-    y = np.zeros((n_b, n_o, t_out), dtype=x.dtype)
-    for bo in prange(n_b * n_o):
-        b = bo // n_o
-        o = bo - b * n_o
-        acc = y[b, o]
-        for i in range(n_i):
-            xr = x[b, i]
-            for m in range(n_m):
-                for j in range(n_s):
-                    w = g[o, i, m, j]
-                    if w == 0.0:
-                        continue
-                    d = d0[o, i, m] + j
-                    n = min(n_t, t_out - d)
-                    for t in range(n):
-                        acc[t + d] += w * xr[t]
-    return y
+GROUP = 4  # taps streamed together per output row
+O_BLOCK, I_BLOCK = 8, 32  # synapse block of the weight-gradient kernel
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def _grad_x(gy, g, d0, n_t):  # pragma: no cover - compiled
-    n_b, n_o, t_out = gy.shape
-    _, n_i, n_m, n_s = g.shape
-    gx = np.zeros((n_b, n_i, n_t), dtype=gy.dtype)
-    for bi in prange(n_b * n_i):
-        b = bi // n_i
-        i = bi - b * n_i
-        acc = gx[b, i]
-        for o in range(n_o):
-            gr = gy[b, o]
-            for m in range(n_m):
-                for j in range(n_s):
-                    w = g[o, i, m, j]
-                    if w == 0.0:
-                        continue
-                    d = d0[o, i, m] + j
-                    n = min(n_t, t_out - d)
-                    for t in range(n):
-                        acc[t] += w * gr[t + d]
-    return gx
+def _gather_rows(src, rows, offs, ws, n_out):  # pragma: no cover - compiled
+    """``out[b, r, u] = sum_n ws[r, n] * src[b, rows[r, n], offs[r, n] + u]``; ``n`` a multiple of 4."""
+    n_b = src.shape[0]
+    n_r, n_n = ws.shape
+    out = np.zeros((n_b, n_r, n_out), dtype=src.dtype)
+    for br in prange(n_b * n_r):
+        b = br // n_r
+        r = br - b * n_r
+        acc = out[b, r]
+        for n in range(0, n_n, 4):
+            w0, w1, w2, w3 = ws[r, n], ws[r, n + 1], ws[r, n + 2], ws[r, n + 3]
+            s0 = src[b, rows[r, n], offs[r, n]:offs[r, n] + n_out]
+            s1 = src[b, rows[r, n + 1], offs[r, n + 1]:offs[r, n + 1] + n_out]
+            s2 = src[b, rows[r, n + 2], offs[r, n + 2]:offs[r, n + 2] + n_out]
+            s3 = src[b, rows[r, n + 3], offs[r, n + 3]:offs[r, n + 3] + n_out]
+            for u in range(n_out):
+                acc[u] += w0 * s0[u] + w1 * s1[u] + w2 * s2[u] + w3 * s3[u]
+    return out
 
 
 @njit(parallel=True, fastmath=True, cache=True)
-def _grad_g(gy, x, d0, n_s):  # pragma: no cover - compiled
-    n_b, n_o, t_out = gy.shape
-    _, n_i, n_t = x.shape
-    n_m = d0.shape[2]
-    gg = np.zeros((n_o, n_i, n_m, n_s), dtype=x.dtype)
-    for oi in prange(n_o * n_i):
-        o = oi // n_i
-        i = oi - o * n_i
-        for m in range(n_m):
-            for j in range(n_s):
-                d = d0[o, i, m] + j
-                n = min(n_t, t_out - d)
-                tot = 0.0
-                for b in range(n_b):
-                    gr = gy[b, o]
-                    xr = x[b, i]
-                    for t in range(n):
-                        tot += gr[t + d] * xr[t]
-                gg[o, i, m, j] = tot
+def _grad_taps(gy, xpad, base, n_s):  # pragma: no cover - compiled
+    """``gg[o, i, m, j] = sum_{b, u} gy[b, o, u] * xpad[b, i, base[o, i, m] - j + u]``."""
+    n_b, n_o, n_out = gy.shape
+    n_i = xpad.shape[1]
+    n_m = base.shape[2]
+    gg = np.zeros((n_o, n_i, n_m, n_s), dtype=gy.dtype)
+    n_ob = (n_o + 7) // 8
+    n_ib = (n_i + 31) // 32
+    for blk in prange(n_ob * n_ib):
+        o_lo = (blk // n_ib) * 8
+        i_lo = (blk - (blk // n_ib) * n_ib) * 32
+        for b in range(n_b):
+            for o in range(o_lo, min(o_lo + 8, n_o)):
+                gr = gy[b, o]
+                for i in range(i_lo, min(i_lo + 32, n_i)):
+                    xr = xpad[b, i]
+                    for m in range(n_m):
+                        top = base[o, i, m]
+                        for j in range(n_s):
+                            xs = xr[top - j:top - j + n_out]
+                            tot = 0.0
+                            for u in range(n_out):
+                                tot += gr[u] * xs[u]
+                            gg[o, i, m, j] += tot
     return gg
 
 
-def _np(t: torch.Tensor) -> np.ndarray:
-    return t.detach().contiguous().numpy()
+def _items(g: torch.Tensor, first: torch.Tensor, step: int, rows_axis: int) -> tuple[np.ndarray, ...]:
+    """Flatten taps into per-row item lists ``(rows, offs, ws)`` padded to a multiple of ``GROUP``.
+
+    ``first (O, I, M)`` is the source offset of tap 0; tap ``j`` is at ``first + step * j``.
+    ``rows_axis`` 0: one list per output ``o`` over sources ``i``; 1: per input ``i`` over ``o``.
+    """
+    n_o, n_i, n_m, n_s = g.shape
+    offs = first.unsqueeze(-1) + step * torch.arange(n_s)  # (O, I, M, S)
+    src = torch.arange(n_i if rows_axis == 0 else n_o).view((1, -1, 1, 1) if rows_axis == 0 else (-1, 1, 1, 1))
+    src = src.expand(n_o, n_i, n_m, n_s)
+    if rows_axis == 1:
+        g, offs, src = (t.transpose(0, 1) for t in (g, offs, src))
+    n_rows = g.shape[0]
+    pad = (-g[0].numel()) % GROUP
+    flat = [t.reshape(n_rows, -1) for t in (src, offs, g)]
+    flat = [torch.nn.functional.pad(t, (0, pad)) for t in flat]
+    return tuple(t.contiguous().numpy() for t in flat)
 
 
 class TapsConvNumba(torch.autograd.Function):
     """Autograd wrapper: ``x (B, I, T)``, ``g (O, I, M, S)``, ``d0 (O, I, M)`` -> ``(B, O, t_out)``."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, g: torch.Tensor, d0: torch.Tensor, t_out: int) -> torch.Tensor:
-        d0n = _np(d0.long())
-        ctx.save_for_backward(x, g, d0)
-        ctx.t_out = t_out
-        return torch.from_numpy(_forward(_np(x), _np(g), d0n, t_out))
+    def forward(ctx, x: torch.Tensor, g: torch.Tensor, d0: torch.Tensor, t_out: int, size: int) -> torch.Tensor:
+        n_t = x.shape[2]
+        xpad = torch.nn.functional.pad(x.detach(), (size - 1, t_out - n_t)).contiguous()  # (B, I, K-1+t_out)
+        base = (size - 1) - d0.long()  # (O, I, M) offset of tap 0
+        rows, offs, ws = _items(g.detach(), base, -1, 0)
+        ctx.save_for_backward(xpad, g, d0)
+        ctx.shape = (n_t, t_out, size)
+        return torch.from_numpy(_gather_rows(xpad.numpy(), rows, offs, ws, t_out))
 
     @staticmethod
     def backward(ctx, gy: torch.Tensor):
-        x, g, d0 = ctx.saved_tensors
-        gyn, d0n = _np(gy), _np(d0.long())
-        gx = torch.from_numpy(_grad_x(gyn, _np(g), d0n, x.shape[2])) if ctx.needs_input_grad[0] else None
-        gg = torch.from_numpy(_grad_g(gyn, _np(x), d0n, g.shape[3])) if ctx.needs_input_grad[1] else None
-        return gx, gg, None, None
+        xpad, g, d0 = ctx.saved_tensors
+        n_t, t_out, size = ctx.shape
+        gy = gy.contiguous()
+        gx = gg = None
+        if ctx.needs_input_grad[0]:
+            gypad = torch.nn.functional.pad(gy, (0, max(0, n_t + size - 1 - t_out))).contiguous()
+            rows, offs, ws = _items(g.detach(), d0.long(), 1, 1)
+            gx = torch.from_numpy(_gather_rows(gypad.numpy(), rows, offs, ws, n_t))
+        if ctx.needs_input_grad[1]:
+            base = ((size - 1) - d0.long()).contiguous().numpy()
+            gg = torch.from_numpy(_grad_taps(gy.numpy(), xpad.numpy(), base, g.shape[3]))
+        return gx, gg, None, None, None
 
 
 @register("delay.taps", "numba")
 def taps_numba(x: torch.Tensor, g: torch.Tensor, d0: torch.Tensor, t_out: int) -> torch.Tensor:
     """Taps-form delay convolution on CPU tensors (float32 or float64): ``(B, I, T) -> (B, O, t_out)``."""
-    check_taps_args(x, g, d0, t_out)
+    size = check_taps_args(x, g, d0, t_out)
     if x.dtype != g.dtype or x.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"delay.taps (numba): x and g must share float32 or float64, got {x.dtype}, {g.dtype}")
-    return TapsConvNumba.apply(x, g, d0, t_out)
+    return TapsConvNumba.apply(x, g, d0, t_out, size)

@@ -24,11 +24,11 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 # -- indices into the parameter tuple P (values in the compute dtype) --
-K, V_REST, V_TH, V_RESET, ONE, ZERO, BETA, DECAY_A, TAU_SYN, TAU_MEM, R, V_LEAK, W_IN = range(13)
-N_PARAMS = 13
-# -- indices into the switch tuple F (ints) --
-MODE, HARD, SPIKING, DETACH, SAVE, RET_V, HAS_GV, NEED_K = range(8)
-N_FLAGS = 8
+K, V_REST, V_TH, V_RESET, ONE, ZERO, SG_RESET, BETA, DECAY_A, TAU_SYN, TAU_MEM, R, V_LEAK, W_IN = range(14)
+N_PARAMS = 14  # SG_RESET: 1, or 0 with detach_reset (no gradient through the spike in the reset)
+# -- indices into the switch tuple F (ints; kernels are specialised on them) --
+MODE, HARD, SPIKING, SAVE, RET_V, HAS_GV, NEED_K = range(7)
+N_FLAGS = 7
 # -- charge modes (F[MODE]) --
 IF_CHARGE, DECAY_INPUT, DECAY_STATE = 0, 1, 2
 
@@ -68,9 +68,9 @@ def fire(h, theta, v_reset, hard, one):
     return s, h - s * theta
 
 
-def reset_grads(h, theta, s, sg, v_reset, hard, detach, one, zero):
-    """``(dv/dh, dv/dtheta)`` of :func:`fire`, the spike's surrogate slope ``sg`` included unless detached."""
-    sgr = zero if detach else sg
+def reset_grads(h, theta, s, sg, v_reset, hard, sg_reset, one):
+    """``(dv/dh, dv/dtheta)`` of :func:`fire`; ``sg_reset`` (1, or 0 when detached) scales the spike's slope."""
+    sgr = sg * sg_reset
     if hard:
         return one - s - (h - v_reset) * sgr, (h - v_reset) * sgr
     return one - theta * sgr, theta * sgr - s
@@ -102,7 +102,7 @@ def leaky_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
     one, zero = P[ONE], P[ZERO]
     if F[SPIKING]:
         s = (keep_a - P[V_TH] >= 0) * one
-        dv_dh = reset_grads(keep_a, P[V_TH], s, sg, P[V_RESET], F[HARD], F[DETACH], one, zero)[0]
+        dv_dh = reset_grads(keep_a, P[V_TH], s, sg, P[V_RESET], F[HARD], P[SG_RESET], one)[0]
         gh = ga * dv_dh + g_out * sg
     else:
         gh = ga + g_out
@@ -132,7 +132,7 @@ def alif_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
     """``(ga, gb) = dL/d(v, a)[t]`` -> ``(dL/dx[t], dL/dv[t-1], dL/da[t-1], 0)``; the spike feeds out and a."""
     one, zero = P[ONE], P[ZERO]
     s = (keep_a - keep_b >= 0) * one
-    dv_dh, dv_dth = reset_grads(keep_a, keep_b, s, sg, P[V_RESET], F[HARD], F[DETACH], one, zero)
+    dv_dh, dv_dth = reset_grads(keep_a, keep_b, s, sg, P[V_RESET], F[HARD], P[SG_RESET], one)
     g_spike = g_out + gb
     gh = ga * dv_dh + g_spike * sg
     g_theta = ga * dv_dth - g_spike * sg
@@ -153,7 +153,7 @@ def cuba_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
     """``(ga, gb) = dL/d(v, i)[t]`` -> ``(dL/dx[t], dL/dv[t-1], dL/di[t-1], 0)``."""
     one, zero = P[ONE], P[ZERO]
     s = (keep_a - P[V_TH] >= 0) * one
-    dv_dh = reset_grads(keep_a, P[V_TH], s, sg, P[V_RESET], F[HARD], F[DETACH], one, zero)[0]
+    dv_dh = reset_grads(keep_a, P[V_TH], s, sg, P[V_RESET], F[HARD], P[SG_RESET], one)[0]
     gh = ga * dv_dh + g_out * sg
     gi = gb + gh * P[R] / P[TAU_MEM]
     return gi * P[W_IN] / P[TAU_SYN], gh * (one - one / P[TAU_MEM]), gi * (one - one / P[TAU_SYN]), zero * gh

@@ -69,6 +69,7 @@ def pack_params(kind: str, p: NeuronParams, k: Optional[float], dtype: torch.dty
     vals[eq.V_REST] = vals[eq.V_RESET]
     vals[eq.V_TH] = float(getattr(p, "v_threshold", 0.0))
     vals[eq.ONE] = 1.0
+    vals[eq.SG_RESET] = 0.0 if getattr(p, "detach_reset", False) else 1.0
     if kind in ("lif", "alif", "li"):
         vals[eq.K] = 1.0 / p.tau if k is None else k
     if kind == "alif":
@@ -87,7 +88,6 @@ def pack_flags(kind: str, p: NeuronParams, save: bool, return_v: bool) -> tuple:
     flags[eq.MODE] = _charge_mode(kind, p)
     flags[eq.HARD] = int(spiking and p.v_reset is not None)
     flags[eq.SPIKING] = int(spiking)
-    flags[eq.DETACH] = int(getattr(p, "detach_reset", False))
     flags[eq.SAVE] = eq.FAMILIES[kind].n_saved if (save and spiking) else 0
     flags[eq.RET_V] = int(return_v)
     return tuple(flags)

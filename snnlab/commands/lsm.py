@@ -1,0 +1,104 @@
+"""``snnlab lsm run|zeroshot|study CONFIG``: the resistive-memory liquid-state machine."""
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+from typing import Any
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      snnlab lsm run experiments/lsm_digits.yaml                        # software random weights
+      snnlab lsm run experiments/lsm_digits.yaml --set lsm.hardware=rram_40nm
+      snnlab lsm run experiments/lsm_digits.yaml --set readout.epochs=20 --set data.limit=200
+      snnlab lsm run experiments/nmnist_lsm.yaml --set data.root=datasets/nmnist
+      snnlab lsm zeroshot experiments/lsm_zeroshot_digits.yaml --set hardware=rram_40nm
+      snnlab lsm study experiments/lsm_digits.yaml --set study.seeds=[0,1] --out runs/lsm_study
+
+    writes RUN/lsm_results.json and RUN/config.yaml (RUN = --out, default runs/<name>);
+    study also writes RUN/plots/robustness.png and RUN/plots/energy.png.
+    """
+)
+ACTIONS = ("run", "zeroshot", "study")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``lsm`` subcommand."""
+    parser = subparsers.add_parser(
+        "lsm", help="RRAM liquid-state machine: classify, zero-shot retrieval, device studies",
+        description="Fixed random LIF reservoirs with software or resistive-memory weights; only the "
+                    "readout (or the zero-shot projections) is trained.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=ACTIONS, help="run: classification; zeroshot: LSM-CLIP retrieval; "
+                                                       "study: variability/read-noise/stuck-at sweeps and energy")
+    parser.add_argument("config", help="recipe YAML (experiments/lsm_digits.yaml, experiments/nmnist_lsm.yaml...)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe field with a dotted key, e.g. lsm.hardware=rram_40nm (repeatable)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _write(out: Path, config: Any, result: dict[str, Any]) -> Path:
+    """Write the resolved recipe and the results; returns the results file."""
+    import json
+    from dataclasses import asdict
+
+    import yaml
+
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.yaml").write_text(yaml.safe_dump(asdict(config), sort_keys=False))
+    path = out / "lsm_results.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def _classify(recipe: Any, out: Path) -> list[str]:
+    from snnlab.hw.rram_tasks import run_classification
+
+    result = run_classification(recipe)
+    e = result["energy_per_inference_pj"]
+    _write(out, recipe, result)
+    return [f"{recipe.name} [{result['hardware']}]: test accuracy {100 * result['test_accuracy']:.1f}% "
+            f"(train {100 * result['train_accuracy']:.1f}%, {result['n_train']}/{result['n_test']} samples, "
+            f"{result['seconds']:.0f} s)",
+            f"energy per inference: RRAM {e['rram_total_pj'] * 1e-6:.3f} uJ, digital {e['digital_pj'] * 1e-6:.3f} uJ "
+            f"({e['efficiency_gain']:.1f}x)"]
+
+
+def _zeroshot(recipe: Any, out: Path) -> list[str]:
+    from snnlab.hw.rram_zeroshot import run_zeroshot
+
+    result = run_zeroshot(recipe)
+    _write(out, recipe, result)
+    return [f"{recipe.name} [{result['hardware']}]: scan->image top-1 seen {100 * result['scan_to_image_top1_seen']:.1f}%"
+            f", unseen {100 * result['scan_to_image_top1_unseen']:.1f}% (chance {100 * result['chance_unseen']:.0f}%)"
+            f", {result['seconds']:.0f} s"]
+
+
+def _study(recipe: Any, out: Path) -> list[str]:
+    from snnlab.hw.rram_studies import plot_energy, plot_sweeps, run_study, study_markdown
+
+    result = run_study(recipe, log=lambda line: print(f"  {line}", flush=True))
+    result["plots"] = [str(plot_sweeps(result, out / "plots" / "robustness.png")),
+                       str(plot_energy(result["energy"], out / "plots" / "energy.png"))]
+    _write(out, recipe, result)
+    return [study_markdown(result), f"({result['seconds']:.0f} s)"]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the recipe with its overrides, run the action, write the run folder, print a summary."""
+    from snnlab.hw.rram_tasks import read_recipe, recipe_from_dict
+    from snnlab.hw.rram_zeroshot import zeroshot_from_dict
+
+    raw = read_recipe(args.config, args.overrides)
+    source = Path(args.config).name
+    recipe = zeroshot_from_dict(raw, source) if args.action == "zeroshot" else recipe_from_dict(raw, source)
+    out = Path(args.out) if args.out else Path("runs") / recipe.name
+    lines = {"run": _classify, "zeroshot": _zeroshot, "study": _study}[args.action](recipe, out)
+    print("\n".join(lines))
+    print(f"wrote {out / 'lsm_results.json'}")
+    return 0

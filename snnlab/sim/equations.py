@@ -1,0 +1,39 @@
+"""The per-unit update of the event-driven simulator, written once as scalar functions.
+
+Both the numba CPU kernels (:mod:`snnlab.sim.kernels`) and the numba-cuda kernels
+(:mod:`snnlab.sim.cuda_kernels`) compile these plain functions (``numba.njit`` and
+``cuda.jit(device=True)``), so the two backends cannot drift apart. The step of a unit with
+input ``x_k`` on receptor ``k`` (see :mod:`snnlab.sim.plan`)::
+
+    i_k = decay_k * i_k + gain_k * x_k                 current(i_k, decay_k, gain_k, x_k)
+    r   = max(r - 1, 0)                                refractory_tick(r); frozen while r > 0
+    v   = v + a_leak * (v_leak - v) + a_in * sum_k i_k membrane(v, c, a_leak, a_in, v_leak)
+    s   = v >= v_th and r == 0                         fires(v, v_th, r)
+    v   = v - v_th (soft) or v_reset (hard) where s;   r = refractory steps where s
+"""
+from __future__ import annotations
+
+
+def current(i: float, decay: float, gain: float, x: float) -> float:
+    """One step of a synaptic current: decay, then add the weighted input of this step."""
+    return decay * i + gain * x
+
+
+def membrane(v: float, c: float, a_leak: float, a_in: float, v_leak: float) -> float:
+    """One forward-Euler step of the membrane: leak towards ``v_leak`` and integrate ``c``."""
+    return v + a_leak * (v_leak - v) + a_in * c
+
+
+def refractory_tick(r: int) -> int:
+    """Refractory steps left after this step (a unit is frozen while the result is > 0)."""
+    return r - 1 if r > 0 else 0
+
+
+def fires(v: float, v_th: float, r: int) -> bool:
+    """Whether a unit spikes: threshold reached and not refractory."""
+    return (v >= v_th) & (r == 0)  # bitwise: no branch, vectorisable
+
+
+def reset(v: float, v_th: float, v_reset: float, soft: int) -> float:
+    """Membrane after a spike: subtract the threshold (soft) or set ``v_reset`` (hard)."""
+    return v - v_th if soft else v_reset
