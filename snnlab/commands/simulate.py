@@ -11,7 +11,7 @@ examples:
   snnlab simulate runs/demo                          # runs/demo/model.nir on runs/demo/input.npz if present
   snnlab simulate model.nir --input x.npz --out sim  # x: dense frames (T, B, ...)
   snnlab simulate model.nir --steps 100 --dt 1e-3    # no input: zeros (biases and recurrence only)
-  snnlab simulate model.nir --input dvs.npz --steps 300 --dt 1e-3   # events t (s), x, y, p
+  snnlab simulate model.nir --input dvs.npz --steps 300 --dt 1e-3   # events t (s), x, y, p, sample
 """
 
 
@@ -22,7 +22,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         description="Event-driven simulation of a NIR graph (a .nir file or a run folder with model.nir).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("target", help="a run folder (runs/<name>/ with model.nir) or a .nir file")
-    parser.add_argument("--input", help=".npz with dense frames 'x' (T, B, ...) or events 't','x','y','p'")
+    parser.add_argument("--input", help=".npz with dense frames 'x' (T, B, ...) or events 't','x','y','p' "
+                        "(t in seconds) and optional 'sample' ids")
     parser.add_argument("--steps", type=int, help="number of steps (default: T of the input)")
     parser.add_argument("--dt", type=float, help="seconds per step when the graph metadata has no dt")
     parser.add_argument("--out", help="output folder (default: <run>/sim or sim_<file stem>)")
@@ -48,7 +49,7 @@ def _locate(target: str) -> tuple[Path, Path | None, Path]:
 
 
 def _inputs(sim: Any, data: dict[str, Any], steps: int | None) -> Any:
-    """Dense frames from an input file: 'x', or events 't','x','y','p' binned by dt."""
+    """Dense frames from an input file: 'x', or events 't','x','y','p' (+ 'sample') binned by dt."""
     import numpy as np
 
     from snnlab.errors import DataError
@@ -58,10 +59,29 @@ def _inputs(sim: Any, data: dict[str, Any], steps: int | None) -> Any:
         shape = sim.input_shapes[0]
         if len(shape) != 3 or steps is None:
             raise DataError("event input needs a (P, H, W) graph input and --steps")
-        return events_to_frames(dict(data), tuple(shape), steps, dt=sim.dt)
+        return events_to_frames(_event_samples(data), tuple(shape), steps, dt=sim.dt)
     if "x" not in data:
         raise DataError(f"input file holds {sorted(data)}; expected 'x' (T, B, ...) or events t, x, y, p")
     return np.asarray(data["x"], np.float64)
+
+
+def _event_samples(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Events split by the optional 'sample' field (ids 0..B-1); one sample without it."""
+    import numpy as np
+
+    from snnlab.errors import DataError
+
+    fields = ("t", "x", "y", "p")
+    lengths = {k: np.asarray(data[k]).size for k in fields + (("sample",) if "sample" in data else ())}
+    if len(set(lengths.values())) != 1:
+        raise DataError(f"event fields need equal lengths, got {lengths}")
+    if "sample" not in data:
+        return [{k: data[k] for k in fields}]
+    ids = np.asarray(data["sample"], np.int64)
+    if ids.size and ids.min() < 0:
+        raise DataError("event field 'sample' must hold ids >= 0")
+    count = int(ids.max()) + 1 if ids.size else 1
+    return [{k: np.asarray(data[k])[ids == b] for k in fields} for b in range(count)]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -68,6 +68,7 @@ class RRAMDevice:
 
     @property
     def g_range_us(self) -> float:
+        """Programmable conductance window ``g_max - g_min`` (uS)."""
         return self.g_max_us - self.g_min_us
 
 

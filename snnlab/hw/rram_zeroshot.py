@@ -169,5 +169,5 @@ def run_zeroshot(recipe: ZeroShotRecipe) -> dict[str, Any]:
         "name": recipe.name, "hardware": recipe.hardware or "software", "seen": recipe.seen, "unseen": recipe.unseen,
         "scan_to_image_top1_seen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.seen),
         "scan_to_image_top1_unseen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.unseen),
-        "chance_unseen": 1.0 / len(recipe.unseen), "final_loss": float(loss), "seconds": time.perf_counter() - start,
+        "chance_unseen": 1.0 / len(recipe.unseen), "final_loss": float(loss.detach()), "seconds": time.perf_counter() - start,
     }

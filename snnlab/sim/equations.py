@@ -37,3 +37,19 @@ def fires(v: float, v_th: float, r: int) -> bool:
 def reset(v: float, v_th: float, v_reset: float, soft: int) -> float:
     """Membrane after a spike: subtract the threshold (soft) or set ``v_reset`` (hard)."""
     return v - v_th if soft else v_reset
+
+
+def conv_target(y: int, x: int, o: int, ky: int, kx: int, g: object) -> int:
+    """Output unit that input pixel ``(y, x)`` reaches through tap ``(ky, kx)`` of channel ``o``.
+
+    ``g`` is a geometry row (see :func:`snnlab.sim.kernels.pack`): c_in, h, w, c_out, h_out,
+    w_out, kh, kw, sh, sw, ph, pw, dh, dw, groups. Returns -1 when the tap falls outside the
+    output or between strides.
+    """
+    ny, nx = y + g[10] - ky * g[12], x + g[11] - kx * g[13]
+    if ny < 0 or nx < 0 or ny % g[8] != 0 or nx % g[9] != 0:
+        return -1
+    oy, ox = ny // g[8], nx // g[9]
+    if oy >= g[4] or ox >= g[5]:
+        return -1
+    return (o * g[4] + oy) * g[5] + ox

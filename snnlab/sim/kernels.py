@@ -28,6 +28,7 @@ CHUNK = 64  # units per threshold check
 _jit = numba.njit(cache=True, inline="always", error_model="numpy")
 _current, _membrane = _jit(equations.current), _jit(equations.membrane)
 _refractory_tick, _fires, _reset = _jit(equations.refractory_tick), _jit(equations.fires), _jit(equations.reset)
+_conv_target = _jit(equations.conv_target)
 
 
 class Packed(NamedTuple):
@@ -236,25 +237,23 @@ def _scatter_conv(b, t, q, na, tab, ptab, conv_tab, conv_w, conv_d, ring, act_i,
     dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
     dbase, stride = tab[dst, P_RING] + ptab[q, Q_RCP] * dn, tab[dst, P_NREC] * dn
     g, cw, cd = conv_tab[ptab[q, Q_CONV]], ptab[q, Q_CW], ptab[q, Q_CD]
-    h, w, c_out, ho, wo, kh, kw = g[1], g[2], g[3], g[4], g[5], g[6], g[7]
-    cin_g, cout_g = g[0] // g[14], c_out // g[14]
-    events = 0
+    h, w, kh, kw = g[1], g[2], g[6], g[7]
+    cin_g, cout_g = g[0] // g[14], g[3] // g[14]
+    events, now = 0, t % depth
+    ring_b = ring[b]
     for a in range(na):
         i, val = act_i[b, a], act_v[b, a]
         c, y, x = i // (h * w), (i // w) % h, i % w
         grp, ci = c // cin_g, c % cin_g
         for o in range(grp * cout_g, (grp + 1) * cout_g):
             for ky in range(kh):
-                ny = y + g[10] - ky * g[12]
-                if ny < 0 or ny % g[8] != 0 or ny // g[8] >= ho:
-                    continue
                 for kx in range(kw):
-                    nx = x + g[11] - kx * g[13]
-                    if nx < 0 or nx % g[9] != 0 or nx // g[9] >= wo:
+                    u = _conv_target(y, x, o, ky, kx, g)
+                    if u < 0:
                         continue
-                    u = (o * ho + ny // g[8]) * wo + nx // g[9]
-                    slot = (t + conv_d[cd + u]) % depth
-                    ring[b, dbase + slot * stride + u] += conv_w[cw + ((o * cin_g + ci) * kh + ky) * kw + kx] * val
+                    slot = now + conv_d[cd + u]
+                    slot = slot - depth if slot >= depth else slot
+                    ring_b[dbase + slot * stride + u] += conv_w[cw + ((o * cin_g + ci) * kh + ky) * kw + kx] * val
                     events += 1
     return events
 

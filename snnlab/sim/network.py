@@ -5,6 +5,10 @@ by default) is the step at which a spike of step ``t`` enters the target's input
 delay``. A delay of 0 is allowed only towards a population added later (it is then seen in
 the same step); this matches brian2, where an ``on_pre`` effect with zero delay is first
 integrated at the next step (a brian2 delay of ``k`` steps is a delay of ``k + 1`` here).
+brian2's ``method="euler"`` would also leak an input once before integrating it; the exact
+brian2 counterpart of the update below therefore integrates a summed input variable ``I``
+explicitly at the start of each step (``v = v + a_leak*(v_rest - v) + a_in*I; I = 0``), as
+``benchmarks/brian2_network.py`` does; tests/sim/test_sim_peers.py checks equal spikes.
 
 Neuron model ``"lif"`` with optional synaptic currents (one per receptor, jumps by the
 synaptic weight and decays with ``tau_syn``)::

@@ -15,11 +15,12 @@ TINY = ["--set", "data.limit=60", "--set", "lsm.n_reservoir=20", "--set", "reado
 
 
 def test_study_sweeps_and_plots(separable_splits, tmp_path):
-    recipe = recipe_from_dict({"lsm": {"n_reservoir": 30}, "readout": {"lr": 1e-2, "epochs": 30, "batch": 20},
-                               "study": {"g_std_us": [0.01, 15.0], "read_noise": [0.05], "stuck_at": [0.1]}})
+    recipe = recipe_from_dict({"lsm": {"n_reservoir": 30, "device_overrides": {"read_noise": 0.0}},
+                               "readout": {"lr": 1e-2, "epochs": 20, "batch": 20},
+                               "study": {"g_std_us": [0.01, 15.0], "read_noise": [], "stuck_at": [0.1]}})
     lines: list[str] = []
     study = run_study(recipe, separable_splits, log=lines.append)
-    assert len(lines) == 5 and study["hardware"] == "rram_40nm"
+    assert len(lines) == 4 and study["hardware"] == "rram_40nm"
     quiet, nominal = study["sweeps"]["g_std_us"]
     assert quiet["firing_rate"] == 0 and quiet["test_accuracy"] <= 0.6  # no spread, no random weights
     assert nominal["test_accuracy"] >= 0.9 and study["baseline"]["software"] >= 0.9

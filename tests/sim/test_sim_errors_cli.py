@@ -88,3 +88,27 @@ def test_cli_prints_one_line_error(sim_nets, tmp_path):
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error:") and "dt" in lines[0]
+
+
+def test_cli_event_file_with_sample_ids(sim_nets, tmp_path):
+    """`snnlab simulate` bins an events file (t in s, x, y, p, sample) per sample and per step."""
+    rng = np.random.default_rng(9)
+    nodes = {"input": nir.Input(np.array([2, 4, 5])), "flat": nir.Flatten({"input": np.array([2, 4, 5])}, 0),
+             "fc": nir.Linear(rng.normal(0.4, 0.5, (6, 40))), "lif": sim_nets.lif_node(6, 2.0),
+             "output": nir.Output(np.array([6]))}
+    edges = [("input", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "output")]
+    nir.write(str(tmp_path / "m.nir"), sim_nets.graph(nodes, edges))
+    n, steps = 300, 20
+    ev = {"t": rng.uniform(0, steps * sim_nets.DT, n), "x": rng.integers(0, 5, n), "y": rng.integers(0, 4, n),
+          "p": rng.integers(0, 2, n), "sample": rng.integers(0, 3, n)}
+    np.savez(tmp_path / "ev.npz", **ev)
+    frames = np.zeros((steps, 3, 2, 4, 5))
+    np.add.at(frames, (np.floor(ev["t"] / sim_nets.DT + 1e-9).astype(int), ev["sample"], ev["p"], ev["y"], ev["x"]), 1)
+    want = Simulator(sim_nets.graph(nodes, edges)).run(frames).spikes["output"]
+    proc = subprocess.run([sys.executable, "-m", "snnlab.cli", "simulate", str(tmp_path / "m.nir"), "--input",
+                           str(tmp_path / "ev.npz"), "--steps", str(steps), "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = np.load(tmp_path / "o" / "spikes.npz")["spikes_output"]
+    assert len(want) > 10 and set(got[:, 1]) == {0, 1, 2}
+    np.testing.assert_array_equal(got, want)

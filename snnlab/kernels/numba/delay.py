@@ -20,7 +20,6 @@ from snnlab.kernels.registry import register
 from snnlab.kernels.torch_delay import check_taps_args
 
 GROUP = 4  # taps streamed together per output row
-O_BLOCK, I_BLOCK = 8, 32  # synapse block of the weight-gradient kernel
 
 
 @njit(parallel=True, fastmath=True, cache=True)
@@ -44,16 +43,33 @@ def _gather_rows(src, rows, offs, ws, n_out):  # pragma: no cover - compiled
     return out
 
 
+@njit(fastmath=True, cache=True)
+def _dots4(gr, xr, top, n_out):  # pragma: no cover - compiled
+    """Four dot products ``sum_u gr[u] * xr[top - j + u]`` for ``j = 0..3`` (offsets clipped at 0)."""
+    x0 = xr[top:top + n_out]
+    x1 = xr[max(top - 1, 0):max(top - 1, 0) + n_out]
+    x2 = xr[max(top - 2, 0):max(top - 2, 0) + n_out]
+    x3 = xr[max(top - 3, 0):max(top - 3, 0) + n_out]
+    t0 = t1 = t2 = t3 = 0.0
+    for u in range(n_out):
+        gv = gr[u]
+        t0 += gv * x0[u]
+        t1 += gv * x1[u]
+        t2 += gv * x2[u]
+        t3 += gv * x3[u]
+    return t0, t1, t2, t3
+
+
 @njit(parallel=True, fastmath=True, cache=True)
 def _grad_taps(gy, xpad, base, n_s):  # pragma: no cover - compiled
     """``gg[o, i, m, j] = sum_{b, u} gy[b, o, u] * xpad[b, i, base[o, i, m] - j + u]``."""
     n_b, n_o, n_out = gy.shape
     n_i = xpad.shape[1]
     n_m = base.shape[2]
-    gg = np.zeros((n_o, n_i, n_m, n_s), dtype=gy.dtype)
-    n_ob = (n_o + 7) // 8
+    n_sp = (n_s + 3) // 4 * 4
+    gg = np.zeros((n_o, n_i, n_m, n_sp), dtype=gy.dtype)
     n_ib = (n_i + 31) // 32
-    for blk in prange(n_ob * n_ib):
+    for blk in prange(((n_o + 7) // 8) * n_ib):
         o_lo = (blk // n_ib) * 8
         i_lo = (blk - (blk // n_ib) * n_ib) * 32
         for b in range(n_b):
@@ -62,14 +78,13 @@ def _grad_taps(gy, xpad, base, n_s):  # pragma: no cover - compiled
                 for i in range(i_lo, min(i_lo + 32, n_i)):
                     xr = xpad[b, i]
                     for m in range(n_m):
-                        top = base[o, i, m]
-                        for j in range(n_s):
-                            xs = xr[top - j:top - j + n_out]
-                            tot = 0.0
-                            for u in range(n_out):
-                                tot += gr[u] * xs[u]
-                            gg[o, i, m, j] += tot
-    return gg
+                        for jc in range(0, n_s, 4):
+                            t0, t1, t2, t3 = _dots4(gr, xr, base[o, i, m] - jc, n_out)
+                            gg[o, i, m, jc] += t0
+                            gg[o, i, m, jc + 1] += t1
+                            gg[o, i, m, jc + 2] += t2
+                            gg[o, i, m, jc + 3] += t3
+    return gg[:, :, :, :n_s].copy()
 
 
 def _items(g: torch.Tensor, first: torch.Tensor, step: int, rows_axis: int) -> tuple[np.ndarray, ...]:

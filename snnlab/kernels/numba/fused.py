@@ -133,7 +133,7 @@ class FusedNeuronFunction(torch.autograd.Function):
     def forward(ctx: Any, plan: Plan, x: torch.Tensor, k: Optional[torch.Tensor], a0: torch.Tensor,
                 b0: torch.Tensor) -> tuple:
         out, a_T, b_T, v_seq, keep_a, keep_b = run_forward(plan, x, a0, b0)
-        ctx.plan = plan
+        ctx.plan, ctx.shape = plan, tuple(x.shape)
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(keep_a, keep_b, a0)
         return out, a_T, b_T, v_seq
@@ -144,7 +144,7 @@ class FusedNeuronFunction(torch.autograd.Function):
                  g_bT: Optional[torch.Tensor], g_v: Optional[torch.Tensor]) -> tuple:
         plan: Plan = ctx.plan
         keep_a, keep_b, a0 = ctx.saved_tensors
-        T, M = (g_out if g_out is not None else g_v if g_v is not None else keep_a).shape
+        T, M = ctx.shape
         zeros = torch.zeros((M,), dtype=a0.dtype, device=a0.device)
         g_out = torch.zeros((T, M), dtype=a0.dtype, device=a0.device) if g_out is None else g_out.contiguous()
         flags = list(plan.F)
