@@ -126,10 +126,7 @@ def prepare(x: torch.Tensor, data: LSMData) -> torch.Tensor:
 
 
 def load_split(data: LSMData, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """All frames of a split as ``(T, N, n_inputs)`` and labels ``(N,)``.
-
-    ``ntidigits`` is read here directly until it is registered in :mod:`snnlab.data.registry`.
-    """
+    """All frames of a split as ``(T, N, n_inputs)`` and labels ``(N,)``."""
     from snnlab.data import collate_time_major, create_dataset
 
     opts = {"n_time_bins": data.n_time_bins} if data.name in ("digits", "nmnist", "ntidigits") else {}
