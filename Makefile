@@ -21,15 +21,21 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/snnlab demo
 
-test: $(STAMP)
+test: peers
 	$(BIN)/python -m pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow
 
-peers: $(STAMP)
+peers: $(VENV)/.peers
+
+$(VENV)/.peers: $(STAMP)
 	$(BIN)/pip install -q $(PEER_DEPS)
 	$(BIN)/pip install -q --no-deps $(PEERS)
+	# brian2 needs numpy < 2: it lives in its own environment, called by the oracle tests in a subprocess
+	test -x .venv-brian2/bin/python || $(PY) -m venv .venv-brian2
+	.venv-brian2/bin/pip install -q brian2 'numpy<2' || echo "brian2 not installed: its oracle tests will skip"
+	touch $(VENV)/.peers
 
 test-peers: peers
 	$(BIN)/python -m pytest -q -m peers
@@ -41,4 +47,4 @@ bench: peers
 	$(BIN)/python benchmarks/bench_neurons.py
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) .venv-brian2 runs .pytest_cache

@@ -1,0 +1,251 @@
+"""Time multi-step LIF forward+backward: snnlab (numba, torch) against spikingjelly, norse, snnTorch.
+
+Cases (performance.md section 1.5, on CPU):
+
+- ``lif``: a LIF layer alone on a precomputed current ``x = randn(T, B, N)`` (requires grad);
+- ``linear_lif``: ``Linear(N, N)`` followed by LIF (the Open Neuromorphic setup).
+
+Each call is ``out = model(x); out.sum().backward()``; one warm-up, then the median of
+``--reps`` runs, forward and backward timed apart. Peak memory is the peak resident-set growth
+over the call (RSS of this process sampled every 0.5 ms from a thread, minus the RSS before the
+call): CPU tensors are not seen by tracemalloc, and the script makes glibc map (and unmap on
+free) every block of 64 KiB or more, so RSS tracks live tensor memory. Memory bandwidth comes from the same run (a 256 MB
+``copy_`` into a preallocated tensor, counting read + write), giving the floor of a fused LIF
+(24 bytes per neuron-step forward+backward in float32, performance.md section 4.1).
+
+``THP_MEM_ALLOC_ENABLE=1`` (transparent huge pages for torch's large CPU allocations) is set for
+every framework alike before torch is imported; without it first-touch page faults of the
+freshly allocated outputs dominate on small machines. Usage::
+
+    python benchmarks/bench_neurons.py --quick     # ~1-2 minutes
+    python benchmarks/bench_neurons.py             # full grid: long (tens of minutes on 2 cores)
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+
+
+def _mmap_large_blocks() -> None:
+    """Make glibc map every block >= 64 KiB (and unmap it on free), so RSS tracks live tensors."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 64 * 1024)  # M_MMAP_THRESHOLD, fixed
+    except OSError:
+        pass
+
+
+_mmap_large_blocks()
+
+import torch  # noqa: E402
+
+FLOOR_BYTES = 24  # per neuron-step, fused LIF fwd+bwd in float32
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class PeakRSS:
+    """Context manager sampling the RSS growth over a block from a thread."""
+
+    def __enter__(self) -> "PeakRSS":
+        self.base = self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.0005):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+    @property
+    def mb(self) -> float:
+        return (self.peak - self.base) / 2**20
+
+
+def bandwidth_gbs(nbytes: int = 256 * 2**20) -> float:
+    """Copy bandwidth (read + write) of this machine, GB/s, median of 7."""
+    src = torch.randn(nbytes // 4)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    times = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - t0)
+    return 2 * nbytes / statistics.median(times) / 1e9
+
+
+# ------------------------------------------------------------------ models (time-major (T, B, N))
+def _snnlab(backend: str) -> Callable[[int], torch.nn.Module]:
+    def make(n: int) -> torch.nn.Module:
+        import snnlab
+
+        return snnlab.nn.LIF(tau=5.0, surrogate=snnlab.surrogate.ATan(2.0), backend=backend)
+
+    return make
+
+
+def _spikingjelly(n: int) -> torch.nn.Module:
+    from spikingjelly.activation_based import neuron, surrogate
+
+    return neuron.LIFNode(tau=5.0, surrogate_function=surrogate.ATan(), step_mode="m")  # torch backend
+
+
+class _Stateless(torch.nn.Module):
+    """Runs a peer's neuron over time from a fresh state on every call."""
+
+    def __init__(self, run: Callable[[torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.run = run
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
+
+
+def _norse(n: int) -> torch.nn.Module:
+    import norse.torch as nt
+
+    lif = nt.LIF(nt.LIFParameters(tau_mem_inv=torch.tensor(200.0), v_th=torch.tensor(1.0)))
+    return _Stateless(lambda x: lif(x)[0])
+
+
+def _snntorch(n: int) -> torch.nn.Module:
+    import snntorch
+
+    leaky = snntorch.Leaky(beta=0.8)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        mem = leaky.init_leaky()
+        out = []
+        for t in range(x.shape[0]):
+            spk, mem = leaky(x[t], mem)
+            out.append(spk)
+        return torch.stack(out)
+
+    return _Stateless(run)
+
+
+FRAMEWORKS: dict[str, Callable[[int], torch.nn.Module]] = {
+    "snnlab-numba": _snnlab("numba"), "snnlab-torch": _snnlab("torch"), "spikingjelly-torch": _spikingjelly,
+    "norse": _norse, "snntorch": _snntorch,
+}
+
+
+def _reset(model: torch.nn.Module) -> None:
+    for m in model.modules():
+        if callable(getattr(m, "reset", None)):
+            m.reset()
+
+
+def time_case(model: torch.nn.Module, x: torch.Tensor, reps: int) -> dict:
+    """Median forward and backward seconds and peak RSS growth (MB) of ``model`` on ``x``."""
+    fwd, bwd, mem = [], [], []
+    for i in range(reps + 1):
+        x.grad = None
+        _reset(model)
+        with PeakRSS() as peak:
+            t0 = time.perf_counter()
+            out = model(x)
+            t1 = time.perf_counter()
+            out.sum().backward()
+            t2 = time.perf_counter()
+            del out
+        if i:  # the first call is the warm-up (compilation, caches)
+            fwd.append(t1 - t0)
+            bwd.append(t2 - t1)
+            mem.append(peak.mb)
+    return {"fwd_s": statistics.median(fwd), "bwd_s": statistics.median(bwd),
+            "total_s": statistics.median(f + b for f, b in zip(fwd, bwd)), "peak_mb": max(mem)}
+
+
+def run_grid(cases: list[tuple], frameworks: list[str], reps: int, bw: float) -> list[dict]:
+    rows = []
+    for case, T, B, N in cases:
+        torch.manual_seed(0)
+        x = torch.randn(T, B, N).requires_grad_()
+        floor = FLOOR_BYTES * T * B * N / (bw * 1e9)
+        for name in frameworks:
+            try:
+                neuron = FRAMEWORKS[name](N)
+                model = torch.nn.Sequential(torch.nn.Linear(N, N), neuron) if case == "linear_lif" else neuron
+                res = time_case(model, x, reps)
+            except Exception as err:  # a peer that cannot run this size is reported, not fatal
+                res = {"error": f"{type(err).__name__}: {err}"[:200]}
+            rows.append({"case": case, "T": T, "B": B, "N": N, "framework": name, "floor_s": floor, **res})
+            print(_fmt(rows[-1], rows), flush=True)
+    return rows
+
+
+def _fmt(row: dict, rows: list[dict]) -> str:
+    head = f"{row['case']:<11} T={row['T']:<4} B={row['B']:<3} N={row['N']:<6} {row['framework']:<19}"
+    if "error" in row:
+        return f"{head} error: {row['error']}"
+    ref = _numba_row(row, rows)
+    vs = f"{row['total_s'] / ref['total_s']:7.1f}x" if ref else "       -"
+    return (f"{head} fwd {row['fwd_s'] * 1e3:8.1f} ms  bwd {row['bwd_s'] * 1e3:8.1f} ms  total "
+            f"{row['total_s'] * 1e3:8.1f} ms  peak {row['peak_mb']:7.0f} MB  vs numba {vs}  "
+            f"vs floor {row['total_s'] / row['floor_s']:6.1f}x")
+
+
+def _numba_row(row: dict, rows: list[dict]) -> Optional[dict]:
+    for r in rows:
+        if (r["framework"] == "snnlab-numba" and "error" not in r
+                and all(r[k] == row[k] for k in ("case", "T", "B", "N"))):
+            return r
+    return None
+
+
+def grid(quick: bool) -> list[tuple]:
+    if quick:
+        return [("lif", 100, 32, 4096), ("lif", 500, 16, 1024), ("linear_lif", 100, 16, 1024)]
+    sizes = [(T, B, N) for T in (100, 500) for B in (16, 32) for N in (1024, 4096, 16384)]
+    return [("lif", *s) for s in sizes] + [("linear_lif", *s) for s in sizes if s[2] <= 4096]
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="a small subset (~1-2 minutes)")
+    ap.add_argument("--reps", type=int, default=5, help="timed runs per case (after one warm-up)")
+    ap.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset")
+    ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/neurons-<date>.json)")
+    args = ap.parse_args(argv)
+    frameworks = [f for f in args.frameworks.split(",") if f]
+    unknown = sorted(set(frameworks) - set(FRAMEWORKS))
+    if unknown:
+        ap.error(f"unknown frameworks {unknown}; valid: {sorted(FRAMEWORKS)}")
+    bw = bandwidth_gbs()
+    print(f"copy bandwidth {bw:.1f} GB/s; torch threads {torch.get_num_threads()}; floor = {FLOOR_BYTES} B/neuron-step")
+    rows = run_grid(grid(args.quick), frameworks, args.reps, bw)
+    stamp = datetime.date.today().isoformat()
+    out = args.out or RESULTS / f"neurons-{stamp}{'-quick' if args.quick else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    meta = {"date": stamp, "machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
+            "bandwidth_gbs": bw, "floor_bytes_per_neuron_step": FLOOR_BYTES, "memory": "peak RSS growth over a call",
+            "cuda": "not measured (no GPU)" if not torch.cuda.is_available() else "see rows"}
+    out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
