@@ -6,7 +6,12 @@ Subpackages are imported lazily so that ``import snnlab`` stays fast; ``snnlab.n
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Any
+
+# Large CPU tensors (spike trains, membrane sequences) are allocated on transparent huge pages,
+# which halves the cost of first-touch zeroing; set before torch is imported, user's value wins.
+os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 __version__ = "0.1.0"
 

@@ -107,11 +107,15 @@ class Surrogate:
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         """The smooth primitive ``g_alpha(x)`` evaluated with torch."""
-        return bind(type(self).primitive_fn, "torch")(x, self.alpha).to(x.dtype)
+        return bind(type(self).primitive_fn, "torch")(x, self._alpha_like(x))
 
     def grad(self, x: torch.Tensor) -> torch.Tensor:
         """The surrogate derivative ``g'_alpha(x)`` evaluated with torch."""
-        return bind(type(self).grad_fn, "torch")(x, self.alpha).to(x.dtype)
+        return bind(type(self).grad_fn, "torch")(x, self._alpha_like(x))
+
+    def _alpha_like(self, x: torch.Tensor) -> torch.Tensor:
+        # a 0-d tensor of x's dtype, so that masks times alpha keep x's precision
+        return torch.as_tensor(self.alpha, dtype=x.dtype, device=x.device)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Heaviside forward, surrogate backward."""

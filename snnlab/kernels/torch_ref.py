@@ -33,3 +33,6 @@ def _multistep(kind: str):
 
 for _kind in ("if", "lif", "alif", "cuba_lif", "li"):
     register(f"neuron.{_kind}", "torch")(_multistep(_kind))
+
+
+import snnlab.kernels.torch_delay  # noqa: E402,F401  (registers the delay reference ops)

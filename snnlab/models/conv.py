@@ -78,11 +78,14 @@ class ConvSNN(nn.Module):
 
     def _flat_features(self) -> int:
         """Features after the conv stack for one step, found with a dry run on zeros."""
-        with torch.no_grad():
-            h = torch.zeros(1, 1, *self.input_shape)  # (T=1, B=1, C, H, W)
-            for block in self.features:
-                h = block[0](h)  # synapse only: the shape does not depend on spikes
-                h = block[2](h) if len(block) > 2 else h
+        h = torch.zeros(1, 1, *self.input_shape)  # (T=1, B=1, C, H, W)
+        try:
+            with torch.no_grad():
+                for block in self.features:
+                    h = block[0](h)  # synapse only: the shape does not depend on spikes
+                    h = block[2](h) if len(block) > 2 else h
+        except RuntimeError:  # a kernel larger than its input
+            h = torch.zeros(0)
         if h.numel() == 0:
             raise ConfigError(f"conv_snn: input {list(self.input_shape)} is too small for {len(self.features)} "
                               "conv/pool blocks; lower model.kernel_size or model.pool, or raise model.padding")

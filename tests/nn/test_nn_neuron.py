@@ -41,7 +41,7 @@ def test_backends_agree_through_modules_with_grads():
     res = {}
     for backend in ("torch", "numba"):
         torch.manual_seed(0)
-        m = torch.nn.Sequential(torch.nn.Linear(6, 6, dtype=torch.float64), PLIF(backend=backend))
+        m = torch.nn.Sequential(torch.nn.Linear(6, 6, dtype=torch.float64), PLIF(backend=backend, dtype=torch.float64))
         xi = x.clone().requires_grad_()
         out = m(xi)
         out.sum().backward()
