@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
+from typing import Callable
 from datetime import date
 from pathlib import Path
 
@@ -43,11 +45,12 @@ def theirs(sigma: float) -> list[torch.nn.Module]:
 
 def run_ours(layers: list[DelayedLinear], x: torch.Tensor, train: bool) -> None:
     h = x
-    for layer in layers:
-        layer.train(train)
-        h = layer(h)
-    if train:
-        h.sum().backward()
+    with torch.set_grad_enabled(train):
+        for layer in layers:
+            layer.train(train)
+            h = layer(h)
+        if train:
+            h.sum().backward()
 
 
 def run_theirs(layers: list[torch.nn.Module], x: torch.Tensor, train: bool) -> None:
@@ -59,22 +62,35 @@ def run_theirs(layers: list[torch.nn.Module], x: torch.Tensor, train: bool) -> N
             h.sum().backward()
 
 
-def timed(fn, repeats: int) -> float:
-    """Best seconds over ``repeats`` calls after a warm-up (the machine is shared: best, not mean)."""
-    fn()
-    best = float("inf")
+def timed_pair(fa: Callable[[], None], fb: Callable[[], None], repeats: int) -> tuple[float, float]:
+    """Median seconds of ``fa`` and ``fb`` over ``repeats`` alternating calls after a warm-up.
+
+    Alternating the two keeps a change of load on the shared machine from favouring either side.
+    """
+    fa(), fb()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        for fn, out in ((fa, times[0]), (fb, times[1])):
+            start = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - start)
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
-def allocated_mb(fn) -> float:
-    """Torch CPU memory allocated by the ops of one call (sum over ops, MB; numba arrays excluded)."""
+def peak_mb(fn: Callable[[], None]) -> float:
+    """Peak of live torch CPU memory during one call (MB), from the profiler's allocation events.
+
+    Allocations made by numba kernels themselves (one output-sized buffer per kernel call, handed
+    to torch without a copy) are not seen, so snnlab's peak is under-counted by about that much.
+    """
     with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
         fn()
-    return sum(max(e.self_cpu_memory_usage, 0) for e in prof.key_averages()) / 2**20
+    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
+    live = peak = 0
+    for _, delta in deltas:
+        live += delta
+        peak = max(peak, live)
+    return peak / 2**20
 
 
 def bench_case(batch: int, mode: str, repeats: int) -> dict:
@@ -85,25 +101,24 @@ def bench_case(batch: int, mode: str, repeats: int) -> dict:
     a, b = ours(sigma), theirs(sigma)
     f_ours = lambda: run_ours(a, x, train)  # noqa: E731
     f_theirs = lambda: run_theirs(b, x, train)  # noqa: E731
-    t_ours, t_theirs = timed(f_ours, repeats), timed(f_theirs, repeats)
+    t_ours, t_theirs = timed_pair(f_ours, f_theirs, repeats)
     return {"batch": batch, "mode": mode, "snnlab_s": t_ours, "dcls_s": t_theirs,
-            "speedup": t_theirs / t_ours, "snnlab_alloc_mb": allocated_mb(f_ours),
-            "dcls_alloc_mb": allocated_mb(f_theirs)}
+            "speedup": t_theirs / t_ours, "snnlab_peak_mb": peak_mb(f_ours), "dcls_peak_mb": peak_mb(f_theirs)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="B = 32 only, 2 repeats")
+    parser.add_argument("--quick", action="store_true", help="B = 32 only, 3 repeats")
     parser.add_argument("--batches", default="32,128,256", help="comma-separated batch sizes")
     parser.add_argument("--out", default="benchmarks/results/delays.json")
     args = parser.parse_args()
     batches = (32,) if args.quick else tuple(int(b) for b in args.batches.split(","))
-    repeats = 2 if args.quick else 3
+    repeats = 3 if args.quick else 5
     rows = [bench_case(b, mode, repeats) for b in batches for mode in ("train_late", "train_early", "eval")]
-    print(f"{'B':>4} {'mode':<12} {'snnlab s':>9} {'dcls s':>9} {'speedup':>8} {'alloc MB':>9} {'dcls MB':>8}")
+    print(f"{'B':>4} {'mode':<12} {'snnlab s':>9} {'dcls s':>9} {'speedup':>8} {'peak MB':>8} {'dcls MB':>8}")
     for r in rows:
         print(f"{r['batch']:>4} {r['mode']:<12} {r['snnlab_s']:9.3f} {r['dcls_s']:9.3f} {r['speedup']:7.2f}x "
-              f"{r['snnlab_alloc_mb']:9.1f} {r['dcls_alloc_mb']:8.1f}")
+              f"{r['snnlab_peak_mb']:8.1f} {r['dcls_peak_mb']:8.1f}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),

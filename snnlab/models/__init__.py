@@ -4,10 +4,18 @@
 - ``conv_snn``: convolutional SNN for event cameras (N-MNIST), :mod:`snnlab.models.conv`.
 - ``spiking_resnet``: MS-ResNet with direct encoding (CIFAR), :mod:`snnlab.models.resnet`.
 
+Every module of this package is imported here, so a family registers itself by living in
+``snnlab/models/<family>.py`` and decorating its class with ``@register_model("name")``.
 Models map time-major input ``(T, B, ...)`` to per-step outputs ``(T, B, classes)``.
 """
-from snnlab.models import conv, mlp, resnet  # noqa: F401  (families register themselves)
+import importlib
+import pkgutil
+
 from snnlab.models.common import NeuronSpec, spiking_layers
 from snnlab.models.registry import create_model, list_models, model_defaults, register_model
+
+for _info in pkgutil.iter_modules(__path__):
+    if not _info.name.startswith("_"):
+        importlib.import_module(f"{__name__}.{_info.name}")
 
 __all__ = ["NeuronSpec", "create_model", "list_models", "model_defaults", "register_model", "spiking_layers"]

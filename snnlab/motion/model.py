@@ -13,6 +13,12 @@ log-odds that add across independent (delay, offset) observations. It is trained
 binary cross-entropy against the one-hot class at every voxel. Options: a spatial cone mask
 (radius shrinking with smaller delay) and polarity-flip invariance (evidence is the max of
 ``B`` computed with ON and OFF as given and swapped).
+
+Why the polarity-flip option matters for the full-field readout: ``B`` is linear in ``A``, and
+for a spatially stationary texture the expected event density does not depend on the sign of
+the motion, so the mean of ``B`` over positions cannot separate opposite directions (training
+stays at chance). ``max(B, B_swapped) = (B + B_swapped) / 2 + |B - B_swapped| / 2`` adds a
+rectified, motion-energy-like term that can.
 """
 from __future__ import annotations
 

@@ -193,7 +193,7 @@ class DelayedLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (T, B, in)`` -> ``(T + right_pad, B, out)``."""
         self._check_input(x)
-        xb = x.permute(1, 2, 0).contiguous()  # (B, I, T)
+        xb = x.permute(1, 2, 0)  # (B, I, T) view; kernels copy into their own layout
         t_out = self.output_length(x.shape[0])
         if self.use_dense():
             kernel = F.gauss_kernel(self.weight, self.positions, float(self.sigma), self.max_delay)

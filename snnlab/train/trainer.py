@@ -164,11 +164,13 @@ class Trainer:
             self.model.on_epoch_end(index, epochs)
         return row
 
-    def fit(self) -> dict[str, Any]:
-        """Run the remaining epochs; returns a summary (best metric, last row, run folder)."""
+    def fit(self, max_epochs: Optional[int] = None) -> dict[str, Any]:
+        """Run the remaining epochs (at most ``max_epochs`` in this call; a later ``resume``
+        continues exactly); returns a summary (best metric, last row, run folder)."""
         monitor = self.cfg.run.monitor
+        stop = self.cfg.train.epochs if max_epochs is None else min(self.cfg.train.epochs, self.epoch + max_epochs)
         try:
-            while self.epoch < self.cfg.train.epochs:
+            while self.epoch < stop:
                 row = self.run_epoch()
                 if monitor not in row:
                     raise ConfigError(f"run.monitor: '{monitor}' is not a metric; valid: {', '.join(row)}")

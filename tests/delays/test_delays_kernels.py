@@ -56,3 +56,28 @@ def test_taps_rejects_negative_delays_and_short_output():
         dispatch("delay.taps", "numba", x, g, torch.full((3, 2, 1), -1), 5)
     with pytest.raises(ValueError, match="t_out must be >= T=5"):
         dispatch("delay.taps", "torch", x, g, torch.zeros(3, 2, 1, dtype=torch.long), 4)
+
+
+@pytest.mark.parametrize("batch", [16, 17, 40])
+def test_numba_lane_layout_equals_torch_on_strided_input(batch):
+    """Batches of several lane chunks (and a ragged last chunk) from a permuted time-major view."""
+    gen = torch.Generator().manual_seed(batch)
+    x = torch.randn(11, batch, 6, generator=gen, dtype=torch.float64).permute(1, 2, 0)  # (B, I, T) view
+    g = torch.randn(5, 6, 2, 4, generator=gen, dtype=torch.float64)
+    d0 = torch.randint(0, 7, (5, 6, 2), generator=gen)
+    ref, fast = grads("torch", x, g, d0, 15), grads("numba", x, g, d0, 15)
+    for a, b in zip(fast, ref):
+        torch.testing.assert_close(a, b, **TOL[torch.float64])
+
+
+@pytest.mark.parametrize("batch", [1, 16, 21])
+def test_lane_layout_round_trip(batch):
+    from snnlab.kernels.numba.delay import from_lanes, lanes_for, to_lanes
+
+    x = torch.randn(batch, 3, 5)
+    lanes = lanes_for(batch)
+    packed = to_lanes(x, lanes, 2, 9)  # (NB, 3, 9 V), x at steps 2..6
+    assert packed.shape == (-(-batch // lanes), 3, 9 * lanes)
+    back = from_lanes(packed, batch, lanes)  # (B, 3, 9)
+    assert torch.equal(back[:, :, 2:7], x)
+    assert not back[:, :, :2].any() and not back[:, :, 7:].any()

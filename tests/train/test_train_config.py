@@ -69,7 +69,7 @@ def test_two_optimiser_groups_parse() -> None:
     assert isinstance(cfg, Config)
 
 
-@pytest.mark.parametrize("recipe", sorted(p.name for p in (ROOT / "experiments").glob("*.yaml")))
+@pytest.mark.parametrize("recipe", ["demo_digits.yaml", "shd_lif.yaml", "nmnist_conv.yaml", "cifar10_resnet.yaml"])
 def test_shipped_recipes_validate(recipe: str) -> None:
     cfg = load_config(ROOT / "experiments" / recipe)
     assert cfg.train.epochs >= 1

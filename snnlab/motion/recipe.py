@@ -1,0 +1,138 @@
+"""The motion recipe: typed YAML sections with ``--set key=value`` overrides.
+
+A recipe (``experiments/motion_hd.yaml``) has the sections ``movie`` (see
+:class:`snnlab.motion.generator.MovieConfig`), ``data``, ``model``, ``train`` and ``prune``.
+Unknown keys, wrong types and out-of-range values raise :class:`snnlab.errors.ConfigError`
+naming the field and what is valid.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from snnlab.config import _build as build_section  # the project's typed dataclass builder
+from snnlab.config import apply_override, parse_override
+from snnlab.errors import ConfigError
+from snnlab.motion.generator import MovieConfig, check_movie_config
+
+
+@dataclass
+class DataSection:
+    """How many movies each split holds and the seeds that make them."""
+
+    n_train: int = 256
+    n_test: int = 64
+    seed_train: int = 0
+    seed_test: int = 1  # a different seed: test movies never equal training movies
+
+
+@dataclass
+class ModelSection:
+    """HD-SNN layer options (see :class:`snnlab.motion.model.HDSNN`)."""
+
+    kernel_t: int = 12  # delays 0 .. kernel_t - 1, ms
+    kernel_xy: int = 9  # odd spatial side, pixels
+    cone: bool = False
+    polarity_invariant: bool = False
+    init_std: float = 0.01
+
+
+@dataclass
+class TrainSection:
+    """Adam on the per-voxel binary cross-entropy."""
+
+    epochs: int = 8
+    batch: int = 8
+    lr: float = 5e-3
+    seed: int = 0
+    warmup: Optional[int] = None  # steps skipped at evaluation (default: kernel_t)
+
+
+@dataclass
+class PruneSection:
+    """Fractions of synapses kept (largest |w|) and whether to also shorten the delays."""
+
+    fractions: list[float] = field(default_factory=lambda: [1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002])
+    shortening: bool = True
+
+
+@dataclass
+class MotionRecipe:
+    """A whole motion-detection recipe."""
+
+    name: str = "motion_hd"
+    movie: MovieConfig = field(default_factory=MovieConfig)
+    data: DataSection = field(default_factory=DataSection)
+    model: ModelSection = field(default_factory=ModelSection)
+    train: TrainSection = field(default_factory=TrainSection)
+    prune: PruneSection = field(default_factory=PruneSection)
+
+    @property
+    def warmup(self) -> int:
+        """Steps skipped at evaluation (the kernel has not yet seen a full window)."""
+        return self.model.kernel_t if self.train.warmup is None else self.train.warmup
+
+
+def _check_ranges(recipe: MotionRecipe) -> None:
+    """Value ranges the types alone do not express."""
+    check_movie_config(recipe.movie)
+    positive = {"data.n_train": recipe.data.n_train, "data.n_test": recipe.data.n_test,
+                "train.epochs": recipe.train.epochs, "train.batch": recipe.train.batch,
+                "train.lr": recipe.train.lr, "model.kernel_t": recipe.model.kernel_t}
+    for name, value in positive.items():
+        if not value > 0:
+            raise ConfigError(f"{name} must be > 0, got {value!r}")
+    if recipe.model.kernel_xy < 1 or recipe.model.kernel_xy % 2 == 0:
+        raise ConfigError(f"model.kernel_xy must be an odd integer >= 1, got {recipe.model.kernel_xy!r}")
+    if recipe.model.kernel_t > recipe.movie.n_steps:
+        raise ConfigError(f"model.kernel_t={recipe.model.kernel_t} exceeds movie.n_steps={recipe.movie.n_steps}; "
+                          "movies must be at least as long as the kernel")
+    if not 0 <= recipe.warmup < recipe.movie.n_steps:
+        raise ConfigError(f"train.warmup must lie in [0, movie.n_steps={recipe.movie.n_steps}), got {recipe.warmup}")
+    bad = [f for f in recipe.prune.fractions if not 0.0 < f <= 1.0]
+    if bad or not recipe.prune.fractions:
+        raise ConfigError(f"prune.fractions must be a non-empty list of values in (0, 1], got {recipe.prune.fractions}")
+
+
+def recipe_from_dict(raw: dict[str, Any], where: str = "recipe") -> MotionRecipe:
+    """Typed, validated recipe from a mapping.
+
+    Raises:
+        ConfigError: unknown key, wrong type or bad value, prefixed with ``where``.
+    """
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with keys {list(MotionRecipe.__dataclass_fields__)}")
+    try:
+        recipe = build_section(MotionRecipe, raw, "")
+        _check_ranges(recipe)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {str(err).removeprefix(': ')}") from None
+    return recipe
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> MotionRecipe:
+    """Read a YAML recipe, apply ``--set`` overrides (dotted keys) and validate it.
+
+    Raises:
+        ConfigError: missing file, invalid YAML or any invalid field.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"recipe {str(path)!r} not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path.name}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path.name}: expected a mapping at the top level")
+    for item in overrides:
+        keys, value = parse_override(item)
+        if len(keys) > 1 and not isinstance(raw.get(keys[0], {}), dict):
+            raise ConfigError(f"--set {item}: {keys[0]!r} is not a section")
+        apply_override(raw, keys, value)
+    raw.setdefault("name", path.stem)
+    return recipe_from_dict(raw, path.name)
