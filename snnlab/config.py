@@ -108,7 +108,7 @@ class RunConfig:
     out_dir: str = "runs"
     tensorboard: bool = False
     progress: bool = True
-    monitor: str = "test_acc"  # metric that selects best.pt (higher is better)
+    monitor: str = "test_acc"  # metric that selects best.pt (higher is better): test_acc or train_acc
 
 
 @dataclass
@@ -134,7 +134,7 @@ class Config:
 
 
 _CHOICES = {("train", "loss"): LOSSES, ("train", "amp"): AMP_MODES, ("train", "device"): DEVICES,
-            ("name",): OPTIMIZERS, ("scheduler", "name"): SCHEDULERS, ("scheduler", "interval"): INTERVALS}
+            ("run", "monitor"): ("test_acc", "train_acc"), ("name",): OPTIMIZERS, ("scheduler", "name"): SCHEDULERS, ("scheduler", "interval"): INTERVALS}
 _POSITIVE = {"epochs", "batch_size", "eval_batch_size", "lr"}
 
 

@@ -116,8 +116,10 @@ def test_sigkill_during_checkpoint_write_then_resume(tmp_path: Path, reference_r
     recipe = write_recipe(tmp_path, {**RESUME_RECIPE, "run": {"name": "torn"}}, "torn.yaml")
     ckpt_dir = tmp_path / "runs" / "torn" / "checkpoints"
 
-    def torn_file_written() -> bool:
-        return any(p.stat().st_size > 0 for p in ckpt_dir.glob(".tmp-last.pt.*")) if ckpt_dir.is_dir() else False
+    def torn_file_written() -> bool:  # epoch 1's last.pt is in place and the second write has started
+        if not (ckpt_dir / "last.pt").is_file():
+            return False
+        return any(p.stat().st_size > 0 for p in ckpt_dir.glob(".tmp-last.pt.*"))
 
     _run_until([sys.executable, "-c", TORN_WRITE, str(recipe)], torn_file_written)
     assert list(ckpt_dir.glob(".tmp-last.pt.*")), "the torn temporary file should remain after the kill"
