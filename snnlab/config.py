@@ -151,7 +151,7 @@ def _convert(value: Any, tp: Any, where: str) -> Any:
         inner = [a for a in args if a is not type(None)]
         return _convert(value, inner[0], where)
     if dataclasses.is_dataclass(tp):
-        return _build(tp, value, where)
+        return build_dataclass(tp, value, where)
     if origin is list:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {value!r}")
@@ -186,8 +186,20 @@ def _scalar(value: Any, tp: Any, where: str) -> Any:
     raise ConfigError(f"{where}: expected {_type_name(tp)}, got {value!r}")
 
 
-def _build(cls: type, raw: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from a mapping, rejecting unknown keys."""
+def build_dataclass(cls: type, raw: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from a mapping, checking every field's type and rejecting unknown keys.
+
+    Args:
+        cls: a dataclass whose fields carry type annotations.
+        raw: the mapping read from YAML (``None`` means every field takes its default).
+        where: the dotted config path named in errors (e.g. ``"train"``; ``""`` at top level).
+
+    Returns:
+        An instance of ``cls``.
+
+    Raises:
+        ConfigError: ``raw`` is not a mapping, has an unknown key, or a value of the wrong type.
+    """
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -201,6 +213,9 @@ def _build(cls: type, raw: Any, where: str) -> Any:
     obj = cls(**values)
     _check_values(obj, where)
     return obj
+
+
+_build = build_dataclass  # the former private name, kept for older importers
 
 
 def _check_values(obj: Any, where: str) -> None:
@@ -259,10 +274,10 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(f"{source}: unknown section(s) {unknown}; valid: {', '.join(sorted(sections))}")
     try:
         cfg = Config(
-            data=_build(DataConfig, raw.get("data"), "data"),
+            data=build_dataclass(DataConfig, raw.get("data"), "data"),
             model=_check_model(raw.get("model", {"name": "mlp_snn"}), source),
-            train=_build(TrainConfig, raw.get("train"), "train"),
-            run=_build(RunConfig, raw.get("run"), "run"),
+            train=build_dataclass(TrainConfig, raw.get("train"), "train"),
+            run=build_dataclass(RunConfig, raw.get("run"), "run"),
         )
     except ConfigError as err:
         msg = str(err)

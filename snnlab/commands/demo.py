@@ -1,8 +1,11 @@
 """``snnlab demo``: the main job on the embedded digits, as a sequence of stages.
 
-Each stage is a function ``stage(ctx: DemoContext) -> None`` that reads and extends the
-context; :data:`STAGES` lists them in order. Extending the demo (event-driven check, NIR
-export, hardware report, early exit) is adding a function and appending it to the list.
+The flow of the house on one small network: train, evaluate, export as NIR, re-run the graph
+event-driven and check it fires the dense model's spikes, evaluate dynamic-confidence early
+exit, and cost it on neuromorphic chips (report.html). Each stage is a function
+``stage(ctx: DemoContext) -> None`` that reads and extends the context; :data:`STAGES` lists
+them in order (the stages after training live in :mod:`snnlab.commands._demo_stages`).
+Extending the demo is adding a function and appending it to the list.
 """
 from __future__ import annotations
 
@@ -13,15 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from snnlab.commands._demo_stages import STAGES as AFTER_TRAINING
+
 EPILOG = textwrap.dedent(
     """\
     examples:
-      snnlab demo                           # train + evaluate, writes runs/demo/
+      snnlab demo                           # train, evaluate, export, simulate, early exit, report -> runs/demo/
       snnlab demo --out runs/demo2 --epochs 4
       snnlab demo --set model.hidden=[128]   # any recipe field of experiments/demo_digits.yaml
     """
 )
 RECIPE = Path("experiments") / "demo_digits.yaml"
+PROFILED_SAMPLES = 32  # test samples recorded in spikes.npz and profiled in activity.json
 
 
 @dataclass
@@ -35,6 +41,11 @@ class DemoContext:
     train: dict[str, Any] = field(default_factory=dict)  # Trainer.fit() summary
     eval: dict[str, Any] = field(default_factory=dict)  # eval.json content
     plots: list[Path] = field(default_factory=list)
+    graph: Any = None  # nir.NIRGraph of the trained model, once exported
+    sim_check: dict[str, Any] = field(default_factory=dict)  # sim_check.json content
+    early_exit: dict[str, Any] = field(default_factory=dict)  # early_exit.json content
+    report: dict[str, Any] = field(default_factory=dict)  # report paths and the chips that fit
+    skipped: set[str] = field(default_factory=set)  # stages that could not run (warned)
     lines: list[str] = field(default_factory=list)  # summary lines printed at the end
 
 
@@ -67,10 +78,14 @@ def stage_train(ctx: DemoContext) -> None:
 
 
 def stage_evaluate(ctx: DemoContext) -> None:
-    """Evaluate best.pt on the test split; writes eval.json, spikes.npz (and activity.json)."""
+    """Evaluate best.pt on the test split; writes eval.json, spikes.npz (and activity.json).
+
+    Rasters and the activity profile (which the hardware report prices) cover the first
+    :data:`PROFILED_SAMPLES` test samples, as ``snnlab eval RUN --samples 32`` does.
+    """
     from snnlab.train.evaluation import evaluate_run
 
-    ctx.eval = evaluate_run(ctx.run_dir)
+    ctx.eval = evaluate_run(ctx.run_dir, n_raster=PROFILED_SAMPLES)
     ctx.lines.append(f"test accuracy {ctx.eval['accuracy']:.2%} on {ctx.eval['samples']} samples "
                      f"(checkpoint {ctx.eval['checkpoint']}, epoch {ctx.eval['epoch']})")
     rates = ", ".join(f"{k} {v:.3f}" for k, v in ctx.eval["firing_rates"].items())
@@ -93,18 +108,23 @@ def stage_summary(ctx: DemoContext) -> None:
     print(f"[demo] done in {wall:.1f} s -> {ctx.run_dir}")
     for line in ctx.lines:
         print(f"[demo]   {line}")
+    html = ctx.report.get("html")
+    if html is not None:
+        print(f"[demo] report: {html}")
 
 
 Stage = Callable[[DemoContext], None]
-STAGES: list[Stage] = [stage_config, stage_train, stage_evaluate, stage_plots, stage_summary]
+STAGES: list[Stage] = [stage_config, stage_train, stage_evaluate, stage_plots, *AFTER_TRAINING, stage_summary]
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
-        "demo", help="the main job: train and evaluate an SNN on the embedded digits",
-        description="Train a spiking MLP on the embedded event-camera digits (no download), evaluate it, "
-                    "and write runs/demo/ (config.yaml, metrics.csv, checkpoints/, plots/, eval.json).",
+        "demo", help="the main job: train, simulate, export and cost an SNN on the embedded digits",
+        description="Train a spiking MLP on the embedded event-camera digits (no download), evaluate it, export "
+                    "it as NIR, check the event-driven simulation against it, evaluate early exit and write a "
+                    "hardware report. Writes runs/demo/: config.yaml, metrics.csv, checkpoints/, eval.json, "
+                    "model.nir, sim_check.json, early_exit.json, hw/<chip>.json, report.html, report.md, plots/.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="runs/demo", help="run folder to write (default: runs/demo)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")

@@ -31,13 +31,22 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     return parser
 
 
-def _load_spikes(path):
+def load_rasters(path):
+    """Per-layer spike rasters of a ``spikes.npz``, or None when the file is absent.
+
+    Reads the layout ``snnlab eval`` writes (``layers`` names + ``layer{i}`` arrays, beside the
+    input, labels and outputs) as well as a plain file of one array per layer.
+    """
     import numpy as np
+
+    from snnlab.train.recording import load_spikes
 
     if not path.is_file():
         return None
-    with np.load(path) as data:
-        return {k: data[k] for k in data.files}
+    with np.load(path, allow_pickle=False) as data:
+        if "layers" not in data.files:
+            return {k: data[k] for k in data.files}
+    return load_spikes(path)["layers"]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -60,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
     activity = ActivityProfile.load(activity_path)
     graph = nir.read(run_dir / "model.nir") if (run_dir / "model.nir").is_file() else None
     names = [n.strip() for n in args.hw.split(",") if n.strip()]
-    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=_load_spikes(run_dir / "spikes.npz"), steps=args.steps)
+    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=load_rasters(run_dir / "spikes.npz"), steps=args.steps)
     for report in result["reports"]:
         if graph is not None and not report.mapping_error:
             write_descriptor(graph, names[result["reports"].index(report)], run_dir / "hw" / f"{report.hardware}.json")

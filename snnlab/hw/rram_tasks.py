@@ -16,7 +16,7 @@ import torch
 import yaml
 from torch import nn
 
-from snnlab.config import _build as build_section  # the project's typed dataclass builder
+from snnlab.config import build_dataclass as build_section
 from snnlab.config import apply_override, parse_override
 from snnlab.errors import ConfigError
 from snnlab.hw.rram_lsm import LiquidStateMachine, LSMConfig

@@ -1,7 +1,8 @@
 """Convolutional SNN for event cameras (N-MNIST, the embedded digits).
 
-Per block ``l``: ``I_l[t] = BN(Conv_l(s_{l-1}[t]))``, ``s_l[t] = LIF(I_l[t])``, then 2x2 max
-pooling of the spikes. The classic N-MNIST network is ``12c5-MP2-64c5-MP2-FC`` (as in
+Per block ``l``: ``I_l[t] = BN(Conv_l(s_{l-1}[t]))``, ``s_l[t] = LIF(I_l[t])``, then 2x2
+pooling of the spikes: max (the classic choice), average or sum. NIR has no max pooling, so
+only the ``avg`` and ``sum`` variants export (``snnlab export``) and simulate event-driven. The classic N-MNIST network is ``12c5-MP2-64c5-MP2-FC`` (as in
 spiking-network tutorials since Lee et al. 2016); the readout is a leaky integrator over
 ``W_o flatten(s_L[t])``.
 """
@@ -18,10 +19,19 @@ from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec, build_readout, check_probability
 from snnlab.models.registry import register_model
 
+POOL_KINDS = ("max", "avg", "sum")
+
+
+def _pooling(kind: str, size: int) -> nn.Module:
+    """A ``size`` x ``size`` pooling of ``kind``; sum pooling is average pooling without the division."""
+    if kind == "max":
+        return nn.MaxPool2d(size)
+    return nn.AvgPool2d(size, divisor_override=1 if kind == "sum" else None)
+
 
 @register_model("conv_snn")
 class ConvSNN(nn.Module):
-    """Conv -> (BN) -> spiking neuron -> MaxPool blocks, then Linear -> readout.
+    """Conv -> (BN) -> spiking neuron -> pooling blocks, then Linear -> readout.
 
     Args:
         input_shape: per-step input (C, H, W), e.g. (2, 34, 34) for N-MNIST.
@@ -29,7 +39,8 @@ class ConvSNN(nn.Module):
         channels: output channels of each conv block (classic: 12, 64).
         kernel_size: square conv kernel size.
         padding: conv padding (0 reproduces the classic 34 -> 30 -> 15 -> 11 -> 5 sizes).
-        pool: max-pool size after each block (1 disables pooling).
+        pool: pooling size after each block (1 disables pooling).
+        pool_kind: "max" (not exportable to NIR), "avg" (NIR AvgPool2d) or "sum" (NIR SumPool2d).
         batch_norm: BatchNorm2d after each conv (statistics over T*B).
         dropout: sequence dropout before the output layer.
         neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate, surrogate_alpha:
@@ -42,7 +53,7 @@ class ConvSNN(nn.Module):
 
     def __init__(self, input_shape: Sequence[int] = (2, 34, 34), num_classes: int = 10,
                  channels: Sequence[int] = (12, 64), kernel_size: int = 5, padding: int = 0, pool: int = 2,
-                 batch_norm: bool = True, dropout: float = 0.0, neuron: str = "lif", tau: float = 2.0,
+                 pool_kind: str = "max", batch_norm: bool = True, dropout: float = 0.0, neuron: str = "lif", tau: float = 2.0,
                  v_threshold: float = 1.0, v_reset: Optional[float] = 0.0, decay_input: bool = True,
                  detach_reset: bool = True, surrogate: str = "atan", surrogate_alpha: float = 2.0,
                  readout: str = "li", readout_tau: float = 2.0, dt: float = 1e-3, backend: str = "auto") -> None:
@@ -50,13 +61,18 @@ class ConvSNN(nn.Module):
         if len(input_shape) != 3 or not channels or min(channels) < 1:
             raise ConfigError(f"conv_snn: input_shape must be (C, H, W) and channels non-empty positive, got "
                               f"input_shape={list(input_shape)}, channels={list(channels)}")
+        if pool_kind not in POOL_KINDS:
+            raise ConfigError(f"conv_snn: pool_kind must be one of {', '.join(POOL_KINDS)}, got {pool_kind!r}")
         spec = NeuronSpec(neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate,
                           surrogate_alpha, backend)
         self.input_shape = tuple(int(s) for s in input_shape)
         self.num_classes, self.dt = int(num_classes), float(dt)
         blocks, c_in = [], self.input_shape[0]
         for c_out in channels:
-            blocks.append(self._conv_block(c_in, int(c_out), kernel_size, padding, pool, batch_norm, spec))
+            block = self._conv_block(c_in, int(c_out), kernel_size, padding, batch_norm, spec)
+            if pool > 1:
+                block.add_module("pool", snn.TimeDistributed(_pooling(pool_kind, pool)))
+            blocks.append(block)
             c_in = int(c_out)
         self.features = nn.ModuleList(blocks)
         n_flat = self._flat_features()
@@ -65,15 +81,13 @@ class ConvSNN(nn.Module):
         self.readout = build_readout(readout, spec, readout_tau)
 
     @staticmethod
-    def _conv_block(c_in: int, c_out: int, k: int, pad: int, pool: int, bn: bool, spec: NeuronSpec) -> nn.Sequential:
+    def _conv_block(c_in: int, c_out: int, k: int, pad: int, bn: bool, spec: NeuronSpec) -> nn.Sequential:
         synapse: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, padding=pad, bias=not bn)]
         if bn:
             synapse.append(nn.BatchNorm2d(c_out))
         block = nn.Sequential()
         block.add_module("synapse", snn.TimeDistributed(*synapse))
         block.add_module("neuron", spec.build())
-        if pool > 1:
-            block.add_module("pool", snn.TimeDistributed(nn.MaxPool2d(pool)))
         return block
 
     def _flat_features(self) -> int:

@@ -10,15 +10,18 @@ On binary voxels ``A[p, t, y, x]`` the evidence is the causal spatio-temporal co
 voxels before the movie and outside the frame are zero), and the probability of class ``c``
 is ``P = sigmoid(B + beta_c)``: a time-invariant logistic regression whose weights are
 log-odds that add across independent (delay, offset) observations. It is trained with a
-binary cross-entropy against the one-hot class at every voxel. Options: a spatial cone mask
+binary cross-entropy against the one-hot class at chosen voxels, computed from their past
+windows (:meth:`HDSNN.window_logits`, see :mod:`snnlab.motion.samples`). Options: a spatial cone mask
 (radius shrinking with smaller delay) and polarity-flip invariance (evidence is the max of
 ``B`` computed with ON and OFF as given and swapped).
 
-Why the polarity-flip option matters for the full-field readout: ``B`` is linear in ``A``, and
-for a spatially stationary texture the expected event density does not depend on the sign of
-the motion, so the mean of ``B`` over positions cannot separate opposite directions (training
-stays at chance). ``max(B, B_swapped) = (B + B_swapped) / 2 + |B - B_swapped| / 2`` adds a
-rectified, motion-energy-like term that can.
+Why the readout matters: ``B`` is linear in ``A``, and for a spatially stationary texture the
+expected event density at every (delay, offset) does not depend on the motion, so the mean of
+``B`` over *all* positions cannot separate directions (the paper's per-voxel loss on every voxel
+stays at chance here). Two nonlinearities fix this: reading ``B`` only where the sensor has an
+event (the past events then line up along the trajectory; see :mod:`snnlab.motion.samples`),
+and the polarity flip, ``max(B, B_swapped) = (B + B_swapped) / 2 + |B - B_swapped| / 2``, a
+rectified, motion-energy-like term.
 """
 from __future__ import annotations
 
@@ -42,16 +45,6 @@ def cone_mask(kernel_t: int, kernel_xy: int, device: torch.device | None = None)
     dist = torch.hypot(offsets[:, None], offsets[None, :])  # (K_XY, K_XY)
     radius = half * (torch.arange(kernel_t, device=device, dtype=torch.float32) + 1) / kernel_t
     return (dist[None] <= radius[:, None, None] + 1e-6).float()  # (K_T, K_XY, K_XY)
-
-
-def bce_target(labels: torch.Tensor, n_classes: int, height: int, width: int) -> torch.Tensor:
-    """One-hot targets of every voxel: labels (B, T) -> (B, C, T, H, W) float (an expanded view)."""
-    if labels.dim() != 2:
-        raise ShapeError(f"labels must be (batch, time), got shape {tuple(labels.shape)}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
-        raise ShapeError(f"labels must lie in [0, {n_classes}), got [{int(labels.min())}, {int(labels.max())}]")
-    onehot = F.one_hot(labels.long(), n_classes).permute(0, 2, 1).float()  # (B, C, T)
-    return onehot[..., None, None].expand(-1, -1, -1, height, width)
 
 
 class HDSNN(nn.Module):
@@ -115,18 +108,38 @@ class HDSNN(nn.Module):
         prob = self.probability(voxels)
         return (prob > threshold) & (prob == prob.amax(dim=1, keepdim=True))
 
-    def loss(self, voxels: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """Mean binary cross-entropy over every voxel vs the one-hot class of its time step.
+    def window_logits(self, windows: torch.Tensor) -> torch.Tensor:
+        """Logits ``B + beta`` at chosen voxels from their past windows.
 
         Args:
-            voxels: (B, P, T, H, W).
-            labels: (B, T) class indices.
+            windows: (M, P, K_T, K_XY, K_XY) from :func:`snnlab.motion.samples.past_windows`.
+
+        Returns:
+            (M, C), equal to :meth:`forward` at those voxels.
         """
-        logits = self(voxels)  # (B, C, T, H, W)
-        if labels.shape != logits.shape[:1] + logits.shape[2:3]:
-            raise ShapeError(f"labels must be (batch, time) = {tuple(logits.shape[:1] + logits.shape[2:3])}, "
-                             f"got {tuple(labels.shape)}")
-        target = bce_target(labels.to(logits.device), self.n_classes, *logits.shape[-2:])
+        shape = (self.n_polarities, self.kernel_t, self.kernel_xy, self.kernel_xy)
+        if windows.dim() != 5 or tuple(windows.shape[1:]) != shape:
+            raise ShapeError(f"windows must be (voxels, {', '.join(map(str, shape))}), got {tuple(windows.shape)}")
+        kernel = self.kernel()
+        flat = windows.to(kernel.dtype).flatten(1)  # (M, P * K_T * K_XY * K_XY)
+        if not self.polarity_invariant:
+            return flat @ kernel.flatten(1).T + self.bias
+        both = flat @ torch.cat([kernel, kernel.flip(1)]).flatten(1).T  # (M, 2C): as given, swapped
+        return torch.maximum(both[:, : self.n_classes], both[:, self.n_classes:]) + self.bias
+
+    def loss(self, windows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean binary cross-entropy of the logits at chosen voxels vs the one-hot class of their step.
+
+        Args:
+            windows: (M, P, K_T, K_XY, K_XY) past windows (see :meth:`window_logits`).
+            labels: (M,) class indices.
+        """
+        logits = self.window_logits(windows)
+        if labels.shape != logits.shape[:1]:
+            raise ShapeError(f"labels must be (voxels,) = ({logits.shape[0]},), got {tuple(labels.shape)}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.n_classes):
+            raise ShapeError(f"labels must lie in [0, {self.n_classes}), got [{int(labels.min())}, {int(labels.max())}]")
+        target = F.one_hot(labels.long(), self.n_classes).to(logits.dtype)
         return F.binary_cross_entropy_with_logits(logits, target)
 
     def set_synapses(self, synapses: list[tuple[int, int, int, int, int, float]]) -> None:

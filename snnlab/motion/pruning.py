@@ -32,28 +32,29 @@ def _with_kernel(model: HDSNN, kernel: torch.Tensor) -> HDSNN:
 
 
 def pruning_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, fractions: Sequence[float],
-                  warmup: int) -> list[dict[str, float]]:
+                  recipe: MotionRecipe) -> list[dict[str, float]]:
     """Accuracy after keeping each fraction of the largest-|w| synapses.
 
     Returns:
-        One row per fraction: ``fraction``, ``n_synapses`` (kept), ``accuracy``.
+        One row per fraction: ``fraction``, ``n_synapses`` (kept), ``accuracy``,
+        ``settled_accuracy`` (see :func:`snnlab.motion.train.evaluate`).
     """
     rows = []
     kernel = model.kernel().detach()
     for fraction in fractions:
         pruned = _with_kernel(model, prune_kernel(kernel, fraction))
         rows.append({"fraction": float(fraction), "n_synapses": pruned.n_synapses(),
-                     "accuracy": evaluate(pruned, voxels, labels, warmup)})
+                     **evaluate(pruned, voxels, labels, recipe)})
     return rows
 
 
 def shortening_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor,
-                     warmup: int) -> list[dict[str, float]]:
+                     recipe: MotionRecipe) -> list[dict[str, float]]:
     """Accuracy when only delays ``d < n`` are kept, for n = K_T, ..., 1.
 
     Returns:
         One row per bound: ``n_delays``, ``fraction`` (of the full kernel's synapses),
-        ``n_synapses``, ``accuracy``.
+        ``n_synapses``, ``accuracy``, ``settled_accuracy``.
     """
     kernel = model.kernel().detach()
     total = max(1, int(torch.count_nonzero(kernel)))
@@ -61,7 +62,7 @@ def shortening_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor,
     for n_delays in range(model.kernel_t, 0, -1):
         short = _with_kernel(model, shorten_kernel(kernel, n_delays))
         rows.append({"n_delays": n_delays, "fraction": short.n_synapses() / total,
-                     "n_synapses": short.n_synapses(), "accuracy": evaluate(short, voxels, labels, warmup)})
+                     "n_synapses": short.n_synapses(), **evaluate(short, voxels, labels, recipe)})
     return rows
 
 
@@ -131,8 +132,8 @@ def run_prune(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, An
     start = time.time()
     voxels, labels = make_split(recipe, "test")
     chance = 1.0 / recipe.movie.n_classes
-    pruned = pruning_curve(model, voxels, labels, recipe.prune.fractions, recipe.warmup)
-    shortened = shortening_curve(model, voxels, labels, recipe.warmup) if recipe.prune.shortening else None
+    pruned = pruning_curve(model, voxels, labels, recipe.prune.fractions, recipe)
+    shortened = shortening_curve(model, voxels, labels, recipe) if recipe.prune.shortening else None
     result = {"name": recipe.name, "chance": chance, "n_synapses_full": model.n_synapses(),
               "pruning": pruned, "shortening": shortened,
               "half_saturation_synapses": {"pruning": half_saturation(pruned, chance),

@@ -14,10 +14,11 @@ from typing import Any, Optional
 
 import yaml
 
-from snnlab.config import _build as build_section  # the project's typed dataclass builder
+from snnlab.config import build_dataclass as build_section
 from snnlab.config import apply_override, parse_override
 from snnlab.errors import ConfigError
 from snnlab.motion.generator import MovieConfig, check_movie_config
+from snnlab.motion.samples import GATES
 
 
 @dataclass
@@ -39,17 +40,22 @@ class ModelSection:
     cone: bool = False
     polarity_invariant: bool = False
     init_std: float = 0.01
+    gate: str = "events"  # where evidence is trained and read: events | all (see snnlab.motion.samples)
 
 
 @dataclass
 class TrainSection:
-    """Adam on the per-voxel binary cross-entropy."""
+    """Adam on the binary cross-entropy at voxels sampled from each batch of movies."""
 
     epochs: int = 8
     batch: int = 8
     lr: float = 5e-3
+    lr_schedule: str = "cosine"  # cosine (decays to 0 over the run) | constant
+    l1: float = 0.0  # penalty l1 * sum |K| added to the loss (sparse weights)
+    samples_per_movie: int = 1024  # gated voxels drawn per movie and epoch
     seed: int = 0
     warmup: Optional[int] = None  # steps skipped at evaluation (default: kernel_t)
+    settle: Optional[int] = None  # steps after a motion change left out of training (default: kernel_t - 1)
 
 
 @dataclass
@@ -76,13 +82,19 @@ class MotionRecipe:
         """Steps skipped at evaluation (the kernel has not yet seen a full window)."""
         return self.model.kernel_t if self.train.warmup is None else self.train.warmup
 
+    @property
+    def settle(self) -> int:
+        """Steps after a motion change whose voxels are not trained on (their window mixes two motions)."""
+        return self.model.kernel_t - 1 if self.train.settle is None else self.train.settle
+
 
 def _check_ranges(recipe: MotionRecipe) -> None:
     """Value ranges the types alone do not express."""
     check_movie_config(recipe.movie)
     positive = {"data.n_train": recipe.data.n_train, "data.n_test": recipe.data.n_test,
                 "train.epochs": recipe.train.epochs, "train.batch": recipe.train.batch,
-                "train.lr": recipe.train.lr, "model.kernel_t": recipe.model.kernel_t}
+                "train.lr": recipe.train.lr, "model.kernel_t": recipe.model.kernel_t,
+                "train.samples_per_movie": recipe.train.samples_per_movie}
     for name, value in positive.items():
         if not value > 0:
             raise ConfigError(f"{name} must be > 0, got {value!r}")
@@ -91,6 +103,14 @@ def _check_ranges(recipe: MotionRecipe) -> None:
     if recipe.model.kernel_t > recipe.movie.n_steps:
         raise ConfigError(f"model.kernel_t={recipe.model.kernel_t} exceeds movie.n_steps={recipe.movie.n_steps}; "
                           "movies must be at least as long as the kernel")
+    if recipe.model.gate not in GATES:
+        raise ConfigError(f"model.gate must be one of {list(GATES)}, got {recipe.model.gate!r}")
+    if recipe.train.lr_schedule not in ("cosine", "constant"):
+        raise ConfigError(f"train.lr_schedule must be 'cosine' or 'constant', got {recipe.train.lr_schedule!r}")
+    if not recipe.train.l1 >= 0:
+        raise ConfigError(f"train.l1 must be >= 0, got {recipe.train.l1!r}")
+    if not 0 <= recipe.settle < recipe.movie.n_steps:
+        raise ConfigError(f"train.settle must lie in [0, movie.n_steps={recipe.movie.n_steps}), got {recipe.settle}")
     if not 0 <= recipe.warmup < recipe.movie.n_steps:
         raise ConfigError(f"train.warmup must lie in [0, movie.n_steps={recipe.movie.n_steps}), got {recipe.warmup}")
     bad = [f for f in recipe.prune.fractions if not 0.0 < f <= 1.0]

@@ -58,7 +58,25 @@ def test_demo_tiny(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     assert {p.name for p in (out / "checkpoints").iterdir()} >= {"last.pt", "best.pt"}
     assert {p.name for p in (out / "plots").iterdir()} >= {"training_curves.png", "spike_raster.png",
                                                             "firing_rates.png"}
-    assert "test accuracy" in capsys.readouterr().out
+    _assert_demo_artefacts(out)
+    printed = capsys.readouterr().out
+    assert "test accuracy" in printed and "WARNING" not in printed
+    assert printed.strip().splitlines()[-1] == f"[demo] report: {out / 'report.html'}"
+
+
+DEMO_FILES = ("config.yaml", "metrics.csv", "eval.json", "activity.json", "spikes.npz", "model.nir",
+              "sim_check.json", "early_exit.json", "report.html", "report.md", "checkpoints/best.pt",
+              "checkpoints/last.pt", "hw/loihi2.json", "hw/spinnaker2.json", "hw/cmos45.json", "hw/gpu.json")
+DEMO_PLOTS = ("training_curves.png", "spike_raster.png", "firing_rates.png", "early_exit_pareto.png",
+              "early_exit_latency_hist.png", "energy_breakdown.png", "snn_vs_ann.png", "raster.png",
+              "utilisation.png")
+
+
+def _assert_demo_artefacts(out: Path) -> None:
+    """Every file the demo promises, and an event-driven check that agrees exactly."""
+    missing = [f for f in DEMO_FILES + tuple(f"plots/{p}" for p in DEMO_PLOTS) if not (out / f).is_file()]
+    assert not missing, f"the demo did not write {missing}"
+    assert json.loads((out / "sim_check.json").read_text())["identical"] is True
 
 
 def test_demo_stages_are_extensible(tmp_path: Path) -> None:
@@ -96,3 +114,4 @@ def test_full_demo_reaches_90_percent_in_3_minutes(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "demo" / "eval.json").read_text())
     assert report["accuracy"] >= 0.90
     assert wall < 180.0
+    _assert_demo_artefacts(tmp_path / "demo")
