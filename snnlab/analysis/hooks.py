@@ -3,8 +3,13 @@
 For each synapse layer (``nn.Linear``, ``nn.Conv1d/2d``, attention matmuls, delay layers) the
 hook re-runs the layer on binarised inputs and weights (non-zero -> 1, bias dropped): the sum of
 the outputs is the number of *effective* synaptic operations (zero inputs and zero weights are
-skipped). They are ACs when every input is in {-1, 0, 1} (spikes) and MACs otherwise. ``dense``
-ops repeat that with all-ones inputs and weights. Neuron modules (``is_spiking_neuron = True``,
+skipped). They are ACs when the input is a spike tensor (its non-zero values share one magnitude:
+binary spikes, signed events, or the weighted spikes of converted networks, whose constant folds
+into the weights) and MACs otherwise. ``dense`` ops repeat that with all-ones inputs and weights.
+
+:class:`ActivityRecorder` accumulates over any number of forward calls (whole sequences, or one
+step at a time with a shrinking batch, as the early-exit runner does); :func:`profile_model`
+is one multi-step call under it. Neuron modules (``is_spiking_neuron = True``,
 or any module turning real-valued input into binary output) count one membrane update per
 neuron and step, and their spikes. Delay layers (``is_delay_layer = True``) count non-zero
 inputs x fan-out x taps.
@@ -25,8 +30,14 @@ SHAPE_TYPES = (nn.Flatten, nn.Unflatten, nn.Dropout, nn.Identity, nn.MaxPool1d, 
 
 
 def is_binary(x: torch.Tensor) -> bool:
-    """Whether every value is -1, 0 or 1 (a spike tensor)."""
+    """Whether every value is -1, 0 or 1."""
     return bool(((x == 0) | (x == 1) | (x == -1)).all())
+
+
+def is_spike_tensor(x: torch.Tensor) -> bool:
+    """Whether all non-zero values of ``x`` share one magnitude (synaptic ops are accumulates)."""
+    nz = x[x != 0].abs()
+    return nz.numel() == 0 or bool((nz == nz.reshape(-1)[0]).all())
 
 
 def _binary_forward(module: nn.Module, x: torch.Tensor, ones: bool) -> float:
@@ -53,12 +64,44 @@ def _fan(module: nn.Module) -> tuple[int, int]:
     return fan_in, math.ceil(weight.shape[0] // module.groups * weight[0, 0].numel() / stride)
 
 
-class _Recorder:
-    """Accumulates per-module counts over the forward passes of one profiling run."""
+class ActivityRecorder:
+    """Context manager that accumulates per-layer activity of ``model`` over its forward calls.
 
-    def __init__(self, steps: int, samples: int):
-        self.steps, self.samples = steps, samples
+    Example::
+
+        with ActivityRecorder(model) as rec:
+            model(x)                       # any number of calls, multi- or single-step
+        profile = rec.profile(samples=x.shape[1], timesteps=x.shape[0])
+    """
+
+    def __init__(self, model: nn.Module):
+        self.model = model
         self.layers: dict[str, LayerActivity] = {}
+        self._handles: list[Any] = []
+        self.batch: int | None = None  # samples in the next single-step call, set by step-wise runners
+
+    def __enter__(self) -> "ActivityRecorder":
+        self._handles = [m.register_forward_hook(_make_hook(self, n, m)) for n, m in _targets(self.model)]
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def profile(self, samples: int, timesteps: int, dt: float | None = None) -> ActivityProfile:
+        """The counts as an :class:`ActivityProfile` of ``samples`` inputs over ``timesteps`` steps."""
+        layers = []
+        for layer in self.layers.values():
+            rec = LayerActivity(**{**layer.__dict__, "extra": {k: v for k, v in layer.extra.items()
+                                                              if not k.endswith(("_n", "_nz"))}})
+            rec.dense_ops = layer.dense_ops / max(samples, 1)
+            if rec.kind == "neuron":
+                rec.output_rate = rec.spikes / max(rec.n_neurons * samples * timesteps, 1)
+            layers.append(rec)
+        from snnlab.analysis.metrics import static_metrics
+
+        return ActivityProfile(samples, timesteps, dt, layers, "dense", meta=static_metrics(self.model))
 
     def _get(self, name: str, kind: str, module: nn.Module) -> LayerActivity:
         if name not in self.layers:
@@ -73,11 +116,11 @@ class _Recorder:
     def synapse(self, name: str, module: nn.Module, x: torch.Tensor) -> None:
         layer = self._get(name, "synapse", module)
         effective = _binary_forward(module, x, ones=False)
-        if is_binary(x):
+        if is_spike_tensor(x):
             layer.acs += effective
         else:
             layer.macs += effective
-        layer.dense_ops += _binary_forward(module, x, ones=True) / self.samples
+        layer.dense_ops += _binary_forward(module, x, ones=True)  # divided by samples in profile()
         layer.n_synapses = int((module.weight != 0).sum())
         fan_in, fan_out = _fan(module)
         layer.extra.update(fan_in=fan_in, fan_out=fan_out, shape=list(module.weight.shape),
@@ -89,9 +132,10 @@ class _Recorder:
         fan_out = int(getattr(module, "out_features"))
         taps = int(getattr(module, "kernel_count", 1))
         ops = float((x != 0).sum()) * fan_out * taps
-        layer.acs += ops if is_binary(x) else 0.0
-        layer.macs += 0.0 if is_binary(x) else ops
-        layer.dense_ops += x.numel() * fan_out * taps / self.samples
+        spiking = is_spike_tensor(x)
+        layer.acs += ops if spiking else 0.0
+        layer.macs += 0.0 if spiking else ops
+        layer.dense_ops += x.numel() * fan_out * taps
         layer.n_synapses = int(getattr(module, "in_features")) * fan_out * taps
         layer.extra.update(fan_in=int(getattr(module, "in_features")) * taps, fan_out=fan_out, taps=taps,
                            max_delay=int(getattr(module, "max_delay", 0)))
@@ -100,21 +144,24 @@ class _Recorder:
     def matmul(self, name: str, module: nn.Module, a: torch.Tensor, b: torch.Tensor) -> None:
         layer = self._get(name, "attention", module)
         effective = float(((a != 0).to(torch.float32) @ (b != 0).to(torch.float32)).sum())
-        if is_binary(a) and is_binary(b):
+        if is_spike_tensor(a) and is_spike_tensor(b):
             layer.acs += effective
         else:
             layer.macs += effective
-        layer.dense_ops += a.shape[-1] * a[..., 0].numel() * b.shape[-1] / self.samples
+        layer.dense_ops += a.shape[-1] * a[..., 0].numel() * b.shape[-1]
         self._rate(layer, a, "input_rate")
 
     def neuron(self, name: str, module: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
         layer = self._get(name, "neuron", module)
-        layer.n_neurons = y.numel() // (self.steps * self.samples)
+        if getattr(module, "step_mode", "m") == "s":
+            per_sample = [y.numel() // self.batch] if self.batch else list(y.shape[1:])
+        else:
+            per_sample = list(y.shape[2:])
+        layer.n_neurons = max(int(math.prod(per_sample)), 1)
         layer.neuron_updates += y.numel()
         layer.spikes += float((y != 0).sum())
         self._rate(layer, x, "input_rate")
-        self._rate(layer, y, "output_rate")
-        layer.extra["shape"] = list(y.shape[2:]) if y.dim() > 2 and y.shape[0] == self.steps else [layer.n_neurons]
+        layer.extra["shape"] = per_sample
 
 
 def _first_tensor(value: Any) -> torch.Tensor | None:
@@ -125,7 +172,7 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     return None
 
 
-def _make_hook(rec: _Recorder, name: str, module: nn.Module):
+def _make_hook(rec: ActivityRecorder, name: str, module: nn.Module):
     def hook(mod: nn.Module, inputs: tuple, output: Any) -> None:
         x, y = _first_tensor(inputs), _first_tensor(output)
         if x is None or y is None:
@@ -171,17 +218,6 @@ def profile_model(model: nn.Module, x: torch.Tensor, dt: float | None = None) ->
     """
     if x.dim() < 2:
         raise ValueError(f"input must be time-major (T, B, ...), got shape {tuple(x.shape)}")
-    rec = _Recorder(int(x.shape[0]), int(x.shape[1]))
-    handles = [m.register_forward_hook(_make_hook(rec, n, m)) for n, m in _targets(model)]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for handle in handles:
-            handle.remove()
-    layers = list(rec.layers.values())
-    for layer in layers:
-        layer.extra = {k: v for k, v in layer.extra.items() if not k.endswith(("_n", "_nz"))}
-    from snnlab.analysis.metrics import static_metrics
-
-    return ActivityProfile(rec.samples, rec.steps, dt, layers, "dense", meta=static_metrics(model))
+    with ActivityRecorder(model) as rec, torch.no_grad():
+        model(x)
+    return rec.profile(int(x.shape[1]), int(x.shape[0]), dt)

@@ -93,7 +93,7 @@ def _figures(out: Path, reports: list, mappings: dict, activity: ActivityProfile
     images = [
         plots.energy_breakdown(reports, out / "energy_breakdown.png"),
         plots.snn_vs_ann(ann_energy_j(activity.per_inference()), snn, {r.hardware: r.total_j for r in reports}, out / "snn_vs_ann.png"),
-        plots.firing_rates(activity, spikes, out / "firing_rates.png"),
+        plots.firing_rates(activity, spikes, out / "hw_firing_rates.png"),
     ]
     if spikes:
         images.append(plots.raster(spikes, out / "raster.png"))

@@ -19,7 +19,7 @@ EPILOG = textwrap.dedent(
     examples:
       snnlab eval runs/demo                      # best.pt on the test split -> runs/demo/eval.json
       snnlab eval runs/demo --checkpoint last
-      snnlab eval runs/demo --early-exit --max-drop 0.01
+      snnlab eval runs/demo --early-exit --max-drop 0.5     # allow 0.5 accuracy points of loss
     """
 )
 
@@ -32,8 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--early-exit", action="store_true",
                         help="also evaluate dynamic-confidence early exit (snnlab.inference)")
-    parser.add_argument("--max-drop", type=float, default=0.01,
-                        help="early exit: largest accuracy drop allowed when choosing the threshold")
+    parser.add_argument("--max-drop", type=float, default=0.5,
+                        help="early exit: largest accuracy drop allowed when choosing the threshold, in percentage points (default 0.5)")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:

@@ -19,7 +19,7 @@ from torch import nn
 from snnlab.analysis.profile import ActivityProfile
 from snnlab.errors import ShapeError
 from snnlab.inference.confidence import DynamicConfidence, ExitDecision
-from snnlab.inference.counting import OpCounter
+from snnlab.analysis.hooks import ActivityRecorder
 from snnlab.inference.stream import keep_rows, step_outputs, streaming
 
 
@@ -59,7 +59,7 @@ class EarlyExitRunner:
         self.model = model
         self.rule = rule
         self.count = count
-        self._counter: Optional[OpCounter] = None
+        self._counter: Optional[ActivityRecorder] = None
 
     @torch.no_grad()
     def run_batch(self, x: torch.Tensor, early_exit: bool = True) -> ExitDecision:
@@ -75,7 +75,7 @@ class EarlyExitRunner:
         with streaming(self.model):
             for t in range(T):
                 if self._counter is not None:
-                    self._counter.rows = active.numel()
+                    self._counter.batch = active.numel()
                 out = step_outputs(self.model, x[t].index_select(0, active))  # (A, C)
                 acc, done = self.rule.step(torch.zeros_like(out) if acc is None else acc, out)
                 done = done & early_exit if t < T - 1 else torch.ones_like(done)
@@ -109,7 +109,7 @@ class EarlyExitRunner:
         """
         device = device or model_device(self.model)
         decisions, labels, samples, wall, T = [], [], 0, 0.0, 1
-        counter = OpCounter(self.model) if self.count else None
+        counter = ActivityRecorder(self.model) if self.count else None
         self._counter = counter
         try:
             if counter is not None:

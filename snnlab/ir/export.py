@@ -95,8 +95,10 @@ class _Builder:
     def probe_shape(self, module: nn.Module, offset: int) -> Optional[tuple[int, ...]]:
         if self.shape is None:
             return None
+        param = next(module.parameters(), None)
+        dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
         with torch.no_grad():
-            out = module(torch.zeros((1,) * offset + self.shape))
+            out = module(torch.zeros((1,) * offset + self.shape, dtype=dtype))
         return tuple(out.shape[offset:])
 
 
@@ -168,7 +170,9 @@ def _verify(model: nn.Module, b: _Builder, containers: list[str]) -> None:
         raise GraphError(f"module {containers[0]!r} is not a Sequential and the chain of its children cannot be "
                          f"checked (unknown input shape or an encoder); pass input_shape or give it nir_layers()")
     gen = torch.Generator().manual_seed(0)
-    x = 2.0 * torch.rand((4, 2) + b.input_shape, generator=gen)
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    x = 2.0 * torch.rand((4, 2) + b.input_shape, generator=gen, dtype=dtype)
     with torch.no_grad():
         expected, h = model(x), x
         for step in b.trace:

@@ -36,7 +36,7 @@ def test_report_files_and_table(tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "| loihi |" in md and "no: layer 'lif1' is a LIF neuron; speck supports" in md
     names = {p.name for p in result["plots"]}
-    assert names == {"energy_breakdown.png", "snn_vs_ann.png", "firing_rates.png", "raster.png", "utilisation.png"}
+    assert names == {"energy_breakdown.png", "snn_vs_ann.png", "hw_firing_rates.png", "raster.png", "utilisation.png"}
     assert all((tmp_path / "plots" / n).stat().st_size > 1000 for n in names)
     loihi = result["reports"][0]
     assert loihi.fits and loihi.total_j > 0 and f"{loihi.total_j / 1e-9:.3g} nJ" in md

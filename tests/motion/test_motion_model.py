@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from snnlab.errors import ConfigError, ShapeError
-from snnlab.motion.model import HDSNN, bce_target, cone_mask, prune_kernel, shorten_kernel
+from snnlab.motion.model import HDSNN, cone_mask, prune_kernel, shorten_kernel
+from snnlab.motion.samples import past_windows
 
 
 def _voxels(batch: int = 2, steps: int = 12, side: int = 8, seed: int = 0) -> torch.Tensor:
@@ -57,21 +58,26 @@ def test_cone_mask_radius_grows_with_delay_and_limits_synapses():
     assert layer.n_synapses() == 2 * 2 * int(mask.sum())
 
 
-def test_bce_target_is_one_hot_on_every_voxel():
-    labels = torch.tensor([[0, 2, 1], [1, 1, 0]])
-    target = bce_target(labels, 3, 4, 5)
-    assert target.shape == (2, 3, 3, 4, 5)
-    assert torch.equal(target.sum(dim=1), torch.ones(2, 3, 4, 5))
-    assert target[0, 2, 1, 3, 4] == 1 and target[0, 0, 1, 0, 0] == 0
+@pytest.mark.parametrize("invariant", [False, True])
+def test_window_logits_equal_the_convolution_at_those_voxels(invariant):
+    torch.manual_seed(3)
+    layer = HDSNN(3, kernel_t=4, kernel_xy=5, polarity_invariant=invariant, init_std=0.5)
+    x = _voxels(steps=10, side=7)
+    index = torch.tensor([[0, 0, 0, 0], [1, 9, 6, 6], [0, 5, 3, 2], [1, 2, 0, 4]])  # (movie, t, y, x)
+    with torch.no_grad():
+        full = layer(x)  # (B, C, T, H, W)
+        at = layer.window_logits(past_windows(x, index, 4, 5))
+    torch.testing.assert_close(at, full[index[:, 0], :, index[:, 1], index[:, 2], index[:, 3]])
 
 
 def test_loss_matches_bce_of_probabilities_and_has_gradients():
     torch.manual_seed(1)
     layer = HDSNN(3, kernel_t=3, kernel_xy=3, init_std=0.1)
-    x, labels = _voxels(steps=6), torch.randint(0, 3, (2, 6))
-    loss = layer.loss(x, labels)
-    expected = torch.nn.functional.binary_cross_entropy(layer.probability(x), bce_target(labels, 3, 8, 8))
-    torch.testing.assert_close(loss, expected)
+    index = torch.tensor([[0, 2, 1, 1], [1, 5, 4, 7], [0, 4, 0, 3]])
+    windows, labels = past_windows(_voxels(steps=6), index, 3, 3), torch.tensor([2, 0, 1])
+    loss = layer.loss(windows, labels)
+    prob = torch.sigmoid(layer.window_logits(windows))
+    torch.testing.assert_close(loss, torch.nn.functional.binary_cross_entropy(prob, torch.eye(3)[labels]))
     loss.backward()
     assert layer.weight.grad.abs().sum() > 0 and layer.bias.grad.abs().sum() > 0
 
@@ -117,9 +123,11 @@ def test_bad_shapes_and_sizes_raise_clear_errors():
     with pytest.raises(ShapeError, match="batch, polarity, time, height, width"):
         layer(torch.zeros(2, 8, 6, 6))
     with pytest.raises(ShapeError, match="labels must be"):
-        layer.loss(torch.zeros(1, 2, 8, 6, 6), torch.zeros(1, 7, dtype=torch.long))
+        layer.loss(torch.zeros(4, 2, 5, 3, 3), torch.zeros(3, dtype=torch.long))
     with pytest.raises(ShapeError, match=r"\[0, 2\)"):
-        layer.loss(torch.zeros(1, 2, 8, 6, 6), torch.full((1, 8), 2))
+        layer.loss(torch.zeros(4, 2, 5, 3, 3), torch.full((4,), 2))
+    with pytest.raises(ShapeError, match="windows must be"):
+        layer.window_logits(torch.zeros(4, 2, 4, 3, 3))
     with pytest.raises(ConfigError, match="kernel_xy"):
         HDSNN(2, kernel_t=5, kernel_xy=4)
     with pytest.raises(ConfigError, match="kernel_t"):
