@@ -71,7 +71,7 @@ def graph_dt(graph: nir.NIRGraph, dt: Optional[float]) -> Optional[float]:
 def _need_dt(dt: Optional[float], name: str, kind: str) -> float:
     if dt is None:
         raise GraphError(f"node {name!r} ({kind}) needs a time step: the graph has no metadata 'dt', "
-                         f"pass dt= (seconds per step), e.g. dt=1e-3")
+                         f"pass dt= (seconds per step, CLI --dt), e.g. dt=1e-3")
     return dt
 
 

@@ -159,7 +159,7 @@ def graph_dt(graph: nir.NIRGraph, dt: float | None) -> float:
             raise GraphError(f"dt={dt} contradicts the graph metadata dt={meta_dt}; leave dt= unset")
         dt = meta_dt
     if dt is None:
-        raise GraphError("the graph has no metadata 'dt': pass dt= (seconds per step), e.g. dt=1e-3")
+        raise GraphError("the graph has no metadata 'dt': pass dt= (seconds per step, CLI --dt), e.g. dt=1e-3")
     if not np.isfinite(dt) or dt <= 0:
         raise GraphError(f"dt must be a positive number of seconds, got {dt}")
     return float(dt)

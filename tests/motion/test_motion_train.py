@@ -38,14 +38,14 @@ def test_training_on_a_tiny_problem_beats_chance_by_far(trained):
 
 def test_untrained_layer_is_near_chance(tiny_recipe):
     voxels, labels = make_split(tiny_recipe, "test")
-    assert evaluate(build_model(tiny_recipe), voxels, labels, tiny_recipe.warmup) < 0.45
+    assert evaluate(build_model(tiny_recipe), voxels, labels, tiny_recipe)["accuracy"] < 0.45
 
 
 def test_checkpoint_round_trip_and_mismatch(trained, tiny_raw):
     recipe, out, result = trained
     model = load_model(recipe, out / "model.pt")
     voxels, labels = make_split(recipe, "test")
-    assert evaluate(model, voxels, labels, recipe.warmup) == pytest.approx(result["test_accuracy"])
+    assert evaluate(model, voxels, labels, recipe)["accuracy"] == pytest.approx(result["test_accuracy"])
     tiny_raw["model"]["kernel_t"] = 4
     with pytest.raises(CheckpointError, match="different 'model' section"):
         load_model(recipe_from_dict(tiny_raw), out / "model.pt")
@@ -74,6 +74,13 @@ def test_half_saturation_interpolates_on_a_log_axis():
     assert half_saturation(rows[:2], chance=0.1) is None
 
 
+def test_accuracy_counts_only_settled_steps_when_asked():
+    labels = torch.tensor([[0, 0, 0, 1, 1, 1]])
+    prediction = torch.tensor([[0, 0, 0, 0, 1, 1]])  # wrong only on the first step after the change
+    assert accuracy(prediction, labels) == pytest.approx(5 / 6)
+    assert accuracy(prediction, labels, warmup=1, settle=1) == 1.0
+
+
 def test_accuracy_and_training_reject_mismatched_shapes(tiny_recipe):
     with pytest.raises(ShapeError, match="differ in shape"):
         accuracy(torch.zeros(2, 5), torch.zeros(2, 6))
@@ -89,6 +96,11 @@ def test_accuracy_and_training_reject_mismatched_shapes(tiny_recipe):
     (("prune", "fractions", [0.5, 1.5]), r"\(0, 1\]"),
     (("train", "lr", -1.0), "lr"),
     (("model", "delays", 3), "unknown key"),
+    (("model", "gate", "spikes"), "model.gate must be one of"),
+    (("train", "lr_schedule", "step"), "train.lr_schedule"),
+    (("train", "l1", -1e-3), "train.l1 must be >= 0"),
+    (("train", "settle", 40), "train.settle must lie in"),
+    (("train", "samples_per_movie", 0), "train.samples_per_movie must be > 0"),
 ])
 def test_recipe_errors_name_the_field(tiny_raw, change, message):
     section, key, value = change
