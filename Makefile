@@ -44,7 +44,9 @@ test-cuda: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q -m cuda
 
 bench: peers
-	$(BIN)/python benchmarks/bench_neurons.py
+	$(BIN)/python benchmarks/bench_neurons.py --quick
+	$(BIN)/python benchmarks/bench_delays.py --quick
+	$(BIN)/python benchmarks/bench_sim.py --cuba-seconds 1.0
 
 clean:
 	rm -rf $(VENV) .venv-brian2 runs .pytest_cache
