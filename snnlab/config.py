@@ -34,7 +34,14 @@ DEVICES = ("auto", "cpu", "cuda")
 
 @dataclass
 class DataConfig:
-    """Dataset and loader options; ``options`` go to ``snnlab.data.create_dataset`` for both splits."""
+    """Dataset and loader options; ``options`` go to ``snnlab.data.create_dataset`` for every split.
+
+    ``valid_split`` (e.g. ``"valid"``) turns on model selection on a validation split: it is
+    evaluated every epoch and selects ``best.pt``, and the test split is touched once, at the
+    end, to report the best checkpoint. ``train_options`` reach the training split only, which is
+    where a held-out validation subset is removed (``train_options: {holdout_valid: true}`` for
+    digits and SHD, whose ``valid`` split is carved out of the training data).
+    """
 
     name: str = "digits"
     root: Optional[str] = None
@@ -43,10 +50,12 @@ class DataConfig:
     num_workers: int = 0
     train_split: str = "train"
     test_split: str = "test"
+    valid_split: Optional[str] = None  # selects best.pt when set; None: selection on test_split
     options: dict[str, Any] = field(default_factory=dict)
-    train_options: dict[str, Any] = field(default_factory=dict)  # training split only (augmentation)
+    train_options: dict[str, Any] = field(default_factory=dict)  # training split only (augmentation, holdout)
     limit_train: Optional[int] = None  # keep the first N training samples (smoke runs)
     limit_test: Optional[int] = None
+    limit_valid: Optional[int] = None
 
 
 @dataclass
@@ -108,7 +117,9 @@ class RunConfig:
     out_dir: str = "runs"
     tensorboard: bool = False
     progress: bool = True
-    monitor: str = "test_acc"  # metric that selects best.pt (higher is better): test_acc or train_acc
+    # metric that selects best.pt (higher is better; ties: lower loss of the same split): valid_acc,
+    # test_acc or train_acc; None: valid_acc when data.valid_split is set, else test_acc
+    monitor: Optional[str] = None
 
 
 @dataclass
@@ -134,7 +145,7 @@ class Config:
 
 
 _CHOICES = {("train", "loss"): LOSSES, ("train", "amp"): AMP_MODES, ("train", "device"): DEVICES,
-            ("run", "monitor"): ("test_acc", "train_acc"), ("name",): OPTIMIZERS, ("scheduler", "name"): SCHEDULERS, ("scheduler", "interval"): INTERVALS}
+            ("run", "monitor"): ("valid_acc", "test_acc", "train_acc"), ("name",): OPTIMIZERS, ("scheduler", "name"): SCHEDULERS, ("scheduler", "interval"): INTERVALS}
 _POSITIVE = {"epochs", "batch_size", "eval_batch_size", "lr"}
 
 
@@ -224,10 +235,32 @@ def _check_values(obj: Any, where: str) -> None:
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
         choices = _CHOICES.get((section, f.name)) or (_CHOICES.get((f.name,)) if section.isdigit() else None)
-        if choices and value not in choices:
+        if choices and value is not None and value not in choices:
             raise ConfigError(f"{where}.{f.name}: '{value}' is not valid; valid: {', '.join(choices)}")
         if f.name in _POSITIVE and isinstance(value, (int, float)) and value <= 0:
             raise ConfigError(f"{where}.{f.name}: must be > 0, got {value!r}")
+
+
+def resolve_monitor(cfg: Config) -> None:
+    """Fill ``run.monitor`` from the splits and check that it names a metric the trainer logs.
+
+    Raises:
+        ConfigError: a validation split equal to the train/test split, ``valid_acc`` without a
+            validation split, or ``test_acc`` with one (the test split is then kept for the
+            final report only).
+    """
+    data, run = cfg.data, cfg.run
+    if data.valid_split is not None and data.valid_split in (data.train_split, data.test_split):
+        raise ConfigError(f"data.valid_split: '{data.valid_split}' must differ from train_split "
+                          f"'{data.train_split}' and test_split '{data.test_split}'")
+    if run.monitor is None:
+        run.monitor = "valid_acc" if data.valid_split is not None else "test_acc"
+    if run.monitor == "valid_acc" and data.valid_split is None:
+        raise ConfigError("run.monitor: 'valid_acc' needs data.valid_split (e.g. 'valid'); valid here: "
+                          "test_acc, train_acc")
+    if run.monitor == "test_acc" and data.valid_split is not None:
+        raise ConfigError(f"run.monitor: 'test_acc' with data.valid_split '{data.valid_split}': the test split "
+                          "is evaluated only once, for the final report; valid here: valid_acc, train_acc")
 
 
 def _check_model(model: Any, source: str) -> dict[str, Any]:
@@ -284,6 +317,10 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(msg if msg.startswith(source) else f"{source}: {msg}") from None
     if not cfg.train.optimizers:
         raise ConfigError(f"{source}: train.optimizers: at least one optimiser is needed")
+    try:
+        resolve_monitor(cfg)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {err}") from None
     return cfg
 
 

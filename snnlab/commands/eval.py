@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate, run the requested extensions, print a summary."""
     import torch
 
-    from snnlab.train.evaluation import evaluate_run
+    from snnlab.train.evaluation import evaluate_run, selection_note
 
     if args.samples < 1:
         from snnlab.errors import ConfigError
@@ -96,8 +96,9 @@ def run(args: argparse.Namespace) -> int:
 
         (resolve_run_dir(args.run_dir) / "eval.json").write_text(json.dumps(report, indent=2))
     rates = ", ".join(f"{k} {v:.3f}" for k, v in report["firing_rates"].items())
+    chosen = f", {selection_note(report, report['split'])}" if report["checkpoint"] == "best" else ""
     print(f"{args.run_dir}: test accuracy {report['accuracy']:.2%} on {report['samples']} samples "
-          f"({report['checkpoint']}.pt, epoch {report['epoch']})")
+          f"({report['checkpoint']}.pt, epoch {report['epoch']}{chosen})")
     print(f"firing rates (spikes/neuron/step): {rates}")
     print("wrote " + ", ".join(report["files"]))
     return 0

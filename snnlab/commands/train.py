@@ -24,7 +24,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
         "train", help="train a recipe (YAML) into runs/<name>/",
         description="Train a spiking network from a YAML recipe. Writes runs/<name>/ with config.yaml, "
-                    "metrics.csv and checkpoints/{last,best}.pt.",
+                    "metrics.csv, checkpoints/{last,best}.pt and eval.json. best.pt is selected on "
+                    "data.valid_split when the recipe sets one (else on the test split); the test split "
+                    "then reports best.pt once, after the last epoch.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("config", nargs="?", help="recipe YAML (experiments/*.yaml); optional with --resume RUN")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -87,6 +89,18 @@ def run(args: argparse.Namespace) -> int:
 
     summary = Trainer(cfg, resume=resume, overwrite=args.force).fit()
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"done: {summary['run_dir']}  best {cfg.run.monitor} {summary['best']:.4f} "
-              f"(epoch {summary['best_epoch']})")
+        print(summary_line(summary, cfg.data.test_split))
     return 0
+
+
+def summary_line(summary: dict[str, Any], test_split: str = "test") -> str:
+    """``done: RUN  best valid_acc ... (epoch k, selected on ...); test accuracy of best.pt ...``."""
+    from snnlab.train.evaluation import selection_note
+
+    line = (f"done: {summary['run_dir']}  best {summary['selected_on']} {summary['best']:.4f} "
+            f"(epoch {summary['best_epoch']}, {selection_note(summary, test_split)})")
+    test = summary.get("test")
+    if test:
+        line += (f"; test accuracy of best.pt {test['accuracy']:.2%}, of the last epoch "
+                 f"{test['accuracy_last']:.2%} ({test['samples']} '{test['split']}' samples)")
+    return line

@@ -14,8 +14,13 @@ due events that do not fit stay in the residual ``L - L_ref`` and fire later.
 small jitter of up to ``jitter_us``. Everything random comes from ``seed``: the events are
 deterministic.
 
-Split: a fixed stratified split (``sklearn.model_selection.train_test_split`` with
-``random_state=0``, ``stratify`` = labels) into 1,437 train and 360 test samples.
+Splits: a fixed stratified split (``sklearn.model_selection.train_test_split`` with
+``random_state=0``, ``stratify`` = labels) into 1,437 train and 360 test samples. The
+validation split ``split="valid"`` is a second fixed stratified split of those 1,437 training
+samples (``train_test_split`` with ``test_size=144``, i.e. 10 % rounded up, ``random_state=0``,
+``stratify`` = their labels): 144 samples, 14-15 per class. As with SHD's speaker hold-out,
+``split="train"`` keeps all 1,437 samples unless ``holdout_valid=True`` removes the 144
+validation samples (1,293 left); the test split never changes.
 """
 from __future__ import annotations
 
@@ -30,7 +35,9 @@ from snnlab.data.transforms import ToFrame
 from snnlab.errors import ConfigError
 
 N_TEST = 360
+N_VALID = 144  # 10 % of the 1,437 training samples, rounded up
 SPLIT_SEED = 0
+SPLITS = ("train", "valid", "test")
 
 
 @dataclass(frozen=True)
@@ -160,13 +167,25 @@ def load_digit_events(cfg: DigitsConfig = DigitsConfig()) -> tuple[EventStore, n
     return convert(digits.images.astype(np.float64), cfg), digits.target.astype(np.int64)
 
 
-def split_indices(labels: np.ndarray, split: str) -> np.ndarray:
-    """Indices of the fixed stratified train (1,437) / test (360) split."""
+def split_indices(labels: np.ndarray, split: str, holdout_valid: bool = False) -> np.ndarray:
+    """Sorted sample indices of a split (see the module docstring).
+
+    Args:
+        labels: the labels of all 1,797 digits.
+        split: "train" (1,437, or 1,293 with ``holdout_valid``), "valid" (144 of the training
+            samples) or "test" (360).
+        holdout_valid: remove the validation samples from "train" (ignored for the other splits).
+    """
     from sklearn.model_selection import train_test_split
 
     train, test = train_test_split(np.arange(len(labels)), test_size=N_TEST, random_state=SPLIT_SEED,
                                    stratify=labels)
-    return np.sort(train if split == "train" else test)
+    if split == "test":
+        return np.sort(test)
+    if split == "train" and not holdout_valid:
+        return np.sort(train)
+    fit, valid = train_test_split(train, test_size=N_VALID, random_state=SPLIT_SEED, stratify=labels[train])
+    return np.sort(valid if split == "valid" else fit)
 
 
 class _Subset:
@@ -184,20 +203,21 @@ class _Subset:
 
 def digits_dataset(root: str | None = None, split: str = "train", n_time_bins: int = 16,
                    time_window_us: float | None = None, frame_transform=None, event_transform=None,
-                   random_events: bool = False, **conversion) -> EventFrameDataset:
+                   random_events: bool = False, holdout_valid: bool = False, **conversion) -> EventFrameDataset:
     """The embedded digits as a dataset of frames (T, 2, size, size).
 
     Args:
         root: ignored (the data ships with scikit-learn).
-        split: "train" (1,437) or "test" (360).
+        split: "train" (1,437), "valid" (144 of the training samples) or "test" (360).
         n_time_bins: T bins over the whole 3-saccade recording (default 16).
         time_window_us: bin width instead of ``n_time_bins`` (T = ceil(duration / window)).
         frame_transform: tensor transform after binning (e.g. TimeMask).
         event_transform: event transform before binning.
         random_events: whether ``event_transform`` is random (disables the frame cache).
+        holdout_valid: "train" leaves out the 144 "valid" samples (1,293 left); other splits ignore it.
         **conversion: fields of :class:`DigitsConfig` (size, saccade_ms, threshold, seed, ...).
     """
-    check_split("digits", split, ("train", "test"))
+    check_split("digits", split, SPLITS)
     unknown = set(conversion) - set(DigitsConfig.__dataclass_fields__)
     if unknown:
         raise ConfigError(f"digits: unknown option(s) {sorted(unknown)}; valid: n_time_bins, time_window_us, "
@@ -205,12 +225,15 @@ def digits_dataset(root: str | None = None, split: str = "train", n_time_bins: i
     cfg = DigitsConfig(**conversion)
     cfg.validate()
     store, labels = load_digit_events(cfg)
-    idx = split_indices(labels, split)
+    idx = split_indices(labels, split, holdout_valid)
     binning = {"time_window": time_window_us} if time_window_us is not None else {"n_time_bins": n_time_bins}
     to_frame = ToFrame((cfg.size, cfg.size, 2), duration=cfg.duration_us, **binning)
-    return EventFrameDataset(_Subset(store, idx), labels[idx], to_frame, num_classes=10,
-                             event_transform=event_transform, frame_transform=frame_transform,
-                             random_events=random_events)
+    ds = EventFrameDataset(_Subset(store, idx), labels[idx], to_frame, num_classes=10,
+                           event_transform=event_transform, frame_transform=frame_transform,
+                           random_events=random_events)
+    ds.contains_valid = split == "train" and not holdout_valid  # the trainer refuses to validate on seen samples
+    ds.indices = idx  # positions in scikit-learn's 1,797 digits
+    return ds
 
 
 __all__ = ["DigitsConfig", "convert", "digits_dataset", "load_digit_events", "saccade_path"]

@@ -13,7 +13,8 @@ import torch
 from snnlab.errors import DataError
 
 DATASETS: dict[str, str] = {
-    "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16)",
+    "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16); "
+              "train 1,437 (valid 144 of them) / test 360",
     "shd": "Spiking Heidelberg Digits (HDF5, 700 channels, 20 classes), frames (T, 140) at dt = 10 ms",
     "ssc": "Spiking Speech Commands (HDF5, 700 channels, 35 classes, train/valid/test), frames (T, 140)",
     "nmnist": "N-MNIST (ATIS .bin events, 34x34x2, 10 classes), frames (T, 2, 34, 34)",
@@ -46,7 +47,8 @@ def create_dataset(name: str, root: str | None = None, split: str = "train", **c
         name: one of :data:`DATASETS`.
         root: folder holding the files (ignored for "digits").
         split: "train", "test", or "valid" where the dataset has one (SSC ships one; SHD
-            holds out speakers of the training set).
+            holds out speakers of the training set, digits a stratified 10 % of it; both keep
+            those samples in "train" unless ``holdout_valid=True``).
         **cfg: reader options (binning, caching, augmentation); see each reader.
 
     Raises:

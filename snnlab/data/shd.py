@@ -20,7 +20,9 @@ frames are cached in ``cache_dir`` (default ``<root>/cache``), see :mod:`snnlab.
 Validation split (SHD has none): ``split="valid"`` holds out whole speakers of
 ``shd_train.h5``: the speakers with the highest ids, added until at least ``valid_fraction``
 (default 0.1) of the training samples are held out, or the ids in ``valid_speakers``.
-``split="train"`` is the whole file unless ``holdout_valid=True`` removes those speakers.
+``split="train"`` is the whole file unless ``holdout_valid=True`` removes those speakers
+(set it through ``data.train_options`` so that it reaches the training split only; the
+trainer refuses a validation split whose samples are still in the training split).
 """
 from __future__ import annotations
 
@@ -186,5 +188,7 @@ def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: f
     if kind == "shd" and (split == "valid" or (split == "train" and holdout_valid)):
         held = speaker_holdout(speakers, valid_fraction, valid_speakers)
         indices = indices[held] if split == "valid" else indices[~held]
-    return SpikingAudioDataset(cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt,
-                               frame_transform)
+    ds = SpikingAudioDataset(cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt,
+                             frame_transform)
+    ds.contains_valid = kind == "shd" and split == "train" and not holdout_valid  # SSC's valid is its own file
+    return ds

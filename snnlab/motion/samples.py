@@ -33,6 +33,18 @@ def segment_age(labels: torch.Tensor) -> torch.Tensor:
     return age
 
 
+def settled_steps(labels: torch.Tensor, warmup: int, settle: int) -> torch.Tensor:
+    """Steps counted at evaluation: labels (N, T) -> bool (N, T - warmup), True where the step is
+    at least ``settle`` steps into its motion segment (all True for ``settle = 0``).
+
+    Raises:
+        ShapeError: ``warmup`` outside ``[0, T)``.
+    """
+    if not 0 <= warmup < labels.shape[-1]:
+        raise ShapeError(f"warmup must lie in [0, {labels.shape[-1]}), got {warmup}")
+    return segment_age(labels)[:, warmup:] >= settle
+
+
 def gate_mask(voxels: torch.Tensor, gate: str) -> torch.Tensor:
     """Voxels where evidence is read: (N, P, T, H, W) -> bool (N, T, H, W).
 

@@ -28,7 +28,7 @@ from snnlab.errors import CheckpointError, ShapeError
 from snnlab.motion.generator import generate_dataset
 from snnlab.motion.model import HDSNN
 from snnlab.motion.recipe import MotionRecipe, TrainSection
-from snnlab.motion.samples import gate_mask, past_windows, sample_voxels, segment_age
+from snnlab.motion.samples import gate_mask, past_windows, sample_voxels, settled_steps
 
 Log = Callable[[str], None]
 
@@ -121,9 +121,7 @@ def accuracy(prediction: torch.Tensor, labels: torch.Tensor, warmup: int = 0, se
     prediction (N, T) equals the label (N, T)."""
     if prediction.shape != labels.shape:
         raise ShapeError(f"predictions {tuple(prediction.shape)} and labels {tuple(labels.shape)} differ in shape")
-    if not 0 <= warmup < labels.shape[1]:
-        raise ShapeError(f"warmup must lie in [0, {labels.shape[1]}), got {warmup}")
-    counted = segment_age(labels)[:, warmup:] >= settle
+    counted = settled_steps(labels, warmup, settle)
     hits = (prediction[:, warmup:] == labels[:, warmup:])[counted]
     return float(hits.float().mean()) if hits.numel() else float("nan")
 
@@ -187,7 +185,8 @@ def run_train(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, An
               "train_settled_accuracy": train_eval["settled_accuracy"],
               "test_settled_accuracy": test_eval["settled_accuracy"],
               "loss_history": history, "n_synapses": model.n_synapses(), "warmup_steps": recipe.warmup,
-              "settle_steps": recipe.settle, "fit_seconds": fit_seconds, "seconds": time.time() - start}
+              "settle_steps": recipe.settle,
+              "test_settled_fraction": float(settled_steps(test_y, recipe.warmup, recipe.settle).float().mean()), "fit_seconds": fit_seconds, "seconds": time.time() - start}
     save_model(model, recipe, out / "model.pt")
     write_json(out / "train_results.json", result)
     write_config(out, recipe)

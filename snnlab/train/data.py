@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import torch
 
@@ -13,7 +13,7 @@ from snnlab.train.distributed import DistContext, EpochSampler, per_rank_batch
 
 @dataclass
 class RunData:
-    """Train/test datasets, their loaders, and what the model needs to know about the input."""
+    """Train/test (and optional validation) datasets, their loaders, and the input's shape and classes."""
 
     train_set: Any
     test_set: Any
@@ -23,20 +23,40 @@ class RunData:
     generator: torch.Generator
     num_classes: int
     input_shape: tuple[int, ...]
+    valid_set: Any = None  # set when ``data.valid_split`` is
+    valid_loader: Optional[torch.utils.data.DataLoader] = None
+
+    @property
+    def selection_loader(self) -> torch.utils.data.DataLoader:
+        """The loader evaluated every epoch: validation when there is one, else test."""
+        return self.valid_loader if self.valid_loader is not None else self.test_loader
+
+
+def _limit_of(cfg: DataConfig, split: str, train: bool) -> tuple[str, Optional[int]]:
+    """The ``data.limit_*`` field that caps ``split`` and its value."""
+    if train:
+        return "limit_train", cfg.limit_train
+    if cfg.valid_split is not None and split == cfg.valid_split:
+        return "limit_valid", cfg.limit_valid
+    return "limit_test", cfg.limit_test
 
 
 def build_dataset(cfg: DataConfig, split: str, train: bool) -> Any:
-    """One split through ``snnlab.data.create_dataset``, limited to the first N samples if asked."""
+    """One split through ``snnlab.data.create_dataset``, limited to the first N samples if asked.
+
+    ``data.train_options`` (augmentation, ``holdout_valid``) are added for the training split
+    only (``train=True``); every other split gets ``data.options`` alone.
+    """
     from snnlab.data import create_dataset
 
     options = {**cfg.options, **(cfg.train_options if train else {})}
     ds = create_dataset(cfg.name, cfg.root, split, **options)
-    limit = cfg.limit_train if train else cfg.limit_test
+    name, limit = _limit_of(cfg, split, train)
     if limit is not None:
         if limit < 1:
-            raise ConfigError(f"data.limit_{'train' if train else 'test'} must be >= 1, got {limit}")
+            raise ConfigError(f"data.{name} must be >= 1, got {limit}")
         sub = torch.utils.data.Subset(ds, range(min(limit, len(ds))))
-        for attr in ("num_classes", "input_shape", "timesteps", "collate_fn"):
+        for attr in ("num_classes", "input_shape", "timesteps", "collate_fn", "contains_valid"):
             if hasattr(ds, attr):
                 setattr(sub, attr, getattr(ds, attr))
         ds = sub
@@ -57,9 +77,26 @@ def eval_loader(ds: Any, cfg: DataConfig, ctx: DistContext) -> torch.utils.data.
                                        num_workers=cfg.num_workers, collate_fn=collate_of(ds))
 
 
+def build_valid(cfg: DataConfig, train_set: Any, ctx: DistContext) -> tuple[Any, Optional[torch.utils.data.DataLoader]]:
+    """The validation split and its loader, or ``(None, None)`` without ``data.valid_split``.
+
+    Raises:
+        ConfigError: the training split still holds the validation samples (a reader that
+            carves ``valid`` out of ``train`` marks that with ``contains_valid``).
+    """
+    if cfg.valid_split is None:
+        return None, None
+    if getattr(train_set, "contains_valid", False):
+        raise ConfigError(f"data.valid_split: the '{cfg.train_split}' split of '{cfg.name}' still contains the "
+                          f"'{cfg.valid_split}' samples; hold them out with data.train_options.holdout_valid: true")
+    valid_set = build_dataset(cfg, cfg.valid_split, train=False)
+    return valid_set, eval_loader(valid_set, cfg, ctx)
+
+
 def build_run_data(cfg: DataConfig, seed: int, ctx: DistContext) -> RunData:
-    """Datasets and loaders for training (shuffled per ``seed + epoch``) and testing."""
+    """Datasets and loaders for training (shuffled per ``seed + epoch``), validation and testing."""
     train_set = build_dataset(cfg, cfg.train_split, train=True)
+    valid_set, valid_loader = build_valid(cfg, train_set, ctx)
     test_set = build_dataset(cfg, cfg.test_split, train=False)
     sampler = EpochSampler(len(train_set), shuffle=True, seed=seed, ctx=ctx, even=True)
     generator = torch.Generator().manual_seed(seed)
@@ -70,4 +107,4 @@ def build_run_data(cfg: DataConfig, seed: int, ctx: DistContext) -> RunData:
     num_classes = int(getattr(train_set, "num_classes", 0))
     input_shape = tuple(int(s) for s in getattr(train_set, "input_shape", ()))
     return RunData(train_set, test_set, train_loader, eval_loader(test_set, cfg, ctx), sampler, generator,
-                   num_classes, input_shape)
+                   num_classes, input_shape, valid_set, valid_loader)

@@ -1,5 +1,10 @@
 """Evaluate a trained run on its test split and write ``eval.json``, ``spikes.npz`` and,
-when :mod:`snnlab.analysis` provides ``profile_model``, ``activity.json``."""
+when :mod:`snnlab.analysis` provides ``profile_model``, ``activity.json``.
+
+``eval.json`` also says how ``best.pt`` was chosen (``selected_on``: the monitored metric,
+``selection_split``: the split it was measured on). Only when that split is the test split is
+the reported test accuracy optimistic (chosen on the data it is reported on).
+"""
 from __future__ import annotations
 
 import json
@@ -9,12 +14,15 @@ from typing import Any, Optional
 
 import torch
 
+from snnlab.config import Config
 from snnlab.train.data import build_dataset, eval_loader
 from snnlab.train.distributed import DistContext
 from snnlab.train.loop import StepConfig, evaluate
 from snnlab.train.losses import OutputLoss
 from snnlab.train.model_io import LoadedRun, load_run
 from snnlab.train.recording import record_spikes, save_spikes
+
+CARRIED = ("accuracy_last", "loss_last", "last_epoch")  # the trainer's figures for the last epoch's weights
 
 
 def is_static(x: torch.Tensor, y: torch.Tensor) -> bool:
@@ -49,6 +57,39 @@ def profile_activity(run: LoadedRun, x: torch.Tensor, path: Path) -> Optional[st
     return path.name
 
 
+def selection_info(cfg: Config) -> dict[str, str]:
+    """How ``best.pt`` is chosen: ``selected_on`` (the monitored metric) and ``selection_split``."""
+    data = cfg.data
+    monitor = cfg.run.monitor or ("valid_acc" if data.valid_split is not None else "test_acc")
+    split = {"valid_acc": data.valid_split, "train_acc": data.train_split}.get(monitor, data.test_split)
+    return {"selected_on": monitor, "selection_split": str(split)}
+
+
+def selection_note(info: dict[str, Any], test_split: str = "test") -> str:
+    """One phrase for summaries: on which split best.pt was selected, and a warning when on test."""
+    text = f"selected on {info['selected_on']} of the '{info['selection_split']}' split"
+    if info["selection_split"] == test_split:
+        text += " (no validation split: the test accuracy of best.pt is optimistic)"
+    return text
+
+
+def write_eval_json(run_dir: Path, report: dict[str, Any]) -> None:
+    """Write ``run_dir/eval.json``."""
+    (Path(run_dir) / "eval.json").write_text(json.dumps(report, indent=2))
+
+
+def _carried(run_dir: Path, which: str) -> dict[str, Any]:
+    """The last-epoch test figures of the trainer's ``eval.json``, kept when best.pt is re-evaluated."""
+    path = run_dir / "eval.json"
+    if which != "best" or not path.is_file():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {k: old[k] for k in CARRIED if k in old}
+
+
 def evaluate_run(run_dir: str | Path, which: str = "best", n_raster: int = 4,
                  device: Optional[torch.device] = None) -> dict[str, Any]:
     """Evaluate ``checkpoints/<which>.pt`` of a run on the test split and write the artefacts.
@@ -74,6 +115,7 @@ def evaluate_run(run_dir: str | Path, which: str = "best", n_raster: int = 4,
     report = {"accuracy": result["test_acc"], "loss": result["test_loss"], "samples": result["samples"],
               "firing_rates": result["rates"], "checkpoint": run.checkpoint, "epoch": run.epoch,
               "split": cfg.data.test_split, "dataset": cfg.data.name, "model": cfg.model["name"],
+              **selection_info(cfg), **_carried(run.run_dir, run.checkpoint),
               "eval_time_s": time.perf_counter() - start, "files": files}
-    (run.run_dir / "eval.json").write_text(json.dumps(report, indent=2))
+    write_eval_json(run.run_dir, report)
     return report

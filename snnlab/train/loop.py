@@ -95,8 +95,9 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
 
 @torch.no_grad()
 def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: OutputLoss, step: StepConfig,
-             ctx: DistContext) -> dict[str, Any]:
-    """Global ``test_loss``, ``test_acc`` and per-layer firing rates (``rates``: name -> spikes/neuron/step)."""
+             ctx: DistContext, prefix: str = "test") -> dict[str, Any]:
+    """Global ``<prefix>_loss``, ``<prefix>_acc`` (``prefix`` names the split: "test", "valid"),
+    ``samples`` and per-layer firing rates (``rates``: name -> spikes/neuron/step)."""
     model.eval()
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
     with FiringRateMonitor(model) as monitor:
@@ -110,5 +111,5 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: Out
     totals = all_reduce_sum(totals, ctx)
     spikes = all_reduce_sum(monitor.totals(), ctx)
     n = max(float(totals[2]), 1.0)
-    return {"test_loss": float(totals[0]) / n, "test_acc": float(totals[1]) / n,
+    return {f"{prefix}_loss": float(totals[0]) / n, f"{prefix}_acc": float(totals[1]) / n,
             "samples": int(totals[2]), "rates": monitor.rates(spikes)}

@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 RATE_PREFIX = "rate/"
-LEADING = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr", "epoch_time_s", "samples_per_s")
+LEADING = ("epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc", "lr",
+           "epoch_time_s", "samples_per_s")
 
 
 class FiringRateMonitor:
@@ -67,7 +68,11 @@ def _columns(history: list[dict[str, float]]) -> list[str]:
 
 
 def write_metrics_csv(path: str | Path, history: list[dict[str, float]]) -> None:
-    """Write every epoch's metrics to ``path`` (atomically); columns include ``test_acc``."""
+    """Write every epoch's metrics to ``path`` (atomically).
+
+    Columns include ``valid_loss``/``valid_acc`` when the run has a validation split, else
+    ``test_loss``/``test_acc`` (the split evaluated every epoch).
+    """
     path = Path(path)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=_columns(history), extrasaction="ignore")

@@ -20,14 +20,14 @@ def _pyplot() -> Any:
 
 
 def plot_curves(history: list[dict[str, float]], path: Path) -> Path:
-    """Loss and accuracy per epoch (train and test)."""
+    """Loss and accuracy per epoch (train, and valid or test: the split evaluated every epoch)."""
     plt = _pyplot()
     epochs = [row["epoch"] for row in history]
+    splits = [s for s in ("train", "valid", "test") if any(f"{s}_acc" in row for row in history)]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.4))
-    for key, label in (("train_loss", "train"), ("test_loss", "test")):
-        ax_loss.plot(epochs, [row.get(key, np.nan) for row in history], marker="o", label=label)
-    for key, label in (("train_acc", "train"), ("test_acc", "test")):
-        ax_acc.plot(epochs, [100 * row.get(key, np.nan) for row in history], marker="o", label=label)
+    for split in splits:
+        ax_loss.plot(epochs, [row.get(f"{split}_loss", np.nan) for row in history], marker="o", label=split)
+        ax_acc.plot(epochs, [100 * row.get(f"{split}_acc", np.nan) for row in history], marker="o", label=split)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
     for ax in (ax_loss, ax_acc):

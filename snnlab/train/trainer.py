@@ -1,6 +1,13 @@
 """The trainer: builds data, model and optimisers from a :class:`snnlab.config.Config`, runs the
 epochs, logs metrics and keeps resumable checkpoints.
 
+Model selection: every epoch is evaluated on the validation split when ``data.valid_split`` is
+set (metrics ``valid_loss``/``valid_acc``), else on the test split; ``run.monitor`` (default
+``valid_acc`` / ``test_acc`` accordingly) picks ``checkpoints/best.pt`` (ties go to the lower
+loss on the same split). When the last epoch is
+done, the best and the last weights are evaluated once on the test split: ``eval.json`` and the
+summary of :meth:`Trainer.fit` report them together with the split that selected best.pt.
+
 Reproducibility contract: with ``train.deterministic`` on the CPU and ``num_workers=0``, a run
 killed at any point (even during a checkpoint write) and resumed with ``resume=True`` ends with
 bit-identical weights and metrics to an uninterrupted run. Everything random is either reseeded
@@ -9,6 +16,7 @@ and DataLoader generator states).
 """
 from __future__ import annotations
 
+import copy
 import math
 import os
 import random
@@ -25,6 +33,7 @@ from snnlab.errors import CheckpointError, ConfigError
 from snnlab.train import checkpoint as ckpt
 from snnlab.train.data import RunData, build_run_data
 from snnlab.train.distributed import DistContext, init_distributed, shutdown
+from snnlab.train.evaluation import selection_info, write_eval_json
 from snnlab.train.loop import StepConfig, evaluate, train_epoch
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import RATE_PREFIX, TensorBoardLog, write_metrics_csv
@@ -92,6 +101,7 @@ class Trainer:
                                cfg.run.progress, hooks)
         self.epoch, self.best, self.best_epoch = 0, -math.inf, 0
         self.history: list[dict[str, float]] = []
+        self.best_weights: Optional[dict[str, torch.Tensor]] = None  # CPU copy of best.pt's model (every rank)
         self._prepare_folder(resume, overwrite)
         self.tb = TensorBoardLog(self.run_dir / "tensorboard", cfg.run.tensorboard and self.ctx.is_main)
 
@@ -155,9 +165,10 @@ class Trainer:
         row: dict[str, float] = {"epoch": index + 1, **train_epoch(
             self.net, self.data.train_loader, self.loss_fn, self.opt, self.step, self.ctx,
             desc=f"epoch {index + 1}/{epochs}")}
-        result = evaluate(self.model, self.data.test_loader, self.loss_fn, self.step, self.ctx)
-        row.update(test_loss=result["test_loss"], test_acc=result["test_acc"], lr=lr,
-                   epoch_time_s=time.perf_counter() - start)
+        split = "valid" if self.data.valid_loader is not None else "test"
+        result = evaluate(self.model, self.data.selection_loader, self.loss_fn, self.step, self.ctx, prefix=split)
+        row.update({f"{split}_loss": result[f"{split}_loss"], f"{split}_acc": result[f"{split}_acc"]})
+        row.update(lr=lr, epoch_time_s=time.perf_counter() - start)
         row.update({RATE_PREFIX + name: rate for name, rate in result["rates"].items()})
         self.opt.end_epoch()
         if hasattr(self.model, "on_epoch_end"):
@@ -166,26 +177,77 @@ class Trainer:
 
     def fit(self, max_epochs: Optional[int] = None) -> dict[str, Any]:
         """Run the remaining epochs (at most ``max_epochs`` in this call; a later ``resume``
-        continues exactly); returns a summary (best metric, last row, run folder)."""
-        monitor = self.cfg.run.monitor
+        continues exactly); after the last epoch, evaluate best and last weights on the test split.
+
+        Returns:
+            The summary: run folder, ``best`` (the monitored metric) and ``best_epoch``, epochs
+            done, the ``last`` metrics row, ``selected_on``/``selection_split``, and, once every
+            epoch is done, ``test`` (the test evaluation, as written to ``eval.json``).
+        """
+        monitor = self.cfg.run.monitor or selection_info(self.cfg)["selected_on"]
         stop = self.cfg.train.epochs if max_epochs is None else min(self.cfg.train.epochs, self.epoch + max_epochs)
+        test: dict[str, Any] = {}
         try:
             while self.epoch < stop:
-                row = self.run_epoch()
-                if monitor not in row:
-                    raise ConfigError(f"run.monitor: '{monitor}' is not a metric; valid: {', '.join(row)}")
-                self.epoch += 1
-                improved = row[monitor] > self.best
-                if improved:
-                    self.best, self.best_epoch = row[monitor], self.epoch
-                self.history.append(row)
-                self._save(improved)
-                self._report(row)
+                self._fit_epoch(monitor)
+            if self.epoch >= self.cfg.train.epochs:
+                test = self.final_test()
         finally:
             self.tb.close()
             shutdown(self.ctx)
         return {"run_dir": str(self.run_dir), "best": self.best, "best_epoch": self.best_epoch,
-                "epochs": self.epoch, "last": self.history[-1] if self.history else {}}
+                "epochs": self.epoch, "last": self.history[-1] if self.history else {},
+                **selection_info(self.cfg), "test": test}
+
+    def _fit_epoch(self, monitor: str) -> None:
+        """One epoch, then keep best.pt (when ``monitor`` improved) and last.pt, and log."""
+        row = self.run_epoch()
+        if monitor not in row:
+            raise ConfigError(f"run.monitor: '{monitor}' is not a metric; valid: {', '.join(row)}")
+        self.epoch += 1
+        improved = self._improves(row, monitor)
+        if improved:
+            self.best, self.best_epoch = row[monitor], self.epoch
+            self.best_weights = ckpt.model_state(self.model)
+        self.history.append(row)
+        self._save(improved)
+        self._report(row)
+
+    def _improves(self, row: dict[str, float], monitor: str) -> bool:
+        """Whether ``row`` beats best.pt: a higher ``monitor``, or an equal one with a lower loss
+        on the same split (accuracy on a few hundred samples ties often; the loss breaks the tie)."""
+        if row[monitor] != self.best:
+            return row[monitor] > self.best
+        loss = monitor.replace("_acc", "_loss")
+        best_loss = self.history[self.best_epoch - 1].get(loss, math.inf) if self.best_epoch else math.inf
+        return row.get(loss, math.inf) < best_loss
+
+    def _best_state(self) -> dict[str, torch.Tensor]:
+        """Weights of best.pt: kept in memory since improving, else read back (a resumed run)."""
+        if self.best_weights is not None:
+            return self.best_weights
+        best = self.ckpt_dir / "best.pt"
+        return ckpt.load_checkpoint(best)["model"] if best.is_file() else ckpt.model_state(self.model)
+
+    def final_test(self) -> dict[str, Any]:
+        """Evaluate the best and the last weights once on the test split; rank 0 writes ``eval.json``.
+
+        The test split selects nothing here: best.pt was chosen before on ``run.monitor``.
+        """
+        loader = self.data.test_loader
+        last = evaluate(self.model, loader, self.loss_fn, self.step, self.ctx)
+        best_model = copy.deepcopy(self.model)  # no fresh init: the RNG streams stay untouched
+        best_model.load_state_dict(self._best_state())
+        best = evaluate(best_model, loader, self.loss_fn, self.step, self.ctx)
+        data = self.cfg.data
+        report = {"accuracy": best["test_acc"], "loss": best["test_loss"], "samples": best["samples"],
+                  "firing_rates": best["rates"], "checkpoint": "best", "epoch": self.best_epoch,
+                  "split": data.test_split, "dataset": data.name, "model": self.cfg.model["name"],
+                  **selection_info(self.cfg), "accuracy_last": last["test_acc"], "loss_last": last["test_loss"],
+                  "last_epoch": self.epoch, "files": ["eval.json"]}
+        if self.ctx.is_main:
+            write_eval_json(self.run_dir, report)
+        return report
 
     def _report(self, row: dict[str, float]) -> None:
         if not self.ctx.is_main:
@@ -193,5 +255,11 @@ class Trainer:
         write_metrics_csv(self.run_dir / "metrics.csv", self.history)
         self.tb.log(row)
         self.log(f"epoch {int(row['epoch'])}/{self.cfg.train.epochs}  loss {row['train_loss']:.4f}  "
-                 f"train {row['train_acc']:.2%}  test {row['test_acc']:.2%}  "
+                 f"train {row['train_acc']:.2%}  {self._eval_label(row)}  "
                  f"{row['samples_per_s']:.0f} samples/s  {row['epoch_time_s']:.1f}s")
+
+    @staticmethod
+    def _eval_label(row: dict[str, float]) -> str:
+        """``valid 97.22%`` or ``test 94.72%``: the split evaluated this epoch."""
+        split = "valid" if "valid_acc" in row else "test"
+        return f"{split} {row[f'{split}_acc']:.2%}"

@@ -88,9 +88,25 @@ def test_summed_frames_keep_the_digit(train_test):
     assert clf.score(feats[1] / 5.0, train_test[1].labels) > 0.90
 
 
+def test_valid_split_is_a_fixed_stratified_tenth_of_train(train_test):
+    train = train_test[0]
+    valid = create_dataset("digits", None, "valid")
+    fit = create_dataset("digits", None, "train", holdout_valid=True)
+    assert (len(valid), len(fit)) == (144, 1293) and len(train) == 1437  # train keeps all by default
+    assert set(np.bincount(valid.labels, minlength=10)) <= {14, 15}  # stratified: 10 % of each class
+    assert set(valid.indices).isdisjoint(fit.indices)
+    assert sorted([*valid.indices, *fit.indices]) == train.indices.tolist()
+    again = create_dataset("digits", None, "valid", n_time_bins=8)
+    assert again.indices.tolist() == valid.indices.tolist()  # fixed: independent of options and calls
+    assert train.contains_valid and not fit.contains_valid and not valid.contains_valid
+    test = create_dataset("digits", None, "test", holdout_valid=True)
+    assert test.indices.tolist() == train_test[1].indices.tolist()  # the test split never changes
+    np.testing.assert_array_equal(valid.frames(0), train.frames(train.indices.tolist().index(valid.indices[0])))
+
+
 def test_bad_options_are_rejected():
-    with pytest.raises(DataError, match="valid splits: train, test"):
-        create_dataset("digits", None, "valid")
+    with pytest.raises(DataError, match="valid splits: train, valid, test"):
+        create_dataset("digits", None, "dev")
     with pytest.raises(ConfigError, match="unknown option"):
         create_dataset("digits", None, "train", colour=3)
     with pytest.raises(ConfigError, match="threshold"):

@@ -85,6 +85,7 @@ def test_speaker_validation_split(shd_root):
     valid = create_dataset("shd", str(shd_root), "valid")
     train = create_dataset("shd", str(shd_root), "train", holdout_valid=True)
     assert len(valid) + len(train) == len(full) == 24
+    assert full.contains_valid and not train.contains_valid and not valid.contains_valid
     assert len(valid) >= 0.1 * 24
     with h5py.File(shd_root / "shd_train.h5") as f:
         spk = f["extra/speaker"][()]
