@@ -137,6 +137,7 @@ def stage_sim_check(ctx: DemoContext) -> None:
 
     graph = _graph(ctx)
     x, _ = first_batch(_test_loader(ctx), SIM_SAMPLES)  # (T, B, ...)
+    np.savez_compressed(ctx.run_dir / "input.npz", x=x.numpy())  # `snnlab simulate RUN` replays it
     dense, readout = _dense_float64(ctx, x)
     result, wall = _simulate(graph, x.double().numpy(), list(dense))
     check = {"samples": result.batch, "steps": result.steps, "dtype": "float64", "backend": "numba",
