@@ -112,6 +112,6 @@ def test_full_demo_reaches_90_percent_in_3_minutes(tmp_path: Path) -> None:
     assert main(["demo", "--out", str(tmp_path / "demo"), "--set", "run.progress=false"]) == 0
     wall = time.perf_counter() - start
     report = json.loads((tmp_path / "demo" / "eval.json").read_text())
-    assert report["accuracy"] >= 0.90
+    assert report["accuracy"] >= 0.90 and report["selection_split"] == "valid"  # best.pt not chosen on test
     assert wall < 180.0
     _assert_demo_artefacts(tmp_path / "demo")

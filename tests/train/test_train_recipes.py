@@ -20,7 +20,9 @@ def _smoke(recipe: str, data_root: Path, tmp_path: Path, extra: list[str]) -> di
     summary = Trainer(cfg).fit()
     run_dir = Path(summary["run_dir"])
     rows = read_metrics_csv(run_dir / "metrics.csv")
-    assert len(rows) == 1 and 0.0 <= rows[0]["test_acc"] <= 1.0
+    split = "valid" if cfg.data.valid_split else "test"  # the split evaluated every epoch
+    assert len(rows) == 1 and 0.0 <= rows[0][f"{split}_acc"] <= 1.0
+    assert 0.0 <= summary["test"]["accuracy"] <= 1.0 and summary["selection_split"] == (cfg.data.valid_split or "test")
     assert any(k.startswith("rate/") for k in rows[0])
     loaded = load_run(run_dir)
     assert loaded.epoch == 1
@@ -30,6 +32,7 @@ def _smoke(recipe: str, data_root: Path, tmp_path: Path, extra: list[str]) -> di
 def test_shd_lif_recipe(shd_files: Path, tmp_path: Path) -> None:
     out = _smoke("shd_lif.yaml", shd_files, tmp_path, ["data.batch_size=8"])
     assert out["cfg"].model["in_features"] == 140 and out["cfg"].model["num_classes"] == 20
+    assert out["cfg"].run.monitor == "valid_acc" and "valid_acc" in out["rows"][0]  # speakers held out
     assert out["cfg"].train.optimizers[0].scheduler.name == "onecycle"
 
 
