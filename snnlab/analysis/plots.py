@@ -29,21 +29,37 @@ def _save(plt, fig, path: Path) -> Path:
 
 
 def energy_breakdown(reports: list[Any], path: Path) -> Path:
-    """Stacked bars: per chip, the energy per inference of each layer (log scale)."""
+    """Per chip, the share of each layer (and static power) in the energy per inference.
+
+    Bars are normalised to 100 % so chips whose totals differ by orders of magnitude stay
+    readable; the absolute total is written at the end of each bar.
+    """
     plt, (fig, ax) = _figure()
     names = [r.hardware for r in reports]
-    layers = sorted({l.name for r in reports for l in r.layers}, key=lambda n: [l.name for r in reports for l in r.layers].index(n))
-    bottom = np.zeros(len(reports))
-    for layer in layers:
-        values = np.array([sum(l.total_j for l in r.layers if l.name == layer) for r in reports]) * 1e6
-        ax.bar(names, values, bottom=bottom, label=layer)
-        bottom += values
-    static = np.array([r.static_j for r in reports]) * 1e6
-    ax.bar(names, static, bottom=bottom, label="static", color="lightgrey")
-    ax.set_ylabel("energy per inference (uJ)")
-    ax.set_title("Energy per layer and chip")
-    ax.legend(fontsize="small", ncol=2)
+    layers = list(dict.fromkeys(l.name for r in reports for l in r.layers))
+    parts = [(layer, np.array([sum(l.total_j for l in r.layers if l.name == layer) for r in reports]))
+             for layer in layers] + [("static", np.array([r.static_j for r in reports]))]
+    totals = np.maximum(sum(v for _, v in parts), 1e-30)
+    left = np.zeros(len(reports))
+    for label, values in parts:
+        share = 100.0 * values / totals
+        ax.barh(names, share, left=left, label=label, color="lightgrey" if label == "static" else None)
+        left += share
+    for i, total in enumerate(totals):
+        ax.text(101, i, _energy_label(total), va="center", fontsize="small")
+    ax.set_xlim(0, 125)
+    ax.set_xlabel("share of energy per inference (%)")
+    ax.set_title("Energy per layer and chip (total per inference at the right)")
+    ax.invert_yaxis()
+    ax.legend(fontsize="small", ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.15))
     return _save(plt, fig, path)
+
+
+def _energy_label(joules: float) -> str:
+    for scale, unit in ((1.0, "J"), (1e-3, "mJ"), (1e-6, "uJ"), (1e-9, "nJ")):
+        if joules >= scale:
+            return f"{joules / scale:.3g} {unit}"
+    return f"{joules / 1e-12:.3g} pJ"
 
 
 def snn_vs_ann(ann_j: float, snn_j: float, chips: dict[str, float], path: Path) -> Path:
