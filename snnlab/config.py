@@ -361,6 +361,30 @@ def apply_override(raw: dict[str, Any], path: list[str], value: Any) -> None:
         node[last] = value
 
 
+def read_yaml_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> dict[str, Any]:
+    """A YAML recipe as a mapping, with ``--set section.key=value`` overrides applied in order.
+
+    Raises:
+        ConfigError: missing file, invalid YAML, a top level that is not a mapping, or an
+            override that descends into a value that is not a section.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"file not found: recipe {str(path)!r}")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    for item in overrides:
+        keys, value = parse_override(item)
+        if len(keys) > 1 and not isinstance(raw.get(keys[0], {}), dict):
+            raise ConfigError(f"--set {item}: {keys[0]!r} is not a section")
+        apply_override(raw, keys, value)
+    return raw
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a YAML recipe, apply ``--set`` overrides, validate, and name the run.
 
@@ -369,17 +393,10 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
         overrides: ``"section.key=value"`` strings applied in order.
 
     Raises:
-        ConfigError: unreadable YAML or any invalid field, naming the file.
-        FileNotFoundError: the file does not exist.
+        ConfigError: missing file, unreadable YAML or any invalid field, naming the file.
     """
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    for item in overrides:
-        keys, value = parse_override(item)
-        apply_override(raw, keys, value)
+    raw = read_yaml_recipe(path, overrides)
     cfg = config_from_dict(raw, str(path))
     if cfg.run.name is None:
         cfg.run.name = path.stem

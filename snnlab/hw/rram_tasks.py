@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any, Optional
 
 import torch
-import yaml
 from torch import nn
 
 from snnlab.config import build_dataclass as build_section
-from snnlab.config import apply_override, parse_override
+from snnlab.config import read_yaml_recipe
 from snnlab.errors import ConfigError
 from snnlab.hw.rram_lsm import LiquidStateMachine, LSMConfig
 
@@ -94,21 +93,8 @@ def recipe_from_dict(d: dict[str, Any], where: str = "recipe") -> LSMRecipe:
 
 def read_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
     """A YAML recipe as a mapping with ``--set key=value`` overrides (dotted keys) applied."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"recipe {str(path)!r} not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path.name}: not valid YAML ({err})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path.name}: expected a mapping at the top level")
-    for item in overrides:
-        keys, value = parse_override(item)
-        if len(keys) > 1 and not isinstance(raw.get(keys[0], {}), dict):
-            raise ConfigError(f"--set {item}: {keys[0]!r} is not a section")
-        apply_override(raw, keys, value)
-    raw.setdefault("name", path.stem)
+    raw = read_yaml_recipe(path, overrides)
+    raw.setdefault("name", Path(path).stem)
     return raw
 
 

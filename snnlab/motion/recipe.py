@@ -12,10 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-import yaml
 
 from snnlab.config import build_dataclass as build_section
-from snnlab.config import apply_override, parse_override
+from snnlab.config import read_yaml_recipe
 from snnlab.errors import ConfigError
 from snnlab.motion.generator import MovieConfig, check_movie_config
 from snnlab.motion.samples import GATES
@@ -141,18 +140,6 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> MotionRecipe
         ConfigError: missing file, invalid YAML or any invalid field.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"recipe {str(path)!r} not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path.name}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path.name}: expected a mapping at the top level")
-    for item in overrides:
-        keys, value = parse_override(item)
-        if len(keys) > 1 and not isinstance(raw.get(keys[0], {}), dict):
-            raise ConfigError(f"--set {item}: {keys[0]!r} is not a section")
-        apply_override(raw, keys, value)
+    raw = read_yaml_recipe(path, overrides)
     raw.setdefault("name", path.stem)
     return recipe_from_dict(raw, path.name)
