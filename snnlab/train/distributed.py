@@ -53,9 +53,16 @@ def init_distributed(device_type: str) -> DistContext:
     return ctx
 
 
-def shutdown(ctx: DistContext) -> None:
-    """Leave the process group."""
+def shutdown(ctx: DistContext, sync: bool = True) -> None:
+    """Leave the process group.
+
+    With ``sync`` every rank first waits for the others (a barrier), so no rank tears its
+    communication threads down while a peer still talks to it. After an error the barrier is
+    skipped: the failed peer would never reach it.
+    """
     if ctx.enabled and dist.is_initialized():
+        if sync:
+            dist.barrier()
         dist.destroy_process_group()
 
 

@@ -187,14 +187,17 @@ class Trainer:
         monitor = self.cfg.run.monitor or selection_info(self.cfg)["selected_on"]
         stop = self.cfg.train.epochs if max_epochs is None else min(self.cfg.train.epochs, self.epoch + max_epochs)
         test: dict[str, Any] = {}
+        finished = False
         try:
             while self.epoch < stop:
                 self._fit_epoch(monitor)
             if self.epoch >= self.cfg.train.epochs:
                 test = self.final_test()
+            finished = True
         finally:
             self.tb.close()
-            shutdown(self.ctx)
+            self.net = self.model  # release the DDP wrapper (its reducer holds the process group) first
+            shutdown(self.ctx, sync=finished)
         return {"run_dir": str(self.run_dir), "best": self.best, "best_epoch": self.best_epoch,
                 "epochs": self.epoch, "last": self.history[-1] if self.history else {},
                 **selection_info(self.cfg), "test": test}
