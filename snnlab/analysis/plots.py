@@ -21,11 +21,19 @@ def _figure(width: float = 7.0, height: float = 4.0):
     return plt, plt.subplots(figsize=(width, height))
 
 
-def _save(plt, fig, path: Path) -> Path:
+def save_figure(fig: Any, path: Path, dpi: int = 120) -> Path:
+    """Lay out, write (creating the folder) and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
+
+
+def _save(plt, fig, path: Path) -> Path:
+    return save_figure(fig, path, dpi=100)
 
 
 def energy_breakdown(reports: list[Any], path: Path) -> Path:

@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from snnlab.hw.rram_tasks import LSMRecipe, Splits, build_lsm, evaluate_lsm, load_splits
+from snnlab.analysis.plots import save_figure
 
 SWEEPS: dict[str, tuple[str, Callable[[float], dict[str, float]]]] = {
     "g_std_us": ("device variability: conductance std (uS)", lambda v: {"g_std_us": v}),
@@ -99,11 +100,7 @@ def plot_sweeps(study: dict[str, Any], path: Path) -> Path:
     axes[0].set_ylabel("test accuracy (%)")
     axes[0].legend(loc="lower right")
     fig.suptitle(f"RRAM LSM robustness ({study['hardware']})")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_energy(energy: dict[str, float], path: Path) -> Path:
@@ -126,11 +123,7 @@ def plot_energy(energy: dict[str, float], path: Path) -> Path:
     ax.set_ylabel("energy per inference (uJ)")
     ax.set_title(f"reservoir energy: {energy['efficiency_gain']:.1f}x lower on RRAM")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def study_markdown(study: dict[str, Any]) -> str:

@@ -7,6 +7,7 @@ from typing import Optional
 import torch
 
 from snnlab.inference.calibrate import Calibration, SweepPoint
+from snnlab.analysis.plots import save_figure
 
 
 def _pyplot():
@@ -41,11 +42,7 @@ def plot_pareto(calibration: Calibration, path: Path, held_out: Optional[list[Sw
     ax.set_ylabel("accuracy (%)")
     ax.set_title("Dynamic confidence: latency vs accuracy")
     ax.legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_latency_hist(exit_steps: torch.Tensor, t_max: int, path: Path,
@@ -63,8 +60,4 @@ def plot_latency_hist(exit_steps: torch.Tensor, t_max: int, path: Path,
     ax.set_ylabel("samples")
     ax.set_xlim(0.5, t_max + 0.5)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)

@@ -14,6 +14,7 @@ of inputs so that a recurrent graph can run them one step at a time.
 """
 from __future__ import annotations
 
+import abc
 from typing import Any, Optional
 
 import nir
@@ -99,8 +100,11 @@ def delay_steps(node: Any, name: str, dt: float) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- import
-class _History(nn.Module):
-    """Shared step-mode machinery: a module of ``(T, B, ...)`` sequences run one step at a time."""
+class _History(nn.Module, abc.ABC):
+    """Shared step-mode machinery: a module of ``(T, B, ...)`` sequences run one step at a time.
+
+    Subclasses define :meth:`run_sequence`, the whole-sequence computation.
+    """
 
     max_delay: int
 
@@ -119,8 +123,9 @@ class _History(nn.Module):
         self.history = (self.history + [x])[-(self.max_delay + 1):]
         return self.run_sequence(torch.stack(self.history))[-1]
 
+    @abc.abstractmethod
     def run_sequence(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """``(T, B, ...) -> (T', B, ...)``."""
 
 
 class DelayGroupLinear(_History):

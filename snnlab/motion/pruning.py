@@ -21,6 +21,7 @@ import torch
 from snnlab.motion.model import HDSNN, prune_kernel, shorten_kernel
 from snnlab.motion.recipe import MotionRecipe
 from snnlab.motion.train import Log, evaluate, load_model, make_split, run_train, write_config, write_json
+from snnlab.analysis.plots import save_figure
 
 
 def _with_kernel(model: HDSNN, kernel: torch.Tensor) -> HDSNN:
@@ -107,11 +108,7 @@ def plot_curves(pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str
     ax.set_ylim(0, 100)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def trained_model(recipe: MotionRecipe, out: Path, log: Log) -> HDSNN:

@@ -102,20 +102,26 @@ def _update(t, tt, p, x, tab, unit, syn, refrac, v, cur, refr, ring, out, rec_s,
         cuda.atomic.add(cnt_out, (b, p), 1.0)
 
 
+@cuda.jit(device=True)
+def _event(idx, q, tab, ptab, out):
+    """Thread ``idx`` of projection ``q``: whether it is in range, its (sample, presynaptic
+    unit), the unit's output and the target's ring-buffer layout ``(depth, base, slot stride)``."""
+    src, dst = ptab[q, Q_SRC], ptab[q, Q_DST]
+    n = tab[src, P_SIZE]
+    dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
+    dbase, stride = tab[dst, P_RING] + ptab[q, Q_RCP] * dn, tab[dst, P_NREC] * dn
+    ok = idx < out.shape[0] * n
+    j = idx if ok else 0
+    b, i = j // n, j % n
+    return ok, b, i, out[b, tab[src, P_OFF] + i], depth, dbase, stride
+
+
 @cuda.jit
 def _scatter_csr(t, q, tab, ptab, indptr, indices, weights, delays, out, ring, cnt_syn):
     """Events of projection ``q`` (CSR): one thread per (sample, presynaptic unit)."""
-    idx = cuda.grid(1)
-    src, dst = ptab[q, Q_SRC], ptab[q, Q_DST]
-    n = tab[src, P_SIZE]
-    if idx >= out.shape[0] * n:
+    ok, b, i, val, depth, dbase, stride = _event(cuda.grid(1), q, tab, ptab, out)
+    if not ok or val == 0:
         return
-    b, i = idx // n, idx % n
-    val = out[b, tab[src, P_OFF] + i]
-    if val == 0:
-        return
-    dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
-    dbase, stride = tab[dst, P_RING] + ptab[q, Q_RCP] * dn, tab[dst, P_NREC] * dn
     ip, so = ptab[q, Q_IP], ptab[q, Q_SYN]
     s0, s1 = so + indptr[ip + i], so + indptr[ip + i + 1]
     for s in range(s0, s1):
@@ -127,17 +133,9 @@ def _scatter_csr(t, q, tab, ptab, indptr, indices, weights, delays, out, ring, c
 @cuda.jit
 def _scatter_conv(t, q, tab, ptab, conv_tab, conv_w, conv_d, out, ring, cnt_syn):
     """Events of projection ``q`` (convolution footprint): one thread per (sample, input pixel)."""
-    idx = cuda.grid(1)
-    src, dst = ptab[q, Q_SRC], ptab[q, Q_DST]
-    n = tab[src, P_SIZE]
-    if idx >= out.shape[0] * n:
+    ok, b, i, val, depth, dbase, stride = _event(cuda.grid(1), q, tab, ptab, out)
+    if not ok or val == 0:
         return
-    b, i = idx // n, idx % n
-    val = out[b, tab[src, P_OFF] + i]
-    if val == 0:
-        return
-    dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
-    dbase, stride = tab[dst, P_RING] + ptab[q, Q_RCP] * dn, tab[dst, P_NREC] * dn
     g, cw, cd = conv_tab[ptab[q, Q_CONV]], ptab[q, Q_CW], ptab[q, Q_CD]
     h, w, kh, kw = g[1], g[2], g[6], g[7]
     cin_g, cout_g = g[0] // g[14], g[3] // g[14]

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from snnlab.train.metrics import RATE_PREFIX
+from snnlab.analysis.plots import save_figure
 
 
 def _pyplot() -> Any:
@@ -33,10 +34,7 @@ def plot_curves(history: list[dict[str, float]], path: Path) -> Path:
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_raster(spikes: dict[str, np.ndarray], inputs: np.ndarray, label: int, pred: int, path: Path,
@@ -61,10 +59,7 @@ def plot_raster(spikes: dict[str, np.ndarray], inputs: np.ndarray, label: int, p
     unit = f"time step (dt = {dt * 1e3:.3g} ms)" if dt and np.isfinite(dt) else "time step"
     axes[-1, 0].set_xlabel(unit)
     fig.suptitle(f"test sample {sample}: label {label}, predicted {pred}")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def plot_rates(rates: dict[str, float], path: Path) -> Path:
@@ -76,10 +71,7 @@ def plot_rates(rates: dict[str, float], path: Path) -> Path:
     ax.set_xticks(range(len(names)), names, rotation=20, ha="right")
     ax.set(ylabel="spikes / neuron / step", title="firing rate per layer (test set)")
     ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def rates_from_history(history: list[dict[str, float]]) -> dict[str, float]:
