@@ -6,9 +6,12 @@ Cases (performance.md section 1.5, on CPU):
 - ``linear_lif``: ``Linear(N, N)`` followed by LIF (the Open Neuromorphic setup).
 
 Each call is ``out = model(x); out.sum().backward()``; one warm-up, then the median of
-``--reps`` runs, forward and backward timed apart. Peak memory is the peak resident-set growth
-over the call (RSS of this process sampled every 0.5 ms from a thread, minus the RSS before the
-call): CPU tensors are not seen by tracemalloc, and the script makes glibc map (and unmap on
+``--reps`` back-to-back runs, forward and backward timed apart. snnlab's numba kernels take their
+large outputs from a reusable buffer pool (``snnlab.kernels.pool``), so back-to-back calls skip
+the OS's first-touch zeroing; ``snnlab-numba-nopool`` is the same kernel with the pool off
+(fresh allocations, as every peer). Peak memory is measured on one extra call made after the
+pool is emptied: the peak resident-set growth over the call (RSS of this process sampled every
+0.5 ms from a thread, minus the RSS before the call): CPU tensors are not seen by tracemalloc, and the script makes glibc map (and unmap on
 free) every block of 64 KiB or more, so RSS tracks live tensor memory. Memory bandwidth comes from the same run (a 256 MB
 ``copy_`` into a preallocated tensor, counting read + write), giving the floor of a fused LIF
 (24 bytes per neuron-step forward+backward in float32, performance.md section 4.1).
@@ -147,9 +150,41 @@ def _snntorch(n: int) -> torch.nn.Module:
 
 
 FRAMEWORKS: dict[str, Callable[[int], torch.nn.Module]] = {
-    "snnlab-numba": _snnlab("numba"), "snnlab-torch": _snnlab("torch"), "spikingjelly-torch": _spikingjelly,
-    "norse": _norse, "snntorch": _snntorch,
+    "snnlab-numba": _snnlab("numba"), "snnlab-numba-nopool": _snnlab("numba"), "snnlab-torch": _snnlab("torch"),
+    "spikingjelly-torch": _spikingjelly, "norse": _norse, "snntorch": _snntorch,
 }
+NO_POOL = {"snnlab-numba-nopool"}  # snnlab's CPU buffer pool off (fresh torch allocations, as the peers)
+
+
+class _PoolLimit:
+    """Sets snnlab's CPU buffer-pool limit for a block (0: off) and empties the pool around it."""
+
+    def __init__(self, limit: Optional[int]) -> None:
+        self.limit = limit
+
+    def __enter__(self) -> None:
+        from snnlab.kernels import pool
+
+        self.saved = pool.POOL.limit
+        pool.clear()
+        if self.limit is not None:
+            pool.POOL.limit = self.limit
+
+    def __exit__(self, *exc) -> None:
+        from snnlab.kernels import pool
+
+        pool.POOL.limit = self.saved
+        pool.clear()
+
+
+def _clear_pool() -> None:
+    """Empty snnlab's buffer pool (if loaded), so a memory measurement sees every buffer a call needs."""
+    import gc
+    import sys
+
+    gc.collect()
+    if "snnlab.kernels.pool" in sys.modules:
+        sys.modules["snnlab.kernels.pool"].clear()
 
 
 def _reset(model: torch.nn.Module) -> None:
@@ -158,25 +193,36 @@ def _reset(model: torch.nn.Module) -> None:
             m.reset()
 
 
+def _call(model: torch.nn.Module, x: torch.Tensor) -> tuple[float, float]:
+    x.grad = None
+    _reset(model)
+    t0 = time.perf_counter()
+    out = model(x)
+    t1 = time.perf_counter()
+    out.sum().backward()
+    t2 = time.perf_counter()
+    return t1 - t0, t2 - t1
+
+
 def time_case(model: torch.nn.Module, x: torch.Tensor, reps: int) -> dict:
-    """Median forward and backward seconds and peak RSS growth (MB) of ``model`` on ``x``."""
-    fwd, bwd, mem = [], [], []
+    """Median forward and backward seconds of ``model`` on ``x``, and peak RSS growth (MB) of a call.
+
+    Timed calls run back to back, as in training (snnlab reuses its pooled output buffers
+    between them). Memory is measured on one more call after the pool has been emptied, so it
+    counts every buffer the call needs whether or not it was resident already.
+    """
+    fwd, bwd = [], []
     for i in range(reps + 1):
-        x.grad = None
-        _reset(model)
-        with PeakRSS() as peak:
-            t0 = time.perf_counter()
-            out = model(x)
-            t1 = time.perf_counter()
-            out.sum().backward()
-            t2 = time.perf_counter()
-            del out
+        f, b = _call(model, x)
         if i:  # the first call is the warm-up (compilation, caches)
-            fwd.append(t1 - t0)
-            bwd.append(t2 - t1)
-            mem.append(peak.mb)
+            fwd.append(f)
+            bwd.append(b)
+    x.grad = None
+    _clear_pool()
+    with PeakRSS() as peak:
+        _call(model, x)
     return {"fwd_s": statistics.median(fwd), "bwd_s": statistics.median(bwd),
-            "total_s": statistics.median(f + b for f, b in zip(fwd, bwd)), "peak_mb": max(mem)}
+            "total_s": statistics.median(f + b for f, b in zip(fwd, bwd)), "peak_mb": peak.mb}
 
 
 def run_grid(cases: list[tuple], frameworks: list[str], reps: int, bw: float) -> list[dict]:
@@ -189,7 +235,8 @@ def run_grid(cases: list[tuple], frameworks: list[str], reps: int, bw: float) ->
             try:
                 neuron = FRAMEWORKS[name](N)
                 model = torch.nn.Sequential(torch.nn.Linear(N, N), neuron) if case == "linear_lif" else neuron
-                res = time_case(model, x, reps)
+                with _PoolLimit(0 if name in NO_POOL else None):
+                    res = time_case(model, x, reps)
             except Exception as err:  # a peer that cannot run this size is reported, not fatal
                 res = {"error": f"{type(err).__name__}: {err}"[:200]}
             rows.append({"case": case, "T": T, "B": B, "N": N, "framework": name, "floor_s": floor, **res})

@@ -57,6 +57,7 @@ class CudaLauncher:
     """Runs the fused kernels on CUDA tensors (or host arrays under the simulator)."""
 
     name = "cuda"
+    strided_grads = False
 
     def compute_dtype(self, dtype: torch.dtype) -> torch.dtype:
         """float16/32/64 run as they are; bfloat16 runs in float32."""

@@ -21,6 +21,7 @@ import torch
 from numba.extending import register_jitable
 
 from snnlab.functional.surrogate import ATan, Surrogate, bind
+from snnlab.kernels import pool
 from snnlab.kernels.numba import equations as eq
 
 # Changes to the equations must invalidate cached kernels whose own source did not change:
@@ -28,7 +29,7 @@ from snnlab.kernels.numba import equations as eq
 _EQ_DIGEST = hashlib.sha1(inspect.getsource(eq).encode()).hexdigest()[:16]
 _JIT = {"parallel": True, "cache": True, "error_model": "numpy", "nogil": True}
 _FORWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.RET_V)
-_BACKWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.HAS_GV, eq.NEED_K)
+_BACKWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.HAS_GV, eq.NEED_K, eq.G_MODE)
 _KERNELS: dict[tuple, Callable] = {}
 
 _REGISTERED: set = set()
@@ -100,16 +101,19 @@ def _make_forward(step: Callable, F: tuple, digest: str) -> Callable:
 def _make_backward(step: Callable, gap: Callable, post: Callable, sg: Callable, F: tuple, digest: str) -> Callable:
     @numba.njit(**_JIT)
     def backward(g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, P, alpha, chunk, g_x, ga0, gb0, gk):
-        # g_out, g_v, keep_*, g_x: (T, M); ga_T, gb_T, a0, ga0, gb0: (M,); gk: (M,) float64 partial dL/dk
+        # g_v, keep_*, g_x: (T, M); g_out: (T, M), (T, 1) or (1, M) by F[G_MODE]; ga_T, gb_T, a0, ga0, gb0:
+        # (M,); gk: (M,) float64 partial dL/dk
         assert digest != ""
-        T, M = g_out.shape
+        T, M = g_x.shape
         zero = P[eq.ZERO]
         for c in numba.prange((M + chunk - 1) // chunk):
             lo, hi = c * chunk, min(c * chunk + chunk, M)
             ga, gb, gkc = ga0[lo:hi], gb0[lo:hi], gk[lo:hi] if F[eq.NEED_K] else gk[:1]
             ga[:], gb[:] = ga_T[lo:hi], gb_T[lo:hi]
             for t in range(T - 1, -1, -1):
-                gor, gxr = g_out[t, lo:hi], g_x[t, lo:hi]
+                gxr = g_x[t, lo:hi]
+                gor = g_out[0, lo:hi] if F[eq.G_MODE] == eq.G_PER_UNIT else g_out[t, lo:hi]
+                g_step = g_out[t, 0] if F[eq.G_MODE] == eq.G_PER_STEP else zero
                 gvr = g_v[t, lo:hi] if F[eq.HAS_GV] else g_v[0]
                 kar = keep_a[t, lo:hi] if F[eq.SAVE] >= 1 else keep_a[0]
                 kbr = keep_b[t, lo:hi] if F[eq.SAVE] >= 2 else keep_b[0]
@@ -123,7 +127,8 @@ def _make_backward(step: Callable, gap: Callable, post: Callable, sg: Callable, 
                     if F[eq.NEED_K]:
                         v_prev = a0[lo + j] if t == 0 else post(pa[j], pb[j] if F[eq.SAVE] >= 2 else zero, P, F)
                     g = ga[j] + gvr[j] if F[eq.HAS_GV] else ga[j]
-                    gxr[j], ga[j], gb[j], gkp = step(g, gb[j], gor[j], ka, kb, v_prev, slope, P, F)
+                    go = g_step if F[eq.G_MODE] == eq.G_PER_STEP else gor[j]
+                    gxr[j], ga[j], gb[j], gkp = step(g, gb[j], go, ka, kb, v_prev, slope, P, F)
                     if F[eq.NEED_K]:
                         gkc[j] += gkp
 
@@ -140,10 +145,30 @@ def _np(t: torch.Tensor) -> np.ndarray:
     return t.detach().numpy()
 
 
+def compact_grad(g: torch.Tensor) -> tuple[torch.Tensor, int]:
+    """A ``(T, M)`` output gradient as the kernel reads it: ``(array, F[G_MODE])``.
+
+    Broadcast gradients are passed compactly instead of materialised: the gradient of
+    ``out.sum()`` (stride 0 along units) as ``(T, 1)``, of ``out.mean(0)`` (stride 0 along time)
+    as ``(1, M)``; other non-contiguous gradients are copied into a pooled dense buffer.
+    """
+    T, M = g.shape
+    if g.is_contiguous() or T * M == 0:
+        return g.contiguous(), eq.G_DENSE
+    if g.stride(1) == 0:
+        return g[:, :1].contiguous(), eq.G_PER_STEP
+    if g.stride(0) == 0:
+        return g[:1].contiguous(), eq.G_PER_UNIT
+    dense = pool.empty((T, M), g.dtype)
+    dense.copy_(g)
+    return dense, eq.G_DENSE
+
+
 class CpuLauncher:
     """Runs the fused kernels on CPU tensors, reading and writing them in place (zero copy)."""
 
     name = "numba"
+    strided_grads = True  # broadcast gradients are read compactly (see compact_grad)
 
     def compute_dtype(self, dtype: torch.dtype) -> torch.dtype:
         """float32 and float64 run as they are; other floats (float16, bfloat16) run in float32."""
@@ -160,12 +185,14 @@ class CpuLauncher:
                _np(a_T), _np(b_T))
 
     def backward(self, plan, flags, g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, g_x, ga0, gb0) -> float:
-        T, M = g_out.shape
+        T, M = g_x.shape
         gk = np.zeros(M if flags[eq.NEED_K] else 1, dtype=np.float64)
         if T * M == 0:
             ga0.copy_(ga_T)
             gb0.copy_(gb_T)
             return 0.0
+        g_out, g_mode = compact_grad(g_out)
+        flags = flags[:eq.G_MODE] + (g_mode,) + flags[eq.G_MODE + 1:]
         # LI has no surrogate: its slope is never evaluated, so it shares the leaky ATan kernels
         kernel = backward_kernel(plan.family, type(plan.surrogate) if plan.surrogate else ATan, flags)
         alpha = float(plan.surrogate.alpha) if plan.surrogate else 1.0

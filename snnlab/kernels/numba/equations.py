@@ -27,10 +27,13 @@ from typing import Callable, NamedTuple
 K, V_REST, V_TH, V_RESET, ONE, ZERO, SG_RESET, BETA, DECAY_A, TAU_SYN, TAU_MEM, R, V_LEAK, W_IN = range(14)
 N_PARAMS = 14  # SG_RESET: 1, or 0 with detach_reset (no gradient through the spike in the reset)
 # -- indices into the switch tuple F (ints; kernels are specialised on them) --
-MODE, HARD, SPIKING, SAVE, RET_V, HAS_GV, NEED_K = range(7)
-N_FLAGS = 7
+MODE, HARD, SPIKING, SAVE, RET_V, HAS_GV, NEED_K, G_MODE = range(8)
+N_FLAGS = 8
 # -- charge modes (F[MODE]) --
 IF_CHARGE, DECAY_INPUT, DECAY_STATE = 0, 1, 2
+# -- layouts of the output gradient (F[G_MODE], CPU backward): (T, M); one value per step, (T, 1)
+# (e.g. the gradient of ``out.sum()``); one row for all steps, (1, M) (e.g. of ``out.mean(0)``)
+G_DENSE, G_PER_STEP, G_PER_UNIT = 0, 1, 2
 
 
 def charge(v, x, k, v_rest, mode):

@@ -18,6 +18,7 @@ from torch.autograd.function import once_differentiable
 from snnlab.errors import ShapeError
 from snnlab.functional.neuron import PARAMS, NeuronParams
 from snnlab.functional.surrogate import Surrogate
+from snnlab.kernels import pool
 from snnlab.kernels.numba import equations as eq
 
 _NP_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
@@ -25,6 +26,10 @@ _NP_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float6
 
 class Launcher(Protocol):
     """Backend hooks: both take torch tensors (outputs preallocated) and fill them in place."""
+
+    #: whether backward takes gradients of any strides (e.g. the stride-0 gradient of ``out.sum()``)
+    #: as they are; otherwise they are made contiguous first
+    strided_grads: bool
 
     def compute_dtype(self, dtype: torch.dtype) -> torch.dtype: ...
 
@@ -94,7 +99,8 @@ def pack_flags(kind: str, p: NeuronParams, save: bool, return_v: bool) -> tuple:
 
 
 def _empty(shape: tuple, like: torch.Tensor) -> torch.Tensor:
-    return torch.empty(shape, dtype=like.dtype, device=like.device)
+    """Uninitialised output; large CPU outputs come from the reusable buffer pool (:mod:`snnlab.kernels.pool`)."""
+    return pool.empty(shape, like.dtype, like.device)
 
 
 def run_forward(plan: Plan, x: torch.Tensor, a0: torch.Tensor, b0: torch.Tensor) -> tuple:
@@ -146,11 +152,13 @@ class FusedNeuronFunction(torch.autograd.Function):
         keep_a, keep_b, a0 = ctx.saved_tensors
         T, M = ctx.shape
         zeros = torch.zeros((M,), dtype=a0.dtype, device=a0.device)
-        g_out = torch.zeros((T, M), dtype=a0.dtype, device=a0.device) if g_out is None else g_out.contiguous()
+        # a gradient that is a broadcast (``out.sum()``, ``out.mean(0)``) is read in place, not copied
+        dense = (lambda g: g) if plan.launcher.strided_grads else (lambda g: g.contiguous())
+        g_out = zeros.expand(T, M) if g_out is None else dense(g_out.to(a0.dtype))
         flags = list(plan.F)
         flags[eq.HAS_GV] = int(g_v is not None)
         flags[eq.NEED_K] = int(bool(ctx.needs_input_grad[2]) and plan.kind == "lif")
-        g_v = g_v.contiguous() if g_v is not None else _empty((1, 1), a0)
+        g_v = dense(g_v.to(a0.dtype)) if g_v is not None else _empty((1, 1), a0)
         g_x, ga0, gb0 = _empty((T, M), a0), _empty((M,), a0), _empty((M,), a0)
         gk = plan.launcher.backward(plan, tuple(flags), g_out, g_v, zeros if g_aT is None else g_aT.contiguous(),
                                     zeros if g_bT is None else g_bT.contiguous(), keep_a, keep_b, a0, g_x, ga0, gb0)
