@@ -44,8 +44,12 @@ def hw_dirs() -> list[Path]:
         dirs.append(Path(os.environ[_ENV_DIR]))
     package = Path(__file__).resolve().parent
     dirs.append(package.parents[1] / "hw")  # source checkout: <repo>/hw
-    dirs.append(package.parent / "resources" / "hw")  # installed package data
-    return [d for d in dirs if d.is_dir()]
+    dirs.append(package.parent / "resources" / "hw")  # package data (a link to <repo>/hw, copied into wheels)
+    unique: dict[Path, Path] = {}
+    for d in dirs:
+        if d.is_dir():
+            unique.setdefault(d.resolve(), d)
+    return list(unique.values())
 
 
 def data_file(name: str) -> Path:

@@ -94,3 +94,19 @@ def test_unknown_reference_and_bad_bits(tmp_path, loihi_raw):
 def test_unknown_name_lists_valid():
     with pytest.raises(ProfileError, match="built-in: .*loihi2"):
         load_profile("loihi9")
+
+
+def test_profiles_ship_as_package_data():
+    """``snnlab/resources/hw`` (package data, copied into wheels) holds the same files as ``hw/``."""
+    from pathlib import Path
+
+    import snnlab
+    from snnlab.hw import profiles
+
+    shipped = Path(snnlab.__file__).parent / "resources" / "hw"
+    assert (shipped / "profile.schema.json").is_file() and (shipped / "loihi2.yaml").is_file()
+    repo = Path(snnlab.__file__).parents[1] / "hw"
+    if repo.is_dir():
+        assert sorted(p.name for p in shipped.iterdir()) == sorted(p.name for p in repo.iterdir())
+    dirs = [d.resolve() for d in profiles.hw_dirs()]
+    assert len(dirs) == len(set(dirs))

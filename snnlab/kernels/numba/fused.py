@@ -132,7 +132,9 @@ class FusedNeuronFunction(torch.autograd.Function):
 
     So LIF moves 3b + 3b = 24 bytes per neuron-step in float32 (the floor of the op); a
     returned ``v_seq`` adds b forward (and b backward when it receives a gradient). The initial
-    state is saved (O(M)) for PLIF's ``dL/dk`` at ``t = 0``.
+    state is saved (O(M)) for PLIF's ``dL/dk`` at ``t = 0``. On CPU a broadcast ``grad_out``
+    (of ``out.sum()`` or ``out.mean(0)``) is read compactly, so backward then reads b less; the
+    ``(T, M)`` outputs come from :mod:`snnlab.kernels.pool` (reused between steps).
     """
 
     @staticmethod
