@@ -15,9 +15,11 @@ import json
 import platform
 import statistics
 import time
-from typing import Callable
 from datetime import date
+from typing import Callable
 from pathlib import Path
+
+from bench_neurons import PeakRSS, _clear_pool as clear_pool  # also sets the allocator as there
 
 import torch
 import torch.nn.functional as TF
@@ -78,19 +80,16 @@ def timed_pair(fa: Callable[[], None], fb: Callable[[], None], repeats: int) -> 
 
 
 def peak_mb(fn: Callable[[], None]) -> float:
-    """Peak of live torch CPU memory during one call (MB), from the profiler's allocation events.
+    """Peak resident-memory growth over one call (MB), after snnlab's buffer pool is emptied.
 
-    Allocations made by numba kernels themselves (one output-sized buffer per kernel call, handed
-    to torch without a copy) are not seen, so snnlab's peak is under-counted by about that much.
+    Resident memory sees every buffer, torch's and snnlab's pooled numpy ones alike (glibc is
+    made to map and unmap every large block, as in bench_neurons.py); emptying the pool first
+    makes the call allocate everything it needs, as the first step of a run does.
     """
-    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU], profile_memory=True) as prof:
+    clear_pool()
+    with PeakRSS() as peak:
         fn()
-    deltas = sorted((e.time_range.start, e.self_cpu_memory_usage) for e in prof.events() if e.self_cpu_memory_usage)
-    live = peak = 0
-    for _, delta in deltas:
-        live += delta
-        peak = max(peak, live)
-    return peak / 2**20
+    return peak.mb
 
 
 def bench_case(batch: int, mode: str, repeats: int) -> dict:

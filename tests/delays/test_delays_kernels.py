@@ -72,12 +72,42 @@ def test_numba_lane_layout_equals_torch_on_strided_input(batch):
 
 @pytest.mark.parametrize("batch", [1, 16, 21])
 def test_lane_layout_round_trip(batch):
-    from snnlab.kernels.numba.delay import from_lanes, lanes_for, to_lanes
+    from snnlab.kernels.numba.delay import lanes_for, to_lanes
 
     x = torch.randn(batch, 3, 5)
     lanes = lanes_for(batch)
     packed = to_lanes(x, lanes, 2, 9)  # (NB, 3, 9 V), x at steps 2..6
-    assert packed.shape == (-(-batch // lanes), 3, 9 * lanes)
-    back = from_lanes(packed, batch, lanes)  # (B, 3, 9)
+    n_chunks = -(-batch // lanes)
+    assert packed.shape == (n_chunks, 3, 9 * lanes)
+    back = packed.view(n_chunks, 3, 9, lanes).permute(0, 3, 1, 2).reshape(n_chunks * lanes, 3, 9)
+    assert not back[batch:].any()  # padding lanes are zero
+    back = back[:batch]  # (B, 3, 9)
     assert torch.equal(back[:, :, 2:7], x)
     assert not back[:, :, :2].any() and not back[:, :, 7:].any()
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("batch, n_s, n_m", [(37, 4, 1), (5, 3, 2), (16, 5, 1), (33, 1, 3)])
+def test_numba_blocked_paths_equal_torch(dtype, batch, n_s, n_m):
+    """Sizes that span several item blocks, row blocks (ragged last one) and lane chunks."""
+    gen = torch.Generator().manual_seed(batch + n_s)
+    x = (torch.rand(19, batch, 70, generator=gen) < 0.3).to(dtype).permute(1, 2, 0)  # (B, I, T) view
+    g = torch.randn(45, 70, n_m, n_s, generator=gen, dtype=dtype)
+    d0 = torch.randint(0, 12 - n_s + 1, (45, 70, n_m), generator=gen)
+    ref, fast = grads("torch", x, g, d0, 24), grads("numba", x, g, d0, 24)
+    for a, b in zip(fast, ref):
+        torch.testing.assert_close(a, b, **TOL[dtype])
+
+
+def test_delay_buffers_are_reused_between_steps():
+    """Lane layouts and outputs come from the shared pool: a second step allocates nothing new."""
+    from snnlab.kernels import pool
+
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(32, 64, 160, generator=gen)  # lane layout ~1.6 MB: pooled
+    g = torch.randn(64, 64, 1, 4, generator=gen)
+    d0 = torch.randint(0, 20, (64, 64, 1), generator=gen)
+    grads("numba", x, g, d0, 180)
+    misses = pool.stats()["misses"]
+    grads("numba", x, g, d0, 180)
+    assert pool.stats()["misses"] == misses and pool.stats()["hits"] > 0
