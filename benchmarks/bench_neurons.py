@@ -13,7 +13,8 @@ the OS's first-touch zeroing; ``snnlab-numba-nopool`` is the same kernel with th
 pool is emptied: the peak resident-set growth over the call (RSS of this process sampled every
 0.5 ms from a thread, minus the RSS before the call): CPU tensors are not seen by tracemalloc, and the script makes glibc map (and unmap on
 free) every block of 64 KiB or more, so RSS tracks live tensor memory. Memory bandwidth comes from the same run (a 256 MB
-``copy_`` into a preallocated tensor, counting read + write), giving the floor of a fused LIF
+``copy_`` into a preallocated tensor, counting read + write; measured just before and just
+after every case, the higher value is used), giving the floor of a fused LIF
 (24 bytes per neuron-step forward+backward in float32, performance.md section 4.1).
 
 ``THP_MEM_ALLOC_ENABLE=1`` (transparent huge pages for torch's large CPU allocations) is set for
@@ -225,12 +226,12 @@ def time_case(model: torch.nn.Module, x: torch.Tensor, reps: int) -> dict:
             "total_s": statistics.median(f + b for f, b in zip(fwd, bwd)), "peak_mb": peak.mb}
 
 
-def run_grid(cases: list[tuple], frameworks: list[str], reps: int, bw: float) -> list[dict]:
+def run_grid(cases: list[tuple], frameworks: list[str], reps: int) -> list[dict]:
     rows = []
     for case, T, B, N in cases:
         torch.manual_seed(0)
         x = torch.randn(T, B, N).requires_grad_()
-        floor = FLOOR_BYTES * T * B * N / (bw * 1e9)
+        case_bw = bandwidth_gbs()  # re-measured per case: the bandwidth of a VM drifts over a run
         for name in frameworks:
             try:
                 neuron = FRAMEWORKS[name](N)
@@ -239,8 +240,13 @@ def run_grid(cases: list[tuple], frameworks: list[str], reps: int, bw: float) ->
                     res = time_case(model, x, reps)
             except Exception as err:  # a peer that cannot run this size is reported, not fatal
                 res = {"error": f"{type(err).__name__}: {err}"[:200]}
-            rows.append({"case": case, "T": T, "B": B, "N": N, "framework": name, "floor_s": floor, **res})
-            print(_fmt(rows[-1], rows), flush=True)
+            rows.append({"case": case, "T": T, "B": B, "N": N, "framework": name, **res})
+        # the floor of the case at the higher of the bandwidths measured just before and just after it
+        case_bw = max(case_bw, bandwidth_gbs())
+        for row in rows[-len(frameworks):]:
+            row["bandwidth_gbs"] = case_bw
+            row["floor_s"] = FLOOR_BYTES * T * B * N / (case_bw * 1e9)
+            print(_fmt(row, rows), flush=True)
     return rows
 
 
@@ -283,7 +289,7 @@ def main(argv: Optional[list[str]] = None) -> None:
         ap.error(f"unknown frameworks {unknown}; valid: {sorted(FRAMEWORKS)}")
     bw = bandwidth_gbs()
     print(f"copy bandwidth {bw:.1f} GB/s; torch threads {torch.get_num_threads()}; floor = {FLOOR_BYTES} B/neuron-step")
-    rows = run_grid(grid(args.quick), frameworks, args.reps, bw)
+    rows = run_grid(grid(args.quick), frameworks, args.reps)
     stamp = datetime.date.today().isoformat()
     out = args.out or RESULTS / f"neurons-{stamp}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -203,12 +203,18 @@ PARAMS: dict[str, type] = {
 
 
 def initial_state(kind: str, p: NeuronParams, like: torch.Tensor) -> tuple:
-    """Resting state shaped like ``like`` (one time step of input)."""
-    v0 = torch.full_like(like, _rest(getattr(p, "v_reset", 0.0)))
+    """Resting state shaped like ``like`` (one time step of input); large CPU states come from
+    the buffer pool (:mod:`snnlab.kernels.pool`), so a training step faults in no fresh pages."""
+    from snnlab.kernels import pool
+
+    def full(value: float) -> torch.Tensor:
+        return pool.full(tuple(like.shape), value, like.dtype, like.device)
+
+    v0 = full(_rest(getattr(p, "v_reset", 0.0)))
     if kind == "cuba_lif":
-        return CubaState(torch.full_like(like, p.v_leak), torch.zeros_like(like))
+        return CubaState(full(p.v_leak), full(0.0))
     if kind == "alif":
-        return ALIFState(v0, torch.zeros_like(like))
+        return ALIFState(v0, full(0.0))
     return VState(v0)
 
 

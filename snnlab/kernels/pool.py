@@ -8,7 +8,7 @@ take their outputs from this pool instead: a buffer handed out comes back to the
 last tensor viewing it is freed (a ``weakref.finalize`` on the numpy array that the tensor's
 storage holds), and the next request of the same byte size reuses it, already resident.
 
-Only blocks of at least :data:`MIN_BYTES` in float32 or float64 are pooled. Free blocks are held
+Only blocks of at least :data:`MIN_BYTES` (64 KiB) in float32 or float64 are pooled. Free blocks are held
 up to a limit (least recently returned dropped first): ``SNNLAB_CPU_POOL_MB`` (default: a quarter
 of physical memory, at most 4096 MB); ``SNNLAB_CPU_POOL_MB=0`` turns pooling off. Tensors handed
 out are ordinary CPU tensors except that their storage cannot be resized in place
@@ -26,7 +26,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-MIN_BYTES = 1 << 20
+MIN_BYTES = 64 << 10  # glibc maps blocks from 128 KiB (its default threshold) freshly from the OS
 _PAGE = 4096
 _NP = {torch.float32: np.float32, torch.float64: np.float64}
 
@@ -126,9 +126,14 @@ POOL = BufferPool()
 
 def empty(shape: tuple, dtype: torch.dtype, device: Optional[torch.device] = None) -> torch.Tensor:
     """``torch.empty(shape, dtype, device)``, from :data:`POOL` for large float CPU tensors."""
-    if device is not None and torch.device(device).type != "cpu":
+    if (device is not None and torch.device(device).type != "cpu") or torch.compiler.is_compiling():
         return torch.empty(shape, dtype=dtype, device=device)
     return POOL.empty(shape, dtype)
+
+
+def full(shape: tuple, value: float, dtype: torch.dtype, device: Optional[torch.device] = None) -> torch.Tensor:
+    """``torch.full(shape, value, dtype, device)``, from :data:`POOL` for large float CPU tensors."""
+    return empty(shape, dtype, device).fill_(value)
 
 
 def clear() -> None:

@@ -153,7 +153,7 @@ class FusedNeuronFunction(torch.autograd.Function):
         plan: Plan = ctx.plan
         keep_a, keep_b, a0 = ctx.saved_tensors
         T, M = ctx.shape
-        zeros = torch.zeros((M,), dtype=a0.dtype, device=a0.device)
+        zeros = pool.full((M,), 0.0, a0.dtype, a0.device)
         # a gradient that is a broadcast (``out.sum()``, ``out.mean(0)``) is read in place, not copied
         dense = (lambda g: g) if plan.launcher.strided_grads else (lambda g: g.contiguous())
         g_out = zeros.expand(T, M) if g_out is None else dense(g_out.to(a0.dtype))
@@ -195,7 +195,7 @@ def run_neuron(launcher: Launcher, kind: str, x_seq: torch.Tensor, state: tuple,
     dtype = launcher.compute_dtype(x_seq.dtype)
     x = x_seq.to(dtype).contiguous()
     a0 = state[0].to(dtype).contiguous()
-    b0 = state[1].to(dtype).contiguous() if len(state) > 1 else torch.zeros_like(a0)
+    b0 = state[1].to(dtype).contiguous() if len(state) > 1 else pool.full(tuple(a0.shape), 0.0, dtype, a0.device)
     kc = k.to(dtype) if (kind == "lif" and isinstance(k, torch.Tensor)) else None
     k_value = float(kc.detach()) if kc is not None else (float(k) if (kind == "lif" and k is not None) else None)
     tensors = (x, a0, b0) + ((kc,) if kc is not None else ())
