@@ -6,12 +6,13 @@ Cases (performance.md section 1.5, on CPU):
 - ``linear_lif``: ``Linear(N, N)`` followed by LIF (the Open Neuromorphic setup).
 
 Each call is ``out = model(x); out.sum().backward()``; one warm-up, then the median of
-``--reps`` back-to-back runs, forward and backward timed apart. snnlab's numba kernels take their
-large outputs from a reusable buffer pool (``snnlab.kernels.pool``), so back-to-back calls skip
-the OS's first-touch zeroing; ``snnlab-numba-nopool`` is the same kernel with the pool off
-(fresh allocations, as every peer). Peak memory is measured on one extra call made after the
-pool is emptied: the peak resident-set growth over the call (RSS of this process sampled every
-0.5 ms from a thread, minus the RSS before the call): CPU tensors are not seen by tracemalloc, and the script makes glibc map (and unmap on
+``--reps`` back-to-back runs (more for fast cases, until 0.5 s is spent), forward and backward
+timed apart. snnlab's numba kernels take their large outputs from a reusable buffer pool
+(``snnlab.kernels.pool``), so back-to-back calls skip the OS's first-touch zeroing;
+``snnlab-numba-nopool`` is the same kernel with the pool off (fresh allocations, as every
+peer). Peak memory is measured on one extra call made after the pool is emptied: the peak
+resident-set growth over the call (RSS of this process sampled every 0.5 ms from a thread,
+minus the RSS before the call): CPU tensors are not seen by tracemalloc, and the script makes glibc map (and unmap on
 free) every block of 64 KiB or more, so RSS tracks live tensor memory. Memory bandwidth comes from the same run (a 256 MB
 ``copy_`` into a preallocated tensor, counting read + write; measured just before and just
 after every case, the higher value is used), giving the floor of a fused LIF
@@ -55,6 +56,7 @@ _mmap_large_blocks()
 import torch  # noqa: E402
 
 FLOOR_BYTES = 24  # per neuron-step, fused LIF fwd+bwd in float32
+MIN_SECONDS = 0.5  # fast cases repeat beyond --reps until this much time is spent (stabler medians)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -213,11 +215,12 @@ def time_case(model: torch.nn.Module, x: torch.Tensor, reps: int) -> dict:
     counts every buffer the call needs whether or not it was resident already.
     """
     fwd, bwd = [], []
-    for i in range(reps + 1):
+    _call(model, x)  # warm-up (compilation, caches)
+    start = time.perf_counter()
+    while len(fwd) < reps or (time.perf_counter() - start < MIN_SECONDS and len(fwd) < 200):
         f, b = _call(model, x)
-        if i:  # the first call is the warm-up (compilation, caches)
-            fwd.append(f)
-            bwd.append(b)
+        fwd.append(f)
+        bwd.append(b)
     x.grad = None
     _clear_pool()
     with PeakRSS() as peak:
