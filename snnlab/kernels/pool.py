@@ -8,11 +8,11 @@ take their outputs from this pool instead: a buffer handed out comes back to the
 last tensor viewing it is freed (a ``weakref.finalize`` on the numpy array that the tensor's
 storage holds), and the next request of the same byte size reuses it, already resident.
 
-Only blocks of at least :data:`MIN_BYTES` (64 KiB) in float32 or float64 are pooled. Free blocks are held
-up to a limit (least recently returned dropped first): ``SNNLAB_CPU_POOL_MB`` (default: a quarter
-of physical memory, at most 4096 MB); ``SNNLAB_CPU_POOL_MB=0`` turns pooling off. Tensors handed
-out are ordinary CPU tensors except that their storage cannot be resized in place
-(``Tensor.resize_`` to a larger size raises). :func:`clear` releases the free blocks.
+Only blocks of at least :data:`MIN_BYTES` (64 KiB) in float32 or float64 are pooled. Free
+blocks are held up to a limit (least recently returned dropped first): ``SNNLAB_CPU_POOL_MB``
+(default: a quarter of physical memory, at most 4096 MB); ``SNNLAB_CPU_POOL_MB=0`` turns pooling
+off. Tensors handed out are ordinary CPU tensors except that their storage cannot be resized in
+place (``Tensor.resize_`` to a larger size raises). :func:`clear` releases the free blocks.
 """
 from __future__ import annotations
 
