@@ -15,21 +15,18 @@ operation rounds to half as torch's half kernels do); bfloat16 is computed in fl
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from snnlab.errors import BackendError
-from snnlab.functional.neuron import NeuronParams
-from snnlab.functional.surrogate import ATan, Surrogate
+from snnlab.functional.surrogate import ATan
 from snnlab.kernels import cuda as backend
 from snnlab.kernels.cuda import kernels
 from snnlab.kernels.numba import equations as eq
-from snnlab.kernels.numba.fused import run_neuron
-from snnlab.kernels.registry import register
+from snnlab.kernels.numba.fused import register_neuron_kernels
 
-KINDS = ("if", "lif", "alif", "cuba_lif", "li")
 THREADS_PER_BLOCK = 128
 
 
@@ -57,7 +54,6 @@ class CudaLauncher:
     """Runs the fused kernels on CUDA tensors (or host arrays under the simulator)."""
 
     name = "cuda"
-    strided_grads = False
 
     def compute_dtype(self, dtype: torch.dtype) -> torch.dtype:
         """float16/32/64 run as they are; bfloat16 runs in float32."""
@@ -73,6 +69,7 @@ class CudaLauncher:
                 *map(_array, (out, v_seq, keep_a, keep_b, a_T, b_T)))
 
     def backward(self, plan, flags, g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, g_x, ga0, gb0) -> float:
+        g_out = g_out.contiguous()
         T, M = g_out.shape
         gk = torch.zeros(M if flags[eq.NEED_K] else 1, dtype=torch.float64, device=g_out.device)
         if T == 0:
@@ -90,18 +87,9 @@ class CudaLauncher:
 LAUNCHER = CudaLauncher()
 
 
-def _kernel(kind: str) -> Callable:
-    @torch.compiler.disable
-    def kernel(x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Optional[Surrogate],
-               k: Optional[torch.Tensor] = None, return_v: bool = False) -> tuple:
-        """(T, M) input -> (out (T, M), final state, v_seq (T, M) or None), fused on the GPU."""
-        if not x_seq.is_cuda and not backend.simulated():
-            raise BackendError(f"neuron.{kind} on backend 'cuda' needs CUDA tensors, got {x_seq.device}")
-        return run_neuron(LAUNCHER, kind, x_seq, state, p, surrogate, k=k, return_v=return_v)
-
-    kernel.__name__ = f"{kind}_multistep_cuda"
-    return kernel
+def _check(kind: str, x_seq: torch.Tensor) -> None:
+    if not x_seq.is_cuda and not backend.simulated():
+        raise BackendError(f"neuron.{kind} on backend 'cuda' needs CUDA tensors, got {x_seq.device}")
 
 
-for _kind in KINDS:
-    register(f"neuron.{_kind}", "cuda")(_kernel(_kind))
+register_neuron_kernels(LAUNCHER, "cuda", _check)

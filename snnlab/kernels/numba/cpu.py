@@ -171,7 +171,6 @@ class CpuLauncher:
     """Runs the fused kernels on CPU tensors, reading and writing them in place (zero copy)."""
 
     name = "numba"
-    strided_grads = True  # broadcast gradients are read compactly (see compact_grad)
 
     def compute_dtype(self, dtype: torch.dtype) -> torch.dtype:
         """float32 and float64 run as they are; other floats (float16, bfloat16) run in float32."""

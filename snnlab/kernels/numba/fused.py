@@ -9,7 +9,7 @@ dataclass into the scalar tuple of :mod:`snnlab.kernels.numba.equations`, alloca
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Optional, Protocol
+from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 import torch
@@ -25,11 +25,10 @@ _NP_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float6
 
 
 class Launcher(Protocol):
-    """Backend hooks: both take torch tensors (outputs preallocated) and fill them in place."""
+    """Backend hooks: both take torch tensors (outputs preallocated) and fill them in place.
 
-    #: whether backward takes gradients of any strides (e.g. the stride-0 gradient of ``out.sum()``)
-    #: as they are; otherwise they are made contiguous first
-    strided_grads: bool
+    ``backward`` receives ``g_out`` with whatever strides autograd produced (the gradient of
+    ``out.sum()`` is a stride-0 broadcast) and lays it out as its kernel needs."""
 
     def compute_dtype(self, dtype: torch.dtype) -> torch.dtype: ...
 
@@ -154,13 +153,11 @@ class FusedNeuronFunction(torch.autograd.Function):
         keep_a, keep_b, a0 = ctx.saved_tensors
         T, M = ctx.shape
         zeros = pool.full((M,), 0.0, a0.dtype, a0.device)
-        # a gradient that is a broadcast (``out.sum()``, ``out.mean(0)``) is read in place, not copied
-        dense = (lambda g: g) if plan.launcher.strided_grads else (lambda g: g.contiguous())
-        g_out = zeros.expand(T, M) if g_out is None else dense(g_out.to(a0.dtype))
+        g_out = zeros.expand(T, M) if g_out is None else g_out.to(a0.dtype)  # laid out by the launcher
         flags = list(plan.F)
         flags[eq.HAS_GV] = int(g_v is not None)
         flags[eq.NEED_K] = int(bool(ctx.needs_input_grad[2]) and plan.kind == "lif")
-        g_v = dense(g_v.to(a0.dtype)) if g_v is not None else _empty((1, 1), a0)
+        g_v = g_v.to(a0.dtype).contiguous() if g_v is not None else _empty((1, 1), a0)
         g_x, ga0, gb0 = _empty((T, M), a0), _empty((M,), a0), _empty((M,), a0)
         gk = plan.launcher.backward(plan, tuple(flags), g_out, g_v, zeros if g_aT is None else g_aT.contiguous(),
                                     zeros if g_bT is None else g_bT.contiguous(), keep_a, keep_b, a0, g_x, ga0, gb0)
@@ -210,3 +207,28 @@ def run_neuron(launcher: Launcher, kind: str, x_seq: torch.Tensor, state: tuple,
     final = type(state)(*(s.to(x_seq.dtype) for s in final))
     v_seq = v_seq.to(x_seq.dtype) if v_seq is not None else None
     return out.to(x_seq.dtype), final, v_seq
+
+
+KINDS = ("if", "lif", "alif", "cuba_lif", "li")
+
+
+def register_neuron_kernels(launcher: Launcher, backend: str, check: Callable[[str, torch.Tensor], None]) -> None:
+    """Register ``neuron.<kind>`` on ``backend`` for every kind, run by ``launcher``.
+
+    ``check(kind, x_seq)`` raises when the input cannot run on this backend (e.g. its device).
+    """
+    from snnlab.kernels.registry import register
+
+    def make(kind: str) -> Callable:
+        @torch.compiler.disable
+        def kernel(x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Optional[Surrogate],
+                   k: Optional[torch.Tensor] = None, return_v: bool = False) -> tuple:
+            """(T, M) input -> (out (T, M), final state, v_seq (T, M) or None), fused."""
+            check(kind, x_seq)
+            return run_neuron(launcher, kind, x_seq, state, p, surrogate, k=k, return_v=return_v)
+
+        kernel.__name__ = f"{kind}_multistep_{backend}"
+        return kernel
+
+    for kind in KINDS:
+        register(f"neuron.{kind}", backend)(make(kind))

@@ -8,32 +8,17 @@ float32 and float64 run natively; float16 and bfloat16 inputs are computed in fl
 """
 from __future__ import annotations
 
-from typing import Callable, Optional
-
 import torch
 
-from snnlab.functional.neuron import NeuronParams
-from snnlab.functional.surrogate import Surrogate
 from snnlab.kernels.numba.cpu import CpuLauncher
-from snnlab.kernels.numba.fused import run_neuron
-from snnlab.kernels.registry import register
+from snnlab.kernels.numba.fused import register_neuron_kernels
 
-KINDS = ("if", "lif", "alif", "cuba_lif", "li")
 LAUNCHER = CpuLauncher()
 
 
-def _kernel(kind: str) -> Callable:
-    @torch.compiler.disable
-    def kernel(x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Optional[Surrogate],
-               k: Optional[torch.Tensor] = None, return_v: bool = False) -> tuple:
-        """(T, M) input -> (out (T, M), final state, v_seq (T, M) or None), fused on CPU."""
-        if x_seq.is_cuda:
-            raise ValueError(f"neuron.{kind} on backend 'numba' needs CPU tensors, got {x_seq.device}")
-        return run_neuron(LAUNCHER, kind, x_seq, state, p, surrogate, k=k, return_v=return_v)
-
-    kernel.__name__ = f"{kind}_multistep_numba"
-    return kernel
+def _check(kind: str, x_seq: torch.Tensor) -> None:
+    if x_seq.is_cuda:
+        raise ValueError(f"neuron.{kind} on backend 'numba' needs CPU tensors, got {x_seq.device}")
 
 
-for _kind in KINDS:
-    register(f"neuron.{_kind}", "numba")(_kernel(_kind))
+register_neuron_kernels(LAUNCHER, "numba", _check)
