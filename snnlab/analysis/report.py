@@ -169,6 +169,17 @@ CAPTIONS = {
 }
 
 
+def _comparison(activity: ActivityProfile) -> str:
+    """One sentence: the SNN against one dense ANN pass, both by the 45 nm arithmetic-only convention."""
+    from snnlab.hw import ann_energy_j, estimate
+
+    snn = estimate(activity, "cmos45", method="spikformer").total_j
+    ann = ann_energy_j(activity.per_inference())
+    ratio = f"the SNN costs {snn / ann:.2g}x the ANN" if snn >= ann else f"the SNN costs {ann / snn:.2g}x less than the ANN"
+    return (f"45 nm, arithmetic only: SNN {_fmt(snn, 'J')} per inference vs {_fmt(ann, 'J')} for one dense pass of "
+            f"the same weights as an ANN: {ratio}.")
+
+
 def _figures(out: Path, reports: list, mappings: dict, activity: ActivityProfile, spikes: dict | None) -> list[Path]:
     from snnlab.hw import ann_energy_j, estimate
 
@@ -211,7 +222,7 @@ def build_report(run_dir: str | Path, hw_names: list[str], graph: Any = None, ac
     reports, mappings = chip_costs(list(hw_names), graph, activity, steps)
     images = _figures(out, reports, mappings, activity, spikes)
     rows = _rows(reports)
-    notes = [CONVENTION] + [f"{r.hardware}: {len(r.assumptions)} profile numbers are labelled assumptions ({', '.join(r.assumptions[:6])}...)"
+    notes = [CONVENTION, _comparison(activity)] + [f"{r.hardware}: {len(r.assumptions)} profile numbers are labelled assumptions ({', '.join(r.assumptions[:6])}...)"
              for r in reports if r.assumptions]
     notes.append("Energies per inference; latency = time per step x steps. Counts from a "
                  f"{activity.source} run of {activity.samples} samples x {activity.timesteps} steps.")
