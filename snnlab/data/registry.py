@@ -21,6 +21,7 @@ DATASETS: dict[str, str] = {
     "cifar10": "CIFAR-10 python batches (32x32x3, 10 classes), static images (3, 32, 32)",
     "cifar100": "CIFAR-100 python batches (32x32x3, 100 fine classes), static images (3, 32, 32)",
     "ntidigits": "N-TIDIGITS cochlea spikes (HDF5, 64 channels, 11 single-digit classes), binary frames (T, 64)",
+    "image_folder": "a folder of PNG/JPEG images (CelebA, LSUN exports; sub-folders = classes), images (C, S, S)",
 }
 
 # name -> (module, factory function, fixed keyword arguments)
@@ -32,6 +33,7 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "cifar10": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar10"}),
     "cifar100": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar100"}),
     "ntidigits": ("snnlab.data.ntidigits", "ntidigits_dataset", {}),
+    "image_folder": ("snnlab.data.imagefolder", "image_folder_dataset", {}),
 }
 
 
