@@ -21,10 +21,16 @@ from snnlab.errors import ConfigError
 from snnlab.inference.diffusion import NoiseSchedule, ddim_timesteps, sample
 
 
-def guidance(model: nn.Module, threshold: float) -> contextlib.AbstractContextManager:
-    """Context scaling every IF threshold of ``model`` by ``threshold`` (1.0: unchanged)."""
+def check_threshold(threshold: float) -> float:
+    """Return ``threshold`` or raise ConfigError unless it is a number > 0."""
     if not (isinstance(threshold, (int, float)) and threshold > 0):
         raise ConfigError(f"--threshold must be > 0 (the papers use 0.997..1.003), got {threshold!r}")
+    return float(threshold)
+
+
+def guidance(model: nn.Module, threshold: float) -> contextlib.AbstractContextManager:
+    """Context scaling every IF threshold of ``model`` by ``threshold`` (1.0: unchanged)."""
+    check_threshold(threshold)
     if threshold == 1.0:
         return contextlib.nullcontext()
     if not getattr(model, "spiking", False):
@@ -38,6 +44,7 @@ def generate(model: nn.Module, schedule: NoiseSchedule, n: int, sampler: str = "
     """``n`` images ``(n, C, S, S)`` in [-1, 1]."""
     if not (isinstance(n, int) and n >= 1):
         raise ConfigError(f"--n must be a positive int, got {n!r}")
+    check_threshold(threshold)
     if sampler == "ddim":
         ddim_timesteps(schedule.steps, steps)  # validates steps before any work
     per = schedule.steps if sampler == "ddpm" else steps
@@ -86,13 +93,14 @@ def save_samples(images: torch.Tensor, stem: str | Path, scale: int = 2) -> tupl
 
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
+    npz, png = stem.parent / (stem.name + ".npz"), stem.parent / (stem.name + ".png")  # names may hold dots
     arr = to_uint8(images)
-    np.savez_compressed(stem.with_suffix(".npz"), images=arr)
+    np.savez_compressed(npz, images=arr)
     grid = image_grid(arr)
     img = Image.fromarray(grid[:, :, 0] if grid.shape[2] == 1 else grid)
     img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    img.save(stem.with_suffix(".png"))
-    return stem.with_suffix(".npz"), stem.with_suffix(".png")
+    img.save(png)
+    return npz, png
 
 
 def load_samples(path: str | Path) -> torch.Tensor:

@@ -116,7 +116,7 @@ class DiffusionTrainer:
     """Runs one recipe into its run folder; ``resume`` continues from ``checkpoints/last.pt``."""
 
     def __init__(self, rec: DiffusionRecipe, resume: bool = False, force: bool = False,
-                 log: Callable[[str], None] = print) -> None:
+                 log: Callable[[str], None] = lambda m: print(m, flush=True)) -> None:
         self.rec, self.log, self.run_dir = rec, log, rec.run_dir()
         if rec.train.threads:
             torch.set_num_threads(int(rec.train.threads))
@@ -129,8 +129,8 @@ class DiffusionTrainer:
         self.ema = EMA(self.model, rec.train.ema_decay)
         self.opt = torch.optim.Adam([p for p in self.model.parameters() if p.requires_grad], lr=rec.train.lr)
         self.step, self.history = 0, []
+        self.images = load_images(rec.data, "train")  # (N, C, H, W) uint8; before the RNG is restored
         self._prepare_folder(resume, force)
-        self.images = load_images(rec.data, "train")  # (N, C, H, W) uint8
 
     def _init_from(self, source: str) -> None:
         from snnlab.models.sddpm import load_sddpm_weights
