@@ -6,6 +6,7 @@ counts) are all-reduced so every rank reports the global figures.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from snnlab.errors import TrainingError
 from snnlab.train.distributed import DistContext, all_reduce_sum
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import FiringRateMonitor
@@ -101,6 +103,11 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
         loss, scores = _loss(model, x, y, loss_fn, step, mixer)
         _backward_step(loss, model, opt, step)
         loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            bar.close()
+            raise TrainingError(f"training diverged: the loss is {loss_value} at batch {i + 1} of {desc} "
+                                f"(learning rates {', '.join(f'{lr:g}' for lr in opt.lrs())}); lower "
+                                "train.optimizers.N.lr or set train.grad_clip; last.pt keeps the previous epoch")
         batch = torch.tensor([loss_value * len(y), float((scores.argmax(1) == y).sum()), len(y)],
                              dtype=torch.float64)
         totals += batch
