@@ -14,7 +14,7 @@ import numpy as np
 
 from snnlab.analysis import plots
 from snnlab.analysis.metrics import summary
-from snnlab.analysis.profile import ActivityProfile
+from snnlab.ir.activity import ActivityProfile
 from snnlab.errors import MappingError
 
 
@@ -43,6 +43,16 @@ def chip_costs(hw_names: list[str], graph: Any, activity: ActivityProfile, steps
         if mapping is not None:
             mappings[profile.name] = mapping
     return reports, mappings
+
+
+def energy_per_inference(activity: ActivityProfile, hw: str = "") -> dict[str, float]:
+    """Energy (J) of a profile by the 45 nm MAC/AC convention and, when named, on the chip ``hw``."""
+    from snnlab.hw import estimate
+
+    out = {"cmos45_mac_ac_j": estimate(activity, None, method="spikformer").total_j}
+    if hw and hw.lower() != "none":
+        out[f"{hw}_j"] = estimate(activity, hw).total_j
+    return out
 
 
 def _fmt(value: float, unit: str) -> str:

@@ -10,7 +10,7 @@ Protocol (the paper's, on the data one has):
 3. Everything reported (accuracy, mean latency, oracle) is on the remaining held-out samples.
 4. Compute: the step-wise runner runs the held-out samples with and without early exit,
    timing them and counting synaptic operations and spikes; the two activity profiles are
-   priced by :mod:`snnlab.hw` (the chip given by ``hw``, and the 45 nm MAC/AC convention).
+   priced through :mod:`snnlab.analysis` (the chip given by ``hw``, and the 45 nm MAC/AC convention).
 
 Outputs: ``RUN/early_exit.json``, ``RUN/plots/early_exit_pareto.png`` and
 ``RUN/plots/early_exit_latency_hist.png``.
@@ -84,15 +84,11 @@ def _summary(decision: ExitDecision, labels: torch.Tensor) -> dict[str, float]:
 
 def _energy(stats: RunStats, hw: str) -> dict[str, float]:
     """Energy per inference (J) of a counted run on ``hw`` and by the 45 nm convention."""
-    from snnlab.hw import estimate
+    from snnlab.analysis.report import energy_per_inference
 
     profile = stats.profile
-    steps = max(1, round(stats.decision.mean_latency()))
-    profile.timesteps = steps  # latency (and static energy) follow the steps actually run
-    out = {"cmos45_mac_ac_j": estimate(profile, None, method="spikformer").total_j}
-    if hw and hw.lower() != "none":
-        out[f"{hw}_j"] = estimate(profile, hw).total_j
-    return out
+    profile.timesteps = max(1, round(stats.decision.mean_latency()))  # latency and static energy follow it
+    return energy_per_inference(profile, hw)
 
 
 def _compute(model: nn.Module, rule: DynamicConfidence, loader: Iterable, keep: torch.Tensor,

@@ -37,7 +37,7 @@ import importlib
 from typing import Any
 
 _NAMES = {"to_nir": "snnlab.ir.export", "from_nir": "snnlab.ir.importer", "load": "snnlab.ir.io",
-          "save": "snnlab.ir.io", "load_run_model": "snnlab.ir.run", "flat_graph": "snnlab.ir.graph", "FlatGraph": "snnlab.ir.graph"}
+          "save": "snnlab.ir.io", "flat_graph": "snnlab.ir.graph", "FlatGraph": "snnlab.ir.graph"}
 
 __all__ = sorted(_NAMES)
 

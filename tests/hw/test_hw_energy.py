@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.hw import ann_energy_j, estimate, load_profile, spikformer_energy_j, ssa_acs
 
 from .conftest import mlp_graph

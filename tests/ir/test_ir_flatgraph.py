@@ -129,3 +129,15 @@ def test_from_nir_column_matches_the_neuron_records():
 
     table = {k for k in supported("from_nir") if NODES[k].role == "neuron"}
     assert table == set(neurons.NEURON_NODES)
+
+
+def test_graph_readers_import_no_torch():
+    """sim, hw and the graph type load without torch (and hw without analysis)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, snnlab.sim, snnlab.sim.check, snnlab.hw, snnlab.ir.graph\n"
+            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('snnlab.analysis')]\n"
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-800:]
