@@ -61,8 +61,8 @@ def resolve_run_dir(path: str | Path) -> Path:
     """A run folder given as itself, its config.yaml, or a checkpoint inside it."""
     p = Path(path)
     if not p.exists():
-        raise CheckpointError(f"{path}: not a run folder: it does not exist (expected runs/<name> written by "
-                              "'snnlab train' or 'snnlab demo')")
+        raise CheckpointError(f"run folder {str(path)!r} does not exist: not a run folder (expected runs/<name> "
+                              "written by 'snnlab train' or 'snnlab demo')")
     if p.is_file():
         p = p.parent.parent if p.parent.name == "checkpoints" else p.parent
     if not (p / "config.yaml").is_file():
