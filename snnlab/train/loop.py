@@ -80,10 +80,10 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
         loss, scores = loss_fn(out, y)
         _backward_step(loss, model, opt, step)
         loss_value = float(loss.detach())
-        batch = torch.tensor([loss_value * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                             dtype=torch.float64)
+        correct, count = loss_fn.tally(scores, y)  # samples, or tokens for a language model
+        batch = torch.tensor([loss_value * count, correct, count], dtype=torch.float64)
         totals += batch
-        bar.update(len(y) * ctx.world_size)
+        bar.update(y.shape[-1] * ctx.world_size)
         bar.set_postfix(loss=f"{loss_value:.3f}")
     bar.close()
     totals = all_reduce_sum(totals, ctx)
@@ -106,8 +106,8 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: Out
             with autocast(step):
                 out = model(x)  # (T, B, classes)
             loss, scores = loss_fn(out, y)
-            totals += torch.tensor([float(loss) * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                                   dtype=torch.float64)
+            correct, count = loss_fn.tally(scores, y)
+            totals += torch.tensor([float(loss) * count, correct, count], dtype=torch.float64)
     totals = all_reduce_sum(totals, ctx)
     spikes = all_reduce_sum(monitor.totals(), ctx)
     n = max(float(totals[2]), 1.0)
