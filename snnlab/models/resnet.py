@@ -30,18 +30,25 @@ ARCHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 }
 
 
-def _conv_bn(c_in: int, c_out: int, k: int, stride: int) -> snn.TimeDistributed:
-    return snn.TimeDistributed(nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=False),
-                               nn.BatchNorm2d(c_out))
+def _conv_bn(c_in: int, c_out: int, k: int, stride: int, pool: bool = False) -> snn.TimeDistributed:
+    layers = [nn.Conv2d(c_in, c_out, k, stride=1 if pool else stride, padding=k // 2, bias=False),
+              nn.BatchNorm2d(c_out)]
+    if pool and stride != 1:
+        layers.append(nn.MaxPool2d(3, stride=stride, padding=1))
+    return snn.TimeDistributed(*layers)
 
 
 class MSBasicBlock(nn.Module):
-    """Membrane-shortcut basic block: ``(T, B, C_in, H, W) -> (T, B, C_out, H/stride, W/stride)``."""
+    """Membrane-shortcut basic block: ``(T, B, C_in, H, W) -> (T, B, C_out, H/stride, W/stride)``.
 
-    def __init__(self, c_in: int, c_out: int, stride: int, spec: NeuronSpec) -> None:
+    ``pool=True`` downsamples the first convolution with ``MaxPool(3, stride, 1)`` after its batch
+    norm instead of striding it (Max-ResNet's downsampling block); the shortcut stays strided.
+    """
+
+    def __init__(self, c_in: int, c_out: int, stride: int, spec: NeuronSpec, pool: bool = False) -> None:
         super().__init__()
         self.neuron1 = spec.build()
-        self.conv1 = _conv_bn(c_in, c_out, 3, stride)
+        self.conv1 = _conv_bn(c_in, c_out, 3, stride, pool)
         self.neuron2 = spec.build()
         self.conv2 = _conv_bn(c_out, c_out, 3, 1)
         self.shortcut = _conv_bn(c_in, c_out, 1, stride) if stride != 1 or c_in != c_out else nn.Identity()

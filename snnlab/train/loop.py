@@ -6,18 +6,23 @@ counts) are all-reduced so every rank reports the global figures.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
+from snnlab.errors import TrainingError
 from snnlab.train.distributed import DistContext, all_reduce_sum
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import FiringRateMonitor
 from snnlab.train.optim import OptimizerSet
+
+# (out, y) -> (loss, scores (B, C)); OutputLoss is one, apps bring others (see snnlab.train.fit)
+LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -61,7 +66,7 @@ def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step
         hook()
 
 
-def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: OutputLoss, opt: OptimizerSet,
+def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: LossFn, opt: OptimizerSet,
                 step: StepConfig, ctx: DistContext, desc: str = "train") -> dict[str, float]:
     """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``."""
     model.train()
@@ -80,6 +85,11 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
         loss, scores = loss_fn(out, y)
         _backward_step(loss, model, opt, step)
         loss_value = float(loss.detach())
+        if not math.isfinite(loss_value):
+            bar.close()
+            raise TrainingError(f"training diverged: the loss is {loss_value} at batch {i + 1} of {desc} "
+                                f"(learning rates {', '.join(f'{lr:g}' for lr in opt.lrs())}); lower "
+                                "train.optimizers.N.lr or set train.grad_clip; last.pt keeps the previous epoch")
         correct, count = loss_fn.tally(scores, y)  # samples, or tokens for a language model
         batch = torch.tensor([loss_value * count, correct, count], dtype=torch.float64)
         totals += batch

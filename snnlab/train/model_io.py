@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from snnlab.config import Config, config_from_dict
-from snnlab.errors import CheckpointError, ConfigError
+from snnlab.errors import CheckpointError, ConfigError, one_line
 
 
 def resolve_model_config(model: dict[str, Any], num_classes: int, input_shape: tuple[int, ...]) -> dict[str, Any]:
@@ -43,7 +43,12 @@ def build_model(model_cfg: dict[str, Any]) -> nn.Module:
     from snnlab.models import create_model
 
     options = {k: v for k, v in model_cfg.items() if k != "name"}
-    return create_model(str(model_cfg["name"]), **options)
+    try:
+        return create_model(str(model_cfg["name"]), **options)
+    except ConfigError:
+        raise
+    except (ValueError, TypeError) as err:  # a constructor rejecting an option: name the section
+        raise ConfigError(f"model ({model_cfg['name']}): {one_line(err)}") from None
 
 
 @dataclass

@@ -29,8 +29,9 @@ import torch
 from torch import nn
 
 from snnlab.config import Config
-from snnlab.errors import CheckpointError, ConfigError
+from snnlab.errors import CheckpointError, ConfigError, one_line
 from snnlab.train import checkpoint as ckpt
+from snnlab.train import runlock
 from snnlab.train.data import RunData, build_run_data
 from snnlab.train.distributed import DistContext, init_distributed, shutdown
 from snnlab.train.evaluation import selection_info, write_eval_json
@@ -39,6 +40,7 @@ from snnlab.train.losses import build_loss
 from snnlab.train.metrics import RATE_PREFIX, TensorBoardLog, write_metrics_csv
 from snnlab.train.model_io import build_model, resolve_model_config
 from snnlab.train.optim import OptimizerSet
+from snnlab.train.setup import check_schedule_length, describe_setup
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -85,8 +87,18 @@ class Trainer:
         pre = resolve_device(cfg.train.device)
         self.ctx = init_distributed(pre.type)
         self.device = resolve_device(cfg.train.device, self.ctx)
-        seed_everything(cfg.train.seed, cfg.train.deterministic)
         self.run_dir = cfg.run_dir()
+        self.lock: Optional[Path] = runlock.acquire(self.run_dir, log) if self.ctx.is_main else None
+        try:
+            self._setup(resume, overwrite)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _setup(self, resume: bool, overwrite: bool) -> None:
+        """Data, model, optimisers and the run folder (under the run lock)."""
+        cfg = self.cfg
+        seed_everything(cfg.train.seed, cfg.train.deterministic)
         self.data: RunData = build_run_data(cfg.data, cfg.train.seed, self.ctx)
         cfg.model = resolve_model_config(cfg.model, self.data.num_classes, self.data.input_shape)
         self.model = build_model(cfg.model).to(self.device)
@@ -104,6 +116,13 @@ class Trainer:
         self.best_weights: Optional[dict[str, torch.Tensor]] = None  # CPU copy of best.pt's model (every rank)
         self._prepare_folder(resume, overwrite)
         self.tb = TensorBoardLog(self.run_dir / "tensorboard", cfg.run.tensorboard and self.ctx.is_main)
+        if self.ctx.is_main:
+            self.log(describe_setup(cfg, self.data, self.model, self.device))
+
+    def _unlock(self) -> None:
+        if self.lock is not None:
+            runlock.release(self.lock)
+            self.lock = None
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if not self.ctx.enabled:
@@ -120,26 +139,33 @@ class Trainer:
         if self.ctx.is_main:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             ckpt.remove_stale_temps(self.ckpt_dir)
-        if resume and last.is_file():
-            self._load(ckpt.load_checkpoint(last))
+        if resume:
+            path, state = ckpt.load_resume_state(self.ckpt_dir, self.log)
+            check_schedule_length(state, self.cfg, path, self.log)
+            self._load(state, path)
             self.log(f"resumed {self.run_dir} at epoch {self.epoch}/{self.cfg.train.epochs}")
-        elif last.is_file() and not (resume or overwrite):
+        elif last.exists() and not overwrite:
             raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to continue it, "
                               "--force to start over, or --set run.name=NEW")
         if self.ctx.is_main:
             self.cfg.save(self.run_dir / "config.yaml")
 
-    def _load(self, state: dict[str, Any]) -> None:
+    def _load(self, state: dict[str, Any], path: Path) -> None:
+        ckpt.check_resume_state(state, path)
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optim"])
-        except (RuntimeError, KeyError, ValueError) as err:
-            raise CheckpointError(f"{self.ckpt_dir / 'last.pt'} does not match this configuration: {err}") from None
-        if self.step.scaler is not None and state.get("scaler"):
-            self.step.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.best, self.best_epoch = int(state["epoch"]), float(state["best"]), int(state["best_epoch"])
-        self.history = [dict(row) for row in state["history"]]
-        ckpt.restore_rng(state["rng"], self.data.generator)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
+            raise CheckpointError(f"{path} does not match this configuration: {one_line(err)}") from None
+        try:
+            if self.step.scaler is not None and state.get("scaler"):
+                self.step.scaler.load_state_dict(state["scaler"])
+            self.epoch, self.best, self.best_epoch = int(state["epoch"]), float(state["best"]), int(state["best_epoch"])
+            self.history = [dict(row) for row in state["history"]]
+            ckpt.restore_rng(state["rng"], self.data.generator)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+            raise CheckpointError(f"{path}: damaged resume state ({type(err).__name__}: {one_line(err)}); "
+                                  "start over with --force") from None
 
     def _state(self) -> dict[str, Any]:
         return {"format": ckpt.FORMAT, "epoch": self.epoch, "model": ckpt.model_state(self.model),
@@ -197,6 +223,7 @@ class Trainer:
                 test = self.final_test()
             finished = True
         finally:
+            self._unlock()
             self.tb.close()
             self.net = self.model  # release the DDP wrapper (its reducer holds the process group) first
             shutdown(self.ctx, sync=finished)
