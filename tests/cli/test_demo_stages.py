@@ -78,22 +78,27 @@ def test_early_exit_writes_its_report_and_plots(ctx: DemoContext) -> None:
     for key in ("threshold", "t_max", "mean_latency", "accuracy", "accuracy_t_max", "latency_cut", "oracle",
                 "split", "calibration", "compute", "plots"):
         assert key in report, key
-    assert report["t_max"] == 16 and report["split"]["held_out"] + report["split"]["calibration"] == 64
+    split = report["split"]
+    assert report["t_max"] == 16 and split["calibration_split"] == "valid" and split["reported"] == 64
+    assert split["calibration"] == 144  # every 'valid' digit, none of the 64 test digits
+    assert report["paper_rule"]["threshold"] == 0.6
     assert 1.0 <= report["mean_latency"] <= 16.0 and report["compute"]["streamable"] is True
     assert all((ctx.run_dir / p).is_file() for p in report["plots"])
-    assert ctx.lines[-1].startswith("early exit") and "accuracy" in ctx.lines[-1]
+    assert ctx.lines[-1].startswith("early exit (threshold ") and "chosen; validation sweep on 144 'valid'" in ctx.lines[-1]
 
 
 def test_report_references_existing_plots_and_writes_descriptors(ctx: DemoContext) -> None:
     stages.stage_report(ctx)
     html = (ctx.run_dir / "report.html").read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert images and all((ctx.run_dir / src).is_file() and src.endswith(".png") for src in images)
+    assert images and all(src.startswith("data:image/png;base64,") for src in images)  # the file stands alone
     assert (ctx.run_dir / "report.md").is_file()
     assert "loihi2" in ctx.report["fits"] and (ctx.run_dir / "hw" / "loihi2.json").is_file()
     for chip in ("speck", "truenorth"):  # LIF neurons / 512 fan-in: the report says why
         assert chip not in ctx.report["fits"] and not (ctx.run_dir / "hw" / f"{chip}.json").exists()
-    assert "does not fit" in ctx.lines[-2] and ctx.lines[-1].startswith("energy per inference: loihi2 ")
+    assert "does not fit" in ctx.lines[-2]
+    assert ctx.lines[-1].startswith("energy per inference: loihi2 (Loihi 1 per-op energies) ")
+    assert "ANN" in ctx.lines[-1] and "one dense pass" in ctx.lines[-1]
 
 
 def test_summary_ends_with_the_report(ctx: DemoContext, capsys: pytest.CaptureFixture) -> None:
