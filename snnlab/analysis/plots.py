@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.analysis.profile import ActivityProfile
+from snnlab.ir.activity import ActivityProfile
 
 
 def _figure(width: float = 7.0, height: float = 4.0):

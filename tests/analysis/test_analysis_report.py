@@ -8,7 +8,7 @@ import nir
 import numpy as np
 import pytest
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.analysis.report import build_report
 
 
