@@ -18,7 +18,7 @@ import numpy as np
 
 from snnlab.analysis import plots
 from snnlab.analysis.metrics import summary
-from snnlab.analysis.profile import ActivityProfile
+from snnlab.ir.activity import ActivityProfile
 from snnlab.errors import MappingError
 
 
@@ -47,6 +47,27 @@ def chip_costs(hw_names: list[str], graph: Any, activity: ActivityProfile, steps
         if mapping is not None:
             mappings[profile.name] = mapping
     return reports, mappings
+
+
+def energy_per_inference(activity: ActivityProfile, hw: str = "") -> dict[str, float]:
+    """Energy (J) of a profile by the 45 nm MAC/AC convention and, when named, on the chip ``hw``."""
+    from snnlab.hw import estimate
+
+    out = {"cmos45_mac_ac_j": estimate(activity, None, method="spikformer").total_j}
+    if hw and hw.lower() != "none":
+        out[f"{hw}_j"] = estimate(activity, hw).total_j
+    return out
+
+
+def energy_basis(hw: str = "") -> dict[str, str]:
+    """What each key of :func:`energy_per_inference` is (a chip's title says whose figures it uses)."""
+    from snnlab.hw import load_profile
+    from snnlab.hw.energy import SPIKFORMER_TITLE
+
+    basis = {"cmos45_mac_ac_j": SPIKFORMER_TITLE}
+    if hw and hw.lower() != "none":
+        basis[f"{hw}_j"] = load_profile(hw).title
+    return basis
 
 
 def _fmt(value: float, unit: str) -> str:

@@ -12,8 +12,8 @@ Protocol (no choice ever reads the test split):
    mean latency, oracle) is measured on it with the threshold fixed in step 1. The paper's
    fixed 0.6 rule is reported beside the chosen one (``paper_rule``).
 3. Compute: the step-wise runner runs the test samples with and without early exit, timing
-   them and counting synaptic operations and spikes; the two activity profiles are priced by
-   :mod:`snnlab.hw` (the chip given by ``hw``, and the 45 nm MAC/AC convention).
+   them and counting synaptic operations and spikes; the two activity profiles are priced through
+   :mod:`snnlab.analysis` (the chip given by ``hw``, and the 45 nm MAC/AC convention).
 
 Outputs: ``RUN/early_exit.json``, ``RUN/plots/early_exit_pareto.png`` and
 ``RUN/plots/early_exit_latency_hist.png``.
@@ -28,6 +28,7 @@ from typing import Any, Iterable, Iterator, Optional
 import torch
 from torch import nn
 
+from snnlab.analysis.report import energy_basis, energy_per_inference
 from snnlab.errors import ConfigError
 from snnlab.inference.calibrate import DEFAULT_THRESHOLDS, Calibration, calibrate, sweep
 from snnlab.inference.confidence import DynamicConfidence, ExitDecision, fixed_latency_accuracy, oracle
@@ -92,15 +93,9 @@ def _summary(decision: ExitDecision, labels: torch.Tensor) -> dict[str, float]:
 
 def _energy(stats: RunStats, hw: str) -> dict[str, float]:
     """Energy per inference (J) of a counted run on ``hw`` and by the 45 nm convention."""
-    from snnlab.hw import estimate
-
     profile = stats.profile
-    steps = max(1, round(stats.decision.mean_latency()))
-    profile.timesteps = steps  # latency (and static energy) follow the steps actually run
-    out = {"cmos45_mac_ac_j": estimate(profile, None, method="spikformer").total_j}
-    if hw and hw.lower() != "none":
-        out[f"{hw}_j"] = estimate(profile, hw).total_j
-    return out
+    profile.timesteps = max(1, round(stats.decision.mean_latency()))  # latency and static energy follow it
+    return energy_per_inference(profile, hw)
 
 
 def _compute(model: nn.Module, rule: DynamicConfidence, loader: Iterable, keep: torch.Tensor,
@@ -124,20 +119,8 @@ def _compute(model: nn.Module, rule: DynamicConfidence, loader: Iterable, keep: 
     result["energy"] = {k: {"exit": energy["exit"][k], "full": energy["full"][k],
                             "saved": 1.0 - energy["exit"][k] / energy["full"][k] if energy["full"][k] else 0.0}
                         for k in energy["full"]}
-    result["energy_basis"] = _energy_basis(hw)
+    result["energy_basis"] = energy_basis(hw)
     return result
-
-
-def _energy_basis(hw: str) -> dict[str, str]:
-    """What each energy key of the report is (a chip's title says whose per-operation figures it uses)."""
-    from snnlab.hw import load_profile
-    from snnlab.hw.energy import SPIKFORMER_TITLE
-
-    basis = {"cmos45_mac_ac_j": SPIKFORMER_TITLE}
-    if hw and hw.lower() != "none":
-        profile = load_profile(hw)
-        basis[f"{hw}_j"] = profile.title
-    return basis
 
 
 def _streamable(model: nn.Module, loader: Iterable) -> Optional[str]:

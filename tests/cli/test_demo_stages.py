@@ -12,6 +12,8 @@ import pytest
 from snnlab.commands import _demo_stages as stages
 from snnlab.commands import demo
 from snnlab.commands.demo import DemoContext
+from snnlab.sim.check import compare_runs
+from snnlab.train import load_run
 
 TINY = ["--epochs", "1", "--set", "data.limit_train=96", "--set", "data.limit_test=64",
         "--set", "run.progress=false", "--set", "model.hidden=[32]"]
@@ -38,7 +40,7 @@ def test_export_writes_a_graph_that_loads_and_runs(ctx: DemoContext) -> None:
     stages.stage_export(ctx)
     graph = ir.load(ctx.run_dir / "model.nir")
     assert set(graph.nodes) == set(ctx.graph.nodes) and graph.metadata["dt"] == pytest.approx(0.01875)
-    model = ir.load_run_model(ctx.run_dir)
+    model = load_run(ctx.run_dir).model
     x = (torch.rand(16, 3, 2, 16, 16, generator=torch.Generator().manual_seed(0)) < 0.2).float()
     torch.testing.assert_close(ir.from_nir(graph)(x.flatten(2)), model(x))  # the graph takes 512 inputs
     assert ctx.lines[-1].startswith("NIR export: ") and "model.nir" in ctx.lines[-1]
@@ -126,5 +128,5 @@ def test_compare_runs_counts_partial_agreement(ctx: DemoContext) -> None:
     result = Simulator(ctx.graph, backend="numba", record=["hidden.0.neuron"]).run(x)
     dense = result.dense("hidden.0.neuron").reshape(4, 2, -1).astype(np.uint8)
     dense[0, 0, :8] ^= 1  # 8 of 4 * 2 * 32 entries differ
-    check = stages.compare_runs({"hidden.0.neuron": dense}, result.output("output"), result)
+    check = compare_runs({"hidden.0.neuron": dense}, result.output("output"), result)
     assert check["spike_agreement"] == pytest.approx(1 - 8 / 256) and check["readout_max_abs_diff"] == 0.0

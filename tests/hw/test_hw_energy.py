@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
 from snnlab.hw import ann_energy_j, ann_pass_macs, estimate, load_profile, spikformer_energy_j, ssa_acs
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 
 from .conftest import mlp_graph
 
