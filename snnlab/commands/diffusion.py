@@ -42,6 +42,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     ev.add_argument("--hw", default="loihi2,speck", help="chip profiles for energy (comma-separated, '' for none)")
     ev.add_argument("--metric-epochs", type=int, default=3, help="epochs of the metric classifier if not cached")
     ev.add_argument("--cache", default=None, help="metric cache folder (default: <run>/../_metrics)")
+    ev.add_argument("--inception-weights", default=None, metavar="FILE",
+                    help="InceptionV3 weights (pytorch-fid's pt_inception-2015-12-05 .pth): adds the papers' FID and IS")
+    ev.add_argument("--reference-n", type=int, default=10000, help="training images of the FID reference statistics")
     ev.add_argument("--tag", default=None, help="name of the result file eval/<tag>.json")
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
     return parser
@@ -132,6 +135,10 @@ def _evaluate(args: argparse.Namespace, rec: Any, model: Any, schedule: Any, ima
     report: dict[str, Any] = {"run": str(args.run), "sampler": args.sampler, "steps": args.steps,
                               "threshold": args.threshold, "weights": args.weights, "seed": args.seed,
                               "metric_valid_accuracy": metric.valid_accuracy, **metric.evaluate(images)}
+    if args.inception_weights:
+        from snnlab.train.feature_net import inception_metric
+
+        report.update(inception_metric(args.inception_weights, rec.data, cache, args.reference_n).evaluate(images))
     evals = schedule.steps if args.sampler == "ddpm" else args.steps
     probe = ddim_timesteps(schedule.steps, min(evals, 10))
     with guidance(model, args.threshold):
