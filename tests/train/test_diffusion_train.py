@@ -59,6 +59,9 @@ def test_train_sample_eval_from_the_cli(tmp_path: Path, capsys) -> None:
     assert report["FD-foldernet"] >= 0 and 1.0 <= report["score-foldernet"] <= 3.0 + 1e-9
     assert 0 <= report["firing_rate_mean"] <= 1 and report["per_sample"]["acs"] > 0
     assert report["per_sample"]["evaluations"] == 3 and report["per_sample"]["energy_j"]["loihi2"] > 0
+    assert main(["diffusion", "eval", str(run), "--baseline", "noise", "--n", "12", "--tag", "noise"]) == 0
+    noise = json.loads((run / "eval" / "noise.json").read_text())
+    assert noise["baseline"] == "noise" and noise["n"] == 12 and noise["FD-foldernet"] > 0
 
 
 def test_resume_continues_the_same_trajectory(tmp_path: Path) -> None:
