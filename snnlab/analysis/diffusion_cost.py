@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from snnlab.analysis.hooks import ActivityRecorder
-from snnlab.analysis.profile import ActivityProfile
+from snnlab.ir.activity import ActivityProfile
 
 
 @torch.no_grad()

