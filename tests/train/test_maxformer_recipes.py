@@ -57,3 +57,39 @@ def test_fmnist_recipes(recipe, tmp_path):
     out = _run(recipe, root, tmp_path, ["data.batch_size=20", "data.options.valid_size=20", "model.T=2"])
     assert out["cfg"].run.monitor == "valid_acc" and out["summary"]["selection_split"] == "valid"
     assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
+
+
+def _dvs_files(root: Path, kind: str) -> Path:
+    from snnlab.data.aedat import write_aedat2, write_aedat31
+    from snnlab.data.dvs import CIFAR10DVS_CLASSES
+
+    rng = np.random.default_rng(1)
+
+    def ev(n):
+        return rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n), np.sort(rng.integers(0, 10**6, n))
+
+    if kind == "cifar10dvs":
+        for name in CIFAR10DVS_CLASSES:
+            (root / name).mkdir(parents=True)
+            for i in range(10):
+                write_aedat2(root / name / f"cifar10_{name}_{i}.aedat", *ev(300))
+        return root
+    folder = root / "DvsGesture"
+    folder.mkdir(parents=True)
+    for split, trial in (("train", "user01_led.aedat"), ("test", "user24_led.aedat")):
+        (folder / f"trials_to_{split}.txt").write_text(trial + "\n")
+        write_aedat31(folder / trial, *ev(3000))
+        rows = ["class,startTime_usec,endTime_usec"] + [f"{c},{c * 80_000},{c * 80_000 + 70_000}" for c in range(1, 12)]
+        (folder / trial.replace(".aedat", "_labels.csv")).write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.mark.parametrize("recipe, kind, valid", [("cifar10dvs_maxformer.yaml", "cifar10dvs", 10),
+                                                 ("dvsgesture_maxformer.yaml", "dvs128_gesture", 5)])
+def test_dvs_recipes(recipe, kind, valid, tmp_path):
+    cfg = load_config(ROOT / "experiments" / recipe, [])
+    assert cfg.model["name"] == "maxformer_dvs" and cfg.data.options["T"] == 16 and cfg.train.mixup.off_epoch == 75
+    root = _dvs_files(tmp_path / kind, kind)
+    out = _run(recipe, root, tmp_path, ["data.batch_size=4", "data.options.T=2", "model.T=2", "model.img_size=128",
+                                        "model.dims=[16, 32]", "model.heads=[2, 2]", f"data.options.valid_size={valid}"])
+    assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
