@@ -6,6 +6,8 @@ Op names: ``neuron.<kind>`` for kind in if, lif, alif, cuba_lif, li. Every neuro
 ``state`` a NamedTuple of (M,) tensors, ``k`` an optional 0-d tensor ``1/tau`` (PLIF), and
 ``v_seq`` the post-reset membrane when ``return_v``.
 """
-from snnlab.kernels.registry import BACKENDS, availability, dispatch, get_backend, has_kernel, register
+from snnlab.kernels.registry import (
+    BACKENDS, KERNELS, add_backend, availability, backends, dispatch, get_backend, has_kernel, register,
+)
 
-__all__ = ["BACKENDS", "availability", "dispatch", "get_backend", "has_kernel", "register"]
+__all__ = ["BACKENDS", "KERNELS", "add_backend", "availability", "backends", "dispatch", "get_backend", "has_kernel", "register"]
