@@ -45,11 +45,16 @@ class Registry(Generic[T]):
     Args:
         what: the kind of entry, for error messages ("unknown model 'x'; valid: ...").
         error: exception class raised for unknown keys and double registration.
+        listing: the words before the list of valid keys in that message.
+        sort: list keys sorted (else in registration order).
     """
 
-    def __init__(self, what: str, error: type[Exception] = ValueError) -> None:
+    def __init__(self, what: str, error: type[Exception] = ValueError, listing: str = "valid",
+                 sort: bool = True) -> None:
         self.what = what
         self.error = error
+        self.listing = listing
+        self.sort = sort
         self._entries: dict[Hashable, Any] = {}
 
     def register(self, key: Hashable, entry: Any = None, *, replace: bool = False) -> Any:
@@ -72,7 +77,7 @@ class Registry(Generic[T]):
     def get(self, key: Hashable) -> T:
         """The entry of ``key``; the registry's error naming the valid keys when there is none."""
         if key not in self._entries:
-            raise self.error(f"unknown {self.what} {self._show(key)}; valid: {', '.join(self.names())}")
+            raise self.error(f"unknown {self.what} {self._show(key)}; {self.listing}: {', '.join(self.names())}")
         entry = self._entries[key]
         if isinstance(entry, _Lazy):
             entry = self._entries[key] = entry.load()
@@ -83,16 +88,24 @@ class Registry(Generic[T]):
         return self.get(key) if key in self._entries else default
 
     def names(self) -> list[str]:
-        """Registered keys as sorted strings."""
-        return sorted(str(k) if not isinstance(k, tuple) else "/".join(map(str, k)) for k in self._entries)
+        """Registered keys as strings (sorted unless the registry keeps registration order)."""
+        names = [str(k) if not isinstance(k, tuple) else "/".join(map(str, k)) for k in self._entries]
+        return sorted(names) if self.sort else names
 
     def keys(self) -> list[Hashable]:
         return list(self._entries)
+
+    def values(self) -> list[T]:
+        """Entries in registration order (lazy entries are imported)."""
+        return [entry for _, entry in self.items()]
 
     def items(self) -> Iterator[tuple[Hashable, T]]:
         """``(key, entry)`` in registration order (lazy entries are imported)."""
         for key in list(self._entries):
             yield key, self.get(key)
+
+    def __getitem__(self, key: Hashable) -> T:
+        return self.get(key)
 
     def __contains__(self, key: Hashable) -> bool:
         return key in self._entries

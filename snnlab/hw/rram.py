@@ -207,8 +207,3 @@ def read_energy_pj(macro: RRAMMacro, active_rows: np.ndarray, g_plus: np.ndarray
     g_on = float(g_plus[rows].sum() + g_minus[rows].sum()) * 1e-6  # S
     cell_pj = macro.v_read ** 2 * g_on * macro.t_read_ns * 1e-9 * 1e12
     return cell_pj + macro.driver_pj_per_row * int(rows.sum()) + macro.adc_pj_per_col * 2 * g_plus.shape[1]
-
-
-def device_dict(macro: RRAMMacro) -> dict[str, Any]:
-    """Plain dict of a macro for reports."""
-    return asdict(macro)
