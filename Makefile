@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test test-slow test-peers test-cuda bench peers clean
+.PHONY: demo test test-slow test-peers test-cuda bench peers data clean
 
 # Peer libraries (outside oracles). Installed without their dependency pins: spikingjelly and
 # norse ask for torchvision/torchaudio, which would replace the CPU torch build; they import without them.
@@ -47,6 +47,20 @@ bench: peers
 	$(BIN)/python benchmarks/bench_neurons.py --quick
 	$(BIN)/python benchmarks/bench_delays.py --quick
 	$(BIN)/python benchmarks/bench_sim.py --cuba-seconds 1.0
+
+# Real images available offline: Fashion-MNIST from the Debian package (IDX files in
+# /usr/share/datasets/fashion-mnist, the default data.root of the fmnist_* recipes).
+data:
+	@if [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ]; then \
+	  echo "Fashion-MNIST: installed in /usr/share/datasets/fashion-mnist"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && apt-get install -y -qq dataset-fashion-mnist; \
+	else \
+	  echo "Fashion-MNIST: install the Debian package as root (apt-get install dataset-fashion-mnist), or put"; \
+	  echo "train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and"; \
+	  echo "t10k-labels-idx1-ubyte.gz from https://github.com/zalandoresearch/fashion-mnist in a folder and run"; \
+	  echo "recipes with --set data.root=<folder> (see datasets/README.md)"; \
+	fi
 
 clean:
 	rm -rf $(VENV) .venv-brian2 runs .pytest_cache

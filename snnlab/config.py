@@ -382,6 +382,41 @@ def read_yaml_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> 
     return raw
 
 
+R = typing.TypeVar("R")
+
+
+def typed_recipe(cls: type[R], raw: Any, where: str = "recipe") -> R:
+    """Build the recipe dataclass ``cls`` from a mapping; the one loader of every typed recipe.
+
+    Field types and unknown keys are checked by :func:`build_dataclass`; then the recipe's own
+    ``validate()`` (when it has one) checks ranges and cross-field rules and may normalise
+    sections. Errors are prefixed with ``where`` (the file name).
+
+    Raises:
+        ConfigError: naming ``where``, the field and what is valid.
+    """
+    if not isinstance(raw, dict):
+        keys = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
+        raise ConfigError(f"{where}: expected a mapping with keys {keys}, got {type(raw).__name__}")
+    try:
+        recipe = build_dataclass(cls, raw, "")
+        if hasattr(recipe, "validate"):
+            recipe.validate()
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {str(err).removeprefix(': ')}") from None
+    return recipe
+
+
+def load_typed_recipe(cls: type[R], path: str | Path, overrides: typing.Sequence[str] = ()) -> R:
+    """Read a YAML recipe, apply ``--set`` overrides and build ``cls`` (see :func:`typed_recipe`);
+    a recipe with a ``name`` field is named after the file unless it names itself."""
+    path = Path(path)
+    raw = read_yaml_recipe(path, overrides)
+    if "name" in {f.name for f in dataclasses.fields(cls)}:  # type: ignore[arg-type]
+        raw.setdefault("name", path.stem)
+    return typed_recipe(cls, raw, path.name)
+
+
 def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
     """Read a YAML recipe, apply ``--set`` overrides, validate, and name the run.
 

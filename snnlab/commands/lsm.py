@@ -57,7 +57,7 @@ def _write(out: Path, config: Any, result: dict[str, Any]) -> Path:
 
 
 def _classify(recipe: Any, out: Path) -> list[str]:
-    from snnlab.hw.rram_tasks import run_classification
+    from snnlab.apps.lsm.tasks import run_classification
 
     result = run_classification(recipe)
     e = result["energy_per_inference_pj"]
@@ -70,7 +70,7 @@ def _classify(recipe: Any, out: Path) -> list[str]:
 
 
 def _zeroshot(recipe: Any, out: Path) -> list[str]:
-    from snnlab.hw.rram_zeroshot import run_zeroshot
+    from snnlab.apps.lsm.zeroshot import run_zeroshot
 
     result = run_zeroshot(recipe)
     _write(out, recipe, result)
@@ -80,7 +80,7 @@ def _zeroshot(recipe: Any, out: Path) -> list[str]:
 
 
 def _study(recipe: Any, out: Path) -> list[str]:
-    from snnlab.hw.rram_studies import plot_energy, plot_sweeps, run_study, study_markdown
+    from snnlab.apps.lsm.studies import plot_energy, plot_sweeps, run_study, study_markdown
 
     result = run_study(recipe, log=lambda line: print(f"  {line}", flush=True))
     result["plots"] = [str(plot_sweeps(result, out / "plots" / "robustness.png")),
@@ -91,12 +91,11 @@ def _study(recipe: Any, out: Path) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Load the recipe with its overrides, run the action, write the run folder, print a summary."""
-    from snnlab.hw.rram_tasks import read_recipe, recipe_from_dict
-    from snnlab.hw.rram_zeroshot import zeroshot_from_dict
+    from snnlab.apps.lsm.recipe import LSMRecipe, ZeroShotRecipe
+    from snnlab.config import load_typed_recipe
 
-    raw = read_recipe(args.config, args.overrides)
-    source = Path(args.config).name
-    recipe = zeroshot_from_dict(raw, source) if args.action == "zeroshot" else recipe_from_dict(raw, source)
+    cls = ZeroShotRecipe if args.action == "zeroshot" else LSMRecipe
+    recipe = load_typed_recipe(cls, args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / recipe.name
     lines = {"run": _classify, "zeroshot": _zeroshot, "study": _study}[args.action](recipe, out)
     print("\n".join(lines))

@@ -60,9 +60,9 @@ def _prune_lines(result: dict[str, Any]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Load the recipe with its overrides, run the action, write the run folder, print a summary."""
-    from snnlab.motion.pruning import run_prune
-    from snnlab.motion.recipe import load_recipe
-    from snnlab.motion.train import run_train
+    from snnlab.apps.motion.pruning import run_prune
+    from snnlab.apps.motion.recipe import load_recipe
+    from snnlab.apps.motion.train import run_train
 
     recipe = load_recipe(args.config, args.overrides)
     out = Path(args.out) if args.out else Path("runs") / recipe.name

@@ -21,6 +21,10 @@ DATASETS: dict[str, str] = {
     "cifar10": "CIFAR-10 python batches (32x32x3, 10 classes), static images (3, 32, 32)",
     "cifar100": "CIFAR-100 python batches (32x32x3, 100 fine classes), static images (3, 32, 32)",
     "ntidigits": "N-TIDIGITS cochlea spikes (HDF5, 64 channels, 11 single-digit classes), binary frames (T, 64)",
+    "fashion_mnist": "Fashion-MNIST IDX files (28x28 grey, 10 classes; root None = Debian dataset-fashion-mnist), "
+                     "static images (1, 28, 28); train 60,000 (valid 5,000 of them) / test 10,000",
+    "mnist": "MNIST IDX files (28x28 grey, 10 digits), static images (1, 28, 28); train 60,000 (valid 5,000) / "
+             "test 10,000",
 }
 
 # name -> (module, factory function, fixed keyword arguments) of the built-in readers
@@ -32,6 +36,8 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "cifar10": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar10"}),
     "cifar100": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar100"}),
     "ntidigits": ("snnlab.data.ntidigits", "ntidigits_dataset", {}),
+    "fashion_mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "fashion_mnist"}),
+    "mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "mnist"}),
 }
 # name -> reader factory ``(root, split, **cfg)``, imported on first use
 READERS: Registry = Registry("dataset", DataError, listing="valid names", sort=False)

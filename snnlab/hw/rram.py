@@ -12,11 +12,15 @@ random as the devices form (the LSM uses them as its fixed random weights), or p
 A crossbar read drives the rows of active (spiking) inputs at ``v_read`` and senses the column
 currents ``I_j = sum_i V_i G_ij`` (Ohm and Kirchhoff). Energy per read: ``V^2 G t_read`` of the
 cells on active rows, a driver energy per active row and one ADC conversion per column.
+
+:func:`crossbar_energy` costs a whole run from its activity counts (:class:`CrossbarActivity`)
+against a digital accelerator doing the same synaptic operations; the counts are data, collected
+by whoever runs the network (the liquid-state machine of :mod:`snnlab.apps.lsm` does).
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -207,3 +211,52 @@ def read_energy_pj(macro: RRAMMacro, active_rows: np.ndarray, g_plus: np.ndarray
     g_on = float(g_plus[rows].sum() + g_minus[rows].sum()) * 1e-6  # S
     cell_pj = macro.v_read ** 2 * g_on * macro.t_read_ns * 1e-9 * 1e12
     return cell_pj + macro.driver_pj_per_row * int(rows.sum()) + macro.adc_pj_per_col * 2 * g_plus.shape[1]
+
+
+@dataclass
+class CrossbarActivity:
+    """Activity counts of a run on one ``rows x 2n`` differential array (summed over samples).
+
+    Attributes:
+        samples_steps: (sample, step) pairs simulated; each updates every one of the ``n`` neurons.
+        active_rows: driven rows summed over (sample, step): input events plus fed-back spikes.
+        row_conductance_us: conductance on the driven rows summed over (sample, step), uS.
+        reads: (sample, step) pairs with at least one driven row: one read of all ``2n`` columns.
+    """
+
+    samples_steps: int = 0
+    active_rows: float = 0.0
+    row_conductance_us: float = 0.0
+    reads: int = 0
+
+
+def crossbar_energy(macro: RRAMMacro, activity: CrossbarActivity, n_neurons: int, samples: int) -> dict[str, float]:
+    """Energy per inference (pJ) of a run on the macro and on the digital baseline, by component.
+
+    The macro drives every active row (``V^2 G t_read`` in its cells plus one driver each) and
+    converts all ``2 n`` columns once per read; the digital baseline does one accumulate and
+    one weight fetch per synaptic operation (active row x neuron). Neuron updates (``n`` per
+    step) are digital in both.
+
+    Args:
+        macro: the RRAM macro (read conditions, energies, digital baseline).
+        activity: counts of the run.
+        n_neurons: neurons ``n`` fed by every row.
+        samples: inferences the counts cover.
+    """
+    base, per = macro.digital_baseline, 1.0 / max(samples, 1)
+    synops = activity.active_rows * n_neurons  # each active row feeds every neuron
+    parts = {
+        "rram_cells_pj": macro.v_read ** 2 * activity.row_conductance_us * macro.t_read_ns * 1e-3 * per,  # uS*ns -> pJ
+        "rram_drivers_pj": macro.driver_pj_per_row * activity.active_rows * per,
+        "rram_adcs_pj": macro.adc_pj_per_col * 2 * n_neurons * activity.reads * per,
+        "neuron_updates_pj": activity.samples_steps * n_neurons * base["e_neuron_update_pj"] * per,
+        "digital_acs_pj": synops * base["e_ac_pj"] * per,
+        "digital_weight_reads_pj": synops * base["e_weight_read_pj"] * per,
+    }
+    crossbar = parts["rram_cells_pj"] + parts["rram_drivers_pj"] + parts["rram_adcs_pj"]
+    rram_total = crossbar + parts["neuron_updates_pj"]
+    digital = parts["digital_acs_pj"] + parts["digital_weight_reads_pj"] + parts["neuron_updates_pj"]
+    return {**parts, "rram_crossbar_pj": crossbar, "rram_total_pj": rram_total, "digital_pj": digital,
+            "synaptic_ops": synops * per, "efficiency_gain": digital / max(rram_total, 1e-12),
+            "synaptic_gain": (digital - parts["neuron_updates_pj"]) / max(crossbar, 1e-12)}

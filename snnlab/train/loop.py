@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
@@ -18,6 +18,9 @@ from snnlab.train.distributed import DistContext, all_reduce_sum
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import FiringRateMonitor
 from snnlab.train.optim import OptimizerSet
+
+# (out, y) -> (loss, scores (B, C)); OutputLoss is one, apps bring others (see snnlab.train.fit)
+LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
 
 
 @dataclass
@@ -61,7 +64,7 @@ def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step
         hook()
 
 
-def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: OutputLoss, opt: OptimizerSet,
+def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: LossFn, opt: OptimizerSet,
                 step: StepConfig, ctx: DistContext, desc: str = "train") -> dict[str, float]:
     """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``."""
     model.train()

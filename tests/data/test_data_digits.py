@@ -112,4 +112,4 @@ def test_bad_options_are_rejected():
     with pytest.raises(ConfigError, match="threshold"):
         create_dataset("digits", None, "train", threshold=-1.0)
     with pytest.raises(DataError, match="valid names: digits"):
-        create_dataset("mnist", None, "train")
+        create_dataset("svhn", None, "train")

@@ -1,12 +1,30 @@
 """N-TIDIGITS reader on files written with ``write_ntidigits``."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import h5py
 import numpy as np
 import pytest
 
 from snnlab.data.ntidigits import CLASSES, ntidigits_dataset, write_ntidigits
 from snnlab.errors import DataError
+
+
+@pytest.fixture
+def ntidigits_file(tmp_path: Path) -> Path:
+    """A tiny file in the published N-TIDIGITS layout: single digits, one sequence, 2 s recordings."""
+    rng = np.random.default_rng(0)
+
+    def sample(sid: str, channel: int):
+        ch = np.concatenate([np.full(30, channel), rng.integers(0, 64, 10)])
+        ts = np.sort(rng.uniform(0.0, 2.0, ch.size))
+        return sid, ch, ts
+
+    items = [sample("man-ae-o", 5), sample("man-ae-z", 10), sample("woman-af-3", 20), sample("man-ag-19z", 1)]
+    path = tmp_path / "n-tidigits.hdf5"
+    write_ntidigits(path, {"train": items, "test": items[:2]})
+    return path
 
 
 def test_single_digits_labels_and_binary_frames(ntidigits_file):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from snnlab.motion.recipe import MotionRecipe, recipe_from_dict
+from snnlab.apps.motion.recipe import MotionRecipe, recipe_from_dict
 
 TINY = {
     "name": "motion_tiny",

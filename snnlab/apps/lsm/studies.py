@@ -12,7 +12,7 @@ the readout. Three sweeps:
 
 Accuracy is averaged over the recipe's reservoir seeds. The energy study compares one
 inference on the macro with the same reservoir on a digital accelerator
-(:meth:`EnergyCounter.report <snnlab.hw.rram_lsm.EnergyCounter.report>`).
+(:func:`snnlab.hw.rram.crossbar_energy`).
 """
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from snnlab.hw.rram_tasks import LSMRecipe, Splits, build_lsm, evaluate_lsm, load_splits
 from snnlab.analysis.plots import save_figure
+from snnlab.apps.lsm.recipe import LSMRecipe
+from snnlab.apps.lsm.tasks import Splits, build_lsm, evaluate_lsm, load_splits
 
 SWEEPS: dict[str, tuple[str, Callable[[float], dict[str, float]]]] = {
     "g_std_us": ("device variability: conductance std (uS)", lambda v: {"g_std_us": v}),

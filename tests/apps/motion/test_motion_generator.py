@@ -6,7 +6,7 @@ import pytest
 
 from snnlab.data.events import EVENT_DTYPE, check_events
 from snnlab.errors import ConfigError
-from snnlab.motion.generator import (
+from snnlab.apps.motion.generator import (
     MovieConfig,
     dense_movie,
     dvs_events,

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from snnlab.errors import ConfigError
-from snnlab.hw.rram_zeroshot import clip_loss, retrieval_accuracy, scan_events, zeroshot_from_dict
+from snnlab.apps.lsm.recipe import zeroshot_from_dict
+from snnlab.apps.lsm.zeroshot import clip_loss, retrieval_accuracy, scan_events
 
 
 def test_clip_loss_by_hand():

@@ -2,7 +2,7 @@
 
 Pruning keeps the fraction of synapses with the largest |weight| (no retraining); shortening
 keeps every synapse whose delay is below a bound (only the most recent past). Both are
-re-evaluated with the paper's decision rule (:func:`snnlab.motion.train.evaluate`) and drawn
+re-evaluated with the paper's decision rule (:func:`snnlab.apps.motion.train.evaluate`) and drawn
 on one plot against the number of synapses kept (log axis). The half-saturation point is the
 number of synapses at which accuracy crosses halfway between chance and the full kernel's
 accuracy (log-linear interpolation between measured points).
@@ -18,9 +18,9 @@ from typing import Any
 
 import torch
 
-from snnlab.motion.model import HDSNN, prune_kernel, shorten_kernel
-from snnlab.motion.recipe import MotionRecipe
-from snnlab.motion.train import Log, evaluate, load_model, make_split, run_train, write_config, write_json
+from snnlab.apps.motion.model import HDSNN, prune_kernel, shorten_kernel
+from snnlab.apps.motion.recipe import MotionRecipe
+from snnlab.apps.motion.train import Log, evaluate, load_model, make_split, run_train, write_config, write_json
 from snnlab.analysis.plots import save_figure
 
 
@@ -38,7 +38,7 @@ def pruning_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, frac
 
     Returns:
         One row per fraction: ``fraction``, ``n_synapses`` (kept), ``accuracy``,
-        ``settled_accuracy`` (see :func:`snnlab.motion.train.evaluate`).
+        ``settled_accuracy`` (see :func:`snnlab.apps.motion.train.evaluate`).
     """
     rows = []
     kernel = model.kernel().detach()

@@ -1,9 +1,9 @@
 """Training and evaluation of the HD-SNN motion detector on synthetic DVS movies.
 
-Training: Adam on the binary cross-entropy (:meth:`HDSNN.loss`) at voxels drawn from each
-mini-batch of movies: gated (by default where the sensor has an event) and settled (at least
-``settle`` steps after a change of motion, so the past window holds one motion), evaluated
-from their past windows instead of a full convolution (about 20x cheaper). The paper's lr 1e-5
+Training, on the shared loop (:func:`snnlab.train.fit.fit`): Adam on the binary cross-entropy
+(:meth:`HDSNN.loss`) at voxels drawn from each mini-batch of movies: gated (by default where the
+sensor has an event) and settled (at least ``settle`` steps after a change of motion, so the past
+window holds one motion), evaluated from their past windows instead of a full convolution (about 20x cheaper). The paper's lr 1e-5
 (2^10 movies of 200 x 128 x 128, 100 epochs) is for its scale; here lr 5e-3 converges in a few
 epochs (the loss is convex in the kernel without the polarity flip).
 
@@ -23,12 +23,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
+from snnlab.apps.motion.generator import generate_dataset
+from snnlab.apps.motion.model import HDSNN
+from snnlab.apps.motion.recipe import MotionRecipe, TrainSection
+from snnlab.apps.motion.samples import gate_mask, past_windows, sample_voxels, settled_steps
+from snnlab.config import OptimizerConfig, SchedulerConfig
 from snnlab.errors import CheckpointError, ShapeError
-from snnlab.motion.generator import generate_dataset
-from snnlab.motion.model import HDSNN
-from snnlab.motion.recipe import MotionRecipe, TrainSection
-from snnlab.motion.samples import gate_mask, past_windows, sample_voxels, settled_steps
+from snnlab.train.fit import PermutationSampler, fit
 
 Log = Callable[[str], None]
 
@@ -49,15 +52,63 @@ def make_split(recipe: MotionRecipe, split: str) -> tuple[torch.Tensor, torch.Te
     return torch.from_numpy(voxels), torch.from_numpy(labels)
 
 
+class VoxelBatches:
+    """Collate function: a batch of movies -> past windows of sampled voxels and their classes.
+
+    Draws with :func:`snnlab.apps.motion.samples.sample_voxels` (gated, at least ``settle`` steps
+    into their motion segment, ``per_movie`` per movie) from ``generator``.
+    """
+
+    def __init__(self, gate: str, settle: int, per_movie: int, kernel_t: int, kernel_xy: int,
+                 generator: torch.Generator) -> None:
+        self.gate, self.settle, self.per_movie = gate, settle, per_movie
+        self.kernel_t, self.kernel_xy, self.generator = kernel_t, kernel_xy, generator
+
+    def __call__(self, items: list[tuple[torch.Tensor, torch.Tensor]]) -> tuple[torch.Tensor, torch.Tensor]:
+        movies = torch.stack([v for v, _ in items])  # (B, P, T, H, W)
+        steps = torch.stack([y for _, y in items])  # (B, T)
+        index = sample_voxels(movies, steps, self.gate, self.settle, self.per_movie, self.generator)  # (M, 4)
+        windows = past_windows(movies, index, self.kernel_t, self.kernel_xy)  # (M, P, K_T, K_XY, K_XY)
+        return windows, steps[index[:, 0], index[:, 1]]
+
+
+class WindowLogits(nn.Module):
+    """The layer read at sampled voxels: past windows (M, P, K_T, K_XY, K_XY) -> logits (M, C)."""
+
+    def __init__(self, layer: HDSNN) -> None:
+        super().__init__()
+        self.layer = layer
+
+    def forward(self, windows: torch.Tensor) -> torch.Tensor:
+        return self.layer.window_logits(windows)
+
+
+class MotionLoss:
+    """Per-voxel binary cross-entropy plus ``l1 * sum |K|``, as the shared loop's ``(loss, scores)``.
+
+    A batch without a single sampled voxel contributes the penalty alone.
+    """
+
+    def __init__(self, layer: HDSNN, l1: float) -> None:
+        self.layer, self.l1 = layer, l1
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        loss = self.layer.logits_loss(logits, labels) if labels.numel() else logits.sum() * 0.0
+        if self.l1:
+            loss = loss + self.l1 * self.layer.kernel().abs().sum()
+        return loss, logits
+
+
 def train_model(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, cfg: TrainSection, gate: str = "events",
                 settle: int = 0, log: Log | None = None) -> list[float]:
-    """Fit ``model`` with Adam on sampled voxels; returns the mean training loss of each epoch.
+    """Fit ``model`` with Adam on sampled voxels (the shared loop); returns each epoch's mean loss.
 
     Each mini-batch of ``cfg.batch`` movies draws ``cfg.samples_per_movie`` voxels per movie
-    (:func:`snnlab.motion.samples.sample_voxels`: gated, at least ``settle`` steps into their
-    motion segment) and fits their logits, computed from their past windows, to the one-hot
-    class of their step; ``cfg.l1 * sum |K|`` is added to the loss. The learning rate follows a
-    cosine from ``cfg.lr`` to 0 over all steps (``lr_schedule='cosine'``) or stays constant.
+    (:class:`VoxelBatches`: gated, at least ``settle`` steps into their motion segment) and fits
+    their logits, computed from their past windows, to the one-hot class of their step;
+    ``cfg.l1 * sum |K|`` is added to the loss (and to the recorded loss). The learning rate
+    follows a cosine from ``cfg.lr`` to 0 over all steps (``lr_schedule='cosine'``) or stays
+    constant. One generator seeded with ``cfg.seed`` draws the movie order and the voxels.
 
     Args:
         model: the layer, trained in place.
@@ -70,33 +121,15 @@ def train_model(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, cfg: T
     """
     if voxels.shape[0] != labels.shape[0]:
         raise ShapeError(f"{voxels.shape[0]} movies of voxels but {labels.shape[0]} of labels")
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    n_steps = cfg.epochs * -(-voxels.shape[0] // cfg.batch)
-    schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, n_steps) if cfg.lr_schedule == "cosine"
-                else torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0))
     generator = torch.Generator().manual_seed(cfg.seed)
-    history = []
-    for epoch in range(cfg.epochs):
-        order = torch.randperm(voxels.shape[0], generator=generator)
-        total, count = 0.0, 0
-        for start in range(0, len(order), cfg.batch):
-            movies, steps = voxels[order[start:start + cfg.batch]], labels[order[start:start + cfg.batch]]
-            index = sample_voxels(movies, steps, gate, settle, cfg.samples_per_movie, generator)
-            if not len(index):
-                schedule.step()
-                continue
-            windows = past_windows(movies, index, model.kernel_t, model.kernel_xy)
-            loss = model.loss(windows, steps[index[:, 0], index[:, 1]])
-            penalty = cfg.l1 * model.kernel().abs().sum() if cfg.l1 else 0.0
-            optimizer.zero_grad(set_to_none=True)
-            (loss + penalty).backward()
-            optimizer.step()
-            schedule.step()
-            total, count = total + float(loss.detach()) * len(index), count + len(index)
-        history.append(total / max(count, 1))
-        if log:
-            log(f"epoch {epoch + 1}/{cfg.epochs}: loss {history[-1]:.5f}")
-    return history
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(voxels, labels), batch_size=cfg.batch,
+        sampler=PermutationSampler(voxels.shape[0], generator),
+        collate_fn=VoxelBatches(gate, settle, cfg.samples_per_movie, model.kernel_t, model.kernel_xy, generator))
+    schedule = SchedulerConfig(name="cosine" if cfg.lr_schedule == "cosine" else "none", interval="batch")
+    history = fit(WindowLogits(model), loader, MotionLoss(model, cfg.l1),
+                  OptimizerConfig(name="adam", lr=cfg.lr, scheduler=schedule), cfg.epochs, log)
+    return [row["train_loss"] for row in history]
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ voxels before the movie and outside the frame are zero), and the probability of 
 is ``P = sigmoid(B + beta_c)``: a time-invariant logistic regression whose weights are
 log-odds that add across independent (delay, offset) observations. It is trained with a
 binary cross-entropy against the one-hot class at chosen voxels, computed from their past
-windows (:meth:`HDSNN.window_logits`, see :mod:`snnlab.motion.samples`). Options: a spatial cone mask
+windows (:meth:`HDSNN.window_logits`, see :mod:`snnlab.apps.motion.samples`). Options: a spatial cone mask
 (radius shrinking with smaller delay) and polarity-flip invariance (evidence is the max of
 ``B`` computed with ON and OFF as given and swapped).
 
@@ -19,7 +19,7 @@ Why the readout matters: ``B`` is linear in ``A``, and for a spatially stationar
 expected event density at every (delay, offset) does not depend on the motion, so the mean of
 ``B`` over *all* positions cannot separate directions (the paper's per-voxel loss on every voxel
 stays at chance here). Two nonlinearities fix this: reading ``B`` only where the sensor has an
-event (the past events then line up along the trajectory; see :mod:`snnlab.motion.samples`),
+event (the past events then line up along the trajectory; see :mod:`snnlab.apps.motion.samples`),
 and the polarity flip, ``max(B, B_swapped) = (B + B_swapped) / 2 + |B - B_swapped| / 2``, a
 rectified, motion-energy-like term.
 """
@@ -112,7 +112,7 @@ class HDSNN(nn.Module):
         """Logits ``B + beta`` at chosen voxels from their past windows.
 
         Args:
-            windows: (M, P, K_T, K_XY, K_XY) from :func:`snnlab.motion.samples.past_windows`.
+            windows: (M, P, K_T, K_XY, K_XY) from :func:`snnlab.apps.motion.samples.past_windows`.
 
         Returns:
             (M, C), equal to :meth:`forward` at those voxels.
@@ -134,7 +134,10 @@ class HDSNN(nn.Module):
             windows: (M, P, K_T, K_XY, K_XY) past windows (see :meth:`window_logits`).
             labels: (M,) class indices.
         """
-        logits = self.window_logits(windows)
+        return self.logits_loss(self.window_logits(windows), labels)
+
+    def logits_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Mean binary cross-entropy of logits (M, C) vs the one-hot classes ``labels`` (M,)."""
         if labels.shape != logits.shape[:1]:
             raise ShapeError(f"labels must be (voxels,) = ({logits.shape[0]},), got {tuple(labels.shape)}")
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.n_classes):

@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from snnlab.errors import ConfigError
-from snnlab.hw.rram_lsm import LiquidStateMachine, LSMConfig
-from snnlab.hw.rram_tasks import (LSMData, Readout, evaluate_lsm, prepare, read_recipe, recipe_from_dict,
-                                  train_readout, accuracy)
+from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
+from snnlab.apps.lsm.recipe import LSMData, Readout, read_recipe, recipe_from_dict
+from snnlab.apps.lsm.tasks import accuracy, evaluate_lsm, prepare, train_readout
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 
 
 def test_readout_learns_gaussian_blobs():

@@ -1,101 +1,24 @@
-"""LSM tasks: reservoir features, the trainable readout, and the paper's recipes.
+"""LSM tasks: reservoir features, the trainable readout, classification runs.
 
 ``run_classification(recipe)`` builds the dataset and a (software or RRAM) reservoir, collects
 spike-count features once (the reservoir is frozen), trains a readout (linear or small MLP,
-Adam, cross-entropy) on standardised features and reports test accuracy and energy.
+Adam, cross-entropy) on standardised features with the shared loop (:func:`snnlab.train.fit.fit`)
+and reports test accuracy and energy.
 """
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any, Optional
 
 import torch
 from torch import nn
 
-from snnlab.config import build_dataclass as build_section
-from snnlab.config import read_yaml_recipe
+from snnlab.apps.lsm.recipe import LSMData, LSMRecipe, Readout
+from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
+from snnlab.config import OptimizerConfig
 from snnlab.errors import ConfigError
-from snnlab.hw.rram_lsm import LiquidStateMachine, LSMConfig
-
-
-@dataclass
-class LSMData:
-    """Dataset of a recipe and how its events become reservoir inputs."""
-
-    name: str = "digits"  # digits | nmnist | ntidigits (or any create_dataset name with frames)
-    root: Optional[str] = None
-    n_time_bins: int = 50
-    crop: Optional[int] = None  # centre crop of a 2-D sensor, pixels (N-MNIST: 16)
-    merge_polarity: bool = True  # OR the two polarities (256 inputs for 16x16)
-    limit: Optional[int] = None  # use only the first N samples of each split (smoke runs)
-
-
-@dataclass
-class Readout:
-    """The trainable readout (the only trained part) and its optimiser."""
-
-    hidden: int = 0  # 0 = linear readout
-    lr: float = 1e-3
-    epochs: int = 100
-    batch: int = 100
-    seed: int = 0
-
-
-@dataclass
-class StudyConfig:
-    """Sweeps of ``snnlab lsm study``: each value builds one RRAM reservoir with that device."""
-
-    g_std_us: list[float] = field(default_factory=lambda: [3.0, 7.5, 15.0, 22.5, 30.0])
-    read_noise: list[float] = field(default_factory=lambda: [0.0, 0.02, 0.05, 0.1, 0.2])
-    stuck_at: list[float] = field(default_factory=lambda: [0.0, 0.01, 0.05, 0.1, 0.2])  # half HRS, half LRS
-    seeds: list[int] = field(default_factory=lambda: [0])  # reservoir seeds averaged per point
-
-
-@dataclass
-class LSMRecipe:
-    """A classification recipe: data, reservoir (``LSMConfig`` fields but n_inputs), readout."""
-
-    name: str = "lsm"
-    data: LSMData = field(default_factory=LSMData)
-    lsm: dict[str, Any] = field(default_factory=dict)
-    readout: Readout = field(default_factory=Readout)
-    study: StudyConfig = field(default_factory=StudyConfig)
-
-
-def check_lsm_section(values: Any, where: str) -> dict[str, Any]:
-    """Type-check a mapping of ``LSMConfig`` fields (all but ``n_inputs``); returns it converted."""
-    valid = [k for k in LSMConfig.__dataclass_fields__ if k != "n_inputs"]
-    if not isinstance(values, dict):
-        raise ConfigError(f"{where}: expected a mapping of {valid}, got {values!r}")
-    unknown = sorted(set(values) - set(valid))
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {unknown}; valid: {', '.join(valid)}")
-    cfg = build_section(LSMConfig, {**values, "n_inputs": 1}, where)
-    return {k: getattr(cfg, k) for k in values}
-
-
-def recipe_from_dict(d: dict[str, Any], where: str = "recipe") -> LSMRecipe:
-    """Typed recipe from a YAML mapping; unknown keys and wrong types raise ConfigError."""
-    if not isinstance(d, dict):
-        raise ConfigError(f"{where}: expected a mapping with keys {list(LSMRecipe.__dataclass_fields__)}")
-    try:
-        recipe = build_section(LSMRecipe, {k: v for k, v in d.items() if k != "lsm"}, "")
-        recipe.lsm = check_lsm_section(d.get("lsm") or {}, "lsm")
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {str(err).removeprefix(': ')}") from None
-    if recipe.readout.batch < 1 or recipe.readout.hidden < 0:
-        raise ConfigError(f"{where}: readout.batch must be >= 1 and readout.hidden >= 0")
-    return recipe
-
-
-def read_recipe(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """A YAML recipe as a mapping with ``--set key=value`` overrides (dotted keys) applied."""
-    raw = read_yaml_recipe(path, overrides)
-    raw.setdefault("name", Path(path).stem)
-    return raw
+from snnlab.train.fit import PermutationSampler, fit, logits_loss
 
 
 def prepare(x: torch.Tensor, data: LSMData) -> torch.Tensor:
@@ -128,22 +51,20 @@ def reservoir_features(lsm: LiquidStateMachine, x: torch.Tensor, batch: int = 25
 
 
 def train_readout(f_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, cfg: Readout) -> nn.Module:
-    """Train a readout on standardised features; the returned module standardises itself."""
+    """Train a readout on standardised features; the returned module standardises itself.
+
+    Adam (``cfg.lr``) on the cross-entropy, ``cfg.epochs`` passes in batches of ``cfg.batch``
+    samples, one permutation per epoch from a generator seeded with ``cfg.seed``.
+    """
     torch.manual_seed(cfg.seed)
     mean, std = f_train.mean(0), f_train.std(0) + 1e-6
     head: nn.Module = nn.Linear(f_train.shape[1], n_classes) if cfg.hidden == 0 else nn.Sequential(
         nn.Linear(f_train.shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, n_classes))
     model = _Standardized(head, mean, std)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     gen = torch.Generator().manual_seed(cfg.seed)
-    for _ in range(cfg.epochs):
-        order = torch.randperm(len(y_train), generator=gen)
-        for i in range(0, len(order), cfg.batch):
-            idx = order[i:i + cfg.batch]
-            loss = nn.functional.cross_entropy(model(f_train[idx]), y_train[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(f_train, y_train), batch_size=cfg.batch,
+                                         sampler=PermutationSampler(len(y_train), gen))
+    fit(model, loader, logits_loss, OptimizerConfig(name="adam", lr=cfg.lr), cfg.epochs)
     return model.eval()
 
 

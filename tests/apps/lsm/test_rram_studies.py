@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from snnlab.cli import main
-from snnlab.hw.rram_studies import plot_energy, plot_sweeps, run_study, study_markdown
-from snnlab.hw.rram_tasks import recipe_from_dict
+from snnlab.apps.lsm.studies import plot_energy, plot_sweeps, run_study, study_markdown
+from snnlab.apps.lsm.recipe import recipe_from_dict
 
-EXPERIMENTS = Path(__file__).resolve().parents[2] / "experiments"
+EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 TINY = ["--set", "data.limit=60", "--set", "lsm.n_reservoir=20", "--set", "readout.epochs=3"]
 
 

@@ -1,7 +1,7 @@
 """The motion recipe: typed YAML sections with ``--set key=value`` overrides.
 
 A recipe (``experiments/motion_hd.yaml``) has the sections ``movie`` (see
-:class:`snnlab.motion.generator.MovieConfig`), ``data``, ``model``, ``train`` and ``prune``.
+:class:`snnlab.apps.motion.generator.MovieConfig`), ``data``, ``model``, ``train`` and ``prune``.
 Unknown keys, wrong types and out-of-range values raise :class:`snnlab.errors.ConfigError`
 naming the field and what is valid.
 """
@@ -12,12 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-
-from snnlab.config import build_dataclass as build_section
-from snnlab.config import read_yaml_recipe
+from snnlab.config import load_typed_recipe, typed_recipe
 from snnlab.errors import ConfigError
-from snnlab.motion.generator import MovieConfig, check_movie_config
-from snnlab.motion.samples import GATES
+from snnlab.apps.motion.generator import MovieConfig, check_movie_config
+from snnlab.apps.motion.samples import GATES
 
 
 @dataclass
@@ -32,14 +30,14 @@ class DataSection:
 
 @dataclass
 class ModelSection:
-    """HD-SNN layer options (see :class:`snnlab.motion.model.HDSNN`)."""
+    """HD-SNN layer options (see :class:`snnlab.apps.motion.model.HDSNN`)."""
 
     kernel_t: int = 12  # delays 0 .. kernel_t - 1, ms
     kernel_xy: int = 9  # odd spatial side, pixels
     cone: bool = False
     polarity_invariant: bool = False
     init_std: float = 0.01
-    gate: str = "events"  # where evidence is trained and read: events | all (see snnlab.motion.samples)
+    gate: str = "events"  # where evidence is trained and read: events | all (see snnlab.apps.motion.samples)
 
 
 @dataclass
@@ -86,6 +84,10 @@ class MotionRecipe:
         """Steps after a motion change whose voxels are not trained on (their window mixes two motions)."""
         return self.model.kernel_t - 1 if self.train.settle is None else self.train.settle
 
+    def validate(self) -> None:
+        """Value ranges the types alone do not express (called by the typed-recipe loader)."""
+        _check_ranges(self)
+
 
 def _check_ranges(recipe: MotionRecipe) -> None:
     """Value ranges the types alone do not express."""
@@ -117,20 +119,13 @@ def _check_ranges(recipe: MotionRecipe) -> None:
         raise ConfigError(f"prune.fractions must be a non-empty list of values in (0, 1], got {recipe.prune.fractions}")
 
 
-def recipe_from_dict(raw: dict[str, Any], where: str = "recipe") -> MotionRecipe:
-    """Typed, validated recipe from a mapping.
+def recipe_from_dict(raw: Any, where: str = "recipe") -> MotionRecipe:
+    """Typed, validated recipe from a mapping (see :func:`snnlab.config.typed_recipe`).
 
     Raises:
         ConfigError: unknown key, wrong type or bad value, prefixed with ``where``.
     """
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: expected a mapping with keys {list(MotionRecipe.__dataclass_fields__)}")
-    try:
-        recipe = build_section(MotionRecipe, raw, "")
-        _check_ranges(recipe)
-    except ConfigError as err:
-        raise ConfigError(f"{where}: {str(err).removeprefix(': ')}") from None
-    return recipe
+    return typed_recipe(MotionRecipe, raw, where)
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> MotionRecipe:
@@ -139,7 +134,4 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> MotionRecipe
     Raises:
         ConfigError: missing file, invalid YAML or any invalid field.
     """
-    path = Path(path)
-    raw = read_yaml_recipe(path, overrides)
-    raw.setdefault("name", path.stem)
-    return recipe_from_dict(raw, path.name)
+    return load_typed_recipe(MotionRecipe, path, overrides)

@@ -8,7 +8,7 @@ from scipy import stats
 
 from snnlab.errors import ConfigError, MappingError, ShapeError
 from snnlab.hw import rram
-from snnlab.hw.rram_lsm import LiquidStateMachine, LSMConfig
+from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
 
 
 def make(n_inputs=16, n_reservoir=40, **kw) -> LiquidStateMachine:

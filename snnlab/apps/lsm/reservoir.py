@@ -1,6 +1,6 @@
 """Liquid-state machine whose fixed random weights live in resistive memory.
 
-A recurrent LIF reservoir (Lin et al., Nat. Comput. Sci. 2025; papers.md section 6)::
+A recurrent LIF reservoir (Lin et al., Nat. Comput. Sci. 5:37-47, 2025)::
 
     I[t] = W_in x[t] + W_rec s[t-1]                  # x binary input events, s reservoir spikes
     v[t] = decay * v[t-1] + I[t];  s[t] = v[t] >= threshold;  v[t] = 0 where s[t]
@@ -31,6 +31,7 @@ from torch import nn
 
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.hw import rram
+from snnlab.hw.rram import CrossbarActivity, crossbar_energy
 from snnlab.nn import LIF
 
 
@@ -149,12 +150,10 @@ class LiquidStateMachine(nn.Module):
 
 
 class EnergyCounter:
-    """Accumulates crossbar reads and digital-equivalent operations of a reservoir run.
+    """Counts the crossbar activity of a reservoir run; :func:`snnlab.hw.rram.crossbar_energy` costs it.
 
     Per step and sample, every active row (an input event or a reservoir spike) is driven on the
-    macro; a step with any active row is one read of all ``2 n`` columns (one ADC conversion
-    each). The digital baseline does one accumulate plus one weight fetch per synaptic
-    operation (active row x neuron). Membrane updates (``n`` per step) are digital in both.
+    macro; a step with any active row is one read of all ``2 n`` columns.
     """
 
     def __init__(self) -> None:
@@ -162,18 +161,16 @@ class EnergyCounter:
 
     def reset(self) -> None:
         """Forget all counts."""
-        self.samples_steps = 0
-        self.active_rows = 0.0
-        self.row_conductance_us = 0.0
-        self.reads = 0
+        self.activity = CrossbarActivity()
 
     def add(self, rows_in: torch.Tensor, lsm: LiquidStateMachine) -> None:
         """Count one step of a batch: ``rows_in`` (B, rows) are the row activities."""
         active = rows_in > 0  # (B, rows)
-        self.samples_steps += rows_in.shape[0]
-        self.active_rows += float(active.sum())
-        self.reads += int(active.any(1).sum())
-        self.row_conductance_us += float((active.double() @ lsm.row_conductance_us).sum())
+        a = self.activity
+        a.samples_steps += rows_in.shape[0]
+        a.active_rows += float(active.sum())
+        a.reads += int(active.any(1).sum())
+        a.row_conductance_us += float((active.double() @ lsm.row_conductance_us).sum())
 
     def report(self, lsm: LiquidStateMachine, samples: int) -> dict[str, float]:
         """Energy per inference (pJ) on the RRAM macro and on the digital baseline, by component.
@@ -181,19 +178,4 @@ class EnergyCounter:
         For a software reservoir the RRAM figures use the profile's mean conductance.
         """
         macro = lsm.macro or rram.load_macro("rram_40nm")
-        n, base, per = lsm.cfg.n_reservoir, macro.digital_baseline, 1.0 / max(samples, 1)
-        synops = self.active_rows * n  # each active row feeds every neuron
-        parts = {
-            "rram_cells_pj": macro.v_read ** 2 * self.row_conductance_us * macro.t_read_ns * 1e-3 * per,  # uS*ns -> pJ
-            "rram_drivers_pj": macro.driver_pj_per_row * self.active_rows * per,
-            "rram_adcs_pj": macro.adc_pj_per_col * 2 * n * self.reads * per,
-            "neuron_updates_pj": self.samples_steps * n * base["e_neuron_update_pj"] * per,
-            "digital_acs_pj": synops * base["e_ac_pj"] * per,
-            "digital_weight_reads_pj": synops * base["e_weight_read_pj"] * per,
-        }
-        crossbar = parts["rram_cells_pj"] + parts["rram_drivers_pj"] + parts["rram_adcs_pj"]
-        rram_total = crossbar + parts["neuron_updates_pj"]
-        digital = parts["digital_acs_pj"] + parts["digital_weight_reads_pj"] + parts["neuron_updates_pj"]
-        return {**parts, "rram_crossbar_pj": crossbar, "rram_total_pj": rram_total, "digital_pj": digital,
-                "synaptic_ops": synops * per, "efficiency_gain": digital / max(rram_total, 1e-12),
-                "synaptic_gain": (digital - parts["neuron_updates_pj"]) / max(crossbar, 1e-12)}
+        return crossbar_energy(macro, self.activity, lsm.cfg.n_reservoir, samples)

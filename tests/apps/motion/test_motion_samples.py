@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from snnlab.errors import ConfigError, ShapeError
-from snnlab.motion.samples import gate_mask, past_windows, sample_voxels, segment_age, settled_steps
+from snnlab.apps.motion.samples import gate_mask, past_windows, sample_voxels, segment_age, settled_steps
 
 
 def test_segment_age_restarts_at_each_change():

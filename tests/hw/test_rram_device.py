@@ -11,6 +11,18 @@ from snnlab.errors import ProfileError
 from snnlab.hw import rram
 
 
+@pytest.fixture
+def device() -> rram.RRAMDevice:
+    """The nominal device of the rram_40nm profile."""
+    return rram.load_macro("rram_40nm").device
+
+
+@pytest.fixture
+def macro() -> rram.RRAMMacro:
+    """The rram_40nm macro."""
+    return rram.load_macro("rram_40nm")
+
+
 @pytest.mark.parametrize("distribution", rram.DISTRIBUTIONS)
 def test_sampled_conductances_match_profile(device, distribution):
     dev = replace(device, distribution=distribution)

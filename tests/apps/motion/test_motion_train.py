@@ -9,13 +9,13 @@ import torch
 
 from snnlab.cli import main
 from snnlab.errors import CheckpointError, ConfigError, ShapeError
-from snnlab.motion.pruning import half_saturation, run_prune
-from snnlab.motion.recipe import load_recipe, recipe_from_dict
-from snnlab.motion.train import accuracy, build_model, evaluate, load_model, make_split, run_train, train_model
+from snnlab.apps.motion.pruning import half_saturation, run_prune
+from snnlab.apps.motion.recipe import load_recipe, recipe_from_dict
+from snnlab.apps.motion.train import accuracy, build_model, evaluate, load_model, make_split, run_train, train_model
 
 from .conftest import TINY
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from snnlab.errors import ConfigError, ShapeError
-from snnlab.motion.model import HDSNN, cone_mask, prune_kernel, shorten_kernel
-from snnlab.motion.samples import past_windows
+from snnlab.apps.motion.model import HDSNN, cone_mask, prune_kernel, shorten_kernel
+from snnlab.apps.motion.samples import past_windows
 
 
 def _voxels(batch: int = 2, steps: int = 12, side: int = 8, seed: int = 0) -> torch.Tensor:

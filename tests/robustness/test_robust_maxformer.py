@@ -1,0 +1,78 @@
+"""Bad input of the Max-Former area (IDX files, model sizes, augmentations, DVS files): one-line errors."""
+from __future__ import annotations
+
+import gzip
+import struct
+
+import numpy as np
+import pytest
+
+from snnlab.data.idx import read_idx, write_idx
+from snnlab.errors import DataError
+
+
+def _u8(dims, n_body):
+    return struct.pack(f">BBBB{len(dims)}I", 0, 0, 8, len(dims), *dims) + bytes(n_body)
+
+
+IDX_CASES = {
+    "wrong magic (third byte)": (b"\x00\x00\x07\x01" + struct.pack(">I", 2) + b"ab", "not an IDX file"),
+    "wrong magic (first byte)": (b"\x01\x00\x08\x01" + struct.pack(">I", 2) + b"ab", "magic 01000801"),
+    "shorter than a magic": (b"\x00\x00", "not an IDX file"),
+    "truncated header": (b"\x00\x00\x08\x03" + struct.pack(">I", 2), "truncated IDX header"),
+    "truncated body": (_u8((10, 28, 28), 100), "truncated IDX file"),
+    "empty file": (b"", "not an IDX file"),
+    "text file": (b"hello world\n", "not an IDX file"),
+    "truncated gzip": (gzip.compress(_u8((4, 4), 16))[:-12], "gzip"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IDX_CASES))
+def test_bad_idx_file(tmp_path, case):
+    payload, match = IDX_CASES[case]
+    path = tmp_path / ("bad.gz" if case == "truncated gzip" else "bad")
+    path.write_bytes(payload)
+    with pytest.raises(DataError, match=match) as err:
+        read_idx(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def _write_set(root, images, labels):
+    for part in ("train", "t10k"):
+        write_idx(root / f"{part}-images-idx3-ubyte", images)
+        write_idx(root / f"{part}-labels-idx1-ubyte", labels)
+
+
+DATASET_CASES = {
+    "label count differs": (np.zeros((4, 28, 28), np.uint8), np.zeros(3, np.uint8), "labels must be"),
+    "label out of range": (np.zeros((4, 28, 28), np.uint8), np.array([0, 1, 2, 10], np.uint8), "label 10"),
+    "images not 3-d": (np.zeros((4, 784), np.uint8), np.zeros(4, np.uint8), "images must be"),
+    "images not uint8": (np.zeros((4, 28, 28), np.float32), np.zeros(4, np.uint8), "images must be"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(DATASET_CASES))
+def test_bad_idx_dataset(tmp_path, case):
+    from snnlab.data import create_dataset
+
+    images, labels, match = DATASET_CASES[case]
+    _write_set(tmp_path, images, labels)
+    with pytest.raises(DataError, match=match):
+        create_dataset("fashion_mnist", str(tmp_path), "test")
+
+
+@pytest.mark.parametrize("options, match", [({"valid_size": 0}, "valid_size"), ({"valid_size": 99, "split": "valid"}, "valid_size"),
+                                            ({"split": "validation"}, "valid splits")])
+def test_bad_idx_options(tmp_path, options, match):
+    from snnlab.data import create_dataset
+    from snnlab.errors import SnnlabError
+
+    _write_set(tmp_path, np.zeros((20, 28, 28), np.uint8), (np.arange(20) % 10).astype(np.uint8))
+    options = {"split": "train", **options}
+    with pytest.raises(SnnlabError, match=match):
+        create_dataset("fashion_mnist", str(tmp_path), **options)
+
+
+def test_unwritable_dtype(tmp_path):
+    with pytest.raises(DataError, match="no IDX type code"):
+        write_idx(tmp_path / "x", np.zeros(3, np.uint32))
