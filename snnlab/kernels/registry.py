@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 from snnlab.errors import BackendError
 from snnlab.registry import Registry
-
-if TYPE_CHECKING:  # torch is imported only by the backends that need it, never here
-    import torch
 
 _MODULES = {"torch": "snnlab.kernels.torch_ref", "numba": "snnlab.kernels.numba", "cuda": "snnlab.kernels.cuda"}
 BACKENDS: tuple[str, ...] = tuple(_MODULES)  # the built-in kernel backends
@@ -83,10 +80,11 @@ def _warn_once(key: tuple[str, str], msg: str) -> None:
         log.info(msg)
 
 
-def get_backend(name: str = "auto", tensor: "torch.Tensor | None" = None, op: str | None = None) -> str:
+def get_backend(name: str = "auto", tensor: Any = None, op: str | None = None) -> str:
     """Resolve a backend name for a tensor's device (and, for ``auto``, for an op).
 
-    ``tensor`` is only asked ``is_cuda``, so the registry itself never imports torch.
+    ``tensor`` (a torch tensor or None) is only asked ``is_cuda``: the registry imports no torch,
+    so torch-free engines (the simulator's) register here too.
     """
     on_cuda = bool(getattr(tensor, "is_cuda", False))
     if name == "auto":
