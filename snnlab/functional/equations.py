@@ -51,6 +51,3 @@ def cuba_current(i, x, w_in, tau_syn):
 def cuba_charge(v, i, v_leak, r, tau_mem):
     """CubaLIF pre-reset membrane ``h = v + (v_leak - v + r i[t]) / tau_mem``."""
     return v + (v_leak - v + r * i) / tau_mem
-
-
-FUNCTIONS = (charge, reset, adaptive_threshold, adapt, cuba_current, cuba_charge)
