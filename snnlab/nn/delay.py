@@ -27,7 +27,7 @@ from torch import nn
 
 from snnlab.errors import ShapeError
 from snnlab.functional import delay as F
-from snnlab.kernels import dispatch, get_backend
+from snnlab.kernels import BACKENDS, dispatch, get_backend
 
 PATHS = ("auto", "taps", "dense")
 def _check_count(name: str, value: Any, low: int) -> int:
@@ -73,8 +73,8 @@ class DelayedLinear(nn.Module):
         self.truncate = F.check_sigma(truncate, "truncate")
         if path not in PATHS:
             raise ValueError(f"DelayedLinear: path must be one of {PATHS}, got {path!r}")
-        if backend not in ("auto", "torch", "numba", "cuda"):
-            raise ValueError(f"DelayedLinear: backend must be auto|torch|numba|cuda, got {backend!r}")
+        if backend != "auto" and backend not in BACKENDS:
+            raise ValueError(f"DelayedLinear: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
         self.path, self.backend, self.dense_fraction = path, backend, float(dense_fraction)
         factory = {"device": device, "dtype": dtype}
         shape = (out_features, in_features, kernel_count)

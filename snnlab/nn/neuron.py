@@ -23,7 +23,7 @@ from torch import nn
 from snnlab.errors import ShapeError
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import Surrogate, get_surrogate
-from snnlab.kernels import dispatch, get_backend
+from snnlab.kernels import BACKENDS, dispatch, get_backend
 from snnlab.kernels.pool import full as pooled_full
 
 STEP_MODES = ("m", "s")
@@ -48,8 +48,8 @@ class SpikingNeuron(nn.Module):
         super().__init__()
         if step_mode not in STEP_MODES:
             raise ValueError(f"{type(self).__name__}: step_mode must be one of {STEP_MODES}, got {step_mode!r}")
-        if backend not in ("auto", "torch", "numba", "cuda"):
-            raise ValueError(f"{type(self).__name__}: backend must be auto|torch|numba|cuda, got {backend!r}")
+        if backend != "auto" and backend not in BACKENDS:
+            raise ValueError(f"{type(self).__name__}: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
         self.params = params
         self.surrogate: Optional[Surrogate] = get_surrogate(surrogate) if self.is_spiking_neuron else None
         self.backend = backend
