@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 
     import nir
 
-    from snnlab.analysis.profile import ActivityProfile
+    from snnlab.ir.activity import ActivityProfile
     from snnlab.analysis.report import build_report
     from snnlab.errors import CheckpointError
     from snnlab.hw import write_descriptor

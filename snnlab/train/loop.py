@@ -6,6 +6,7 @@ counts) are all-reduced so every rank reports the global figures.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -14,6 +15,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from snnlab.errors import TrainingError
 from snnlab.train.distributed import DistContext, all_reduce_sum
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import FiringRateMonitor
@@ -46,6 +48,14 @@ def autocast(step: StepConfig) -> contextlib.AbstractContextManager:
 def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     nb = device.type == "cuda"
     return x.to(device, non_blocking=nb), y.to(device, non_blocking=nb)
+
+
+def tally(loss_fn: Any, scores: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    """``(correct, counted)`` of a batch: the loss's own ``tally`` (tokens of a language model),
+    else class predictions ``scores (B, C)`` against labels ``y (B,)``."""
+    if hasattr(loss_fn, "tally"):
+        return loss_fn.tally(scores, y)
+    return float((scores.argmax(1) == y).sum()), len(y)
 
 
 def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step: StepConfig) -> None:
@@ -83,10 +93,15 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
         loss, scores = loss_fn(out, y)
         _backward_step(loss, model, opt, step)
         loss_value = float(loss.detach())
-        batch = torch.tensor([loss_value * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                             dtype=torch.float64)
+        if not math.isfinite(loss_value):
+            bar.close()
+            raise TrainingError(f"training diverged: the loss is {loss_value} at batch {i + 1} of {desc} "
+                                f"(learning rates {', '.join(f'{lr:g}' for lr in opt.lrs())}); lower "
+                                "train.optimizers.N.lr or set train.grad_clip; last.pt keeps the previous epoch")
+        correct, count = tally(loss_fn, scores, y)  # samples, or tokens for a language model
+        batch = torch.tensor([loss_value * count, correct, count], dtype=torch.float64)
         totals += batch
-        bar.update(len(y) * ctx.world_size)
+        bar.update(y.shape[-1] * ctx.world_size)
         bar.set_postfix(loss=f"{loss_value:.3f}")
     bar.close()
     totals = all_reduce_sum(totals, ctx)
@@ -109,8 +124,8 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: Out
             with autocast(step):
                 out = model(x)  # (T, B, classes)
             loss, scores = loss_fn(out, y)
-            totals += torch.tensor([float(loss) * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                                   dtype=torch.float64)
+            correct, count = tally(loss_fn, scores, y)
+            totals += torch.tensor([float(loss) * count, correct, count], dtype=torch.float64)
     totals = all_reduce_sum(totals, ctx)
     spikes = all_reduce_sum(monitor.totals(), ctx)
     n = max(float(totals[2]), 1.0)

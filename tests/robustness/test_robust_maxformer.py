@@ -76,3 +76,42 @@ def test_bad_idx_options(tmp_path, options, match):
 def test_unwritable_dtype(tmp_path):
     with pytest.raises(DataError, match="no IDX type code"):
         write_idx(tmp_path / "x", np.zeros(3, np.uint32))
+
+
+MODEL_CASES = {
+    "image size the stages cannot halve": ("maxformer_cifar", {"img_size": 30}, "img_size 30 cannot be halved"),
+    "image smaller than the strides": ("maxformer_10_384", {"img_size": 8}, "multiple of 16"),
+    "dvs image not a multiple of 16": ("maxformer_dvs", {"img_size": 120}, "img_size 120"),
+    "heads do not divide the dimension": ("maxformer_cifar", {"heads": [8, 8, 7]}, "num_heads 7 must divide dim 384"),
+    "zero heads": ("maxformer_cifar", {"heads": [8, 8, 0]}, "num_heads 0"),
+    "stage lists of different lengths": ("maxformer", {"dims": [8, 16], "depths": [1, 1, 1]}, "one entry per stage"),
+    "unknown mixer": ("maxformer", {"mixers": ["identity", "dwc3", "softmax"]}, "unknown token mixer 'softmax'"),
+    "even depth-wise kernel": ("maxformer", {"mixers": ["identity", "dwc4", "ssa"]}, "kernel_size must be odd"),
+    "unknown stem": ("maxformer", {"stem": "vit"}, "unknown stem 'vit'"),
+    "resnet image size": ("max_resnet18", {"img_size": 18}, "img_size 18 cannot be halved"),
+    "resnet uneven lists": ("max_resnet18", {"layers": [1, 1], "widths": [8, 16, 32]}, "one length"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODEL_CASES))
+def test_bad_model_sizes(case):
+    import torch
+
+    from snnlab.errors import ConfigError
+    from snnlab.models import create_model
+
+    name, cfg, match = MODEL_CASES[case]
+    with torch.device("meta"), pytest.raises(ConfigError, match=match) as err:
+        create_model(name, **cfg)
+    assert "\n" not in str(err.value)
+
+
+def test_wrong_input_shape_names_the_expected_one():
+    import torch
+
+    from snnlab.errors import ShapeError
+    from snnlab.models import create_model
+
+    model = create_model("maxformer", dims=[8, 16], depths=[1, 1], mixers=["dwc3", "ssa"], heads=[2, 2], img_size=8)
+    with pytest.raises(ShapeError, match=r"expected \(B, 3, 8, 8\)"):
+        model(torch.zeros(2, 3, 16, 16))
