@@ -44,20 +44,7 @@ BACKEND_MODULES = ("snnlab.kernels.numba", "snnlab.kernels.cuda", "snnlab.kernel
                    "snnlab.kernels.torch_delay")
 # Remaining violations, each named with the module that imports and what it imports. The list
 # only shrinks: remove an entry when its import is gone.
-ALLOW_LIST: set[tuple[str, str]] = {
-    # the activity profile moves out of analysis into ir (ir/activity.py), which sim and hw may read
-    ("snnlab.hw.energy", "snnlab.analysis.profile"),
-    ("snnlab.hw.latency", "snnlab.analysis.profile"),
-    ("snnlab.sim.result", "snnlab.analysis.profile"),
-    # early exit prices its latency cut through analysis, not hw
-    ("snnlab.inference.early_exit", "snnlab.hw"),
-    # run folders are loaded by train (one loader), not by ir
-    ("snnlab.ir.run", "snnlab.config"),
-    ("snnlab.ir.run", "snnlab.models"),
-    ("snnlab.ir.run", "snnlab.train.checkpoint"),
-    # WKV: the cuda kernels reuse the numba module's autograd Function; shared code belongs in kernels/common
-    ("snnlab.kernels.cuda.wkv", "snnlab.kernels.numba.wkv"),
-}
+ALLOW_LIST: set[tuple[str, str]] = set()  # none left
 
 
 def _layer(module: str) -> str:

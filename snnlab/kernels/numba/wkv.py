@@ -2,7 +2,8 @@
 
 Work is parallel over (batch row, block of ``BLOCK`` channels); inside a task the scan runs over
 the tokens and, at each token, over the block's consecutive channels (contiguous loads of the
-``(B, T, C)`` arrays). The scan is the running-maximum form of :mod:`snnlab.functional.wkv`;
+``(B, T, C)`` arrays). The scan is the running-maximum form of :mod:`snnlab.functional.wkv` (shared pieces in
+:mod:`snnlab.kernels.common.wkv`);
 every pair of exponentials ``e^{x - max(x, z)}, e^{z - max(x, z)}`` costs one ``exp`` (one of the
 two is 1).
 
@@ -29,20 +30,11 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from snnlab.kernels.common.wkv import NEG, WKVFunction, pair_exp_py
 from snnlab.kernels.registry import register
 
 BLOCK = 16  # channels of one task
-NEG = -1e38
 _FM = {"nsz", "arcp", "contract", "afn", "reassoc"}  # fast math without assuming finite values
-
-
-def pair_exp_py(x, z):  # pragma: no cover - compiled (numba here, numba-cuda device function there)
-    """``(max(x, z), e^{x - max}, e^{z - max})`` with one exponential."""
-    diff = x - z
-    e = math.exp(-abs(diff))
-    if diff >= 0:
-        return x, 1.0, e
-    return z, e, 1.0
 
 
 pair_exp = njit(fastmath=_FM, inline="always")(pair_exp_py)
@@ -114,11 +106,6 @@ def wkv_backward(w, u, k, v, gy, gk, gv, gw, gu):  # pragma: no cover - compiled
                 z2[j] = e1 * z2[j] + e2 * g * yy / d
 
 
-def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
-    """float64 stays float64; everything else runs in float32."""
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
-
-
 class NumbaWKV:
     """Launches the CPU kernels on contiguous tensors of one dtype."""
 
@@ -137,25 +124,6 @@ class NumbaWKV:
         if k.numel():
             wkv_backward(*(t.numpy() for t in (w, u, k, v, gy, gk, gv, gw, gu)))
         return gk, gv, gw.sum(0), gu.sum(0)
-
-
-class WKVFunction(torch.autograd.Function):
-    """Autograd wrapper of a launcher (numba here, numba-cuda in ``kernels/cuda/wkv.py``)."""
-
-    @staticmethod
-    def forward(ctx, w, u, k, v, launcher):  # noqa: D102
-        dtype = compute_dtype(w, u, k, v)
-        args = [t.detach().to(dtype).contiguous() for t in (w, u, k, v)]
-        ctx.save_for_backward(*args)
-        ctx.launcher, ctx.dtypes = launcher, (w.dtype, u.dtype, k.dtype, v.dtype)
-        return launcher.forward(*args).to(torch.promote_types(k.dtype, v.dtype))
-
-    @staticmethod
-    def backward(ctx, gy):  # noqa: D102
-        w, u, k, v = ctx.saved_tensors
-        gk, gv, gw, gu = ctx.launcher.backward(w, u, k, v, gy.to(k.dtype).contiguous())
-        dw, du, dk, dv = ctx.dtypes
-        return gw.to(dw), gu.to(du), gk.to(dk), gv.to(dv), None
 
 
 LAUNCHER = NumbaWKV()
