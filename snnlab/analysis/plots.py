@@ -143,17 +143,18 @@ def firing_rates(activity: ActivityProfile, spikes: dict[str, np.ndarray] | None
     """Histogram of per-neuron firing rates (from a raster) or of per-layer rates (from counts)."""
     plt, (fig, ax) = _figure()
     if spikes:
+        labels = layer_labels(list(spikes), {name: "neuron" for name in spikes})
         for name, raster in spikes.items():
             arr = np.asarray(raster, dtype=float)
             rates = arr.reshape(arr.shape[0], -1, arr.shape[-1]).mean(axis=(0, 1)) if arr.ndim > 2 else arr.mean(axis=0)
-            ax.hist(rates, bins=20, range=(0, 1), alpha=0.6, label=name)
+            ax.hist(rates, bins=20, range=(0, 1), alpha=0.6, label=f"{labels[name]} ({arr.shape[-1]} neurons)")
         ax.set_xlabel("firing rate (spikes per neuron per step)")
     else:
         neurons = [l for l in activity.layers if l.kind == "neuron"]
         ax.bar([l.name for l in neurons], [l.output_rate for l in neurons])
         ax.set_xlabel("layer")
-    ax.set_ylabel("count" if spikes else "spikes per neuron per step")
-    ax.set_title("Firing rates")
+    ax.set_ylabel("neurons" if spikes else "spikes per neuron per step")
+    ax.set_title("Firing rate of each neuron (recorded samples)" if spikes else "Firing rate per layer")
     if spikes:
         ax.legend(fontsize="small")
     return _save(plt, fig, path)

@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from snnlab.functional.neuron import NeuronParams, run_sequence
+from snnlab.functional.neuron import KINDS, NeuronParams, run_sequence
 from snnlab.functional.surrogate import Surrogate
 from snnlab.kernels.registry import register
 
@@ -31,8 +31,11 @@ def _multistep(kind: str):
     return kernel
 
 
-for _kind in ("if", "lif", "alif", "cuba_lif", "li"):
+for _kind in KINDS:
     register(f"neuron.{_kind}", "torch")(_multistep(_kind))
 
 
 import snnlab.kernels.torch_delay  # noqa: E402,F401  (registers the delay reference ops)
+from snnlab.functional.wkv import wkv as _wkv  # noqa: E402
+
+register("wkv", "torch")(_wkv)

@@ -27,6 +27,7 @@ def resolve_model_config(model: dict[str, Any], num_classes: int, input_shape: t
     derived: dict[str, Any] = {}
     if num_classes:
         derived["num_classes"] = int(num_classes)
+        derived["vocab_size"] = int(num_classes)  # language models: the dataset's vocabulary
     if input_shape:
         derived["in_features"] = int(math.prod(input_shape))
         derived["input_shape"] = list(input_shape)

@@ -123,3 +123,18 @@ def test_html_stands_alone_and_renders_in_chromium(tmp_path):
     assert pixels.std() > 0.05  # not a blank page
     dark = (pixels.mean(axis=2) < 0.5).mean()
     assert 0.005 < dark < 0.6  # text and figures drawn, not an empty or black screen
+
+
+def test_plot_labels_are_readable():
+    from types import SimpleNamespace
+
+    from snnlab.analysis import plots
+
+    labels = plots.layer_labels(["hidden.0.synapse.module", "hidden.0.neuron", "fc_out.module"],
+                                {"hidden.0.synapse.module": "synapse", "hidden.0.neuron": "neuron", "fc_out.module": "synapse"})
+    assert list(labels.values()) == ["synapses 1", "neurons 1", "synapses 2"]  # no internal module names
+    assert plots.energy_label(7.44e-6) == "7.44 µJ" and plots.energy_label(5.74e-3) == "5.74 mJ"
+    misfit = SimpleNamespace(hardware="speck", fits=False, label="speck")
+    assert plots._chip_label(misfit) == "speck (does not fit)"
+    loihi2 = SimpleNamespace(hardware="loihi2", fits=True, label="loihi2 (Loihi 1 per-op energies)")
+    assert plots._chip_label(loihi2) == "loihi2 (Loihi 1 per-op energies)"
