@@ -108,7 +108,7 @@ class ZeroShotRecipe:
     seed: int = 0
     image_bins: int = 50
     limit: Optional[int] = None
-    retrieval: str = "prototype"
+    retrieval: str = "sample"
 
     def validate(self) -> None:
         """Raise ConfigError for overlapping or out-of-range classes and bad hyperparameters."""
