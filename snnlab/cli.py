@@ -12,7 +12,7 @@ import pkgutil
 import sys
 import textwrap
 
-from snnlab.errors import SnnlabError
+from snnlab.errors import SnnlabError, os_error_message, user_message
 
 EPILOG = textwrap.dedent(
     """\
@@ -60,12 +60,17 @@ def main(argv: list[str] | None = None) -> int:
     except SnnlabError as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {user_message(err)}", file=sys.stderr)
         return 2
     except FileNotFoundError as err:
         if args.debug:
             raise
         print(f"error: file not found: {err.filename or err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # permission, read-only or full filesystem, a file where a folder goes
+        if args.debug:
+            raise
+        print(f"error: {os_error_message(err)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

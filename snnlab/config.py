@@ -14,17 +14,18 @@ signature of the registered model (see :func:`snnlab.models.model_defaults`).
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import yaml
 
 from snnlab.errors import ConfigError
 
-LOSSES = ("mean", "sum_softmax", "last")
+LOSSES = ("mean", "sum_softmax", "last", "lm")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "onecycle", "step", "multistep", "exponential", "warmup_cosine")
 INTERVALS = ("epoch", "batch")
@@ -94,6 +95,26 @@ class OptimizerConfig:
 
 
 @dataclass
+class MixupConfig:
+    """``train.mixup``: Mixup / CutMix of training batches (:mod:`snnlab.train.mixup`); zero alphas: off."""
+
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    prob: float = 1.0  # probability of mixing a batch
+    switch_prob: float = 0.5  # probability of CutMix when both alphas are > 0
+    off_epoch: Optional[int] = None  # no mixing from this epoch (0-based) on
+
+    def validate(self) -> None:
+        """Raise ConfigError for negative alphas or probabilities outside [0, 1]."""
+        if min(self.mixup_alpha, self.cutmix_alpha) < 0 or not 0 <= self.prob <= 1 or not 0 <= self.switch_prob <= 1:
+            raise ConfigError(f"train.mixup: alphas must be >= 0 and prob, switch_prob in [0, 1], got {self}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mixup_alpha > 0 or self.cutmix_alpha > 0
+
+
+@dataclass
 class TrainConfig:
     """Loop options: loss on the per-step outputs, optimisers, precision, reproducibility."""
 
@@ -107,6 +128,7 @@ class TrainConfig:
     device: str = "auto"
     max_batches: Optional[int] = None  # cap training batches per epoch (smoke runs)
     optimizers: list[OptimizerConfig] = field(default_factory=lambda: [OptimizerConfig()])
+    mixup: MixupConfig = field(default_factory=MixupConfig)  # with label_smoothing on the soft targets
 
 
 @dataclass
@@ -146,7 +168,41 @@ class Config:
 
 _CHOICES = {("train", "loss"): LOSSES, ("train", "amp"): AMP_MODES, ("train", "device"): DEVICES,
             ("run", "monitor"): ("valid_acc", "test_acc", "train_acc"), ("name",): OPTIMIZERS, ("scheduler", "name"): SCHEDULERS, ("scheduler", "interval"): INTERVALS}
-_POSITIVE = {"epochs", "batch_size", "eval_batch_size", "lr"}
+
+
+def _finite(v: Any) -> bool:
+    return isinstance(v, (int, float)) and math.isfinite(v)
+
+
+# field name -> (check, what is valid): every number is checked here, before torch sees it
+_RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "epochs": (lambda v: v >= 1, "an integer >= 1"),
+    "batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "eval_batch_size": (lambda v: v >= 1, "an integer >= 1"),
+    "num_workers": (lambda v: v >= 0, "an integer >= 0 (0: load in the main process)"),
+    "limit_train": (lambda v: v >= 1, "an integer >= 1 or null"),
+    "limit_test": (lambda v: v >= 1, "an integer >= 1 or null"),
+    "limit_valid": (lambda v: v >= 1, "an integer >= 1 or null"),
+    "lr": (lambda v: _finite(v) and 0 < v <= 1e3, "a finite number in (0, 1000]"),
+    "max_lr": (lambda v: _finite(v) and 0 < v <= 1e3, "a number in (0, 1000] or null"),
+    "weight_decay": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "eps": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "momentum": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "betas": (lambda v: len(v) == 2 and all(_finite(b) and 0 <= b < 1 for b in v),
+              "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+    "grad_clip": (lambda v: _finite(v) and v > 0, "a finite number > 0 or null (no clipping)"),
+    "label_smoothing": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "seed": (lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)"),
+    "max_batches": (lambda v: v >= 1, "an integer >= 1 or null (every batch)"),
+    "pct_start": (lambda v: _finite(v) and 0 < v < 1, "a number in (0, 1)"),
+    "eta_min": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "step_size": (lambda v: v >= 1, "an integer >= 1"),
+    "milestones": (lambda v: all(isinstance(m, int) and m >= 1 for m in v) and list(v) == sorted(v),
+                   "increasing integers >= 1"),
+    "gamma": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    "warmup": (lambda v: v >= 0, "an integer >= 0"),
+    "warmup_start_factor": (lambda v: _finite(v) and 0 < v <= 1, "a number in (0, 1]"),
+}
 
 
 def _type_name(tp: Any) -> str:
@@ -237,8 +293,9 @@ def _check_values(obj: Any, where: str) -> None:
         choices = _CHOICES.get((section, f.name)) or (_CHOICES.get((f.name,)) if section.isdigit() else None)
         if choices and value is not None and value not in choices:
             raise ConfigError(f"{where}.{f.name}: '{value}' is not valid; valid: {', '.join(choices)}")
-        if f.name in _POSITIVE and isinstance(value, (int, float)) and value <= 0:
-            raise ConfigError(f"{where}.{f.name}: must be > 0, got {value!r}")
+        check = _RANGES.get(f.name)
+        if check and value is not None and not check[0](value):
+            raise ConfigError(f"{where}.{f.name}: {value!r} is not valid; valid: {check[1]}")
 
 
 def resolve_monitor(cfg: Config) -> None:
@@ -286,7 +343,26 @@ def _check_model(model: Any, source: str) -> dict[str, Any]:
             continue
         tp = list if isinstance(default, (list, tuple)) else type(default)
         model[key] = _convert(value, tp if tp is not list else list[Any], f"{source}: model.{key}")
+        _check_model_value(key, model[key], default, f"{source}: model.{key}")
     return model
+
+
+def _check_model_value(key: str, value: Any, default: Any, where: str) -> None:
+    """Ranges of the model options every family shares: sizes, ``dt``, surrogates, finite floats."""
+    if isinstance(default, (list, tuple)) and default and all(isinstance(d, int) for d in default):
+        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in value):
+            raise ConfigError(f"{where}: {value!r} is not valid; valid: a list of integers >= 1")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{where}: {value!r} is not valid; valid: a finite number")
+    if key == "dt" and value <= 0:
+        raise ConfigError(f"{where}: {value!r} is not valid; valid: the time step in seconds, > 0")
+    if key.endswith("alpha") and isinstance(value, (int, float)) and value <= 0:
+        raise ConfigError(f"{where}: {value!r} is not valid; valid: a surrogate sharpness > 0")
+    if key == "surrogate" and isinstance(value, str):
+        from snnlab.functional.surrogate import SURROGATES
+
+        if value not in SURROGATES:
+            raise ConfigError(f"{where}: '{value}' is not valid; valid: {', '.join(sorted(SURROGATES))}")
 
 
 def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
@@ -317,11 +393,22 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         raise ConfigError(msg if msg.startswith(source) else f"{source}: {msg}") from None
     if not cfg.train.optimizers:
         raise ConfigError(f"{source}: train.optimizers: at least one optimiser is needed")
+    _check_run_name(cfg.run.name, source)
     try:
         resolve_monitor(cfg)
     except ConfigError as err:
         raise ConfigError(f"{source}: {err}") from None
     return cfg
+
+
+def _check_run_name(name: Optional[str], source: str) -> None:
+    """``run.name`` is a folder inside ``run.out_dir``: not absolute, no ``..``, not empty."""
+    if name is None:
+        return
+    parts = Path(name).parts
+    if not name.strip() or Path(name).is_absolute() or ".." in parts or name.startswith("~") or "\0" in name:
+        raise ConfigError(f"{source}: run.name: {name!r} is not valid; valid: a folder name inside run.out_dir "
+                          "(no leading '/', '~' or '..'); to write elsewhere set run.out_dir")
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -349,6 +436,9 @@ def apply_override(raw: dict[str, Any], path: list[str], value: Any) -> None:
                 raise ConfigError(f"--set {'.'.join(path)}: '{where}' needs an index below {len(node)}")
             node = node[int(key)]
             continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {'.'.join(path)}: '{'.'.join(path[:depth])}' holds {node!r}, not a section; "
+                              f"set it directly, e.g. --set {'.'.join(path[:depth])}=VALUE")
         if node.get(key) is None:
             node[key] = [{}] if key == "optimizers" else {}  # absent optimisers: one default optimiser
         node = node[key]
@@ -357,8 +447,12 @@ def apply_override(raw: dict[str, Any], path: list[str], value: Any) -> None:
         if not last.isdigit() or int(last) >= len(node):
             raise ConfigError(f"--set {'.'.join(path)}: index must be below {len(node)}")
         node[int(last)] = value
-    else:
+    elif isinstance(node, dict):
         node[last] = value
+    else:
+        parent = ".".join(path[:-1])
+        raise ConfigError(f"--set {'.'.join(path)}: '{parent}' holds {node!r}, not a section; "
+                          f"set it directly, e.g. --set {parent}=VALUE")
 
 
 def read_yaml_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> dict[str, Any]:
@@ -369,10 +463,15 @@ def read_yaml_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> 
             override that descends into a value that is not a section.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder; valid: a YAML recipe file, e.g. experiments/demo_digits.yaml")
     if not path.is_file():
         raise ConfigError(f"file not found: recipe {str(path)!r}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file (binary bytes); valid: a YAML recipe, "
+                          "e.g. experiments/demo_digits.yaml") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):

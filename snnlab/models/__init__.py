@@ -3,6 +3,8 @@
 - ``mlp_snn``: spiking MLP (SHD baseline, the demo), :mod:`snnlab.models.mlp`.
 - ``conv_snn``: convolutional SNN for event cameras (N-MNIST), :mod:`snnlab.models.conv`.
 - ``spiking_resnet``: MS-ResNet with direct encoding (CIFAR), :mod:`snnlab.models.resnet`.
+- ``maxformer`` (+ ``maxformer_cifar``, ``maxformer_10_384/512/768``, ``maxformer_dvs``): Max-Former,
+  :mod:`snnlab.models.maxformer`; ``max_resnet18``: Max-ResNet, :mod:`snnlab.models.max_resnet`.
 
 Every module of this package is imported here, so a family registers itself by living in
 ``snnlab/models/<family>.py`` and decorating its class with ``@register_model("name")``.

@@ -17,12 +17,12 @@ import os
 import random
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from snnlab.errors import CheckpointError
+from snnlab.errors import CheckpointError, one_line
 
 FORMAT = 1
 TMP_PREFIX = ".tmp-"
@@ -72,15 +72,71 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         CheckpointError: the file is missing, unreadable or not an snnlab checkpoint.
     """
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: is a folder, not a checkpoint file; valid: a .pt file written by snnlab train")
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_load_reason(err)})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT or "model" not in ckpt:
         raise CheckpointError(f"{path}: not an snnlab checkpoint (format {FORMAT} with a 'model' entry)")
     return ckpt
+
+
+def _load_reason(err: BaseException) -> str:
+    """Why ``torch.load`` failed, in one line, without torch's advice to load with ``weights_only=False``
+    (that would execute code from the file)."""
+    text = str(err)
+    if "weights_only" in text or "Unsupported global" in text or "WeightsUnpickler" in text:
+        return ("it holds pickled Python objects that a safe load refuses (snnlab never executes code "
+                "from a checkpoint); valid: a checkpoint written by snnlab train")
+    return f"{type(err).__name__}: {one_line(text)[:200]}"
+
+
+RESUME_KEYS = {"epoch": int, "best": (int, float), "best_epoch": int, "history": list, "rng": dict,
+               "optim": dict, "model": dict}
+
+
+def check_resume_state(state: dict[str, Any], path: str | Path) -> None:
+    """The entries a resume needs, with their types (the ``model`` entry is checked by the model).
+
+    Raises:
+        CheckpointError: a missing entry or one of the wrong type, naming it.
+    """
+    for key, tp in RESUME_KEYS.items():
+        if key not in state:
+            raise CheckpointError(f"{path}: no '{key}' entry, so it cannot be resumed (valid: a last.pt written by "
+                                  "snnlab train); start over with --force")
+        if not isinstance(state[key], tp) or isinstance(state[key], bool):
+            raise CheckpointError(f"{path}: '{key}' is a {type(state[key]).__name__}, expected "
+                                  f"{getattr(tp, '__name__', 'a number')}; start over with --force")
+
+
+def load_resume_state(ckpt_dir: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint to resume from: ``last.pt``, or ``best.pt`` (with a note) when last.pt is damaged.
+
+    Raises:
+        CheckpointError: no checkpoint yet (nothing to resume), or neither file is readable.
+    """
+    last, best = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
+    if not last.exists() and not best.exists():
+        raise CheckpointError(f"--resume: no {last} (no epoch of this run finished yet); start the run without "
+                              "--resume (or --force to start over)")
+    try:
+        return last, load_checkpoint(last)
+    except CheckpointError as err:
+        if not best.is_file():
+            raise CheckpointError(f"{err}; best.pt is absent too, so nothing can be resumed: start over with "
+                                  "--force") from None
+        try:
+            state = load_checkpoint(best)
+        except CheckpointError as err_best:
+            raise CheckpointError(f"{err}; {err_best}; start over with --force") from None
+    log(f"note: {last} is unreadable; resuming from {best} (epoch {state.get('epoch', '?')}), the epochs after it "
+        "are trained again")
+    return best, state
 
 
 def capture_rng(loader_generator: torch.Generator | None) -> dict[str, Any]:

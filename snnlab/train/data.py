@@ -7,7 +7,7 @@ from typing import Any, Callable, Optional
 import torch
 
 from snnlab.config import DataConfig
-from snnlab.errors import ConfigError
+from snnlab.errors import ConfigError, DataError
 from snnlab.train.distributed import DistContext, EpochSampler, per_rank_batch
 
 
@@ -98,6 +98,12 @@ def build_run_data(cfg: DataConfig, seed: int, ctx: DistContext) -> RunData:
     train_set = build_dataset(cfg, cfg.train_split, train=True)
     valid_set, valid_loader = build_valid(cfg, train_set, ctx)
     test_set = build_dataset(cfg, cfg.test_split, train=False)
+    for split, ds in ((cfg.train_split, train_set), (cfg.valid_split, valid_set), (cfg.test_split, test_set)):
+        if ds is not None and len(ds) == 0:
+            raise DataError(f"data: the '{split}' split of '{cfg.name}'" + (f" in {cfg.root}" if cfg.root else "")
+                            + " holds no samples; valid: a dataset with at least one sample in every split "
+                            f"(train_split '{cfg.train_split}', valid_split {cfg.valid_split!r}, test_split "
+                            f"'{cfg.test_split}')")
     sampler = EpochSampler(len(train_set), shuffle=True, seed=seed, ctx=ctx, even=True)
     generator = torch.Generator().manual_seed(seed)
     train_loader = torch.utils.data.DataLoader(

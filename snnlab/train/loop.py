@@ -6,6 +6,7 @@ counts) are all-reduced so every rank reports the global figures.
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -14,9 +15,11 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from snnlab.errors import TrainingError
 from snnlab.train.distributed import DistContext, all_reduce_sum
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import FiringRateMonitor
+from snnlab.train.mixup import Mixup, soft_cross_entropy
 from snnlab.train.optim import OptimizerSet
 
 # (out, y) -> (loss, scores (B, C)); OutputLoss is one, apps bring others (see snnlab.train.fit)
@@ -48,6 +51,14 @@ def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[
     return x.to(device, non_blocking=nb), y.to(device, non_blocking=nb)
 
 
+def tally(loss_fn: Any, scores: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    """``(correct, counted)`` of a batch: the loss's own ``tally`` (tokens of a language model),
+    else class predictions ``scores (B, C)`` against labels ``y (B,)``."""
+    if hasattr(loss_fn, "tally"):
+        return loss_fn.tally(scores, y)
+    return float((scores.argmax(1) == y).sum()), len(y)
+
+
 def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step: StepConfig) -> None:
     opt.zero_grad()
     if step.scaler is not None:
@@ -64,9 +75,28 @@ def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step
         hook()
 
 
+def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, step: StepConfig,
+          mixer: Optional[Mixup]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and loss of one batch; with an active ``mixer`` the batch is mixed and the loss is the
+    soft-target cross-entropy on ``loss_fn.score`` (label smoothing inside the targets)."""
+    if mixer is None or not mixer.active():
+        with autocast(step):
+            out = model(x)  # (T, B, classes)
+        return loss_fn(out, y)
+    x, target = mixer(x, y)  # target (B, classes)
+    with autocast(step):
+        out = model(x)
+    scores = loss_fn.score(out)
+    return soft_cross_entropy(scores, target), scores
+
+
 def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: LossFn, opt: OptimizerSet,
-                step: StepConfig, ctx: DistContext, desc: str = "train") -> dict[str, float]:
-    """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``."""
+                step: StepConfig, ctx: DistContext, desc: str = "train", mixer: Optional[Mixup] = None
+                ) -> dict[str, float]:
+    """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``.
+
+    With an active ``mixer`` (Mixup/CutMix) the loss needs ``loss_fn.score``; ``train_acc`` then
+    compares with the unmixed labels."""
     model.train()
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
     n_batches = len(loader) if step.max_batches is None else min(len(loader), step.max_batches)
@@ -78,15 +108,18 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
         if i >= n_batches:
             break
         x, y = _to_device(x, y, step.device)  # x (T, B, ...) or (B, C, H, W); y (B,)
-        with autocast(step):
-            out = model(x)  # (T, B, classes)
-        loss, scores = loss_fn(out, y)
+        loss, scores = _loss(model, x, y, loss_fn, step, mixer)
         _backward_step(loss, model, opt, step)
         loss_value = float(loss.detach())
-        batch = torch.tensor([loss_value * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                             dtype=torch.float64)
+        if not math.isfinite(loss_value):
+            bar.close()
+            raise TrainingError(f"training diverged: the loss is {loss_value} at batch {i + 1} of {desc} "
+                                f"(learning rates {', '.join(f'{lr:g}' for lr in opt.lrs())}); lower "
+                                "train.optimizers.N.lr or set train.grad_clip; last.pt keeps the previous epoch")
+        correct, count = tally(loss_fn, scores, y)  # samples, or tokens for a language model
+        batch = torch.tensor([loss_value * count, correct, count], dtype=torch.float64)
         totals += batch
-        bar.update(len(y) * ctx.world_size)
+        bar.update(y.shape[-1] * ctx.world_size)
         bar.set_postfix(loss=f"{loss_value:.3f}")
     bar.close()
     totals = all_reduce_sum(totals, ctx)
@@ -109,8 +142,8 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: Out
             with autocast(step):
                 out = model(x)  # (T, B, classes)
             loss, scores = loss_fn(out, y)
-            totals += torch.tensor([float(loss) * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                                   dtype=torch.float64)
+            correct, count = tally(loss_fn, scores, y)
+            totals += torch.tensor([float(loss) * count, correct, count], dtype=torch.float64)
     totals = all_reduce_sum(totals, ctx)
     spikes = all_reduce_sum(monitor.totals(), ctx)
     n = max(float(totals[2]), 1.0)

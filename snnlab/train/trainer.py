@@ -29,16 +29,19 @@ import torch
 from torch import nn
 
 from snnlab.config import Config
-from snnlab.errors import CheckpointError, ConfigError
+from snnlab.errors import CheckpointError, ConfigError, one_line
 from snnlab.train import checkpoint as ckpt
+from snnlab.train import runlock
 from snnlab.train.data import RunData, build_run_data
 from snnlab.train.distributed import DistContext, init_distributed, shutdown
 from snnlab.train.evaluation import selection_info, write_eval_json
 from snnlab.train.loop import StepConfig, evaluate, train_epoch
-from snnlab.train.losses import OutputLoss
+from snnlab.train.losses import build_loss
 from snnlab.train.metrics import RATE_PREFIX, TensorBoardLog, write_metrics_csv
+from snnlab.train.mixup import Mixup
 from snnlab.train.model_io import build_model, resolve_model_config
 from snnlab.train.optim import OptimizerSet
+from snnlab.train.setup import check_schedule_length, describe_setup
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -85,8 +88,18 @@ class Trainer:
         pre = resolve_device(cfg.train.device)
         self.ctx = init_distributed(pre.type)
         self.device = resolve_device(cfg.train.device, self.ctx)
-        seed_everything(cfg.train.seed, cfg.train.deterministic)
         self.run_dir = cfg.run_dir()
+        self.lock: Optional[Path] = runlock.acquire(self.run_dir, log) if self.ctx.is_main else None
+        try:
+            self._setup(resume, overwrite)
+        except BaseException:
+            self._unlock()
+            raise
+
+    def _setup(self, resume: bool, overwrite: bool) -> None:
+        """Data, model, optimisers and the run folder (under the run lock)."""
+        cfg = self.cfg
+        seed_everything(cfg.train.seed, cfg.train.deterministic)
         self.data: RunData = build_run_data(cfg.data, cfg.train.seed, self.ctx)
         cfg.model = resolve_model_config(cfg.model, self.data.num_classes, self.data.input_shape)
         self.model = build_model(cfg.model).to(self.device)
@@ -94,7 +107,9 @@ class Trainer:
         steps = len(self.data.train_loader)
         steps = steps if cfg.train.max_batches is None else min(steps, cfg.train.max_batches)
         self.opt = OptimizerSet(self.model, cfg.train.optimizers, cfg.train.epochs, steps)
-        self.loss_fn = OutputLoss(cfg.train.loss, cfg.train.label_smoothing)
+        self.loss_fn = build_loss(cfg.train.loss, cfg.train.label_smoothing)
+        self.mixer = (Mixup(cfg.train.mixup, self.data.num_classes, cfg.train.label_smoothing, cfg.train.seed)
+                      if cfg.train.mixup.enabled else None)
         amp_dtype, scaler = _amp_setup(cfg.train.amp, self.device)
         hooks = [self.model.after_optimizer_step] if hasattr(self.model, "after_optimizer_step") else []
         self.step = StepConfig(self.device, amp_dtype, scaler, cfg.train.grad_clip, cfg.train.max_batches,
@@ -104,6 +119,13 @@ class Trainer:
         self.best_weights: Optional[dict[str, torch.Tensor]] = None  # CPU copy of best.pt's model (every rank)
         self._prepare_folder(resume, overwrite)
         self.tb = TensorBoardLog(self.run_dir / "tensorboard", cfg.run.tensorboard and self.ctx.is_main)
+        if self.ctx.is_main:
+            self.log(describe_setup(cfg, self.data, self.model, self.device))
+
+    def _unlock(self) -> None:
+        if self.lock is not None:
+            runlock.release(self.lock)
+            self.lock = None
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if not self.ctx.enabled:
@@ -120,26 +142,33 @@ class Trainer:
         if self.ctx.is_main:
             self.ckpt_dir.mkdir(parents=True, exist_ok=True)
             ckpt.remove_stale_temps(self.ckpt_dir)
-        if resume and last.is_file():
-            self._load(ckpt.load_checkpoint(last))
+        if resume:
+            path, state = ckpt.load_resume_state(self.ckpt_dir, self.log)
+            check_schedule_length(state, self.cfg, path, self.log)
+            self._load(state, path)
             self.log(f"resumed {self.run_dir} at epoch {self.epoch}/{self.cfg.train.epochs}")
-        elif last.is_file() and not (resume or overwrite):
+        elif last.exists() and not overwrite:
             raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to continue it, "
                               "--force to start over, or --set run.name=NEW")
         if self.ctx.is_main:
             self.cfg.save(self.run_dir / "config.yaml")
 
-    def _load(self, state: dict[str, Any]) -> None:
+    def _load(self, state: dict[str, Any], path: Path) -> None:
+        ckpt.check_resume_state(state, path)
         try:
             self.model.load_state_dict(state["model"])
             self.opt.load_state_dict(state["optim"])
-        except (RuntimeError, KeyError, ValueError) as err:
-            raise CheckpointError(f"{self.ckpt_dir / 'last.pt'} does not match this configuration: {err}") from None
-        if self.step.scaler is not None and state.get("scaler"):
-            self.step.scaler.load_state_dict(state["scaler"])
-        self.epoch, self.best, self.best_epoch = int(state["epoch"]), float(state["best"]), int(state["best_epoch"])
-        self.history = [dict(row) for row in state["history"]]
-        ckpt.restore_rng(state["rng"], self.data.generator)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as err:
+            raise CheckpointError(f"{path} does not match this configuration: {one_line(err)}") from None
+        try:
+            if self.step.scaler is not None and state.get("scaler"):
+                self.step.scaler.load_state_dict(state["scaler"])
+            self.epoch, self.best, self.best_epoch = int(state["epoch"]), float(state["best"]), int(state["best_epoch"])
+            self.history = [dict(row) for row in state["history"]]
+            ckpt.restore_rng(state["rng"], self.data.generator)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
+            raise CheckpointError(f"{path}: damaged resume state ({type(err).__name__}: {one_line(err)}); "
+                                  "start over with --force") from None
 
     def _state(self) -> dict[str, Any]:
         return {"format": ckpt.FORMAT, "epoch": self.epoch, "model": ckpt.model_state(self.model),
@@ -162,12 +191,16 @@ class Trainer:
         self.data.sampler.set_epoch(index)
         start = time.perf_counter()
         lr = self.opt.lrs()[0]
+        if self.mixer is not None:
+            self.mixer.start_epoch(index)  # reseeded per epoch (resumable); off from train.mixup.off_epoch
         row: dict[str, float] = {"epoch": index + 1, **train_epoch(
             self.net, self.data.train_loader, self.loss_fn, self.opt, self.step, self.ctx,
-            desc=f"epoch {index + 1}/{epochs}")}
+            desc=f"epoch {index + 1}/{epochs}", mixer=self.mixer)}
         split = "valid" if self.data.valid_loader is not None else "test"
         result = evaluate(self.model, self.data.selection_loader, self.loss_fn, self.step, self.ctx, prefix=split)
         row.update({f"{split}_loss": result[f"{split}_loss"], f"{split}_acc": result[f"{split}_acc"]})
+        row.update({**self.loss_fn.extra_metrics("train", row["train_loss"]),
+                    **self.loss_fn.extra_metrics(split, result[f"{split}_loss"])})
         row.update(lr=lr, epoch_time_s=time.perf_counter() - start)
         row.update({RATE_PREFIX + name: rate for name, rate in result["rates"].items()})
         self.opt.end_epoch()
@@ -195,6 +228,7 @@ class Trainer:
                 test = self.final_test()
             finished = True
         finally:
+            self._unlock()
             self.tb.close()
             self.net = self.model  # release the DDP wrapper (its reducer holds the process group) first
             shutdown(self.ctx, sync=finished)
@@ -247,7 +281,8 @@ class Trainer:
                   "firing_rates": best["rates"], "checkpoint": "best", "epoch": self.best_epoch,
                   "split": data.test_split, "dataset": data.name, "model": self.cfg.model["name"],
                   **selection_info(self.cfg), "accuracy_last": last["test_acc"], "loss_last": last["test_loss"],
-                  "last_epoch": self.epoch, "files": ["eval.json"]}
+                  "last_epoch": self.epoch, "files": ["eval.json"],
+                  **self.loss_fn.extra_metrics("test", best["test_loss"])}
         if self.ctx.is_main:
             write_eval_json(self.run_dir, report)
         return report
@@ -265,4 +300,5 @@ class Trainer:
     def _eval_label(row: dict[str, float]) -> str:
         """``valid 97.22%`` or ``test 94.72%``: the split evaluated this epoch."""
         split = "valid" if "valid_acc" in row else "test"
-        return f"{split} {row[f'{split}_acc']:.2%}"
+        bpc = f" ({row[f'{split}_bpc']:.3f} bpc)" if f"{split}_bpc" in row else ""
+        return f"{split} {row[f'{split}_acc']:.2%}{bpc}"

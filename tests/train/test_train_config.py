@@ -26,7 +26,7 @@ def test_load_applies_typed_overrides(tiny_recipe: Path) -> None:
 @pytest.mark.parametrize("override, message", [
     ("train.epochz=3", r"unknown key\(s\) \['epochz'\]; valid: epochs"),
     ("train.epochs=three", "train.epochs: expected int"),
-    ("train.epochs=0", "train.epochs: must be > 0"),
+    ("train.epochs=0", "train.epochs: 0 is not valid; valid: an integer >= 1"),
     ("train.deterministic=maybe", "expected bool"),
     ("model.tau=fast", "model.tau: expected float"),
     ("model.colour=red", r"unknown key\(s\) \['colour'\].*valid: name, .*tau"),

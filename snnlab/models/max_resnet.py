@@ -1,0 +1,88 @@
+"""Max-ResNet (Fang et al., NeurIPS 2025): an MS-ResNet whose downsampling blocks max-pool.
+
+``x (B, C, H, W)`` is repeated over ``T`` steps; the stem ``BN(Conv3x3(x))`` (no neuron: it sees
+the real image) has ``stem_width`` channels. Stage ``i`` holds ``layers[i]`` membrane-shortcut
+basic blocks (:class:`snnlab.models.resnet.MSBasicBlock`) of ``widths[i]`` channels; the first
+block of every later stage halves the resolution with ``MaxPool(3, 2, 1)`` after its first
+convolution (the shortcut: ``BN(Conv1x1 stride 2)`` of the membrane input). Head:
+``Linear(mean_{H,W} LIF(x))`` per step, output ``(T, B, num_classes)``.
+
+``max_resnet18``: stem 64, widths 128/256/512, layers [3, 3, 2]: 12,502,090 parameters with 10
+classes, as the official code (bic-L/MaxFormer cifar10-100/max_resnet.py) counts them.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Optional
+
+import torch
+from torch import nn
+
+from snnlab import nn as snn
+from snnlab.errors import ConfigError, ShapeError
+from snnlab.models.common import NeuronSpec
+from snnlab.models.registry import register_model
+from snnlab.models.resnet import MSBasicBlock, _conv_bn
+
+
+@register_model("max_resnet18")
+class MaxResNet(nn.Module):
+    """Max-ResNet; every size a keyword (``layers``, ``widths``, ``stem_width``, ``T``, ...).
+
+    Args:
+        num_classes: output units.
+        in_channels: image channels.
+        img_size: input side length (must survive ``len(widths) - 1`` halvings).
+        T: time steps of the direct encoding.
+        layers: blocks per stage.
+        widths: channels per stage.
+        stem_width: channels of the stem convolution.
+        tau, v_threshold, v_reset, detach_reset, surrogate, surrogate_alpha: neuron options
+            (defaults: the official code's LIF, tau 2, sigmoid surrogate alpha 4).
+        dt: seconds per step (metadata).
+        backend: neuron kernel backend.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3, img_size: int = 32, T: int = 4,
+                 layers: Sequence[int] = (3, 3, 2), widths: Sequence[int] = (128, 256, 512), stem_width: int = 64,
+                 tau: float = 2.0, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
+                 detach_reset: bool = True, surrogate: str = "sigmoid", surrogate_alpha: float = 4.0,
+                 dt: float = 1e-3, backend: str = "auto") -> None:
+        super().__init__()
+        layers, widths = tuple(layers), tuple(widths)
+        if len(layers) != len(widths) or not layers or min(layers) < 1 or min(widths) < 1 or stem_width < 1:
+            raise ConfigError(f"max_resnet18: layers {list(layers)} and widths {list(widths)} must be non-empty "
+                              f"positive lists of one length, stem_width >= 1 (got {stem_width})")
+        factor = 2 ** (len(widths) - 1)
+        if img_size < factor or img_size % factor:
+            raise ConfigError(f"max_resnet18: img_size {img_size} cannot be halved {len(widths) - 1} time(s); "
+                              f"valid: a positive multiple of {factor}")
+        spec = NeuronSpec("lif", tau, v_threshold, v_reset, True, detach_reset, surrogate, surrogate_alpha, backend)
+        self.num_classes, self.in_channels, self.img_size, self.dt = int(num_classes), int(in_channels), img_size, dt
+        self.encoder = snn.DirectEncoder(int(T))
+        self.stem = _conv_bn(self.in_channels, stem_width, 3, 1)
+        self.stages = nn.Sequential(*self._make_stages(layers, widths, stem_width, spec))
+        self.head_neuron = spec.build()
+        self.fc_out = snn.TimeDistributed(nn.Linear(widths[-1], self.num_classes))
+
+    @staticmethod
+    def _make_stages(layers: Sequence[int], widths: Sequence[int], c_in: int, spec: NeuronSpec) -> list[nn.Module]:
+        stages = []
+        for i, (n_blocks, c_out) in enumerate(zip(layers, widths)):
+            stride = 1 if i == 0 else 2
+            blocks = [MSBasicBlock(c_in, c_out, stride, spec, pool=True)]
+            blocks += [MSBasicBlock(c_out, c_out, 1, spec) for _ in range(n_blocks - 1)]
+            stages.append(nn.Sequential(*blocks))
+            c_in = c_out
+        return stages
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (B, C, H, W)`` or ``(T, B, C, H, W)`` -> per-step outputs ``(T, B, num_classes)``."""
+        if x.dim() == 4:
+            x = self.encoder(x)  # (T, B, C, H, W)
+        if x.dim() != 5 or x.shape[2] != self.in_channels:
+            raise ShapeError(f"max_resnet18: expected (B, {self.in_channels}, H, W) or "
+                             f"(T, B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        h = self.stages(self.stem(x))  # (T, B, C, H', W')
+        h = self.head_neuron(h).mean(dim=(3, 4))  # (T, B, C)
+        return self.fc_out(h)  # (T, B, classes)
