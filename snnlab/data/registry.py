@@ -5,12 +5,12 @@ optional dependency only matters for the dataset that needs it.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
 
 from snnlab.errors import DataError
+from snnlab.registry import Registry
 
 DATASETS: dict[str, str] = {
     "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16); "
@@ -34,7 +34,7 @@ DATASETS: dict[str, str] = {
     "wikitext103": "WikiText-103 wiki.{train,valid,test}.tokens, character or BPE (tokenizer=tokenizer.json) windows",
 }
 
-# name -> (module, factory function, fixed keyword arguments)
+# name -> (module, factory function, fixed keyword arguments) of the built-in readers
 _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "digits": ("snnlab.data.digits", "digits_dataset", {}),
     "shd": ("snnlab.data.shd", "shd_dataset", {"kind": "shd"}),
@@ -52,6 +52,27 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "enwik8": ("snnlab.data.text", "enwik8_dataset", {}),
     "wikitext103": ("snnlab.data.text", "wikitext103_dataset", {}),
 }
+# name -> reader factory ``(root, split, **cfg)``, imported on first use
+READERS: Registry = Registry("dataset", DataError, listing="valid names", sort=False)
+_FIXED: dict[str, dict[str, Any]] = {}  # keyword arguments a name implies
+
+
+def register_dataset(name: str, description: str, factory: Any = None, **fixed: Any) -> Any:
+    """Register a reader ``factory(root, split, **cfg)`` (or ``"module:function"``, imported lazily)
+    under ``name``; ``fixed`` keyword arguments are passed on every call. Usable as a decorator."""
+    if factory is None:
+        return lambda fn: register_dataset(name, description, fn, **fixed)
+    DATASETS[name] = description
+    _FIXED[name] = dict(fixed)
+    if isinstance(factory, str):
+        READERS.register_lazy(name, factory)
+    else:
+        READERS.register(name, factory)
+    return factory
+
+
+for _name, (_module, _func, _fixed) in _FACTORIES.items():
+    register_dataset(_name, DATASETS[_name], f"{_module}:{_func}", **_fixed)
 
 
 def create_dataset(name: str, root: str | None = None, split: str = "train", **cfg: Any) -> torch.utils.data.Dataset:
@@ -75,8 +96,6 @@ def create_dataset(name: str, root: str | None = None, split: str = "train", **c
         ConfigError: invalid options.
     """
     key = str(name).lower()
-    if key not in _FACTORIES:
-        raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(DATASETS)}")
-    module, func, fixed = _FACTORIES[key]
-    factory = getattr(importlib.import_module(module), func)
-    return factory(root=root, split=split, **fixed, **cfg)
+    if key not in READERS:
+        raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(READERS.names())}")
+    return READERS.get(key)(root=root, split=split, **_FIXED.get(key, {}), **cfg)
