@@ -23,6 +23,7 @@ def _run(recipe: str, root: Path, tmp_path: Path, extra: list[str]) -> dict:
     return {"cfg": cfg, "summary": Trainer(cfg).fit()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["cifar10_maxformer.yaml", "cifar10_max_resnet18.yaml"])
 def test_cifar_recipes_run_with_the_paper_augmentation(recipe, cifar10_files, tmp_path):
     cfg = load_config(ROOT / "experiments" / recipe, [])
@@ -34,7 +35,16 @@ def test_cifar_recipes_run_with_the_paper_augmentation(recipe, cifar10_files, tm
     assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
 
 
-def test_cifar100_recipe_settings():
+def test_paper_recipe_settings():
+    for recipe in ("cifar10_maxformer.yaml", "cifar10_max_resnet18.yaml"):
+        cfg = load_config(ROOT / "experiments" / recipe, [])
+        assert cfg.train.mixup.off_epoch == 200 and cfg.train.label_smoothing == 0.1 and cfg.data.batch_size == 128
+        assert cfg.data.train_options["randaugment"] == "rand-m9-n1-mstd0.4-inc1"
+    for recipe in ("cifar10dvs_maxformer.yaml", "dvsgesture_maxformer.yaml"):
+        cfg = load_config(ROOT / "experiments" / recipe, [])
+        assert cfg.model["name"] == "maxformer_dvs" and cfg.train.mixup.off_epoch == 75
+    cfg = load_config(ROOT / "experiments" / "imagenet_maxformer_10_768.yaml", [])
+    assert cfg.train.optimizers[0].lr == 2.7e-3 and cfg.model["name"] == "maxformer_10_768"
     cfg = load_config(ROOT / "experiments" / "cifar100_maxformer.yaml", [])
     assert cfg.data.name == "cifar100" and cfg.data.batch_size == 64
     assert (cfg.train.mixup.mixup_alpha, cfg.train.mixup.off_epoch) == (0.75, 250)
@@ -84,6 +94,7 @@ def _dvs_files(root: Path, kind: str) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe, kind, valid", [("cifar10dvs_maxformer.yaml", "cifar10dvs", 10),
                                                  ("dvsgesture_maxformer.yaml", "dvs128_gesture", 5)])
 def test_dvs_recipes(recipe, kind, valid, tmp_path):
@@ -95,6 +106,7 @@ def test_dvs_recipes(recipe, kind, valid, tmp_path):
     assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
 
 
+@pytest.mark.slow
 def test_imagenet_recipe_on_a_tiny_image_folder(tmp_path):
     from PIL import Image
 
