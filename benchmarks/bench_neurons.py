@@ -14,10 +14,10 @@ snnlab's processes get ``THP_MEM_ALLOC_ENABLE=1`` (what ``import snnlab`` sets a
 numba kernels take their large outputs from a reusable buffer pool (``snnlab.kernels.pool``);
 ``snnlab-numba-nopool`` is the same kernel with the pool off.
 
-Peak memory is measured after the timing, in the same subprocess, on one extra call made after
-the pool is emptied: the peak resident-set growth over the call (RSS sampled every 0.5 ms from a
-thread). For that call only, glibc is made to map (and unmap on free) every block of 64 KiB or
-more, so RSS tracks live tensor memory. That setting is never on while timing: it makes every
+Peak memory is measured in a second fresh subprocess per framework, on one call after a warm-up
+and after the pool is emptied: the peak resident-set growth over the call (RSS sampled every
+0.5 ms from a thread). In that process only, glibc is made to map (and unmap on free) every block
+of 64 KiB or more, so RSS tracks live tensor memory. That setting is never on while timing: it makes every
 large tensor a fresh mapping that the OS zero-fills on first touch, which slowed spikingjelly
 3-6x in earlier versions of this script. Memory bandwidth is measured in the parent around every
 case, giving the floor of a fused LIF (24 bytes per neuron-step forward+backward in float32,
@@ -205,32 +205,35 @@ def _call(model: torch.nn.Module, shape: tuple[int, int, int]) -> tuple[float, f
 
 
 def time_case(model: torch.nn.Module, shape: tuple[int, int, int], reps: int) -> dict:
-    """Median forward and backward seconds of ``model`` on fresh inputs of ``shape``, and peak RSS growth (MB).
-
-    One warm-up call, then ``reps`` timed calls. Memory is measured last, on one more call
-    after the pool has been emptied and with glibc mapping large blocks (see the docstring).
-    """
+    """Median forward and backward seconds of ``model`` on fresh inputs of ``shape`` (one warm-up first)."""
     fwd, bwd = [], []
     _call(model, shape)  # warm-up (compilation, caches)
     for _ in range(reps):
         f, b = _call(model, shape)
         fwd.append(f)
         bwd.append(b)
+    return {"fwd_s": statistics.median(fwd), "bwd_s": statistics.median(bwd),
+            "total_s": statistics.median(f + b for f, b in zip(fwd, bwd))}
+
+
+def memory_case(model: torch.nn.Module, shape: tuple[int, int, int]) -> dict:
+    """Peak RSS growth (MB) of one call after a warm-up and an emptied pool (large blocks mapped)."""
+    _call(model, shape)
     _clear_pool()
-    _mmap_large_blocks()
     with PeakRSS() as peak:
         _call(model, shape)
-    return {"fwd_s": statistics.median(fwd), "bwd_s": statistics.median(bwd),
-            "total_s": statistics.median(f + b for f, b in zip(fwd, bwd)), "peak_mb": peak.mb}
+    return {"peak_mb": peak.mb}
 
 
 def worker(name: str, case: str, T: int, B: int, N: int, reps: int) -> dict:
-    """Time one framework on one case (run in its own subprocess)."""
+    """Time one framework on one case (run in its own subprocess); ``reps == 0``: memory only."""
+    if reps == 0:
+        _mmap_large_blocks()  # before any allocation, for the memory process only (see the docstring)
     torch.manual_seed(0)
     neuron = FRAMEWORKS[name](N)
     model = torch.nn.Sequential(torch.nn.Linear(N, N), neuron) if case == "linear_lif" else neuron
     with _PoolLimit(0 if name in NO_POOL else None) if name.startswith("snnlab") else _Null():
-        return time_case(model, (T, B, N), reps)
+        return time_case(model, (T, B, N), reps) if reps else memory_case(model, (T, B, N))
 
 
 class _Null:
@@ -260,6 +263,8 @@ def run_grid(cases: list[tuple], frameworks: list[str], reps: int) -> list[dict]
         case_bw = bandwidth_gbs()  # re-measured per case: the bandwidth of a VM drifts over a run
         for name in frameworks:
             res = run_isolated(name, case, T, B, N, reps)  # a peer that cannot run a size reports an error
+            if "error" not in res:
+                res.update(run_isolated(name, case, T, B, N, 0))  # memory, in another fresh process
             rows.append({"case": case, "T": T, "B": B, "N": N, "framework": name, **res})
         # the floor of the case at the higher of the bandwidths measured just before and just after it
         case_bw = max(case_bw, bandwidth_gbs())
