@@ -49,6 +49,25 @@ def load_rasters(path):
     return load_spikes(path)["layers"]
 
 
+def export_failure(run_dir) -> str | None:
+    """Why the run's model does not export to NIR (so no chip mapping), or None when it does
+    (then ``snnlab export RUN --to nir`` writes the graph the fit check needs)."""
+    from snnlab.errors import GraphError
+    from snnlab.ir import to_nir
+    from snnlab.train import load_run
+
+    if not (run_dir / "checkpoints" / "best.pt").is_file():
+        return None
+    model = load_run(run_dir).model
+    if getattr(model, "nir_unsupported", None):  # a family that knows it cannot be exported says why
+        return f"no NIR graph: {model.nir_unsupported}"
+    try:
+        to_nir(model)
+    except (GraphError, RuntimeError, ValueError) as err:
+        return f"no NIR graph ({type(err).__name__}: {str(err).splitlines()[0]})"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the run folder and write the report."""
     from pathlib import Path
@@ -68,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
         raise CheckpointError(f"{activity_path} is missing; run `snnlab eval {run_dir}` to measure activity first")
     activity = ActivityProfile.load(activity_path)
     graph = nir.read(run_dir / "model.nir") if (run_dir / "model.nir").is_file() else None
+    reason = None if graph is not None else export_failure(run_dir)
     names = [n.strip() for n in args.hw.split(",") if n.strip()]
-    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=load_rasters(run_dir / "spikes.npz"), steps=args.steps)
+    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=load_rasters(run_dir / "spikes.npz"),
+                          steps=args.steps, unmapped_reason=reason)
     for report in result["reports"]:
         if graph is not None and not report.mapping_error:
             write_descriptor(graph, names[result["reports"].index(report)], run_dir / "hw" / f"{report.hardware}.json")

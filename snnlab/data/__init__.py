@@ -16,7 +16,7 @@ from snnlab.data.augment import (
 from snnlab.data.base import EventFrameDataset
 from snnlab.data.collate import collate_static, collate_time_major, pad_collate
 from snnlab.data.events import EVENT_DTYPE, EventStore, make_events
-from snnlab.data.registry import DATASETS, create_dataset
+from snnlab.data.registry import DATASETS, create_dataset, register_dataset
 from snnlab.data.transforms import (
     CenterCrop,
     Compose,
@@ -29,6 +29,7 @@ from snnlab.data.transforms import (
 
 __all__ = [
     "DATASETS",
+    "register_dataset",
     "EVENT_DTYPE",
     "CenterCrop",
     "ChannelMask",

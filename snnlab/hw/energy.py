@@ -90,8 +90,16 @@ class CostReport:
 
 
 def chip_label(hw_profile: Any) -> str:
-    """A profile's name with its ``energy_caveat`` (``loihi2 (Loihi 1 per-op energies)``), for any printed energy."""
-    profile = load_profile(hw_profile)
+    """A profile's name with its ``energy_caveat`` (``loihi2 (Loihi 1 per-op energies)``), for any printed energy.
+
+    A name that is no profile (e.g. a convention's key such as ``cmos45_mac_ac``) is returned as is.
+    """
+    from snnlab.errors import ProfileError
+
+    try:
+        profile = load_profile(hw_profile)
+    except ProfileError:
+        return str(hw_profile)
     caveat = profile.raw.get("energy_caveat")
     return f"{profile.name} ({caveat})" if caveat else profile.name
 

@@ -110,3 +110,4 @@ def test_chip_label_carries_the_caveat():
     from snnlab.hw import chip_label
 
     assert chip_label("loihi2") == "loihi2 (Loihi 1 per-op energies)" and chip_label("loihi") == "loihi"
+    assert chip_label("cmos45_mac_ac") == "cmos45_mac_ac"  # a convention, not a profile
