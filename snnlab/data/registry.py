@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from snnlab.errors import DataError
+from snnlab.errors import ConfigError, DataError
 
 DATASETS: dict[str, str] = {
     "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16); "
@@ -66,4 +66,18 @@ def create_dataset(name: str, root: str | None = None, split: str = "train", **c
         raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(DATASETS)}")
     module, func, fixed = _FACTORIES[key]
     factory = getattr(importlib.import_module(module), func)
+    _check_options(key, factory, set(cfg), set(fixed))
     return factory(root=root, split=split, **fixed, **cfg)
+
+
+def _check_options(name: str, factory: Any, given: set[str], fixed: set[str]) -> None:
+    """Reject options the reader does not take, listing the ones it does."""
+    import inspect
+
+    params = inspect.signature(factory).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [p for p in params if p not in {"root", "split"} | fixed]
+    unknown = sorted(given - set(valid))
+    if unknown:
+        raise ConfigError(f"{name}: unknown option(s) {unknown}; valid: {', '.join(valid)}")

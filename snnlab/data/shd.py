@@ -26,6 +26,7 @@ trainer refuses a validation split whose samples are still in the training split
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -37,12 +38,14 @@ from snnlab.data.base import check_split
 from snnlab.data.cache import FrameCache, cache_key, write_frames
 from snnlab.data.collate import collate_time_major
 from snnlab.data.events import EVENT_DTYPE
-from snnlab.errors import ConfigError, DataError
+from snnlab.data.shd_schema import _vector, check_layout
+from snnlab.errors import ConfigError, DataError, one_line
 
 N_CHANNELS = 700
 NUM_CLASSES = {"shd": 20, "ssc": 35}
 SPLITS = {"shd": ("train", "valid", "test"), "ssc": ("train", "valid", "test")}
 SOURCE = "https://zenkelab.org/datasets/"
+log = logging.getLogger(__name__)
 
 
 def source_file(root: str | Path, kind: str, split: str) -> Path:
@@ -87,9 +90,21 @@ def read_sample(f: h5py.File, index: int, name: str = "<h5>") -> tuple[np.ndarra
     return times, units
 
 
-def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None) -> np.ndarray:
-    """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds and channel group."""
+MAX_STEPS = 100_000  # bound of the time axis without ``duration``: 1,000 s at dt = 10 ms
+
+
+def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None,
+               where: str = "sample") -> np.ndarray:
+    """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds and channel group.
+
+    Raises:
+        DataError: without ``n_steps``, a last spike so late that T would exceed :data:`MAX_STEPS`.
+    """
     width = math.ceil(N_CHANNELS / n_bins)
+    if n_steps is None and times.size and times.max() / dt >= MAX_STEPS:
+        raise DataError(f"{where}: last spike at {times.max():g} s gives {times.max() / dt:.3g} steps of dt={dt} s; "
+                        f"valid: at most {MAX_STEPS:,} steps (SHD recordings last about 1 s); set "
+                        "data.options.duration (s) to crop, or fix the file")
     step = np.floor(times / dt).astype(np.int64)
     if n_steps is None:
         n_steps = int(step.max()) + 1 if step.size else 1
@@ -98,18 +113,40 @@ def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_s
     return np.bincount(flat, minlength=n_steps * width).reshape(n_steps, width)
 
 
-def speaker_holdout(speakers: np.ndarray, valid_fraction: float, valid_speakers=None) -> np.ndarray:
-    """Boolean mask (N,) of the samples whose speaker is held out for validation."""
-    if valid_speakers is not None:
-        return np.isin(speakers, np.asarray(valid_speakers))
+def speaker_holdout(speakers: np.ndarray | None, valid_fraction: float, valid_speakers=None,
+                    where: str = "shd", n_samples: int = 0) -> np.ndarray:
+    """Boolean mask (N,) of the samples whose speaker is held out for validation.
+
+    ``speakers`` None (a file without ``extra/speaker``) or a single speaker cannot be split by
+    speaker: the fallback holds out a fixed, seeded ``valid_fraction`` of the samples (stated
+    once on the log), so neither split is empty.
+    """
     if not 0 < valid_fraction < 1:
         raise ConfigError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    if valid_speakers is not None:
+        if speakers is None:
+            raise ConfigError(f"{where}: valid_speakers needs extra/speaker in the file; it has none")
+        return np.isin(speakers, np.asarray(valid_speakers))
+    if speakers is None or len(np.unique(speakers)) < 2:
+        n = len(speakers) if speakers is not None else n_samples
+        return _sample_holdout(n, valid_fraction, where, "no extra/speaker" if speakers is None else "one speaker")
     held: list[int] = []
-    for spk in sorted(np.unique(speakers).tolist(), reverse=True):
+    for spk in sorted(np.unique(speakers).tolist(), reverse=True)[:-1]:  # the lowest id always trains
         if np.isin(speakers, held).mean() >= valid_fraction:
             break
         held.append(spk)
     return np.isin(speakers, held)
+
+
+def _sample_holdout(n: int, valid_fraction: float, where: str, reason: str) -> np.ndarray:
+    """The fallback split: a seeded ``valid_fraction`` of the samples (at least one each side)."""
+    log.warning(f"{where}: {reason}, so 'valid' cannot hold out whole speakers; it holds out a fixed random "
+                f"{valid_fraction:.0%} of the samples instead (seed 0)")
+    held = np.zeros(n, bool)
+    if n >= 2:
+        k = min(max(1, round(valid_fraction * n)), n - 1)
+        held[np.random.default_rng(0).permutation(n)[:k]] = True
+    return held
 
 
 class SpikingAudioDataset(torch.utils.data.Dataset):
@@ -147,20 +184,27 @@ class SpikingAudioDataset(torch.utils.data.Dataset):
 
 def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int | None, params: dict) -> None:
     """Bin every sample of ``source`` and write the cache file."""
+    kind = str(params["kind"])
     try:
         with h5py.File(source, "r") as f:
-            labels = f["labels"][()]
-            frames = [bin_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps) for i in range(len(labels))]
+            labels = check_layout(f, str(source), NUM_CLASSES[kind])
+            frames = [bin_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps, f"{source}: sample {i}")
+                      for i in range(len(labels))]
     except (KeyError, OSError) as err:
-        raise DataError(f"{source}: not an SHD/SSC file ({err}); expected spikes/times, spikes/units, labels") from err
+        raise DataError(f"{source}: not an SHD/SSC file ({one_line(err)}); expected spikes/times, spikes/units, "
+                        "labels") from None
     write_frames(path, frames, labels, params)
 
 
-def _read_meta(source: Path) -> tuple[np.ndarray, list[str]]:
+def _read_meta(source: Path, n: int) -> tuple[np.ndarray | None, list[str]]:
+    """Speaker ids (None when the file has none) and class names."""
     with h5py.File(source, "r") as f:
-        speakers = f["extra/speaker"][()] if "extra/speaker" in f else np.zeros(len(f["labels"]), np.int64)
+        speakers = None
+        if "extra/speaker" in f:
+            speakers = _vector(f, "extra/speaker", str(source), n, "iu", "speaker ids")
         keys = f["extra/keys"][()] if "extra/keys" in f else []
-    return np.asarray(speakers, np.int64), [k.decode() if isinstance(k, bytes) else str(k) for k in keys]
+    keys = np.atleast_1d(keys)
+    return speakers, [k.decode() if isinstance(k, bytes) else str(k) for k in keys]
 
 
 def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: float = 0.01, n_bins: int = 5,
@@ -183,10 +227,10 @@ def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: f
     if not path.is_file():
         _build_cache(source, path, dt, n_bins, n_steps, params)
     cache = FrameCache(path, in_memory)
-    speakers, classes = _read_meta(source)
+    speakers, classes = _read_meta(source, len(cache))
     indices = np.arange(len(cache))
     if kind == "shd" and (split == "valid" or (split == "train" and holdout_valid)):
-        held = speaker_holdout(speakers, valid_fraction, valid_speakers)
+        held = speaker_holdout(speakers, valid_fraction, valid_speakers, str(source), len(indices))
         indices = indices[held] if split == "valid" else indices[~held]
     ds = SpikingAudioDataset(cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt,
                              frame_transform)
