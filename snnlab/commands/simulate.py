@@ -88,18 +88,24 @@ def run(args: argparse.Namespace) -> int:
     """Simulate and write ``spikes.npz`` and ``counts.json`` (and ``profile.json``)."""
     import numpy as np
 
-    from snnlab.sim import Simulator, load_inputs
+    from snnlab.sim import Simulator
 
+    from snnlab.commands._checks import input_file, output_dir, positive_int, read_npz
+
+    positive_int(args.steps, "--steps")
+    out_arg = output_dir(args.out, "--out")
+    what = ".npz with dense frames 'x' (T, B, ...) or events t, x, y, p"
+    source = input_file(args.input, "--input", what)
     graph, recorded, out_dir = _locate(args.target)
     sim = Simulator(graph, dt=args.dt, backend=args.backend)
-    source = args.input or recorded
+    source = source or recorded
     if source is not None:
-        x = _inputs(sim, load_inputs(source), args.steps)
+        x = _inputs(sim, read_npz(Path(source), what), args.steps)
     else:
         steps = args.steps or 100
         x = [np.zeros((steps, 1) + tuple(s)) for s in sim.input_shapes]
     result = sim.run(x, steps=args.steps)
-    out = Path(args.out) if args.out else out_dir
+    out = out_arg or output_dir(str(out_dir), "output folder")
     out.mkdir(parents=True, exist_ok=True)
     arrays = {f"spikes_{k}": v for k, v in result.spikes.items()}
     arrays.update({f"values_{k}": v for k, v in result.values.items()})

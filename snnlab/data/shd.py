@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from snnlab.data.base import check_split
-from snnlab.data.cache import FrameCache, cache_key, write_frames
+from snnlab.data.cache import FrameCache, cache_key, user_cache_dir, write_frames_somewhere
 from snnlab.data.collate import collate_time_major
 from snnlab.data.events import EVENT_DTYPE
 from snnlab.data.shd_schema import _vector, check_layout
@@ -182,8 +182,9 @@ class SpikingAudioDataset(torch.utils.data.Dataset):
         return ev
 
 
-def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int | None, params: dict) -> None:
-    """Bin every sample of ``source`` and write the cache file."""
+def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int | None, params: dict,
+                 explicit: bool = True) -> Path:
+    """Bin every sample of ``source`` and write the cache file; returns where it went."""
     kind = str(params["kind"])
     try:
         with h5py.File(source, "r") as f:
@@ -193,7 +194,7 @@ def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int 
     except (KeyError, OSError) as err:
         raise DataError(f"{source}: not an SHD/SSC file ({one_line(err)}); expected spikes/times, spikes/units, "
                         "labels") from None
-    write_frames(path, frames, labels, params)
+    return write_frames_somewhere(path, frames, labels, params, explicit)
 
 
 def _read_meta(source: Path, n: int) -> tuple[np.ndarray | None, list[str]]:
@@ -224,8 +225,11 @@ def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: f
     params = {"kind": kind, "dt": dt, "n_bins": n_bins, "n_steps": n_steps}
     folder = Path(cache_dir) if cache_dir is not None else Path(root) / "cache"
     path = folder / f"{source.stem}_{cache_key(source, params)}.h5"
-    if not path.is_file():
-        _build_cache(source, path, dt, n_bins, n_steps, params)
+    fallback = user_cache_dir() / path.name
+    if not path.is_file() and cache_dir is None and fallback.is_file():
+        path = fallback  # written there before, when the data root was read-only
+    elif not path.is_file():
+        path = _build_cache(source, path, dt, n_bins, n_steps, params, explicit=cache_dir is not None)
     cache = FrameCache(path, in_memory)
     speakers, classes = _read_meta(source, len(cache))
     indices = np.arange(len(cache))

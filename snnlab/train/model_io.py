@@ -14,7 +14,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from snnlab.config import Config, config_from_dict
+from snnlab.config import Config, config_from_dict, read_yaml_recipe
 from snnlab.errors import CheckpointError, ConfigError, one_line
 
 
@@ -92,7 +92,7 @@ def load_run(path: str | Path, which: str = "best", device: Optional[torch.devic
         raise ConfigError(f"checkpoint must be 'best' or 'last', got {which!r}")
     run_dir = resolve_run_dir(path)
     cfg_path = run_dir / "config.yaml"
-    cfg = config_from_dict(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
+    cfg = config_from_dict(read_yaml_recipe(cfg_path), str(cfg_path))
     file = run_dir / "checkpoints" / f"{which}.pt"
     if not file.is_file() and which == "best":
         which, file = "last", run_dir / "checkpoints" / "last.pt"

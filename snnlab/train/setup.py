@@ -55,3 +55,16 @@ def check_schedule_length(state: dict[str, Any], cfg: Config, path: Path, log: C
                           f"{path} was built for (the extra epochs would run at its final learning rate); resume "
                           f"with --set train.epochs={saved}, or train a longer run from scratch with --force")
     log(f"note: train.epochs changed from {saved} to {cfg.train.epochs} since {path}; the schedules continue")
+
+
+def check_run_folder(run_dir: Path, out_dir: str) -> None:
+    """The run folder and ``run.out_dir`` are folders (or absent), not files.
+
+    Raises:
+        ConfigError: a file stands where a folder of the run path goes.
+    """
+    blocker = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        field = "run.out_dir" if blocker in (Path(out_dir), *Path(out_dir).parents) else "run.name"
+        raise ConfigError(f"{field}: {blocker} is a file, so the run folder {run_dir} cannot be created; valid: a "
+                          "folder (created when absent)")
