@@ -8,26 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
-
-from tests.robustness.conftest import TINY_RECIPE
-
-
-@pytest.fixture(scope="module")
-def evaluated_run(tmp_path_factory) -> Path:
-    """A 1-epoch digits run with eval.json, activity.json, spikes.npz and model.nir."""
-    from snnlab.cli import main
-
-    folder = tmp_path_factory.mktemp("evaluated")
-    raw = {k: dict(v) for k, v in TINY_RECIPE.items()}
-    raw["run"].update(name="run", out_dir=str(folder / "runs"))
-    recipe = folder / "run.yaml"
-    recipe.write_text(yaml.safe_dump(raw))
-    run = folder / "runs" / "run"
-    assert main(["train", str(recipe)]) == 0
-    assert main(["eval", str(run)]) == 0
-    assert main(["export", str(run), "--to", "nir"]) == 0
-    return run
 
 
 @pytest.fixture
