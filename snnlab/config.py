@@ -25,7 +25,7 @@ import yaml
 
 from snnlab.errors import ConfigError
 
-LOSSES = ("mean", "sum_softmax", "last")
+LOSSES = ("mean", "sum_softmax", "last", "lm")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULERS = ("none", "cosine", "onecycle", "step", "multistep", "exponential", "warmup_cosine")
 INTERVALS = ("epoch", "batch")

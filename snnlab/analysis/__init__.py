@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from snnlab.analysis.profile import LAYER_KINDS, ActivityProfile, LayerActivity
+from snnlab.ir.activity import LAYER_KINDS, ActivityProfile, LayerActivity
 
 __all__ = ["LAYER_KINDS", "ActivityProfile", "LayerActivity", "MatMul", "profile_model"]
 

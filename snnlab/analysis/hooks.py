@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 
 SYNAPSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
 SHAPE_TYPES = (nn.Flatten, nn.Unflatten, nn.Dropout, nn.Identity, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from snnlab.analysis.profile import ActivityProfile
+from snnlab.ir.activity import ActivityProfile
 
 
 def static_metrics(model: Any) -> dict[str, float]:

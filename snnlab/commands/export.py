@@ -60,7 +60,9 @@ def _graph(args: argparse.Namespace):
         return ir.load(source), source.parent
     if not source.is_dir():
         raise CheckpointError(f"{str(source)!r} does not exist (expected a run folder runs/<name> or a .nir file)")
-    model = ir.load_run_model(source)
+    from snnlab.train import load_run
+
+    model = load_run(source).model
     return ir.to_nir(model, args.dt, input_shape=_shape(args.input_shape)), source
 
 

@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from snnlab import ir
-    from snnlab.analysis.profile import ActivityProfile
+    from snnlab.ir.activity import ActivityProfile
     from snnlab.commands._checks import positive_int
     from snnlab.errors import ConfigError
     from snnlab.hw.profiles import available_profiles

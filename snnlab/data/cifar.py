@@ -11,6 +11,10 @@ values, row-major 32x32), ``labels`` (CIFAR-10) or ``fine_labels``/``coarse_labe
 arrays and plain Python containers; any other global in a file is refused, so a tampered
 file cannot run code.
 
+Validation split (CIFAR ships none): ``split="valid"`` is a fixed 10 % of the training images
+(:data:`VALID_FRACTION`, drawn with seed :data:`VALID_SEED`); ``split="train"`` keeps all of them
+unless ``holdout_valid=True`` removes those (set it through ``data.train_options``).
+
 Items are static images ``(3, 32, 32)`` float32 in [0, 1], then (train split, ``augment``)
 random crop with 4-pixel zero padding and horizontal flip, then per-channel normalisation
 with the dataset's mean/std. Spiking models see them over T steps by direct encoding:
@@ -128,24 +132,38 @@ class CifarDataset(torch.utils.data.Dataset):
         return self.transform(x), int(self.labels[index])
 
 
+VALID_FRACTION, VALID_SEED = 0.1, 0
+
+
+def valid_mask(n: int) -> np.ndarray:
+    """Boolean mask (n,) of the training images that form the fixed validation split."""
+    mask = np.zeros(n, bool)
+    mask[np.random.default_rng(VALID_SEED).permutation(n)[: round(VALID_FRACTION * n)]] = True
+    return mask
+
+
 def cifar_dataset(root: str | None, split: str = "train", kind: str = "cifar10", augment: bool | None = None,
                   normalize: bool = True, mean=None, std=None, padding: int = 4, flip: bool = True,
-                  timesteps: int | None = None, seed: int | None = None) -> CifarDataset:
+                  timesteps: int | None = None, seed: int | None = None, holdout_valid: bool = False) -> CifarDataset:
     """CIFAR-10/100 as a dataset.
 
     Args:
         root: folder holding ``cifar-10-batches-py/`` or ``cifar-100-python/``.
-        split: "train" or "test".
+        split: "train", "valid" (a fixed 10 % of the training images) or "test".
         kind: "cifar10" or "cifar100" (fine labels).
         augment: random crop (``padding``) + horizontal flip (``flip``); default on for train.
         normalize: subtract ``mean`` and divide by ``std`` (defaults: the dataset's).
         timesteps: T for direct encoding in the dataset (items (T, 3, 32, 32)); None: static.
         seed: seed of the augmentation generators.
+        holdout_valid: "train" leaves out the "valid" images (other splits ignore it).
     """
     if root is None:
         raise DataError(f"{kind} needs data.root: a folder with {LAYOUT[kind]['folder']}/ from {SOURCE}")
-    check_split(kind, split, ("train", "test"))
-    images, labels, classes = read_batches(root, kind, split)
+    check_split(kind, split, ("train", "valid", "test"))
+    images, labels, classes = read_batches(root, kind, "test" if split == "test" else "train")
+    if split == "valid" or (split == "train" and holdout_valid):
+        keep = valid_mask(len(labels)) == (split == "valid")
+        images, labels = images[keep], labels[keep]
     steps: list = []
     if augment if augment is not None else split == "train":
         steps.append(RandomCrop(32, padding=padding, seed=seed))
@@ -156,4 +174,6 @@ def cifar_dataset(root: str | None, split: str = "train", kind: str = "cifar10",
         steps.append(Normalize(mean or d_mean, std or d_std))
     if timesteps is not None:
         steps.append(DirectEncode(timesteps))
-    return CifarDataset(images, labels, kind, classes, Compose(steps), timesteps)
+    ds = CifarDataset(images, labels, kind, classes, Compose(steps), timesteps)
+    ds.contains_valid = split == "train" and not holdout_valid  # the trainer refuses to validate on seen images
+    return ds

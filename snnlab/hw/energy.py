@@ -1,10 +1,16 @@
 """Energy per inference from an activity profile: the Spikformer convention and chip models.
 
-**Spikformer family** (Horowitz 45 nm constants, papers.md section 8): a synapse layer with
-real-valued input is charged ``E_MAC = 4.6 pJ`` per MAC, one with spike input ``E_AC = 0.9 pJ``
-per effective accumulate (fr_in x T x FLOPs); spiking self-attention adds
+**Spikformer family** (the 45 nm, 0.9 V energies of Horowitz's ISSCC 2014 table, as
+Spikformer, Zhou et al. ICLR 2023, uses them): a synapse layer with real-valued
+input is charged ``E_MAC = 4.6 pJ`` per MAC, one with spike input ``E_AC = 0.9 pJ`` per
+effective accumulate (fr_in x T x FLOPs); spiking self-attention adds
 ``T * H * N * d_h^2 * (fr_q + min(fr_k, fr_v))`` ACs per block. Neuron updates and memory
 traffic are ignored. ``E = E_MAC * N_MAC + E_AC * N_AC``.
+
+**ANN baseline** ("the same network as an ANN"): one dense forward pass of the same weights,
+every synaptic operation a MAC: ``E_ANN = E_MAC * (dense MACs of one time step)``. An ANN runs
+once per input, not once per SNN time step, so the SNN's T steps are not multiplied in. Like the
+SNN figure of this convention it counts arithmetic only (no weight reads, no activations).
 
 **Chip model**: per layer, ``ACs * synop_j + MACs * mac_j`` (``synop_j`` when the chip has no
 MAC figure: a real-valued input is sent as one event per non-zero value) ``+ updates *
@@ -16,12 +22,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.hw import latency as lat
 from snnlab.hw.profiles import HardwareProfile, load_profile
 
 E_MAC_45NM = 4.6e-12  # J, 32-bit FP mult 3.7 pJ + add 0.9 pJ (Horowitz, ISSCC 2014)
 E_AC_45NM = 0.9e-12  # J, 32-bit FP add (Horowitz, ISSCC 2014)
+SPIKFORMER_TITLE = "45 nm MAC/AC convention, arithmetic only (Horowitz 2014 energies)"
 
 
 @dataclass
@@ -58,6 +65,13 @@ class CostReport:
     utilisation: float | None = None  # mean neuron utilisation of the used cores
     cores_used: int | None = None
     assumptions: list[str] = field(default_factory=list)
+    title: str = ""  # what the figures are: the profile's title, or the convention's name
+    caveat: str = ""  # printed beside every energy of this chip (profile's ``energy_caveat``)
+
+    @property
+    def label(self) -> str:
+        """The chip's name with its caveat, e.g. ``loihi2 (Loihi 1 per-op energies)``."""
+        return f"{self.hardware} ({self.caveat})" if self.caveat else self.hardware
 
     @property
     def dynamic_j(self) -> float:
@@ -71,7 +85,7 @@ class CostReport:
         data = asdict(self)
         for item, layer in zip(data["layers"], self.layers):
             item["total_j"] = layer.total_j
-        data.update(dynamic_j=self.dynamic_j, total_j=self.total_j)
+        data.update(dynamic_j=self.dynamic_j, total_j=self.total_j, label=self.label)
         return data
 
 
@@ -85,9 +99,15 @@ def spikformer_energy_j(macs: float, acs: float, e_mac: float = E_MAC_45NM, e_ac
     return e_mac * macs + e_ac * acs
 
 
+def ann_pass_macs(activity: ActivityProfile) -> float:
+    """MACs of one dense forward pass of the same weights, per sample (one time step of ``dense_ops``)."""
+    steps = max(int(activity.timesteps), 1)
+    return sum(layer.dense_ops for layer in activity.layers if layer.kind != "neuron") / steps
+
+
 def ann_energy_j(activity: ActivityProfile, e_mac: float = E_MAC_45NM) -> float:
-    """Energy per inference if every dense operation were a MAC (the ANN baseline)."""
-    return e_mac * sum(layer.dense_ops for layer in activity.layers)
+    """Energy per inference of the ANN baseline: one dense pass, every operation a MAC (see the module docstring)."""
+    return e_mac * ann_pass_macs(activity)
 
 
 def _scaled(activity: ActivityProfile, steps: int | None) -> tuple[ActivityProfile, float]:
@@ -105,7 +125,7 @@ def spikformer_estimate(activity: ActivityProfile, steps: int | None = None) -> 
         if l.macs or l.acs
     ]
     used = one.timesteps if steps is None else steps
-    return CostReport("cmos45", "spikformer", layers, 0.0, 0.0, 0.0, used)
+    return CostReport("cmos45", "spikformer", layers, 0.0, 0.0, 0.0, used, title=SPIKFORMER_TITLE)
 
 
 def _layer_energy(layer: LayerActivity, profile: HardwareProfile, scale: float) -> LayerCost:
@@ -141,7 +161,8 @@ def chip_estimate(activity: ActivityProfile, profile: HardwareProfile, mapping: 
     latency_s = step * used
     chips = int(profile.capacity["chips"])
     report = CostReport(profile.name, "chip", layers, profile.energy["static_power_w"] * chips * latency_s, latency_s, step, used)
-    report.assumptions = profile.assumptions()
+    report.assumptions, report.title = profile.assumptions(), profile.title
+    report.caveat = str(profile.raw.get("energy_caveat", ""))
     if mapping is not None:
         report.utilisation, report.cores_used = mapping.mean_utilisation(), len(mapping.cores)
     return report

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.hw.profiles import HardwareProfile
 
 

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from snnlab.errors import MappingError
-from snnlab.hw.graph import GraphLayers, NeuronLayer, read_graph
+from snnlab.hw.graph import GraphLayers, NeuronLayer, graph_layers
 from snnlab.hw.profiles import HardwareProfile, load_profile
 
 
@@ -205,7 +205,7 @@ def map_graph(graph: Any, profile: str | HardwareProfile, dt: float | None = Non
         MappingError: a limit is broken; the message names the layer, the limit and the excess.
     """
     profile = load_profile(profile)
-    layers = read_graph(graph, dt)
+    layers = graph_layers(graph, dt)
     check_limits(layers, profile)
     cores, layer_cores = _assign(layers, profile)
     bits = int(profile.capacity["weight_bits"])
@@ -216,7 +216,7 @@ def quantised_graph(graph: Any, bits: int) -> Any:
     """A copy of ``graph`` whose weights are quantised (and de-quantised) per neuron layer."""
     import copy
 
-    layers = read_graph(graph)
+    layers = graph_layers(graph)
     out = copy.deepcopy(graph)
     for layer in layers.layers:
         projections = [p for p in layer.projections if p.weight is not None]

@@ -5,7 +5,7 @@ rules for the whole project); this module only derives the paper's activity meas
 """
 from __future__ import annotations
 
-from snnlab.analysis.profile import ActivityProfile
+from snnlab.ir.activity import ActivityProfile
 
 
 def spikes_per_neuron(profile: ActivityProfile) -> float:

@@ -16,7 +16,7 @@ from typing import Iterable, Optional
 import torch
 from torch import nn
 
-from snnlab.analysis.profile import ActivityProfile
+from snnlab.ir.activity import ActivityProfile
 from snnlab.errors import ShapeError
 from snnlab.inference.confidence import DynamicConfidence, ExitDecision
 from snnlab.analysis.hooks import ActivityRecorder

@@ -27,10 +27,28 @@ Where peers fire the same spikes as snnlab (tests marked ``peers``):
   (``w_in = tau_syn``, ``r = tau_mem``, ``v_leak = 0``), Conv/AvgPool/Flatten graphs; hard
   reset only (a soft-reset node loads as reset to 0).
 - Nobody else reads ``Delay`` nodes or snnlab's delay-group metadata.
-"""
-from snnlab.ir.export import to_nir
-from snnlab.ir.importer import from_nir
-from snnlab.ir.io import load, save
-from snnlab.ir.run import load_run_model
 
-__all__ = ["from_nir", "load", "load_run_model", "save", "to_nir"]
+The flattened-graph type that sim and hw read lives in :mod:`snnlab.ir.graph` (nir + numpy
+only); this package's names load lazily so that importing it pulls in no torch.
+"""
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {"to_nir": "snnlab.ir.export", "from_nir": "snnlab.ir.importer", "load": "snnlab.ir.io",
+          "save": "snnlab.ir.io", "flat_graph": "snnlab.ir.graph", "FlatGraph": "snnlab.ir.graph"}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'snnlab.ir' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + list(_NAMES))

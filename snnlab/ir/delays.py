@@ -89,16 +89,6 @@ def delay_groups(module: nn.Module, name: str, dt: float) -> tuple[dict[str, nir
     return nodes, edges, entries, exits
 
 
-def delay_steps(node: Any, name: str, dt: float) -> np.ndarray:
-    """Integer delays (steps) of a ``Delay`` node; GraphError unless ``delay / dt`` is a whole number >= 0."""
-    raw = np.asarray(node.delay, dtype=np.float64) / dt
-    steps = np.rint(raw)
-    if np.any(steps < 0) or not np.allclose(raw, steps, rtol=0, atol=1e-6):
-        raise GraphError(f"node {name!r}: field delay must be a non-negative multiple of dt={dt} s, "
-                         f"got {np.asarray(node.delay).reshape(-1)[:4]} s")
-    return steps.astype(np.int64)
-
-
 # ----------------------------------------------------------------------------- import
 class _History(nn.Module, abc.ABC):
     """Shared step-mode machinery: a module of ``(T, B, ...)`` sequences run one step at a time.

@@ -1,8 +1,8 @@
 """A time-major module that evaluates a graph of modules: ``(T, B, ...) -> (T, B, ...)``.
 
-Nodes are ordered by a depth-first search from the input; an edge into a node that is still on
-the search stack closes a cycle and is a *back* (recurrent) edge, carrying the value of the
-previous time step (zero at ``t = 0``). Converging edges are summed (NIR semantics).
+Nodes are ordered by :func:`snnlab.ir.graph.order_nodes` (depth-first from the inputs); an
+edge into a node that is still on the search stack closes a cycle and is a *back* (recurrent)
+edge, carrying the value of the previous time step (zero at ``t = 0``). Converging edges are summed (NIR semantics).
 
 Without back edges every node runs once on the whole sequence, in topological order. With back
 edges the graph runs step by step: stateful nodes are switched to single-step mode for the run.
@@ -14,43 +14,9 @@ from typing import Optional
 import torch
 from torch import nn
 
-from snnlab.errors import GraphError, ShapeError
+from snnlab.errors import ShapeError
+from snnlab.ir.graph import order_nodes
 from snnlab.nn import SpikingNeuron
-
-
-def order_nodes(names: list[str], edges: list[tuple[str, str]], inputs: list[str]) -> tuple[list[str], set]:
-    """``(topological order, back edges)`` by depth-first search from ``inputs``.
-
-    Raises:
-        GraphError: when a node cannot be reached from an input.
-    """
-    succs: dict[str, list[str]] = {n: [] for n in names}
-    for a, b in edges:
-        succs[a].append(b)
-    state: dict[str, int] = {}  # 1 on the stack, 2 finished
-    post: list[str] = []
-    back: set[tuple[str, str]] = set()
-    for root in inputs:
-        if root in state:
-            continue
-        state[root] = 1
-        stack = [(root, iter(succs[root]))]
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                state[node] = 2
-                post.append(node)
-                stack.pop()
-            elif state.get(nxt) == 1:
-                back.add((node, nxt))
-            elif nxt not in state:
-                state[nxt] = 1
-                stack.append((nxt, iter(succs[nxt])))
-    missing = [n for n in names if n not in state]
-    if missing:
-        raise GraphError(f"nodes {missing} cannot be reached from the input {inputs}")
-    return post[::-1], back
 
 
 def _set_step_mode(module: nn.Module, mode: str) -> None:

@@ -1,13 +1,13 @@
 """``from_nir``: rebuild an executable time-major snnlab module from a NIR graph.
 
-Nested graphs are flattened (inner nodes become ``<outer>.<inner>``); delay groups written by
+The graph is read as :class:`snnlab.ir.graph.FlatGraph` (nested graphs inlined, inner nodes
+``<outer>.<inner>``; node types, dt and delays by the rules every reader shares); delay groups written by
 snnlab collapse into one :class:`~snnlab.ir.delays.DelayGroupLinear`; every other node becomes
 one module. A chain ``input -> ... -> output`` gives an ``nn.Sequential``; anything else
 (branches, converging edges, cycles) gives a :class:`~snnlab.ir.executor.GraphExecutor`.
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -18,61 +18,10 @@ from torch import nn
 
 from snnlab.errors import GraphError
 from snnlab.ir import delays, layers, neurons
-from snnlab.ir.executor import GraphExecutor, order_nodes
+from snnlab.ir.executor import GraphExecutor
+from snnlab.ir.graph import check_kind, delay_steps, flat_graph, need_dt, order_nodes
 
-IDENTITY = ("Input", "Output", "Identity")
-SUPPORTED = IDENTITY + layers.LAYER_NODES + neurons.NEURON_NODES + ("Delay",)
-
-
-def flatten_graph(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Nodes and edges of ``graph`` with nested graphs inlined (their Input/Output kept as identities)."""
-    nodes: dict[str, Any] = {}
-    edges: list[tuple[str, str]] = []
-    ports: dict[str, tuple[str, str]] = {}  # subgraph name -> (its input node, its output node)
-    for name, node in graph.nodes.items():
-        full = f"{prefix}{name}"
-        if isinstance(node, nir.NIRGraph):
-            inner, inner_edges = flatten_graph(node, f"{full}.")
-            nodes.update(inner)
-            edges.extend(inner_edges)
-            ports[name] = (_port(node, "Input", full), _port(node, "Output", full))
-        else:
-            nodes[full] = node
-    for a, b in graph.edges:
-        src = ports[a][1] if a in ports else f"{prefix}{a}"
-        dst = ports[b][0] if b in ports else f"{prefix}{b}"
-        for end in (src, dst):
-            if end not in nodes:
-                raise GraphError(f"edge ({a!r}, {b!r}) names no node; nodes are {sorted(graph.nodes)}")
-        edges.append((src, dst))
-    return nodes, edges
-
-
-def _port(sub: nir.NIRGraph, kind: str, full: str) -> str:
-    names = [n for n, v in sub.nodes.items() if type(v).__name__ == kind]
-    if len(names) != 1:
-        raise GraphError(f"nested graph {full!r} has {len(names)} {kind} nodes; expected exactly one")
-    return f"{full}.{names[0]}"
-
-
-def graph_dt(graph: nir.NIRGraph, dt: Optional[float]) -> Optional[float]:
-    """The step in seconds: metadata ``dt`` when present (``dt`` must agree), else ``dt``; may be None."""
-    meta_dt = (graph.metadata or {}).get("dt")
-    if meta_dt is not None:
-        meta_dt = float(np.asarray(meta_dt).reshape(-1)[0])
-        if dt is not None and not math.isclose(float(dt), meta_dt, rel_tol=1e-9):
-            raise GraphError(f"dt={dt} contradicts the graph metadata dt={meta_dt}; leave dt= unset")
-        dt = meta_dt
-    if dt is not None and not (math.isfinite(dt) and dt > 0):
-        raise GraphError(f"dt must be a positive number of seconds per step, got {dt!r}")
-    return None if dt is None else float(dt)
-
-
-def _need_dt(dt: Optional[float], name: str, kind: str) -> float:
-    if dt is None:
-        raise GraphError(f"node {name!r} ({kind}) needs a time step: the graph has no metadata 'dt', "
-                         f"pass dt= (seconds per step, CLI --dt), e.g. dt=1e-3")
-    return dt
+IDENTITY = ("Input", "Output", "Identity", "Port")
 
 
 def node_module(node: Any, name: str, dt: Optional[float]) -> Optional[nn.Module]:
@@ -83,10 +32,11 @@ def node_module(node: Any, name: str, dt: Optional[float]) -> Optional[nn.Module
     if kind in layers.LAYER_NODES:
         return layers.node_to_layer(node, name)
     if kind in neurons.NEURON_NODES:
-        return neurons.node_to_neuron(node, name, _need_dt(dt, name, kind))
+        return neurons.node_to_neuron(node, name, need_dt(dt, f"node {name!r} ({kind})"))
     if kind == "Delay":
-        return delays.DelayBuffer(delays.delay_steps(node, name, _need_dt(dt, name, kind)))
-    raise GraphError(f"node {name!r}: type {kind} is not supported by from_nir; supported: {', '.join(SUPPORTED)}")
+        return delays.DelayBuffer(delay_steps(node, name, dt))
+    check_kind(name, node, "from_nir")
+    raise GraphError(f"node {name!r}: type {kind} has no module in from_nir")
 
 
 def _group_members(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[str, list[str]]:
@@ -109,7 +59,7 @@ def _collapse_group(nodes: dict[str, Any], edges: list[tuple[str, str]], layer: 
     delay_nodes = [succs[m][0] for m in members]
     for m, d in zip(members, delay_nodes):
         steps = int(np.asarray(nodes[m].metadata[delays.STEPS_KEY]).reshape(-1)[0])
-        if not isinstance(nodes[d], nir.Delay) or np.any(delays.delay_steps(nodes[d], d, dt) != steps):
+        if not isinstance(nodes[d], nir.Delay) or np.any(delay_steps(nodes[d], d, dt) != steps):
             return None
     gone = set(members) | set(delay_nodes)
     if layer in nodes and layer not in gone:
@@ -169,16 +119,11 @@ def from_nir(graph_or_path: Union[nir.NIRGraph, str, Path], dt: Optional[float] 
     Raises:
         GraphError: an unsupported node type, a non-uniform neuron field, a missing ``dt``.
     """
-    from snnlab.ir.io import load
-
-    graph = graph_or_path if isinstance(graph_or_path, nir.NIRGraph) else load(graph_or_path)
-    step = graph_dt(graph, dt)
-    nodes, edges = flatten_graph(graph)
-    inputs = [n for n in graph.nodes if isinstance(graph.nodes[n], nir.Input)]
-    outputs = [n for n in graph.nodes if isinstance(graph.nodes[n], nir.Output)]
-    if not inputs or not outputs:
-        raise GraphError(f"the graph needs an Input and an Output node; it has nodes {sorted(graph.nodes)}")
-    modules, edges = _modules(nodes, edges, step, inputs)
+    flat = flat_graph(graph_or_path, dt, reader="from_nir")
+    inputs, outputs = flat.inputs, flat.outputs
+    if not outputs:
+        raise GraphError(f"the graph needs an Input and an Output node; it has nodes {sorted(flat.nodes)}")
+    modules, edges = _modules(flat.nodes, flat.edges, flat.dt, inputs)
     order_nodes(list(modules), edges, inputs)  # reachability check before building anything
     model = _as_chain(modules, edges, inputs, outputs) or GraphExecutor(modules, edges, inputs, outputs)
     return model.eval()

@@ -36,3 +36,6 @@ for _kind in ("if", "lif", "alif", "cuba_lif", "li"):
 
 
 import snnlab.kernels.torch_delay  # noqa: E402,F401  (registers the delay reference ops)
+from snnlab.functional.wkv import wkv as _wkv  # noqa: E402
+
+register("wkv", "torch")(_wkv)

@@ -65,6 +65,14 @@ class LSQQuant(nn.Module):
         return f"bits={self.bits}, scale={float(self.scale.detach()):.4g}"
 
 
+class OutputQuant(LSQQuant):
+    """Quantiser of the classifier's output, used in ANN training only.
+
+    The official Dynamic Confidence code quantises the fc output of the ANN too (``activation2``,
+    scale init 0.5); its SNN accumulates the raw fc output, so conversion drops this quantiser.
+    """
+
+
 class SpikingQuant(nn.Module):
     """The IF neuron that replaces an :class:`LSQQuant`: soft reset, ``v0 = theta/2``, spikes worth ``theta``.
 
@@ -149,7 +157,9 @@ def convert_to_snn(ann: QuantizedANN, timesteps: Optional[int] = None) -> Conver
 
 def _replace_quantisers(module: nn.Module) -> None:
     for name, child in module.named_children():
-        if isinstance(child, LSQQuant):
+        if isinstance(child, OutputQuant):  # the SNN accumulates the raw last-layer output instead
+            setattr(module, name, nn.Identity())
+        elif isinstance(child, LSQQuant):
             setattr(module, name, SpikingQuant(child.threshold))
         else:
             _replace_quantisers(child)
@@ -203,7 +213,8 @@ def qann_cnn(in_channels: int = 2, num_classes: int = 10, channels: Sequence[int
 class QuantBasicBlock(nn.Module):
     """ResNet basic block with quantised activations: ``q(bn2(conv2(q(bn1(conv1 x)))) + shortcut(x))``."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, bits: int, init_scale: float) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, bits: int, init_scale: float,
+                 init_scale2: Optional[float] = None) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(c_out)
@@ -213,35 +224,77 @@ class QuantBasicBlock(nn.Module):
         self.shortcut = nn.Sequential()
         if stride != 1 or c_in != c_out:
             self.shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
-        self.act2 = LSQQuant(bits, init_scale)
+        self.act2 = LSQQuant(bits, init_scale if init_scale2 is None else init_scale2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.act1(self.bn1(self.conv1(x)))
         return self.act2(self.bn2(self.conv2(h)) + self.shortcut(x))
 
 
+def _scales(init_scale: float, init_scales: Optional[Sequence[float]]) -> tuple[float, float, float, float]:
+    """(stem, block act1, block act2, output) initial scales."""
+    if init_scales is None:
+        return (float(init_scale),) * 4
+    values = tuple(float(v) for v in init_scales)
+    if len(values) != 4 or not all(v > 0 for v in values):
+        raise ConfigError(f"init_scales must be 4 values > 0 (stem, block act1, block act2, output), got {init_scales!r}")
+    return values  # type: ignore[return-value]
+
+
+def load_pretrained(model: nn.Module, path: str) -> None:
+    """Initialise ``model`` from a state dict (or a snnlab checkpoint's ``model``) for fine-tuning.
+
+    Tensors whose name and shape match are copied; quantiser scales keep their initial values
+    when the file has none (a full-precision network). Raises ConfigError when nothing matches.
+    """
+    from pathlib import Path
+
+    if not Path(path).is_file():
+        raise ConfigError(f"model.pretrained: {path!r} is not a file (a state dict to fine-tune from)")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = state.get("model", state) if isinstance(state, dict) else state
+    own = model.state_dict()
+    match = {k: v for k, v in state.items() if k in own and getattr(v, "shape", None) == own[k].shape}
+    if not match:
+        raise ConfigError(f"model.pretrained: no tensor of {path!r} matches this model's names and shapes "
+                          f"(expected names like {next(iter(own))!r})")
+    model.load_state_dict(match, strict=False)
+
+
 @register_model("qann_resnet18")
 def qann_resnet18(num_classes: int = 10, in_channels: int = 3, bits: int = 2, init_scale: float = 1.0,
-                  timesteps: int = 27) -> QuantizedANN:
+                  timesteps: int = 27, init_scales: Optional[Sequence[float]] = None,
+                  quantize_output: bool = False, pretrained: Optional[str] = None) -> QuantizedANN:
     """CIFAR ResNet-18 with b-bit activations (the Dynamic Confidence base network).
 
     Stem conv3x3 64 -> BatchNorm -> LSQQuant; stages [2, 2, 2, 2] of basic blocks with
-    64, 128, 256, 512 channels (stride 2 from the second stage); average pool 4; Linear.
+    64, 128, 256, 512 channels (stride 2 from the second stage); average pool 4; Linear
+    (-> :class:`OutputQuant` with ``quantize_output``).
 
     Args:
         num_classes: output classes.
         in_channels: image channels.
         bits: activation bits b (the paper: 2).
-        init_scale: initial quantiser scale s.
+        init_scale: initial quantiser scale s of every quantiser (without ``init_scales``).
         timesteps: T_max of the converted SNN for static input (the paper: 27).
+        init_scales: (stem, block act1, block act2, output) initial scales; the official code
+            uses (0.6, 0.3, 0.4, 0.5).
+        quantize_output: quantise the fc output in the ANN too, as the official code does.
+        pretrained: a state dict to fine-tune from (matching names and shapes are copied).
     """
+    stem, act1, act2, out = _scales(init_scale, init_scales)
     layers: list[nn.Module] = [nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64),
-                               LSQQuant(bits, init_scale)]
+                               LSQQuant(bits, stem)]
     c_in = 64
     for stage, c_out in enumerate((64, 128, 256, 512)):
         for block in range(2):
             stride = 2 if stage > 0 and block == 0 else 1
-            layers.append(QuantBasicBlock(c_in, c_out, stride, bits, init_scale))
+            layers.append(QuantBasicBlock(c_in, c_out, stride, bits, act1, act2))
             c_in = c_out
     layers += [nn.AvgPool2d(4), nn.Flatten(1), nn.Linear(512, int(num_classes))]
-    return QuantizedANN(nn.Sequential(*layers), 3, timesteps, int(num_classes))
+    if quantize_output:
+        layers.append(OutputQuant(bits, out))
+    model = QuantizedANN(nn.Sequential(*layers), 3, timesteps, int(num_classes))
+    if pretrained is not None:
+        load_pretrained(model, pretrained)
+    return model

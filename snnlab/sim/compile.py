@@ -1,4 +1,8 @@
-"""Compile a loaded NIR graph into a :class:`~snnlab.sim.plan.Plan`.
+"""Compile a NIR graph into a :class:`~snnlab.sim.plan.Plan`.
+
+:func:`sim_graph` reads the graph as :class:`snnlab.ir.graph.FlatGraph` (one reader for sim, hw
+and ``from_nir``) and contracts identity nodes away (``Flatten``, nested-graph ports) because
+every tensor is stored flat in C order; :func:`compile_graph` turns it into a plan.
 
 Populations are the Input and Output nodes, the neuron nodes, and *relays*: a synapse node
 whose output feeds another synapse node (e.g. ``SumPool2d -> Conv2d``) is materialised as a
@@ -15,34 +19,24 @@ from typing import Any
 import numpy as np
 
 from snnlab.errors import GraphError
-from snnlab.sim.graph import NEURON_TYPES, SYNAPSE_TYPES, LoadedGraph
+from snnlab.ir.graph import FlatGraph, flat_graph, kinds
+from snnlab.ir.shapes import geometry
 from snnlab.sim.plan import (CONST, CONV, NEURON, RELAY, SOURCE, THRESHOLD, Plan, Population, Projection,
                              dense_to_csr, identity_csr, per_unit, pool_csr)
-from snnlab.sim.shapes import geometry
 
 BIAS = "__bias__"
+SYNAPSE_TYPES = kinds("weight") + kinds("pool") + kinds("scale") + kinds("delay")
+
+
+def sim_graph(source: Any, dt: float | None = None) -> FlatGraph:
+    """The flat, identity-free graph the simulator runs; GraphError when it has no ``dt``."""
+    flat = flat_graph(source, dt, reader="sim")
+    flat.require_dt("the simulator")
+    return flat.contracted()
 
 
 def _kind(node: Any) -> str:
     return type(node).__name__
-
-
-def delay_steps(node: Any, name: str, dt: float) -> np.ndarray:
-    """Integer delays (steps) of a Delay node; GraphError when negative or not a multiple of dt.
-
-    The tolerance on ``delay / dt`` is 1e-9 for float64 fields and a few float32 ulps for
-    float32 fields (files written in float32 cannot be more exact than that).
-    """
-    raw = np.asarray(node.delay)
-    steps = raw.astype(np.float64) / dt
-    tol = 1e-9 if raw.dtype != np.float32 else 4 * np.finfo(np.float32).eps * np.maximum(np.abs(steps), 1)
-    if np.any(steps < -1e-12):
-        raise GraphError(f"node {name!r}: field delay has negative values (min {raw.min()} s); delays must be >= 0")
-    rounded = np.round(steps)
-    if np.any(np.abs(steps - rounded) > tol):
-        bad = float(raw.reshape(-1)[np.argmax(np.abs(steps - rounded).reshape(-1))])
-        raise GraphError(f"node {name!r}: field delay {bad} s is not an integer number of steps of dt={dt} s")
-    return rounded.astype(np.int64).reshape(-1)
 
 
 def _alpha(node: Any, name: str, field: str, dt: float, n: int) -> np.ndarray:
@@ -86,7 +80,7 @@ def neuron_population(node: Any, name: str, n: int, shape: tuple[int, ...], dt: 
     return Population(name, NEURON, n, shape, kind, spiking=spiking, **kw)
 
 
-def _linear_units(g: LoadedGraph) -> dict[str, str]:
+def _linear_units(g: FlatGraph) -> dict[str, str]:
     """Map each synapse node to the node whose output it stands for (a fused Delay or itself)."""
     tail = {}
     for name, node in g.nodes.items():
@@ -101,11 +95,11 @@ def _linear_units(g: LoadedGraph) -> dict[str, str]:
     return tail
 
 
-def _op_parts(g: LoadedGraph, head: str, tail: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
+def _op_parts(g: FlatGraph, head: str, tail: str) -> tuple[dict[str, Any], np.ndarray, np.ndarray | None]:
     """Projection fields of one synapse unit, its per-output delays and its per-output bias."""
     node, kind = g.nodes[head], _kind(g.nodes[head])
     n_in, n_out = int(np.prod(g.in_shape[head])), int(np.prod(g.out_shape[head]))
-    delay = delay_steps(g.nodes[tail], tail, g.dt) if tail != head else np.zeros(1, np.int64)
+    delay = g.delay_steps(tail).reshape(-1) if tail != head else np.zeros(1, np.int64)
     delay = per_unit(delay, n_out, np.int64)
     bias = None
     if kind in ("Affine", "Linear"):
@@ -124,7 +118,7 @@ def _op_parts(g: LoadedGraph, head: str, tail: str) -> tuple[dict[str, Any], np.
     elif kind == "Scale":
         parts = dict(zip(("indptr", "indices", "weights", "delays"), identity_csr(n_in, node.scale, delay)))
     else:  # Delay that follows a population directly
-        own = delay_steps(node, head, g.dt)
+        own = g.delay_steps(head).reshape(-1)
         parts = dict(zip(("indptr", "indices", "weights", "delays"), identity_csr(n_in, 1.0, own)))
         delay = per_unit(own, n_out, np.int64)
     if bias is not None and not np.any(bias):
@@ -132,7 +126,7 @@ def _op_parts(g: LoadedGraph, head: str, tail: str) -> tuple[dict[str, Any], np.
     return parts, delay, bias
 
 
-def _population_of(g: LoadedGraph, name: str, relay: bool) -> Population:
+def _population_of(g: FlatGraph, name: str, relay: bool) -> Population:
     node, shape = g.nodes[name], g.out_shape[name]
     n = int(np.prod(shape))
     kind = _kind(node)
@@ -145,7 +139,7 @@ def _population_of(g: LoadedGraph, name: str, relay: bool) -> Population:
     return neuron_population(node, name, n, shape, g.dt)
 
 
-def compile_graph(g: LoadedGraph) -> Plan:
+def compile_graph(g: FlatGraph) -> Plan:
     """Populations and projections of a loaded graph (see the module docstring)."""
     tails = _linear_units(g)
     fused = set(tails.values()) - set(tails)
@@ -174,7 +168,7 @@ def _csr_projection(name: str, src: int, dst: int, op: str, csr: tuple[np.ndarra
     return Projection(name, src, dst, op=op, indptr=csr[0], indices=csr[1], weights=csr[2], delays=csr[3])
 
 
-def _add_unit(g: LoadedGraph, plan: Plan, index: dict[str, int], head: str, tail: str, relay: bool,
+def _add_unit(g: FlatGraph, plan: Plan, index: dict[str, int], head: str, tail: str, relay: bool,
               extra: Any) -> None:
     """Projections (and bias) of one synapse unit ``head`` (..``tail`` when a Delay is fused)."""
     parts, delay, bias = _op_parts(g, head, tail)

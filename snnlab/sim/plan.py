@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.sim.shapes import Geometry
+from snnlab.ir.shapes import Geometry
 
 SOURCE, CONST, RELAY, NEURON, THRESHOLD = 0, 1, 2, 3, 4
 MODEL_NAMES = {SOURCE: "source", CONST: "const", RELAY: "relay", NEURON: "neuron", THRESHOLD: "threshold"}

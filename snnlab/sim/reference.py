@@ -11,9 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.sim.compile import delay_steps
-from snnlab.sim.graph import LoadedGraph
-from snnlab.sim.shapes import geometry
+from snnlab.ir.graph import FlatGraph
+from snnlab.ir.shapes import geometry
 
 
 def conv2d_dense(x: np.ndarray, weight: np.ndarray, g: Any) -> np.ndarray:
@@ -46,11 +45,11 @@ def pool_dense(x: np.ndarray, g: Any) -> np.ndarray:
 
 
 class DenseReference:
-    """Engine interface (reset/advance/counts) over a :class:`LoadedGraph`, dense numpy."""
+    """Engine interface (reset/advance/counts) over a :class:`FlatGraph`, dense numpy."""
 
-    def __init__(self, graph: LoadedGraph, dtype: np.dtype, record: dict[str, str]) -> None:
+    def __init__(self, graph: FlatGraph, dtype: np.dtype, record: dict[str, str]) -> None:
         self.g, self.dtype, self.record = graph, np.dtype(dtype), record
-        self.delays = {n: delay_steps(v, n, graph.dt) for n, v in graph.nodes.items()
+        self.delays = {n: graph.delay_steps(n).reshape(-1) for n, v in graph.nodes.items()
                        if type(v).__name__ == "Delay"}
         self.t = 0
         self.reset(1)

@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.sim.plan import CONV, NEURON, RELAY, SOURCE, THRESHOLD, Plan, Population, Projection
 
 
@@ -71,7 +71,7 @@ class SimResult:
         return {"steps": self.steps, "batch": self.batch, "dt": self.dt, "counts": self.counts}
 
     def activity_profile(self) -> ActivityProfile:
-        """Per-layer counts in the :class:`~snnlab.analysis.profile.ActivityProfile` contract (source "event")."""
+        """Per-layer counts in the :class:`~snnlab.ir.activity.ActivityProfile` contract (source "event")."""
         steps = self.t0 + self.steps
         layers: list[LayerActivity] = []
         out_events = self.raw_counts["out_events"]

@@ -41,10 +41,9 @@ class Simulator:
         if isinstance(graph, Plan):
             self.plan = graph
         else:
-            from snnlab.sim.compile import compile_graph
-            from snnlab.sim.graph import load_graph
+            from snnlab.sim.compile import compile_graph, sim_graph
 
-            self.loaded = load_graph(graph, dt)
+            self.loaded = sim_graph(graph, dt)
             self.plan = compile_graph(self.loaded)
         self.dt = self.plan.dt
         self.dtype = np.dtype(dtype)

@@ -18,7 +18,7 @@ from snnlab.config import Config
 from snnlab.train.data import build_dataset, eval_loader
 from snnlab.train.distributed import DistContext
 from snnlab.train.loop import StepConfig, evaluate
-from snnlab.train.losses import OutputLoss
+from snnlab.train.losses import build_loss
 from snnlab.train.model_io import LoadedRun, load_run
 from snnlab.train.recording import record_spikes, save_spikes
 
@@ -104,7 +104,7 @@ def evaluate_run(run_dir: str | Path, which: str = "best", n_raster: int = 4,
     test_set = build_dataset(cfg.data, cfg.data.test_split, train=False)
     loader = eval_loader(test_set, cfg.data, DistContext())
     start = time.perf_counter()
-    result = evaluate(run.model, loader, OutputLoss(cfg.train.loss), StepConfig(device), DistContext())
+    result = evaluate(run.model, loader, build_loss(cfg.train.loss), StepConfig(device), DistContext())
     x, y = first_batch(loader, n_raster)
     spikes, out = record_spikes(run.model, x.to(device))
     save_spikes(run.run_dir / "spikes.npz", spikes, _as_sequence(run.model, x, y), y, out,

@@ -50,6 +50,14 @@ def _to_device(x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[
     return x.to(device, non_blocking=nb), y.to(device, non_blocking=nb)
 
 
+def tally(loss_fn: Any, scores: torch.Tensor, y: torch.Tensor) -> tuple[float, int]:
+    """``(correct, counted)`` of a batch: the loss's own ``tally`` (tokens of a language model),
+    else class predictions ``scores (B, C)`` against labels ``y (B,)``."""
+    if hasattr(loss_fn, "tally"):
+        return loss_fn.tally(scores, y)
+    return float((scores.argmax(1) == y).sum()), len(y)
+
+
 def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step: StepConfig) -> None:
     opt.zero_grad()
     if step.scaler is not None:
@@ -90,10 +98,10 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
             raise TrainingError(f"training diverged: the loss is {loss_value} at batch {i + 1} of {desc} "
                                 f"(learning rates {', '.join(f'{lr:g}' for lr in opt.lrs())}); lower "
                                 "train.optimizers.N.lr or set train.grad_clip; last.pt keeps the previous epoch")
-        batch = torch.tensor([loss_value * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                             dtype=torch.float64)
+        correct, count = tally(loss_fn, scores, y)  # samples, or tokens for a language model
+        batch = torch.tensor([loss_value * count, correct, count], dtype=torch.float64)
         totals += batch
-        bar.update(len(y) * ctx.world_size)
+        bar.update(y.shape[-1] * ctx.world_size)
         bar.set_postfix(loss=f"{loss_value:.3f}")
     bar.close()
     totals = all_reduce_sum(totals, ctx)
@@ -116,8 +124,8 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: Out
             with autocast(step):
                 out = model(x)  # (T, B, classes)
             loss, scores = loss_fn(out, y)
-            totals += torch.tensor([float(loss) * len(y), float((scores.argmax(1) == y).sum()), len(y)],
-                                   dtype=torch.float64)
+            correct, count = tally(loss_fn, scores, y)
+            totals += torch.tensor([float(loss) * count, correct, count], dtype=torch.float64)
     totals = all_reduce_sum(totals, ctx)
     spikes = all_reduce_sum(monitor.totals(), ctx)
     n = max(float(totals[2]), 1.0)

@@ -27,6 +27,7 @@ def resolve_model_config(model: dict[str, Any], num_classes: int, input_shape: t
     derived: dict[str, Any] = {}
     if num_classes:
         derived["num_classes"] = int(num_classes)
+        derived["vocab_size"] = int(num_classes)  # language models: the dataset's vocabulary
     if input_shape:
         derived["in_features"] = int(math.prod(input_shape))
         derived["input_shape"] = list(input_shape)
@@ -65,6 +66,9 @@ class LoadedRun:
 def resolve_run_dir(path: str | Path) -> Path:
     """A run folder given as itself, its config.yaml, or a checkpoint inside it."""
     p = Path(path)
+    if not p.exists():
+        raise CheckpointError(f"run folder {str(path)!r} does not exist: not a run folder (expected runs/<name> "
+                              "written by 'snnlab train' or 'snnlab demo')")
     if p.is_file():
         p = p.parent.parent if p.parent.name == "checkpoints" else p.parent
     if not (p / "config.yaml").is_file():
@@ -73,16 +77,39 @@ def resolve_run_dir(path: str | Path) -> Path:
     return p
 
 
+def find_checkpoint(run_dir: Path, which: str = "best") -> Path:
+    """``checkpoints/<which>.pt`` ("best" falls back to "last"); CheckpointError naming both when absent."""
+    names = ("best", "last") if which == "best" else (which,)
+    for name in names:
+        path = run_dir / "checkpoints" / f"{name}.pt"
+        if path.is_file():
+            return path
+    raise CheckpointError(f"run folder {str(run_dir)!r} has no checkpoint: expected checkpoints/best.pt "
+                          f"or checkpoints/last.pt (train it with `snnlab train`)")
+
+
+def _model_state(ckpt: dict[str, Any]) -> dict[str, Any]:
+    """The model weights of a checkpoint, without a DDP wrapper's ``module.`` prefix."""
+    state = ckpt["model"]
+    if state and all(k.startswith("module.") for k in state):
+        state = {k[len("module."):]: v for k, v in state.items()}
+    return state
+
+
 def load_run(path: str | Path, which: str = "best", device: Optional[torch.device] = None) -> LoadedRun:
-    """Rebuild a run's model from ``config.yaml`` and ``checkpoints/<which>.pt``.
+    """Rebuild a run's model from ``config.yaml`` and ``checkpoints/<which>.pt``: the one run loader.
 
     Args:
         path: the run folder (or a file in it).
         which: "best" or "last"; "best" falls back to "last" when absent.
         device: where to put the model (default CPU).
 
+    Returns:
+        The run, its model in evaluation mode with the weights loaded.
+
     Raises:
-        CheckpointError: missing folder/checkpoint or weights that do not fit the model.
+        CheckpointError: missing folder/config/checkpoint or weights that do not fit the model.
+        ConfigError: the config names an unknown model or option.
     """
     import yaml
 
@@ -93,14 +120,14 @@ def load_run(path: str | Path, which: str = "best", device: Optional[torch.devic
     run_dir = resolve_run_dir(path)
     cfg_path = run_dir / "config.yaml"
     cfg = config_from_dict(read_yaml_recipe(cfg_path), str(cfg_path))
-    file = run_dir / "checkpoints" / f"{which}.pt"
-    if not file.is_file() and which == "best":
-        which, file = "last", run_dir / "checkpoints" / "last.pt"
+    file = find_checkpoint(run_dir, which)
     state = load_checkpoint(file)
     model = build_model(cfg.model)
     try:
-        model.load_state_dict(state["model"])
+        model.load_state_dict(_model_state(state))
     except RuntimeError as err:
-        raise CheckpointError(f"{file}: weights do not fit the model of {cfg_path}: {err}") from None
+        first = str(err).splitlines()[0]
+        raise CheckpointError(f"{file}: the weights do not fit model '{cfg.model['name']}' of {cfg_path} "
+                              f"({first})") from None
     model.to(device or torch.device("cpu")).eval()
-    return LoadedRun(run_dir, cfg, model, which, int(state["epoch"]), float(state["best"]))
+    return LoadedRun(run_dir, cfg, model, file.stem, int(state.get("epoch", 0)), float(state.get("best", math.nan)))

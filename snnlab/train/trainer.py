@@ -36,7 +36,7 @@ from snnlab.train.data import RunData, build_run_data
 from snnlab.train.distributed import DistContext, init_distributed, shutdown
 from snnlab.train.evaluation import selection_info, write_eval_json
 from snnlab.train.loop import StepConfig, evaluate, train_epoch
-from snnlab.train.losses import OutputLoss
+from snnlab.train.losses import build_loss
 from snnlab.train.metrics import RATE_PREFIX, TensorBoardLog, write_metrics_csv
 from snnlab.train.model_io import build_model, resolve_model_config
 from snnlab.train.optim import OptimizerSet
@@ -107,7 +107,7 @@ class Trainer:
         steps = len(self.data.train_loader)
         steps = steps if cfg.train.max_batches is None else min(steps, cfg.train.max_batches)
         self.opt = OptimizerSet(self.model, cfg.train.optimizers, cfg.train.epochs, steps)
-        self.loss_fn = OutputLoss(cfg.train.loss, cfg.train.label_smoothing)
+        self.loss_fn = build_loss(cfg.train.loss, cfg.train.label_smoothing)
         amp_dtype, scaler = _amp_setup(cfg.train.amp, self.device)
         hooks = [self.model.after_optimizer_step] if hasattr(self.model, "after_optimizer_step") else []
         self.step = StepConfig(self.device, amp_dtype, scaler, cfg.train.grad_clip, cfg.train.max_batches,
@@ -195,6 +195,8 @@ class Trainer:
         split = "valid" if self.data.valid_loader is not None else "test"
         result = evaluate(self.model, self.data.selection_loader, self.loss_fn, self.step, self.ctx, prefix=split)
         row.update({f"{split}_loss": result[f"{split}_loss"], f"{split}_acc": result[f"{split}_acc"]})
+        row.update({**self.loss_fn.extra_metrics("train", row["train_loss"]),
+                    **self.loss_fn.extra_metrics(split, result[f"{split}_loss"])})
         row.update(lr=lr, epoch_time_s=time.perf_counter() - start)
         row.update({RATE_PREFIX + name: rate for name, rate in result["rates"].items()})
         self.opt.end_epoch()
@@ -275,7 +277,8 @@ class Trainer:
                   "firing_rates": best["rates"], "checkpoint": "best", "epoch": self.best_epoch,
                   "split": data.test_split, "dataset": data.name, "model": self.cfg.model["name"],
                   **selection_info(self.cfg), "accuracy_last": last["test_acc"], "loss_last": last["test_loss"],
-                  "last_epoch": self.epoch, "files": ["eval.json"]}
+                  "last_epoch": self.epoch, "files": ["eval.json"],
+                  **self.loss_fn.extra_metrics("test", best["test_loss"])}
         if self.ctx.is_main:
             write_eval_json(self.run_dir, report)
         return report
@@ -293,4 +296,5 @@ class Trainer:
     def _eval_label(row: dict[str, float]) -> str:
         """``valid 97.22%`` or ``test 94.72%``: the split evaluated this epoch."""
         split = "valid" if "valid_acc" in row else "test"
-        return f"{split} {row[f'{split}_acc']:.2%}"
+        bpc = f" ({row[f'{split}_bpc']:.3f} bpc)" if f"{split}_bpc" in row else ""
+        return f"{split} {row[f'{split}_acc']:.2%}{bpc}"

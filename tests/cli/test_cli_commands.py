@@ -68,7 +68,7 @@ DEMO_FILES = ("config.yaml", "metrics.csv", "eval.json", "activity.json", "spike
               "sim_check.json", "early_exit.json", "report.html", "report.md", "checkpoints/best.pt",
               "checkpoints/last.pt", "hw/loihi2.json", "hw/spinnaker2.json", "hw/cmos45.json", "hw/gpu.json")
 DEMO_PLOTS = ("training_curves.png", "spike_raster.png", "firing_rates.png", "early_exit_pareto.png",
-              "early_exit_latency_hist.png", "energy_breakdown.png", "snn_vs_ann.png", "raster.png",
+              "early_exit_latency_hist.png", "energy_breakdown.png", "snn_vs_ann.png",
               "utilisation.png")
 
 

@@ -12,6 +12,8 @@ import pytest
 from snnlab.commands import _demo_stages as stages
 from snnlab.commands import demo
 from snnlab.commands.demo import DemoContext
+from snnlab.sim.check import compare_runs
+from snnlab.train import load_run
 
 TINY = ["--epochs", "1", "--set", "data.limit_train=96", "--set", "data.limit_test=64",
         "--set", "run.progress=false", "--set", "model.hidden=[32]"]
@@ -38,7 +40,7 @@ def test_export_writes_a_graph_that_loads_and_runs(ctx: DemoContext) -> None:
     stages.stage_export(ctx)
     graph = ir.load(ctx.run_dir / "model.nir")
     assert set(graph.nodes) == set(ctx.graph.nodes) and graph.metadata["dt"] == pytest.approx(0.01875)
-    model = ir.load_run_model(ctx.run_dir)
+    model = load_run(ctx.run_dir).model
     x = (torch.rand(16, 3, 2, 16, 16, generator=torch.Generator().manual_seed(0)) < 0.2).float()
     torch.testing.assert_close(ir.from_nir(graph)(x.flatten(2)), model(x))  # the graph takes 512 inputs
     assert ctx.lines[-1].startswith("NIR export: ") and "model.nir" in ctx.lines[-1]
@@ -78,22 +80,27 @@ def test_early_exit_writes_its_report_and_plots(ctx: DemoContext) -> None:
     for key in ("threshold", "t_max", "mean_latency", "accuracy", "accuracy_t_max", "latency_cut", "oracle",
                 "split", "calibration", "compute", "plots"):
         assert key in report, key
-    assert report["t_max"] == 16 and report["split"]["held_out"] + report["split"]["calibration"] == 64
+    split = report["split"]
+    assert report["t_max"] == 16 and split["calibration_split"] == "valid" and split["reported"] == 64
+    assert split["calibration"] == 144  # every 'valid' digit, none of the 64 test digits
+    assert report["paper_rule"]["threshold"] == 0.6
     assert 1.0 <= report["mean_latency"] <= 16.0 and report["compute"]["streamable"] is True
     assert all((ctx.run_dir / p).is_file() for p in report["plots"])
-    assert ctx.lines[-1].startswith("early exit") and "accuracy" in ctx.lines[-1]
+    assert ctx.lines[-1].startswith("early exit (threshold ") and "chosen; validation sweep on 144 'valid'" in ctx.lines[-1]
 
 
 def test_report_references_existing_plots_and_writes_descriptors(ctx: DemoContext) -> None:
     stages.stage_report(ctx)
     html = (ctx.run_dir / "report.html").read_text()
     images = re.findall(r'<img src="([^"]+)"', html)
-    assert images and all((ctx.run_dir / src).is_file() and src.endswith(".png") for src in images)
+    assert images and all(src.startswith("data:image/png;base64,") for src in images)  # the file stands alone
     assert (ctx.run_dir / "report.md").is_file()
     assert "loihi2" in ctx.report["fits"] and (ctx.run_dir / "hw" / "loihi2.json").is_file()
     for chip in ("speck", "truenorth"):  # LIF neurons / 512 fan-in: the report says why
         assert chip not in ctx.report["fits"] and not (ctx.run_dir / "hw" / f"{chip}.json").exists()
-    assert "does not fit" in ctx.lines[-2] and ctx.lines[-1].startswith("energy per inference: loihi2 ")
+    assert "does not fit" in ctx.lines[-2]
+    assert ctx.lines[-1].startswith("energy per inference: loihi2 (Loihi 1 per-op energies) ")
+    assert "ANN" in ctx.lines[-1] and "one dense pass" in ctx.lines[-1]
 
 
 def test_summary_ends_with_the_report(ctx: DemoContext, capsys: pytest.CaptureFixture) -> None:
@@ -121,5 +128,5 @@ def test_compare_runs_counts_partial_agreement(ctx: DemoContext) -> None:
     result = Simulator(ctx.graph, backend="numba", record=["hidden.0.neuron"]).run(x)
     dense = result.dense("hidden.0.neuron").reshape(4, 2, -1).astype(np.uint8)
     dense[0, 0, :8] ^= 1  # 8 of 4 * 2 * 32 entries differ
-    check = stages.compare_runs({"hidden.0.neuron": dense}, result.output("output"), result)
+    check = compare_runs({"hidden.0.neuron": dense}, result.output("output"), result)
     assert check["spike_agreement"] == pytest.approx(1 - 8 / 256) and check["readout_max_abs_diff"] == 0.0

@@ -88,4 +88,4 @@ def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(DataError, match=r"data_batch_3: field 'data' must be \(N, 3072\)"):
         create_dataset("cifar10", str(tmp_path), "train")
     with pytest.raises(DataError, match="valid splits"):
-        create_dataset("cifar10", str(tmp_path), "valid")
+        create_dataset("cifar10", str(tmp_path), "dev")

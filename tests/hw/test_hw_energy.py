@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from snnlab.analysis.profile import ActivityProfile, LayerActivity
-from snnlab.hw import ann_energy_j, estimate, load_profile, spikformer_energy_j, ssa_acs
+from snnlab.hw import ann_energy_j, ann_pass_macs, estimate, load_profile, spikformer_energy_j, ssa_acs
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 
 from .conftest import mlp_graph
 
@@ -53,6 +53,24 @@ def test_snn_saves_against_ann_only_when_sparse():
     dense = 1e9
     sparse = two_layer(0.05 * dense, 0, 0, 0, 10, 1, dense=dense)
     assert ann_energy_j(sparse) / estimate(sparse, "cmos45", method="spikformer").total_j == pytest.approx(4.6 / (0.9 * 0.05))
+
+
+def test_ann_baseline_is_one_dense_pass_not_t_passes():
+    # 16 steps of a layer with 1e6 dense MACs per step: the ANN runs once, 1e6 MACs x 4.6 pJ.
+    steps, per_step = 16, 1e6
+    activity = two_layer(0.1 * per_step * steps, 0, 0, 0, 10, steps, dense=per_step * steps)
+    assert ann_pass_macs(activity) == pytest.approx(per_step)
+    assert ann_energy_j(activity) == pytest.approx(per_step * 4.6e-12)
+    assert ann_energy_j(activity, e_mac=1e-12) == pytest.approx(per_step * 1e-12)
+    twice = two_layer(0, 0, 0, 0, 10, steps, samples=2, dense=per_step * steps)  # dense_ops is per sample
+    assert ann_energy_j(twice.per_inference()) == pytest.approx(ann_energy_j(activity))
+
+
+def test_loihi2_energies_say_they_are_loihi_1s():
+    report = estimate(two_layer(1e6, 0, 1e4, 100, 100, 10), "loihi2")
+    assert "Loihi 1" in report.title and report.label == "loihi2 (Loihi 1 per-op energies)"
+    assert report.to_dict()["label"] == report.label
+    assert estimate(two_layer(1e6, 0, 1e4, 100, 100, 10), "loihi").label == "loihi"
 
 
 def test_gpu_charges_dense_ops_regardless_of_sparsity():

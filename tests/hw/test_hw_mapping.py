@@ -9,14 +9,14 @@ import pytest
 import yaml
 
 from snnlab.errors import GraphError, MappingError
-from snnlab.hw import accuracy_change, descriptor, map_graph, quantise, read_graph, write_descriptor
+from snnlab.hw import accuracy_change, descriptor, map_graph, quantise, graph_layers, write_descriptor
 from snnlab.hw.profiles import data_file, profile_from_dict, validate
 
 from .conftest import lif, mlp_graph
 
 
 def test_fan_in_and_synapses_read_from_graph(graph):
-    layers = read_graph(graph)
+    layers = graph_layers(graph)
     assert [l.name for l in layers.layers] == ["lif1", "li"]
     assert layers.layer("lif1").fan_in == 700 and layers.fan_out("input") == 128
     assert layers.layer("li").projections[0].n_synapses == 128 * 20
@@ -62,7 +62,7 @@ def test_speck_rejects_dense_layer_over_core_memory():
 
 def test_delays_count_against_chip_limit():
     g = mlp_graph(32, 16, 4, delays=(0, 3, 20))
-    layers = read_graph(g)
+    layers = graph_layers(g)
     assert sorted(p.delay_steps for p in layers.layer("lif1").projections) == [0, 3, 20]
     assert map_graph(g, "loihi").cores_for("lif1") == [0]
     with pytest.raises(MappingError, match=r"needs 20 delay steps, spinnaker2 allows 16"):
@@ -77,7 +77,7 @@ def test_unsupported_nodes():
     nested = nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "sub": mlp_graph(4, 4, 2), "output": nir.Output(np.array([2]))},
                           edges=[("input", "sub"), ("sub", "output")], type_check=False)
     with pytest.raises(GraphError, match="nested NIRGraph"):
-        read_graph(nested)
+        graph_layers(nested)
 
 
 def test_quantisation_error_shrinks_with_bits():
@@ -117,7 +117,7 @@ def test_conv_graph_maps_on_speck():
              "n": nir.IF(np.ones((8, 16, 16)), np.ones((8, 16, 16)), np.zeros((8, 16, 16))),
              "output": nir.Output(np.array([8, 16, 16]))}
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "n"), ("n", "output")])
-    layer = read_graph(g).layer("n")
+    layer = graph_layers(g).layer("n")
     assert layer.fan_in == 18 and layer.n_neurons == 2048
     mapping = map_graph(g, "speck")
     assert len(mapping.cores) == 1 and mapping.cores[0].synapses == 144  # kernels stored once

@@ -8,7 +8,8 @@ import torch
 
 from snnlab.cli import main
 from snnlab.errors import CheckpointError
-from snnlab.ir import from_nir, load, load_run_model
+from snnlab.ir import from_nir, load
+from snnlab.train import load_run
 
 from .conftest import spikes
 
@@ -35,7 +36,7 @@ def run_dir(tmp_path):
 
 
 def test_load_run_model_restores_the_weights(run_dir):
-    model = load_run_model(run_dir)
+    model = load_run(run_dir).model
     state = torch.load(run_dir / "checkpoints" / "best.pt", weights_only=True)["model"]
     assert all(torch.equal(model.state_dict()[k], v) for k, v in state.items())
 
@@ -47,7 +48,7 @@ def test_export_run_writes_model_nir_with_the_run_dt(run_dir, capsys):
     graph = load(path)
     assert graph.metadata["dt"] == pytest.approx(0.002)
     x = spikes(6, 2, 10)
-    assert torch.equal(from_nir(path)(x), load_run_model(run_dir)(x))
+    assert torch.equal(from_nir(path)(x), load_run(run_dir).model(x))
 
 
 def test_export_to_a_hardware_profile_writes_a_descriptor(run_dir):
@@ -83,4 +84,4 @@ def test_unsupported_module_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "MaxPool2d" in err and err.count("\n") == 1
     with pytest.raises(CheckpointError):
-        load_run_model(tmp_path / "nowhere")
+        load_run(tmp_path / "nowhere")

@@ -15,6 +15,8 @@ CASES = {
                  lambda: (torch.rand(5, 2, 2, 16, 16) < 0.3).float() * 4, 5),
     "spiking_resnet": ({"layers": [1, 1], "widths": [8, 16], "T": 3},
                        lambda: torch.randn(2, 3, 16, 16), 3),
+    **{name: ({"n_layer": 2, "dim": 16, "ctx_len": 16}, lambda: torch.randint(0, 5, (6, 3)), 6)
+       for name in ("spikegpt", "spikegpt_46m", "spikegpt_216m")},
     **{name: ({"dims": [8, 16, 32], "depths": [1, 1, 1], "heads": [2, 2, 2], "img_size": 16, "T": 2},
               lambda: torch.randn(2, 3, 16, 16), 2) for name in ("maxformer", "maxformer_cifar")},
     **{f"maxformer_10_{d}": ({"dim": 64, "depths": [1, 1, 1], "img_size": 32, "T": 2},
@@ -38,7 +40,11 @@ def _case(name: str):
     return ({}, lambda: torch.rand(2, 2, channels, 32, 32), None)
 
 
-@pytest.mark.parametrize("name", list_models())
+# models that are not classifiers have their own sweep (tests/models/test_sddpm.py)
+NOT_CLASSIFIERS = {"sddpm_unet"}
+
+
+@pytest.mark.parametrize("name", [m for m in list_models() if m not in NOT_CLASSIFIERS])
 def test_every_model_forward_backward(name: str) -> None:
     torch.manual_seed(0)
     cfg, make_input, steps = _case(name)

@@ -96,7 +96,7 @@ def plot_curves(pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    fig, ax = plt.subplots(figsize=(5.5, 4.3))
     for rows, label, style in ((pruned, "pruning (largest |w| kept)", "o-"), (shortened, "shortening (short delays)", "s--")):
         if rows:
             ordered = sorted(rows, key=lambda r: r["n_synapses"])
@@ -107,7 +107,7 @@ def plot_curves(pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, fontsize=8, frameon=False)  # below: no data hidden
     return save_figure(fig, path, dpi=120)
 
 

@@ -41,6 +41,6 @@ def why_not() -> str:
 
 if is_available():
     try:
-        from snnlab.kernels.cuda import neurons  # noqa: F401  (registers the neuron kernels)
+        from snnlab.kernels.cuda import neurons, wkv  # noqa: F401  (registers the neuron and wkv kernels)
     except ImportError:
         pass

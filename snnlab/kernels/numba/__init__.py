@@ -23,6 +23,6 @@ def why_not() -> str:
 
 if is_available():
     try:
-        from snnlab.kernels.numba import delay, neurons  # noqa: F401  (register the kernels)
+        from snnlab.kernels.numba import delay, neurons, wkv  # noqa: F401  (register the kernels)
     except ImportError:
         pass

@@ -1,6 +1,7 @@
 """Per-sample shape inference and checks for NIR nodes (no batch, no time dimension).
 
-Also holds the geometry helpers shared by the compiler and the dense reference:
+:class:`snnlab.ir.graph.FlatGraph` infers its shapes with :func:`infer_shapes`. Also holds
+the geometry helpers shared by the simulator's compiler, its dense reference and hw:
 convolution/pooling parameters normalised to 2-D (a ``Conv1d`` is a 2-D convolution of
 height 1).
 """
@@ -127,7 +128,7 @@ PARAM_FIELDS = {
 
 def node_out_shape(node: Any, name: str, in_shape: Shape | None) -> Shape:
     """Output shape of ``node`` given its input shape (None when it has no forward source)."""
-    kind = "identity" if isinstance(node, str) else type(node).__name__
+    kind = type(node).__name__
     if kind in ("Input", "Output"):
         key = "input" if kind == "Input" else "output"
         typ = node.input_type if kind == "Input" else node.output_type
@@ -167,8 +168,6 @@ def _flatten_shape(node: Any, in_shape: Shape) -> Shape:
 def infer_shapes(nodes: dict[str, Any], edges: list[tuple[str, str]], order: list[str],
                  back: set) -> tuple[dict[str, Shape], dict[str, Shape]]:
     """Input and output shape of every node, checked along every edge."""
-    from snnlab.sim.graph import check_same_size
-
     in_shape: dict[str, Shape] = {}
     out_shape: dict[str, Shape] = {}
     for name in order:
@@ -181,3 +180,12 @@ def infer_shapes(nodes: dict[str, Any], edges: list[tuple[str, str]], order: lis
     for a, b in edges:
         check_same_size((a, b), out_shape[a], in_shape[b])
     return in_shape, out_shape
+
+
+def check_same_size(edge: tuple[str, str], got: Shape, want: Shape) -> None:
+    """ShapeError when the values on ``edge`` do not have the size its target expects."""
+    if int(np.prod(got)) != int(np.prod(want)):
+        raise ShapeError(
+            f"edge {edge[0]!r} -> {edge[1]!r}: source gives shape {tuple(got)} "
+            f"but {edge[1]!r} expects {tuple(want)}"
+        )

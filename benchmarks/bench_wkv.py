@@ -1,0 +1,94 @@
+"""Benchmark of the WKV op (SpikeGPT / RWKV time mixing), forward + backward, in one run.
+
+Compares, at B = 8, T = 1024, C = 512 (float32) by default:
+
+- snnlab ``numba``: the fused CPU kernels (one forward scan; backward = a forward sweep that
+  recomputes the scan plus a reverse sweep), parallel over batch x channel blocks;
+- the per-step torch loop of the same recurrence with autograd (``snnlab.functional.wkv``, the
+  reference: what one writes without a kernel);
+- the bandwidth floor: the bytes the op must move at least (forward reads k, v and writes y;
+  backward reads k, v, dL/dy and writes dL/dk, dL/dv: 8 x B T C x 4 bytes) at the copy bandwidth
+  measured in the same run.
+
+Timing: ``y = wkv(w, u, k, v); y.backward(g)`` on fresh leaf tensors each call, median of
+several calls after a warm-up (numba compiled and cached first). Writes
+``benchmarks/results/wkv.json``.
+
+Usage: ``python benchmarks/bench_wkv.py [--B 8 --T 1024 --C 512] [--repeat 5]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from snnlab.kernels import dispatch
+
+FLOOR_ARRAYS = 8  # k, v, y (forward); k, v, gy, gk, gv (backward)
+
+
+def bandwidth_gbs(nbytes: int = 256 * 2**20) -> float:
+    """Copy bandwidth (read + write), GB/s, median of 7."""
+    src = torch.randn(nbytes // 4)
+    dst = torch.empty_like(src)
+    dst.copy_(src)
+    times = []
+    for _ in range(7):
+        t0 = time.perf_counter()
+        dst.copy_(src)
+        times.append(time.perf_counter() - t0)
+    return 2 * nbytes / statistics.median(times) / 1e9
+
+
+def inputs(B: int, T: int, C: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    g = torch.Generator().manual_seed(seed)
+    w = -torch.exp(torch.randn(C, generator=g))
+    u = torch.randn(C, generator=g)
+    k, v, gy = (torch.randn(B, T, C, generator=g) for _ in range(3))
+    return w, u, k, v, gy
+
+
+def time_backend(backend: str, args: tuple[torch.Tensor, ...], repeat: int) -> float:
+    """Median seconds of forward + backward."""
+    w, u, k, v, gy = args
+    times = []
+    for i in range(repeat + 1):
+        leaves = [t.clone().requires_grad_() for t in (w, u, k, v)]
+        t0 = time.perf_counter()
+        dispatch("wkv", backend, *leaves).backward(gy)
+        if i:  # the first call warms up (compilation, allocator)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--B", type=int, default=8)
+    parser.add_argument("--T", type=int, default=1024)
+    parser.add_argument("--C", type=int, default=512)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat-torch", type=int, default=2)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "wkv.json"))
+    opt = parser.parse_args()
+    args = inputs(opt.B, opt.T, opt.C)
+    numba_s = time_backend("numba", args, opt.repeat)
+    torch_s = time_backend("torch", args, opt.repeat_torch)
+    bw = max(bandwidth_gbs(), bandwidth_gbs())
+    floor_s = FLOOR_ARRAYS * opt.B * opt.T * opt.C * 4 / (bw * 1e9)
+    row = {"B": opt.B, "T": opt.T, "C": opt.C, "dtype": "float32", "numba_s": numba_s, "torch_loop_s": torch_s,
+           "bandwidth_gbs": bw, "floor_s": floor_s, "speedup_vs_torch_loop": torch_s / numba_s,
+           "numba_vs_floor": numba_s / floor_s, "torch_threads": torch.get_num_threads()}
+    print(f"WKV fwd+bwd B={opt.B} T={opt.T} C={opt.C} float32; torch threads {torch.get_num_threads()}")
+    print(f"  snnlab numba      {numba_s * 1e3:9.1f} ms")
+    print(f"  torch loop+autograd {torch_s * 1e3:7.1f} ms   ({torch_s / numba_s:.1f}x slower than numba)")
+    print(f"  bandwidth floor   {floor_s * 1e3:9.2f} ms   at {bw:.1f} GB/s (numba is {numba_s / floor_s:.1f}x the floor)")
+    Path(opt.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(opt.out).write_text(json.dumps(row, indent=2))
+
+
+if __name__ == "__main__":
+    main()

