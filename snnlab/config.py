@@ -95,6 +95,26 @@ class OptimizerConfig:
 
 
 @dataclass
+class MixupConfig:
+    """``train.mixup``: Mixup / CutMix of training batches (:mod:`snnlab.train.mixup`); zero alphas: off."""
+
+    mixup_alpha: float = 0.0
+    cutmix_alpha: float = 0.0
+    prob: float = 1.0  # probability of mixing a batch
+    switch_prob: float = 0.5  # probability of CutMix when both alphas are > 0
+    off_epoch: Optional[int] = None  # no mixing from this epoch (0-based) on
+
+    def validate(self) -> None:
+        """Raise ConfigError for negative alphas or probabilities outside [0, 1]."""
+        if min(self.mixup_alpha, self.cutmix_alpha) < 0 or not 0 <= self.prob <= 1 or not 0 <= self.switch_prob <= 1:
+            raise ConfigError(f"train.mixup: alphas must be >= 0 and prob, switch_prob in [0, 1], got {self}")
+
+    @property
+    def enabled(self) -> bool:
+        return self.mixup_alpha > 0 or self.cutmix_alpha > 0
+
+
+@dataclass
 class TrainConfig:
     """Loop options: loss on the per-step outputs, optimisers, precision, reproducibility."""
 
@@ -108,6 +128,7 @@ class TrainConfig:
     device: str = "auto"
     max_batches: Optional[int] = None  # cap training batches per epoch (smoke runs)
     optimizers: list[OptimizerConfig] = field(default_factory=lambda: [OptimizerConfig()])
+    mixup: MixupConfig = field(default_factory=MixupConfig)  # with label_smoothing on the soft targets
 
 
 @dataclass

@@ -30,7 +30,7 @@ class FeatureNet(nn.Module):
     Input: images ``(B, C, S, S)`` in [-1, 1] (S any size >= 8; it pools to 4x4).
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 32, feature_dim: int = 128) -> None:
+    def __init__(self, in_channels: int = 1, num_classes: int = 10, width: int = 16, feature_dim: int = 128) -> None:
         super().__init__()
         w = width
         self.body = nn.Sequential(

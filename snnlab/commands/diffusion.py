@@ -39,9 +39,14 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     ev = sub.choices["eval"]
     ev.add_argument("--samples", help="evaluate these samples (.npz of sample) instead of drawing new ones")
+    ev.add_argument("--baseline", choices=("real", "noise"), default=None,
+                    help="score n held-out real images (test split: the floor) or n Gaussian-noise images (ceiling)")
     ev.add_argument("--hw", default="loihi2,speck", help="chip profiles for energy (comma-separated, '' for none)")
     ev.add_argument("--metric-epochs", type=int, default=3, help="epochs of the metric classifier if not cached")
     ev.add_argument("--cache", default=None, help="metric cache folder (default: <run>/../_metrics)")
+    ev.add_argument("--inception-weights", default=None, metavar="FILE",
+                    help="InceptionV3 weights (pytorch-fid's pt_inception-2015-12-05 .pth): adds the papers' FID and IS")
+    ev.add_argument("--reference-n", type=int, default=10000, help="training images of the FID reference statistics")
     ev.add_argument("--tag", default=None, help="name of the result file eval/<tag>.json")
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
     return parser
@@ -100,6 +105,8 @@ def run_sample(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     from snnlab.inference.diffusion_sampling import load_samples, save_samples
 
+    if args.baseline:
+        return _eval_baseline(args)
     if args.samples:
         import torch
 
@@ -132,6 +139,10 @@ def _evaluate(args: argparse.Namespace, rec: Any, model: Any, schedule: Any, ima
     report: dict[str, Any] = {"run": str(args.run), "sampler": args.sampler, "steps": args.steps,
                               "threshold": args.threshold, "weights": args.weights, "seed": args.seed,
                               "metric_valid_accuracy": metric.valid_accuracy, **metric.evaluate(images)}
+    if args.inception_weights:
+        from snnlab.train.feature_net import inception_metric
+
+        report.update(inception_metric(args.inception_weights, rec.data, cache, args.reference_n).evaluate(images))
     evals = schedule.steps if args.sampler == "ddpm" else args.steps
     probe = ddim_timesteps(schedule.steps, min(evals, 10))
     with guidance(model, args.threshold):
@@ -141,3 +152,31 @@ def _evaluate(args: argparse.Namespace, rec: Any, model: Any, schedule: Any, ima
     report.update(firing_rate_mean=rates["mean"], firing_rates=rates,
                   per_sample=per_sample_costs(profile, evals, hw))
     return report
+
+
+def _eval_baseline(args: argparse.Namespace) -> int:
+    """The metric's floor (held-out real images) or ceiling (noise), with the run's data and n."""
+    import dataclasses
+
+    import torch
+
+    from snnlab.train.diffusion import load_diffusion_run
+    from snnlab.train.diffusion_data import load_images
+    from snnlab.train.feature_net import images_to_model_range, load_or_train_metric
+
+    rec, _, _ = load_diffusion_run(args.run, args.weights)
+    if args.baseline == "real":
+        images = images_to_model_range(load_images(dataclasses.replace(rec.data, limit=args.n), "test"))
+    else:
+        gen = torch.Generator().manual_seed(args.seed)
+        shape = (args.n, rec.model.get("in_channels", 3), rec.data.image_size, rec.data.image_size)
+        images = torch.randn(shape, generator=gen).clamp(-1, 1)
+    cache = args.cache or str(Path(args.run).resolve().parent / "_metrics")
+    metric = load_or_train_metric(rec.data, cache, epochs=args.metric_epochs)
+    report = {"run": str(args.run), "baseline": args.baseline, "metric_valid_accuracy": metric.valid_accuracy,
+              **metric.evaluate(images)}
+    out = Path(args.run) / "eval" / f"{args.tag or 'baseline_' + args.baseline + f'_n{args.n}'}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+    return 0

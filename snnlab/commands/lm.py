@@ -124,8 +124,10 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"  firing rate {name}: {rate:.4f}")
     print(f"  synaptic ops per token: {report['synops_per_token']:.4g} "
           f"({report['acs_per_token']:.4g} ACs, {report['macs_per_token']:.4g} MACs)")
+    from snnlab.hw import chip_label
+
     for chip, e in report["energy_per_token_j"].items():
-        print(f"  energy per token on {chip}: {e * 1e9:.3f} nJ")
+        print(f"  energy per token on {chip_label(chip)}: {e * 1e9:.3f} nJ")
     print(f"wrote {path}")
     return 0
 

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     for report in result["reports"]:
         if graph is not None and not report.mapping_error:
             write_descriptor(graph, names[result["reports"].index(report)], run_dir / "hw" / f"{report.hardware}.json")
-        print(f"{report.hardware:12s} {report.total_j:.3e} J  {report.latency_s:.3e} s  "
+        print(f"{report.label:12s} {report.total_j:.3e} J  {report.latency_s:.3e} s  "
               f"{'fits' if not report.mapping_error else 'does not fit: ' + report.mapping_error}")
     print(f"wrote {result['html']} and {result['md']}")
     return 0

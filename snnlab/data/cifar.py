@@ -34,6 +34,7 @@ import torch
 from snnlab.data.augment import DirectEncode, Normalize, RandomCrop, RandomHorizontalFlip
 from snnlab.data.base import check_split
 from snnlab.data.collate import collate_static, collate_time_major
+from snnlab.data.image_augment import augment_steps
 from snnlab.data.transforms import Compose
 from snnlab.errors import DataError
 
@@ -144,7 +145,8 @@ def valid_mask(n: int) -> np.ndarray:
 
 def cifar_dataset(root: str | None, split: str = "train", kind: str = "cifar10", augment: bool | None = None,
                   normalize: bool = True, mean=None, std=None, padding: int = 4, flip: bool = True,
-                  timesteps: int | None = None, seed: int | None = None, holdout_valid: bool = False) -> CifarDataset:
+                  timesteps: int | None = None, seed: int | None = None, holdout_valid: bool = False,
+                  randaugment: str | None = None, reprob: float = 0.0) -> CifarDataset:
     """CIFAR-10/100 as a dataset.
 
     Args:
@@ -156,6 +158,8 @@ def cifar_dataset(root: str | None, split: str = "train", kind: str = "cifar10",
         timesteps: T for direct encoding in the dataset (items (T, 3, 32, 32)); None: static.
         seed: seed of the augmentation generators.
         holdout_valid: "train" leaves out the "valid" images (other splits ignore it).
+        randaugment: timm RandAugment string (e.g. "rand-m9-n1-mstd0.4-inc1"), after crop/flip.
+        reprob: random-erasing probability, after normalisation.
     """
     if root is None:
         raise DataError(f"{kind} needs data.root: a folder with {LAYOUT[kind]['folder']}/ from {SOURCE}")
@@ -169,9 +173,12 @@ def cifar_dataset(root: str | None, split: str = "train", kind: str = "cifar10",
         steps.append(RandomCrop(32, padding=padding, seed=seed))
         if flip:
             steps.append(RandomHorizontalFlip(0.5, seed=None if seed is None else seed + 1))
+    d_mean, d_std = MEAN_STD[kind]
+    before, after = augment_steps(randaugment, reprob, mean or d_mean, seed)
+    steps += before
     if normalize:
-        d_mean, d_std = MEAN_STD[kind]
         steps.append(Normalize(mean or d_mean, std or d_std))
+    steps += after
     if timesteps is not None:
         steps.append(DirectEncode(timesteps))
     ds = CifarDataset(images, labels, kind, classes, Compose(steps), timesteps)

@@ -30,6 +30,7 @@ import torch
 from snnlab.data.augment import DirectEncode, Normalize, RandomCrop, RandomHorizontalFlip
 from snnlab.data.base import check_split
 from snnlab.data.collate import collate_static, collate_time_major
+from snnlab.data.image_augment import augment_steps
 from snnlab.data.transforms import Compose
 from snnlab.errors import ConfigError, DataError
 
@@ -194,14 +195,17 @@ def _root_of(kind: str, root: str | None) -> Path:
 
 
 def _transform(kind: str, augment: bool, normalize: bool, padding: int, flip: bool, timesteps: int | None,
-               seed: int | None, size: int) -> Compose:
+               seed: int | None, size: int, randaugment: str | None, reprob: float) -> Compose:
     steps: list = []
     if augment:
         steps.append(RandomCrop(size, padding=padding, seed=seed))
         if flip:
             steps.append(RandomHorizontalFlip(0.5, seed=None if seed is None else seed + 1))
+    before, after = augment_steps(randaugment, reprob, MEAN_STD[kind][0], seed)
+    steps += before
     if normalize:
         steps.append(Normalize(*MEAN_STD[kind]))
+    steps += after
     if timesteps is not None:
         steps.append(DirectEncode(timesteps))
     return Compose(steps)
@@ -209,7 +213,8 @@ def _transform(kind: str, augment: bool, normalize: bool, padding: int, flip: bo
 
 def idx_dataset(root: str | None = None, split: str = "train", kind: str = "fashion_mnist", valid_size: int = 5000,
                 holdout_valid: bool = False, augment: bool = False, normalize: bool = False, padding: int = 2,
-                flip: bool = False, timesteps: int | None = None, seed: int | None = None) -> IdxImageDataset:
+                flip: bool = False, timesteps: int | None = None, seed: int | None = None,
+                randaugment: str | None = None, reprob: float = 0.0) -> IdxImageDataset:
     """MNIST or Fashion-MNIST from IDX files as a dataset.
 
     Args:
@@ -222,6 +227,8 @@ def idx_dataset(root: str | None = None, split: str = "train", kind: str = "fash
         normalize: subtract the dataset's mean and divide by its std (off: pixels in [0, 1]).
         timesteps: T for direct encoding in the dataset (items (T, 1, 28, 28)); None: static.
         seed: seed of the augmentation generators.
+        randaugment: timm RandAugment string (e.g. "rand-m9-n1-mstd0.4-inc1"), after crop/flip.
+        reprob: random-erasing probability, after normalisation.
     """
     check_split(kind, split, SPLITS)
     if isinstance(valid_size, bool) or not isinstance(valid_size, int) or valid_size < 1:
@@ -230,7 +237,8 @@ def idx_dataset(root: str | None = None, split: str = "train", kind: str = "fash
     if (split == "valid" or (split == "train" and holdout_valid)) and valid_size >= len(labels):
         raise ConfigError(f"{kind}: valid_size {valid_size} must be below the {len(labels)} training samples")
     idx = split_indices(labels, split, valid_size, holdout_valid)
-    transform = _transform(kind, augment, normalize, padding, flip, timesteps, seed, images.shape[1])
+    transform = _transform(kind, augment, normalize, padding, flip, timesteps, seed, images.shape[1], randaugment,
+                           reprob)
     ds = IdxImageDataset(images[idx], labels[idx], CLASSES[kind], transform, timesteps)
     ds.contains_valid = split == "train" and not holdout_valid  # the trainer refuses to validate on seen samples
     ds.indices = idx  # positions in the train (or test) files

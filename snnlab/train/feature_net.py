@@ -86,11 +86,14 @@ class FrechetMetric:
         return gaussian_stats(feats), probs
 
     def evaluate(self, images: torch.Tensor) -> dict[str, Any]:
-        """``{"FD-<name>": float, "score-<name>": float, "score_std": float, "n": int}``."""
+        """``{"FD-<name>": float, "score-<name>": float, "score_std": float, "n": int}``; with the
+        Inception network the keys are the papers' "FID", "IS" and "IS_std"."""
         stats, probs = self.stats_and_probs(images)
         score, std = inception_style_score(probs)
-        return {f"FD-{self.name}": frechet_distance(stats, self.reference), f"score-{self.name}": score,
-                "score_std": std, "n": int(images.shape[0])}
+        fd = frechet_distance(stats, self.reference)
+        if self.name == "inception":
+            return {"FID": fd, "IS": score, "IS_std": std, "n": int(images.shape[0])}
+        return {f"FD-{self.name}": fd, f"score-{self.name}": score, "score_std": std, "n": int(images.shape[0])}
 
 
 def cache_path(data: ImageDataConfig, cache_dir: str | Path) -> Path:
@@ -131,3 +134,27 @@ def images_to_model_range(images: torch.Tensor) -> torch.Tensor:
 
 
 
+
+
+def inception_metric(weights: str | Path, data: ImageDataConfig, cache_dir: str | Path, reference_n: int = 10000,
+                     builder: Callable[[], torch.nn.Module] | None = None,
+                     log: Callable[[str], None] = print) -> FrechetMetric:
+    """FID / IS with InceptionV3 weights the user supplies (:mod:`snnlab.analysis.inception`).
+
+    The reference statistics (the first ``reference_n`` training images at the data size) are
+    cached beside the metric net, keyed by the weights file's name and size.
+    """
+    from snnlab.analysis.inception import FIDInceptionV3, load_feature_extractor
+
+    net = load_feature_extractor(weights, builder or FIDInceptionV3)
+    w = Path(weights)
+    path = Path(cache_dir) / f"fid-ref-{data.name}-{data.image_size}-{w.stem}-{w.stat().st_size}-{reference_n}.npz"
+    if path.is_file():
+        ref = GaussianStats.load(path)
+    else:
+        images = load_labelled(dataclasses.replace(data, limit=reference_n), "train")[0]
+        ref = gaussian_stats(extract(net.features, _scaled(images), batch=100)[0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ref.save(path)
+        log(f"FID reference statistics cached: {path} ({ref.n} training images)")
+    return FrechetMetric("inception", net, ref, float("nan"))

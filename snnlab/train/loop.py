@@ -19,6 +19,7 @@ from snnlab.errors import TrainingError
 from snnlab.train.distributed import DistContext, all_reduce_sum
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import FiringRateMonitor
+from snnlab.train.mixup import Mixup, soft_cross_entropy
 from snnlab.train.optim import OptimizerSet
 
 # (out, y) -> (loss, scores (B, C)); OutputLoss is one, apps bring others (see snnlab.train.fit)
@@ -74,9 +75,28 @@ def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step
         hook()
 
 
+def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, step: StepConfig,
+          mixer: Optional[Mixup]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and loss of one batch; with an active ``mixer`` the batch is mixed and the loss is the
+    soft-target cross-entropy on ``loss_fn.score`` (label smoothing inside the targets)."""
+    if mixer is None or not mixer.active():
+        with autocast(step):
+            out = model(x)  # (T, B, classes)
+        return loss_fn(out, y)
+    x, target = mixer(x, y)  # target (B, classes)
+    with autocast(step):
+        out = model(x)
+    scores = loss_fn.score(out)
+    return soft_cross_entropy(scores, target), scores
+
+
 def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: LossFn, opt: OptimizerSet,
-                step: StepConfig, ctx: DistContext, desc: str = "train") -> dict[str, float]:
-    """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``."""
+                step: StepConfig, ctx: DistContext, desc: str = "train", mixer: Optional[Mixup] = None
+                ) -> dict[str, float]:
+    """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``.
+
+    With an active ``mixer`` (Mixup/CutMix) the loss needs ``loss_fn.score``; ``train_acc`` then
+    compares with the unmixed labels."""
     model.train()
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
     n_batches = len(loader) if step.max_batches is None else min(len(loader), step.max_batches)
@@ -88,9 +108,7 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
         if i >= n_batches:
             break
         x, y = _to_device(x, y, step.device)  # x (T, B, ...) or (B, C, H, W); y (B,)
-        with autocast(step):
-            out = model(x)  # (T, B, classes)
-        loss, scores = loss_fn(out, y)
+        loss, scores = _loss(model, x, y, loss_fn, step, mixer)
         _backward_step(loss, model, opt, step)
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):

@@ -38,6 +38,7 @@ from snnlab.train.evaluation import selection_info, write_eval_json
 from snnlab.train.loop import StepConfig, evaluate, train_epoch
 from snnlab.train.losses import build_loss
 from snnlab.train.metrics import RATE_PREFIX, TensorBoardLog, write_metrics_csv
+from snnlab.train.mixup import Mixup
 from snnlab.train.model_io import build_model, resolve_model_config
 from snnlab.train.optim import OptimizerSet
 from snnlab.train.setup import check_run_folder, check_schedule_length, describe_setup
@@ -108,6 +109,8 @@ class Trainer:
         steps = steps if cfg.train.max_batches is None else min(steps, cfg.train.max_batches)
         self.opt = OptimizerSet(self.model, cfg.train.optimizers, cfg.train.epochs, steps)
         self.loss_fn = build_loss(cfg.train.loss, cfg.train.label_smoothing)
+        self.mixer = (Mixup(cfg.train.mixup, self.data.num_classes, cfg.train.label_smoothing, cfg.train.seed)
+                      if cfg.train.mixup.enabled else None)
         amp_dtype, scaler = _amp_setup(cfg.train.amp, self.device)
         hooks = [self.model.after_optimizer_step] if hasattr(self.model, "after_optimizer_step") else []
         self.step = StepConfig(self.device, amp_dtype, scaler, cfg.train.grad_clip, cfg.train.max_batches,
@@ -189,9 +192,11 @@ class Trainer:
         self.data.sampler.set_epoch(index)
         start = time.perf_counter()
         lr = self.opt.lrs()[0]
+        if self.mixer is not None:
+            self.mixer.start_epoch(index)  # reseeded per epoch (resumable); off from train.mixup.off_epoch
         row: dict[str, float] = {"epoch": index + 1, **train_epoch(
             self.net, self.data.train_loader, self.loss_fn, self.opt, self.step, self.ctx,
-            desc=f"epoch {index + 1}/{epochs}")}
+            desc=f"epoch {index + 1}/{epochs}", mixer=self.mixer)}
         split = "valid" if self.data.valid_loader is not None else "test"
         result = evaluate(self.model, self.data.selection_loader, self.loss_fn, self.step, self.ctx, prefix=split)
         row.update({f"{split}_loss": result[f"{split}_loss"], f"{split}_acc": result[f"{split}_acc"]})

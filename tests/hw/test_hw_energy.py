@@ -104,3 +104,10 @@ def test_estimate_with_graph_reports_fit():
     bad = estimate((graph, activity), "truenorth")
     assert not bad.fits and "fan-in" in bad.mapping_error
     assert bad.to_dict()["total_j"] == pytest.approx(bad.total_j)
+
+
+def test_chip_label_carries_the_caveat():
+    from snnlab.hw import chip_label
+
+    assert chip_label("loihi2") == "loihi2 (Loihi 1 per-op energies)" and chip_label("loihi") == "loihi"
+    assert chip_label("cmos45_mac_ac") == "cmos45_mac_ac"  # a convention, not a profile

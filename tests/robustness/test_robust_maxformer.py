@@ -115,3 +115,52 @@ def test_wrong_input_shape_names_the_expected_one():
     model = create_model("maxformer", dims=[8, 16], depths=[1, 1], mixers=["dwc3", "ssa"], heads=[2, 2], img_size=8)
     with pytest.raises(ShapeError, match=r"expected \(B, 3, 8, 8\)"):
         model(torch.zeros(2, 3, 16, 16))
+
+
+AEDAT_CASES = {
+    "aedat2 without magic": ("read_aedat2", b"#!AER-DAT3.1\r\n" + bytes(8), "not an AEDAT 2.0 file"),
+    "aedat2 truncated event": ("read_aedat2", b"#!AER-DAT2.0\r\n" + bytes(12), "truncated AEDAT 2.0 body"),
+    "aedat31 without magic": ("read_aedat31", b"#!AER-DAT2.0\r\n#!END-HEADER\r\n", "not an AEDAT 3.1 file"),
+    "aedat31 without end of header": ("read_aedat31", b"#!AER-DAT3.1\r\n#Format: RAW\r\n", "END-HEADER"),
+    "aedat31 truncated packet header": ("read_aedat31", b"#!AER-DAT3.1\r\n#!END-HEADER\r\n" + bytes(10),
+                                        "truncated AEDAT 3.1 packet header"),
+    "aedat31 packet past the end": ("read_aedat31", b"#!AER-DAT3.1\r\n#!END-HEADER\r\n"
+                                    + struct.pack("<hhiiiiii", 1, 1, 8, 4, 0, 100, 100, 100) + bytes(16),
+                                    "truncated AEDAT 3.1 packet"),
+    "aedat31 odd polarity event size": ("read_aedat31", b"#!AER-DAT3.1\r\n#!END-HEADER\r\n"
+                                        + struct.pack("<hhiiiiii", 1, 1, 6, 4, 0, 2, 2, 2) + bytes(12),
+                                        "must be 8 bytes"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(AEDAT_CASES))
+def test_bad_aedat_file(tmp_path, case):
+    from snnlab.data import aedat
+
+    reader, payload, match = AEDAT_CASES[case]
+    path = tmp_path / "rec.aedat"
+    path.write_bytes(payload)
+    with pytest.raises(DataError, match=match) as err:
+        getattr(aedat, reader)(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("row, match", [("12,0,10", "class must be 1..11"), ("3,50,10", "end > start"),
+                                        ("a,b,c", "integers")])
+def test_bad_gesture_labels(tmp_path, row, match):
+    from snnlab.data.dvs import read_gesture_labels
+
+    path = tmp_path / "user01_led_labels.csv"
+    path.write_text("class,startTime_usec,endTime_usec\n" + row + "\n")
+    with pytest.raises(DataError, match=match):
+        read_gesture_labels(path)
+
+
+@pytest.mark.parametrize("name", ["cifar10dvs", "dvs128_gesture"])
+def test_dvs_missing_folders(tmp_path, name):
+    from snnlab.data import create_dataset
+
+    with pytest.raises(DataError, match="needs data.root"):
+        create_dataset(name, None, "train")
+    with pytest.raises(DataError, match=str(tmp_path)):
+        create_dataset(name, str(tmp_path), "train")

@@ -59,6 +59,9 @@ def test_train_sample_eval_from_the_cli(tmp_path: Path, capsys) -> None:
     assert report["FD-foldernet"] >= 0 and 1.0 <= report["score-foldernet"] <= 3.0 + 1e-9
     assert 0 <= report["firing_rate_mean"] <= 1 and report["per_sample"]["acs"] > 0
     assert report["per_sample"]["evaluations"] == 3 and report["per_sample"]["energy_j"]["loihi2"] > 0
+    assert main(["diffusion", "eval", str(run), "--baseline", "noise", "--n", "12", "--tag", "noise"]) == 0
+    noise = json.loads((run / "eval" / "noise.json").read_text())
+    assert noise["baseline"] == "noise" and noise["n"] == 12 and noise["FD-foldernet"] > 0
 
 
 def test_resume_continues_the_same_trajectory(tmp_path: Path) -> None:
@@ -99,3 +102,21 @@ def test_imagefolder_items_are_unit_range_images_with_class_labels(tmp_path: Pat
     assert ds.classes == ["class0", "class1", "class2"] and y == 2 and ds.num_classes == 3
     rgb = create_dataset("image_folder", str(tmp_path), "train", image_size=4, channels=3, crop=10)
     assert rgb[0][0].shape == (3, 4, 4)
+
+
+@pytest.mark.parametrize("name", ["fmnist_sddpm", "fmnist_sdm_tsm", "cifar10_sddpm", "cifar10_sdm_tsm"])
+def test_shipped_recipes_load(name: str) -> None:
+    rec = load_recipe(Path(__file__).resolve().parents[2] / "experiments" / f"{name}.yaml")
+    assert rec.diffusion.steps == 1000 and rec.diffusion.beta_1 == 1e-4 and rec.diffusion.beta_T == 0.02
+    assert rec.model.get("tsm", False) == ("tsm" in name) and (rec.train.init_from is not None) == ("tsm" in name)
+    if name.startswith("cifar10"):
+        assert rec.model["ch"] == 128 and rec.model["ch_mult"] == [1, 2, 2, 4] and rec.model["num_res_blocks"] == 2
+        assert rec.train.lr == 2e-4 and rec.train.batch_size == 32 and rec.train.grad_clip == 1.0
+
+
+def test_cifar10_tsm_recipe_builds_the_paper_network_at_t8() -> None:
+    from snnlab.models.sddpm import count_parameters
+    from snnlab.train.diffusion import build_unet
+
+    rec = load_recipe(Path(__file__).resolve().parents[2] / "experiments" / "cifar10_sdm_tsm.yaml")
+    assert count_parameters(build_unet(rec)) == 66_696_413 + 67 * 8
