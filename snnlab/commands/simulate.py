@@ -113,5 +113,8 @@ def run(args: argparse.Namespace) -> int:
     (out / "counts.json").write_text(json.dumps(result.to_json(), indent=1))
     result.activity_profile().save(out / "profile.json")
     total = result.total_synaptic_events()
-    print(f"simulated {result.steps} steps x {result.batch} samples; {total:.0f} synaptic events; wrote {out}")
+    from snnlab.fmt import plural
+
+    print(f"simulated {plural(result.steps, 'step')} x {plural(result.batch, 'sample')}; "
+          f"{plural(int(round(total)), 'synaptic event')}; wrote {out}")
     return 0

@@ -13,10 +13,11 @@ from snnlab.data.augment import (
     RandomHorizontalFlip,
     TimeMask,
 )
+from snnlab.data.adapters import from_tonic
 from snnlab.data.base import EventFrameDataset
 from snnlab.data.collate import collate_static, collate_time_major, pad_collate
 from snnlab.data.events import EVENT_DTYPE, EventStore, make_events
-from snnlab.data.registry import DATASETS, create_dataset
+from snnlab.data.registry import DATASETS, create_dataset, register_dataset
 from snnlab.data.transforms import (
     CenterCrop,
     Compose,
@@ -48,6 +49,8 @@ __all__ = [
     "collate_static",
     "collate_time_major",
     "create_dataset",
+    "from_tonic",
+    "register_dataset",
     "make_events",
     "pad_collate",
 ]

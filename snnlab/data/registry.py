@@ -6,7 +6,7 @@ optional dependency only matters for the dataset that needs it.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
@@ -54,6 +54,31 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
 }
 
 
+_REGISTERED: dict[str, Callable[..., Any]] = {}  # name -> factory added by register_dataset
+
+
+def register_dataset(name: str, description: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Decorator adding a dataset factory ``f(root, split, **options)`` under ``name``.
+
+    The factory returns a dataset of ``(x (T, ...), y)`` items with ``num_classes`` and
+    ``input_shape`` (see :func:`create_dataset`); recipes then name it in ``data.name`` and pass
+    ``data.options`` to it. Built-in names cannot be replaced.
+
+    Raises:
+        ConfigError: ``name`` is built in or already registered to another factory.
+    """
+    key = str(name).lower()
+
+    def wrap(factory: Callable[..., Any]) -> Callable[..., Any]:
+        if key in _FACTORIES or (key in _REGISTERED and _REGISTERED[key] is not factory):
+            raise ConfigError(f"dataset '{name}' is registered already; choose another name")
+        _REGISTERED[key] = factory
+        DATASETS[key] = description or (factory.__doc__ or "registered dataset").strip().splitlines()[0]
+        return factory
+
+    return wrap
+
+
 def create_dataset(name: str, root: str | None = None, split: str = "train", **cfg: Any) -> torch.utils.data.Dataset:
     """Build a dataset by name.
 
@@ -75,6 +100,9 @@ def create_dataset(name: str, root: str | None = None, split: str = "train", **c
         ConfigError: invalid options.
     """
     key = str(name).lower()
+    if key in _REGISTERED:
+        _check_options(key, _REGISTERED[key], set(cfg), set())
+        return _REGISTERED[key](root=root, split=split, **cfg)
     if key not in _FACTORIES:
         raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(DATASETS)}")
     module, func, fixed = _FACTORIES[key]

@@ -9,13 +9,10 @@ from torch import nn
 
 from snnlab.config import Config
 from snnlab.errors import ConfigError
+from snnlab.fmt import plural
 
 # schedules whose shape depends on the total length (their learning rate ends at the end of train.epochs)
 LENGTH_BOUND = ("cosine", "onecycle", "warmup_cosine")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def describe_setup(cfg: Config, data: Any, model: nn.Module, device: torch.device) -> str:
@@ -32,7 +29,7 @@ def describe_setup(cfg: Config, data: Any, model: nn.Module, device: torch.devic
         preferred = "cuda" if device.type == "cuda" else "numba"
         backend = f"auto -> {preferred if availability(preferred)[0] else 'torch'}"
     return (f"data: {cfg.data.name} {' / '.join(sizes)} samples; model {cfg.model['name']}: "
-            f"{_plural(params, 'parameter')}; backend {backend}; device {device}; {_plural(cfg.train.epochs, 'epoch')}")
+            f"{plural(params, 'parameter')}; backend {backend}; device {device}; {plural(cfg.train.epochs, 'epoch')}")
 
 
 def check_schedule_length(state: dict[str, Any], cfg: Config, path: Path, log: Callable[[str], None]) -> None:
