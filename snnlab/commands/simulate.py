@@ -28,6 +28,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dt", type=float, help="seconds per step when the graph metadata has no dt")
     parser.add_argument("--out", help="output folder (default: <run>/sim or sim_<file stem>)")
     parser.add_argument("--backend", default="auto", help="auto | numba | cuda | reference")
+    parser.add_argument("--record", default="", metavar="LAYERS",
+                        help="also write the spikes of these populations (comma-separated names, or 'all' for "
+                             "every hidden population); outputs are always written")
     parser.set_defaults(func=run)
     return parser
 
@@ -84,6 +87,20 @@ def _event_samples(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: np.asarray(data[k])[ids == b] for k in fields} for b in range(count)]
 
 
+def _recorded(plan: Any, spec: str) -> list[str]:
+    """Population names of ``--record`` ('all': every population but inputs and outputs)."""
+    from snnlab.errors import ConfigError
+
+    hidden = [p.name for p in plan.populations if p.op not in ("Input", "Output") and not p.name.startswith("__")]
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if names == ["all"]:
+        return hidden
+    unknown = [n for n in names if n not in {p.name for p in plan.populations}]
+    if unknown:
+        raise ConfigError(f"--record: no population {unknown[0]!r}; valid: all, {', '.join(hidden)}")
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate and write ``spikes.npz`` and ``counts.json`` (and ``profile.json``)."""
     import numpy as np
@@ -98,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
     source = input_file(args.input, "--input", what)
     graph, recorded, out_dir = _locate(args.target)
     sim = Simulator(graph, dt=args.dt, backend=args.backend)
+    if args.record.strip():
+        sim = Simulator(sim.plan, backend=args.backend, record=_recorded(sim.plan, args.record))
     source = source or recorded
     if source is not None:
         x = _inputs(sim, read_npz(Path(source), what), args.steps)

@@ -47,6 +47,7 @@ ARGV_CASES = {
     "simulate --input pickled npz": (["simulate", "RUN", "--input", _pickled_npz], "obj.npz", "pickled", "never loaded"),
     "simulate --input a pickle": (["simulate", "RUN", "--input", _pickle_file], "p.npz", "pickle", "never loaded"),
     "simulate --out a file": (["simulate", "RUN", "--out", _a_file], "--out", "is a file", "folder"),
+    "simulate --record unknown": (["simulate", "RUN", "--record", "nolayer"], "--record", "nolayer", "all"),
     "simulate missing target": (["simulate", "TMP/none"], "none", "not found"),
     "export --out a folder": (["export", "RUN", "--to", "nir", "--out", "TMP"], "--out", "is a folder", "model.nir"),
     "export --out under a file": (["export", "RUN", "--to", "nir", "--out", lambda t: _a_file(t) / "x.nir"],
@@ -111,3 +112,15 @@ def test_damaged_run_folder(cli_error, run_copy, case):
     damage, command, *expected = FOLDER_CASES[case]
     damage(run_copy)
     cli_error([command, run_copy], *expected)
+
+
+def test_simulate_records_hidden_layers(run_copy, capsys):
+    """``--record all`` writes the hidden layer's spikes beside the outputs."""
+    import numpy as np
+
+    from snnlab.cli import main
+
+    assert main(["simulate", str(run_copy), "--record", "all"]) == 0
+    with np.load(run_copy / "sim" / "spikes.npz") as data:
+        names = set(data.files)
+    assert "spikes_hidden.0.neuron" in names and "values_output" in names
