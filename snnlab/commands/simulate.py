@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     source = input_file(args.input, "--input", what)
     graph, recorded, out_dir = _locate(args.target)
     sim = Simulator(graph, dt=args.dt, backend=args.backend)
-    if args.record.strip():
-        sim = Simulator(sim.plan, backend=args.backend, record=_recorded(sim.plan, args.record))
+    if getattr(args, "record", "").strip():
+        sim = Simulator(sim.plan, backend=args.backend, record=_recorded(sim.plan, getattr(args, "record")))
     source = source or recorded
     if source is not None:
         x = _inputs(sim, read_npz(Path(source), what), args.steps)
