@@ -148,5 +148,15 @@ def run(args: argparse.Namespace, stages: Optional[list[Stage]] = None) -> int:
     """Run every stage in order."""
     ctx = DemoContext(args)
     for stage in stages or STAGES:
+        if stage not in (stage_config, stage_train, stage_summary):
+            print(f"[demo] {stage_title(stage)} ...", flush=True)  # say what runs: some stages take seconds
         stage(ctx)
     return 0
+
+
+def stage_title(stage: Stage) -> str:
+    """``evaluate: Evaluate best.pt on the test split``: the stage's name and the first sentence of its doc."""
+    name = stage.__name__.removeprefix("stage_").replace("_", " ")
+    para = " ".join((stage.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "")
+    doc = para.split(". ")[0].split(";")[0].split(" (")[0].rstrip(".:")
+    return f"{name}: {doc}" if doc else name

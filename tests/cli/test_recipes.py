@@ -52,3 +52,21 @@ def test_unknown_recipe_name_lists_the_valid_ones(capsys, tmp_path, monkeypatch)
     assert main(["train", "demo_digit"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "demo_digits" in err[0] and "snnlab recipes" in err[0]
+
+
+def test_demo_says_what_runs_after_training(capsys, tmp_path):
+    """Every stage after training is announced before it runs (some take seconds)."""
+    import argparse
+
+    from snnlab.commands import demo
+
+    ran = []
+
+    def stage_sim_check(ctx):
+        """Simulate model.nir event-driven on test samples. More text."""
+        ran.append("sim")
+
+    args = argparse.Namespace(out=str(tmp_path), epochs=None, overrides=[])
+    assert demo.run(args, stages=[stage_sim_check]) == 0
+    assert ran == ["sim"]
+    assert capsys.readouterr().out.splitlines() == ["[demo] sim check: Simulate model.nir event-driven on test samples ..."]
