@@ -151,3 +151,36 @@ def test_worker_error_arrives_as_the_original_line(cli_error, tmp_path):
     recipe.write_text(yaml.safe_dump(raw))
     line = cli_error(["train", recipe], "00001.bin", "truncated N-MNIST file", "multiple of 5")
     assert "DataLoader worker" not in line and "Traceback" not in line
+
+
+def test_labels_checked_before_training(cli_error, tmp_path):
+    """A registered dataset whose labels exceed its classes fails before the first epoch, naming the sample."""
+    import torch
+
+    from snnlab.data import register_dataset
+    from snnlab.data.registry import _REGISTERED, DATASETS
+
+    class Tiny(torch.utils.data.Dataset):
+        num_classes, input_shape, timesteps = 3, (4,), 2
+
+        def __init__(self):
+            self.labels = np.array([0, 1, 2, 7])
+
+        def __len__(self):
+            return 4
+
+        def __getitem__(self, i):
+            return torch.zeros(2, 4), int(self.labels[i])
+
+    try:
+        register_dataset("tiny_bad_labels")(lambda root, split: Tiny())
+        raw = {"data": {"name": "tiny_bad_labels", "batch_size": 2},
+               "model": {"name": "mlp_snn", "hidden": [4], "backend": "torch"},
+               "run": {"out_dir": str(tmp_path / "runs"), "progress": False}}
+        recipe = tmp_path / "r.yaml"
+        recipe.write_text(yaml.safe_dump(raw))
+        cli_error(["train", recipe], "'train' split", "label 7", "sample 3", "0..2")
+        assert not (tmp_path / "runs" / "r" / "checkpoints" / "last.pt").exists()
+    finally:
+        _REGISTERED.pop("tiny_bad_labels", None)
+        DATASETS.pop("tiny_bad_labels", None)
