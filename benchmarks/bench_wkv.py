@@ -24,6 +24,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numba
 import torch
 
 from snnlab.kernels import dispatch
@@ -52,17 +53,18 @@ def inputs(B: int, T: int, C: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     return w, u, k, v, gy
 
 
-def time_backend(backend: str, args: tuple[torch.Tensor, ...], repeat: int) -> float:
-    """Median seconds of forward + backward."""
+def time_backend(backend: str, args: tuple[torch.Tensor, ...], repeat: int) -> tuple[float, float]:
+    """Median wall and CPU (this process) seconds of forward + backward."""
     w, u, k, v, gy = args
-    times = []
+    walls, cpus = [], []
     for i in range(repeat + 1):
         leaves = [t.clone().requires_grad_() for t in (w, u, k, v)]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         dispatch("wkv", backend, *leaves).backward(gy)
         if i:  # the first call warms up (compilation, allocator)
-            times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def main() -> None:
@@ -75,16 +77,20 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "wkv.json"))
     opt = parser.parse_args()
     args = inputs(opt.B, opt.T, opt.C)
-    numba_s = time_backend("numba", args, opt.repeat)
-    torch_s = time_backend("torch", args, opt.repeat_torch)
+    numba_s, numba_cpu = time_backend("numba", args, opt.repeat)
+    torch_s, torch_cpu = time_backend("torch", args, opt.repeat_torch)
     bw = max(bandwidth_gbs(), bandwidth_gbs())
     floor_s = FLOOR_ARRAYS * opt.B * opt.T * opt.C * 4 / (bw * 1e9)
     row = {"B": opt.B, "T": opt.T, "C": opt.C, "dtype": "float32", "numba_s": numba_s, "torch_loop_s": torch_s,
            "bandwidth_gbs": bw, "floor_s": floor_s, "speedup_vs_torch_loop": torch_s / numba_s,
-           "numba_vs_floor": numba_s / floor_s, "torch_threads": torch.get_num_threads()}
-    print(f"WKV fwd+bwd B={opt.B} T={opt.T} C={opt.C} float32; torch threads {torch.get_num_threads()}")
-    print(f"  snnlab numba      {numba_s * 1e3:9.1f} ms")
-    print(f"  torch loop+autograd {torch_s * 1e3:7.1f} ms   ({torch_s / numba_s:.1f}x slower than numba)")
+           "numba_vs_floor": numba_s / floor_s, "torch_threads": torch.get_num_threads(),
+           "numba_threads": numba.get_num_threads(), "numba_cpu_s": numba_cpu, "torch_loop_cpu_s": torch_cpu,
+           "speedup_cpu": torch_cpu / numba_cpu}
+    print(f"WKV fwd+bwd B={opt.B} T={opt.T} C={opt.C} float32; threads: torch {torch.get_num_threads()}, "
+          f"numba {numba.get_num_threads()}")
+    print(f"  snnlab numba        {numba_s * 1e3:9.1f} ms wall  {numba_cpu * 1e3:9.1f} ms CPU")
+    print(f"  torch loop+autograd {torch_s * 1e3:9.1f} ms wall  {torch_cpu * 1e3:9.1f} ms CPU   "
+          f"({torch_s / numba_s:.1f}x wall, {torch_cpu / numba_cpu:.1f}x CPU slower than numba)")
     print(f"  bandwidth floor   {floor_s * 1e3:9.2f} ms   at {bw:.1f} GB/s (numba is {numba_s / floor_s:.1f}x the floor)")
     Path(opt.out).parent.mkdir(parents=True, exist_ok=True)
     Path(opt.out).write_text(json.dumps(row, indent=2))

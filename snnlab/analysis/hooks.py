@@ -144,7 +144,8 @@ class ActivityRecorder:
     def matmul(self, name: str, module: nn.Module, a: torch.Tensor, b: torch.Tensor) -> None:
         layer = self._get(name, "attention", module)
         effective = float(((a != 0).to(torch.float32) @ (b != 0).to(torch.float32)).sum())
-        if is_spike_tensor(a) and is_spike_tensor(b):
+        # one spike operand makes every product an addition of the other's value (q (k^T v) in SSA)
+        if is_spike_tensor(a) or is_spike_tensor(b):
             layer.acs += effective
         else:
             layer.macs += effective

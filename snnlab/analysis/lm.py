@@ -36,13 +36,18 @@ def lm_pass(model: torch.nn.Module, dataset: Any, batch_size: int, limit: Option
     return total / tokens, tokens, rec.profile(samples=n, timesteps=int(dataset.ctx_len))
 
 
-def energy_per_token(profile: Any, hw: Sequence[str], tokens_per_window: int) -> dict[str, float]:
+def dense_macs_per_token(model: torch.nn.Module) -> int:
+    """MACs per token of the same network run densely (every weight of every linear map once)."""
+    return sum(m.weight.numel() for m in model.modules() if isinstance(m, torch.nn.Linear))
+
+
+def energy_per_token(profile: Any, hw: Sequence[str], tokens_per_window: int, dense_macs: int) -> dict[str, float]:
     """Joules per token on each chip profile, plus the 45 nm MAC/AC convention and the dense ANN."""
-    from snnlab.hw.energy import ann_energy_j, estimate
+    from snnlab.hw.energy import E_MAC_45NM, estimate
 
     out = {name: estimate(profile, name).total_j / tokens_per_window for name in hw}
     out["cmos45_mac_ac"] = estimate(profile, None, method="spikformer").total_j / tokens_per_window
-    out["ann_dense_mac_45nm"] = ann_energy_j(profile.per_inference()) / tokens_per_window
+    out["ann_dense_mac_45nm"] = E_MAC_45NM * dense_macs
     return out
 
 
@@ -56,4 +61,5 @@ def evaluate_lm(model: torch.nn.Module, dataset: Any, hw: Sequence[str], batch_s
     return {"bpc": loss / math.log(2.0), "loss": loss, "ppl": math.exp(min(loss, 700.0)), "tokens": tokens,
             "firing_rates": {l.name: l.output_rate for l in layers if l.kind == "neuron"},
             "synops_per_token": acs + macs, "acs_per_token": acs, "macs_per_token": macs,
-            "energy_per_token_j": energy_per_token(profile, hw, profile.timesteps)}
+            "dense_macs_per_token": dense_macs_per_token(model),
+            "energy_per_token_j": energy_per_token(profile, hw, profile.timesteps, dense_macs_per_token(model))}

@@ -222,7 +222,8 @@ def _figures(out: Path, reports: list, mappings: dict, activity: ActivityProfile
 
 
 def build_report(run_dir: str | Path, hw_names: list[str], graph: Any = None, activity: ActivityProfile | None = None,
-                 spikes: dict[str, np.ndarray] | None = None, steps: int | None = None) -> dict[str, Any]:
+                 spikes: dict[str, np.ndarray] | None = None, steps: int | None = None,
+                 unmapped_reason: str | None = None) -> dict[str, Any]:
     """Write ``report.md``, ``report.html`` and ``plots/*.png`` into ``run_dir``.
 
     Args:
@@ -232,6 +233,8 @@ def build_report(run_dir: str | Path, hw_names: list[str], graph: Any = None, ac
         activity: the measured :class:`ActivityProfile` (required).
         spikes: optional raster per layer, arrays (T, B, ...) or (T, N) of 0/1.
         steps: time steps actually used per inference (early exit), default the profile's.
+        unmapped_reason: why there is no graph (e.g. the model does not export to NIR); every chip
+            then reports "no: <reason>" in its fit column instead of "unchecked".
 
     Returns:
         Paths written and the cost reports.
@@ -242,6 +245,9 @@ def build_report(run_dir: str | Path, hw_names: list[str], graph: Any = None, ac
     out = run_dir / "plots"
     out.mkdir(parents=True, exist_ok=True)
     reports, mappings = chip_costs(list(hw_names), graph, activity, steps)
+    if graph is None and unmapped_reason:
+        for report in reports:
+            report.mapping_error = f"cannot be mapped: {unmapped_reason}"
     images = _figures(out, reports, mappings, activity, spikes)
     rows = _rows(reports)
     notes = [CONVENTION, _comparison(activity)] + [f"{r.hardware}: {len(r.assumptions)} profile numbers are labelled assumptions ({', '.join(r.assumptions[:6])}...)"

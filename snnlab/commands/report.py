@@ -56,6 +56,25 @@ def load_rasters(path):
         raise DataError(f"{path}: damaged spike rasters (missing {err}); write them again with snnlab eval RUN") from None
 
 
+def export_failure(run_dir) -> str | None:
+    """Why the run's model does not export to NIR (so no chip mapping), or None when it does
+    (then ``snnlab export RUN --to nir`` writes the graph the fit check needs)."""
+    from snnlab.errors import GraphError
+    from snnlab.ir import to_nir
+    from snnlab.train import load_run
+
+    if not (run_dir / "checkpoints" / "best.pt").is_file():
+        return None
+    model = load_run(run_dir).model
+    if getattr(model, "nir_unsupported", None):  # a family that knows it cannot be exported says why
+        return f"no NIR graph: {model.nir_unsupported}"
+    try:
+        to_nir(model)
+    except (GraphError, RuntimeError, ValueError) as err:
+        return f"no NIR graph ({type(err).__name__}: {str(err).splitlines()[0]})"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the run folder and write the report."""
     from pathlib import Path
@@ -82,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
                           "or YAML paths")
     activity = ActivityProfile.load(activity_path)
     graph = ir.load(run_dir / "model.nir") if (run_dir / "model.nir").exists() else None
-    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=load_rasters(run_dir / "spikes.npz"), steps=args.steps)
+    reason = None if graph is not None else export_failure(run_dir)
+    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=load_rasters(run_dir / "spikes.npz"),
+                          steps=args.steps, unmapped_reason=reason)
     for report in result["reports"]:
         if graph is not None and not report.mapping_error:
             write_descriptor(graph, names[result["reports"].index(report)], run_dir / "hw" / f"{report.hardware}.json")

@@ -27,6 +27,7 @@ from snnlab.models.resnet import MSBasicBlock, _conv_bn
 
 @register_model("max_resnet18")
 class MaxResNet(nn.Module):
+
     """Max-ResNet; every size a keyword (``layers``, ``widths``, ``stem_width``, ``T``, ...).
 
     Args:
@@ -42,6 +43,8 @@ class MaxResNet(nn.Module):
         dt: seconds per step (metadata).
         backend: neuron kernel backend.
     """
+
+    nir_unsupported = "max pooling and membrane-shortcut branches have no NIR export in snnlab, so no chip mapping"
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3, img_size: int = 32, T: int = 4,
                  layers: Sequence[int] = (3, 3, 2), widths: Sequence[int] = (128, 256, 512), stem_width: int = 64,
@@ -59,6 +62,7 @@ class MaxResNet(nn.Module):
                               f"valid: a positive multiple of {factor}")
         spec = NeuronSpec("lif", tau, v_threshold, v_reset, True, detach_reset, surrogate, surrogate_alpha, backend)
         self.num_classes, self.in_channels, self.img_size, self.dt = int(num_classes), int(in_channels), img_size, dt
+        self.input_shape = (self.in_channels, int(img_size), int(img_size))  # per step and sample
         self.encoder = snn.DirectEncoder(int(T))
         self.stem = _conv_bn(self.in_channels, stem_width, 3, 1)
         self.stages = nn.Sequential(*self._make_stages(layers, widths, stem_width, spec))

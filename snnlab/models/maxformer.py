@@ -87,6 +87,9 @@ class MaxFormer(nn.Module):
         backend: neuron kernel backend.
     """
 
+    nir_unsupported = ("max pooling (Embed-Max), spiking self-attention products and membrane-shortcut branches "
+                       "have no NIR export in snnlab, so no chip mapping")
+
     def __init__(self, num_classes: int = 10, in_channels: int = 3, img_size: int = 32, T: int = 4,
                  dims: Sequence[int] = (96, 192, 384), depths: Sequence[int] = (1, 1, 2),
                  mixers: Sequence[str] = ("identity", "dwc3", "ssa"), heads: Sequence[int] = (8, 8, 8),
@@ -101,6 +104,7 @@ class MaxFormer(nn.Module):
         neuron = spec_factory(spec)
         self.num_classes, self.in_channels, self.img_size = int(num_classes), int(in_channels), int(img_size)
         self.dt, self.attn_threshold = float(dt), float(attn_threshold)
+        self.input_shape = (self.in_channels, self.img_size, self.img_size)  # per step and sample
         self.encoder = snn.DirectEncoder(int(T))
         self.stem = STEMS[stem](self.in_channels, dims[0], neuron)
         check_image(self.img_size, self.stem.downsample, len(dims))

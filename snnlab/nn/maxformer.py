@@ -157,6 +157,15 @@ class DWCMixer(nn.Module):
         return x + self.conv(self.neuron(x))
 
 
+class MatMul(nn.Module):
+    """``a @ b`` as a module flagged ``is_attention_matmul``, so activity hooks count its operations."""
+
+    is_attention_matmul = True
+
+    def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.matmul(a, b)  # (..., N, K) @ (..., K, M) -> (..., N, M)
+
+
 class SSA(nn.Module):
     """Spikformer's spiking self-attention without softmax, over the H*W tokens.
 
@@ -177,13 +186,14 @@ class SSA(nn.Module):
         self.qkv_neuron = neuron()
         self.attn_neuron = neuron(v_threshold=attn_threshold)
         self.proj = conv_bn(dim, dim, 1, bias=True)
+        self.kv, self.qkv_product = MatMul(), MatMul()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T, B, C, H, W = x.shape
         qkv = self.qkv_neuron(self.qkv(self.neuron(x)))  # (T, B, 3C, H, W) spikes
         qkv = qkv.reshape(T, B, 3, self.num_heads, C // self.num_heads, H * W).transpose(-1, -2)
         q, k, v = qkv.unbind(2)  # each (T, B, heads, N, d)
-        a = q @ (k.transpose(-1, -2) @ v) * self.scale  # (T, B, heads, N, d)
+        a = self.qkv_product(q, self.kv(k.transpose(-1, -2), v)) * self.scale  # (T, B, heads, N, d)
         a = a.transpose(-1, -2).reshape(T, B, C, H, W)
         return x + self.proj(self.attn_neuron(a))
 
@@ -255,5 +265,5 @@ def neuron_factory(base: Optional[NeuronFactory] = None, **defaults: Any) -> Neu
 
 
 __all__ = ["DWCMixer", "Embed", "EmbedMax", "EmbedMaxPlus", "EmbedOrig", "EmbedOrigImageNet", "IdentityMixer",
-           "MaxFormerBlock", "SSA", "STEMS", "SpikingHead", "SpikingMLP", "conv_bn", "make_mixer", "maxformer_lif",
+           "MatMul", "MaxFormerBlock", "SSA", "STEMS", "SpikingHead", "SpikingMLP", "conv_bn", "make_mixer", "maxformer_lif",
            "neuron_factory"]

@@ -46,3 +46,17 @@ def test_auto_picks_numba_on_cpu_and_handles_empty():
     assert get_backend("auto", k, op="wkv") == "numba"
     w, u, k, v = make_wkv_inputs(T=0)
     assert dispatch("wkv", "numba", w, u, k, v).shape == (2, 0, 5)
+
+
+def test_vectorised_exp_matches_libm():
+    import numpy as np
+
+    from snnlab.kernels.numba.vexp import exp_array
+
+    x = -np.abs(np.random.default_rng(0).normal(size=5000) * 40.0)
+    x[:6] = [0.0, -1e-300, -699.9, -700.1, -1e38, -0.5]
+    ref = np.exp(x)
+    got = exp_array(x)
+    keep = x >= -699.0
+    np.testing.assert_allclose(got[keep], ref[keep], rtol=3e-16 * 8, atol=0)
+    assert got[3] == 0.0 and got[4] == 0.0 and got[0] == 1.0

@@ -61,3 +61,33 @@ def test_not_a_tar(tmp_path):
     (tmp_path / "x.tar.gz").write_bytes(b"junk")
     with pytest.raises(DataError, match="not a readable"):
         T.read_plays(tmp_path / "x.tar.gz")
+
+
+@pytest.mark.parametrize("prompt,tokens,temperature,top_p,match", [
+    ([], 5, 1.0, None, "empty"),
+    (list(range(40)), 5, 1.0, None, "longer than the model's context of 32"),
+    ([1, 2], 0, 1.0, None, "--tokens"),
+    ([1, 2], 5, -1.0, None, "--temperature"),
+    ([1, 2], 5, float("nan"), None, "--temperature"),
+    ([1, 2], 5, 1.0, 0.0, "--top-p"),
+    ([1, 2], 5, 1.0, 1.5, "--top-p"),
+])
+def test_bad_generation_arguments(prompt, tokens, temperature, top_p, match):
+    from snnlab.inference.generate import check_generation_args
+
+    with pytest.raises(ConfigError, match=match):
+        check_generation_args(prompt, tokens, temperature, top_p, 32, "recurrent")
+
+
+def test_bad_model_sizes_and_tokens():
+    import torch
+
+    from snnlab.errors import ShapeError
+    from snnlab.models import create_model
+
+    with pytest.raises(ConfigError, match="dim"):
+        create_model("spikegpt", dim=0)
+    with pytest.raises(ConfigError, match="rescale_every"):
+        create_model("spikegpt", rescale_every=-1)
+    with pytest.raises(ShapeError, match="longer than ctx_len"):
+        create_model("spikegpt", ctx_len=4)(torch.zeros(5, 1, dtype=torch.long))

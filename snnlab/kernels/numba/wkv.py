@@ -4,7 +4,8 @@ Work is parallel over (batch row, block of ``BLOCK`` channels); inside a task th
 the tokens and, at each token, over the block's consecutive channels (contiguous loads of the
 ``(B, T, C)`` arrays). The scan is the running-maximum form of :mod:`snnlab.functional.wkv`;
 every pair of exponentials ``e^{x - max(x, z)}, e^{z - max(x, z)}`` costs one ``exp`` (one of the
-two is 1).
+two is 1), and the exponentials of a token are taken for the whole channel block at once by the
+vectorisable :func:`snnlab.kernels.numba.vexp.exp_nonpos` (every exponent here is <= 0).
 
 Backward, per channel (``g = dL/dwkv``, ``D_t`` the output's denominator, ``q_t`` its exponent,
 ``d_t = D_t e^{-q_t} >= 1``). A forward sweep recomputes ``y, q, d`` (kept in scratch
@@ -29,11 +30,12 @@ import numpy as np
 import torch
 from numba import njit, prange
 
+from snnlab.kernels.numba.vexp import exp_nonpos
 from snnlab.kernels.registry import register
 
 BLOCK = 16  # channels of one task
 NEG = -1e38
-_FM = {"nsz", "arcp", "contract", "afn", "reassoc"}  # fast math without assuming finite values
+_FM = {"nsz", "arcp", "contract", "afn"}  # no finite-math or reassociation (exp_nonpos rounds by adding a constant)
 
 
 def pair_exp_py(x, z):  # pragma: no cover - compiled (numba here, numba-cuda device function there)
@@ -45,7 +47,17 @@ def pair_exp_py(x, z):  # pragma: no cover - compiled (numba here, numba-cuda de
     return z, e, 1.0
 
 
-pair_exp = njit(fastmath=_FM, inline="always")(pair_exp_py)
+@njit(fastmath=_FM, inline="always")
+def _pick(dif, e):  # pragma: no cover - compiled
+    """``(e1, e2)`` of a one-exp pair: ``dif = x - z >= 0`` means ``x`` is the max."""
+    return (1.0, e) if dif >= 0 else (e, 1.0)
+
+
+@njit(fastmath=_FM, inline="always")
+def _scratch(n):  # pragma: no cover - compiled
+    """Argument, difference, result and rounding buffers of the block's exponentials."""
+    rnd = np.empty(n)
+    return np.empty(n), np.empty(n), np.empty(n), rnd, rnd.view(np.int64)
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
@@ -57,14 +69,24 @@ def wkv_forward(w, u, k, v, y):  # pragma: no cover - compiled
         b, c0 = task // n_blk, (task % n_blk) * BLOCK
         n = min(BLOCK, n_c - c0)
         aa, bb, pp = np.zeros(n), np.zeros(n), np.full(n, NEG)
+        arg, dif, ex, rnd, bits = _scratch(n)
         for t in range(n_t):
+            kt, vt, yt = k[b, t, c0:c0 + n], v[b, t, c0:c0 + n], y[b, t, c0:c0 + n]
             for j in range(n):
-                c = c0 + j
-                kk, vv = k[b, t, c], v[b, t, c]
-                _, e1, e2 = pair_exp(pp[j], u[c] + kk)
-                y[b, t, c] = (e1 * aa[j] + e2 * vv) / (e1 * bb[j] + e2)
-                pp[j], e1, e2 = pair_exp(w[c] + pp[j], kk)
-                aa[j] = e1 * aa[j] + e2 * vv
+                dif[j] = pp[j] - (u[c0 + j] + kt[j])
+                arg[j] = -abs(dif[j])
+            exp_nonpos(arg, ex, rnd, bits)
+            for j in range(n):
+                e1, e2 = _pick(dif[j], ex[j])
+                yt[j] = (e1 * aa[j] + e2 * vt[j]) / (e1 * bb[j] + e2)
+                decayed = w[c0 + j] + pp[j]
+                dif[j] = decayed - kt[j]
+                arg[j] = -abs(dif[j])
+                pp[j] = max(decayed, kt[j])
+            exp_nonpos(arg, ex, rnd, bits)
+            for j in range(n):
+                e1, e2 = _pick(dif[j], ex[j])
+                aa[j] = e1 * aa[j] + e2 * vt[j]
                 bb[j] = e1 * bb[j] + e2
 
 
@@ -73,21 +95,60 @@ def _forward_sweep(w, u, k, v, gy, b, c0, n, qs, ds, ys, es, gw, gu):  # pragma:
     """Recompute ``y, q, d, e^{u+k-q}`` of one task into scratch; sum dL/dw and dL/du."""
     aa, bb, pp = np.zeros(n), np.zeros(n), np.full(n, NEG)
     a2, b2 = np.zeros(n), np.zeros(n)  # A', B' on the exponent pp
+    arg, dif, ex, rnd, bits = _scratch(n)
     for t in range(k.shape[1]):
+        kt, vt, gt = k[b, t, c0:c0 + n], v[b, t, c0:c0 + n], gy[b, t, c0:c0 + n]
         for j in range(n):
-            c = c0 + j
-            kk, vv, g = k[b, t, c], v[b, t, c], gy[b, t, c]
-            q, e1, e2 = pair_exp(pp[j], u[c] + kk)
+            bonus = u[c0 + j] + kt[j]
+            dif[j] = pp[j] - bonus
+            arg[j] = -abs(dif[j])
+            qs[t, j] = max(pp[j], bonus)
+        exp_nonpos(arg, ex, rnd, bits)
+        for j in range(n):
+            e1, e2 = _pick(dif[j], ex[j])
             d = e1 * bb[j] + e2
-            yy = (e1 * aa[j] + e2 * vv) / d
-            qs[t, j], ds[t, j], ys[t, j], es[t, j] = q, d, yy, e2
-            gu[b, c0 + j] += g * e2 * (vv - yy) / d
-            gw[b, c0 + j] += g * e1 * (a2[j] - yy * b2[j]) / d
-            pp[j], e1, e2 = pair_exp(w[c] + pp[j], kk)
+            yy = (e1 * aa[j] + e2 * vt[j]) / d
+            ds[t, j], ys[t, j], es[t, j] = d, yy, e2
+            gu[b, c0 + j] += gt[j] * e2 * (vt[j] - yy) / d
+            gw[b, c0 + j] += gt[j] * e1 * (a2[j] - yy * b2[j]) / d
+            decayed = w[c0 + j] + pp[j]
+            dif[j] = decayed - kt[j]
+            arg[j] = -abs(dif[j])
+            pp[j] = max(decayed, kt[j])
+        exp_nonpos(arg, ex, rnd, bits)
+        for j in range(n):
+            e1, e2 = _pick(dif[j], ex[j])
             a2[j] = e1 * (a2[j] + aa[j])
             b2[j] = e1 * (b2[j] + bb[j])
-            aa[j] = e1 * aa[j] + e2 * vv
+            aa[j] = e1 * aa[j] + e2 * vt[j]
             bb[j] = e1 * bb[j] + e2
+
+
+@njit(fastmath=_FM, inline="always")
+def _reverse_sweep(w, k, v, gy, gk, gv, b, c0, n, qs, ds, ys, es):  # pragma: no cover - compiled
+    """dL/dk and dL/dv of one task from the scratch of the forward sweep."""
+    z1, z2, m = np.zeros(n), np.zeros(n), np.full(n, NEG)
+    arg, dif, ex, rnd, bits = _scratch(n)
+    harg, hist = np.empty(n), np.empty(n)
+    for t in range(k.shape[1] - 1, -1, -1):
+        kt, vt, gt = k[b, t, c0:c0 + n], v[b, t, c0:c0 + n], gy[b, t, c0:c0 + n]
+        for j in range(n):
+            harg[j] = min(kt[j] + m[j], 0.0)  # <= 0 exactly; min() absorbs rounding
+            decayed = w[c0 + j] + m[j]
+            dif[j] = decayed + qs[t, j]
+            arg[j] = -abs(dif[j])
+            m[j] = max(decayed, -qs[t, j])
+        exp_nonpos(harg, hist, rnd, bits)
+        exp_nonpos(arg, ex, rnd, bits)
+        gkt, gvt = gk[b, t, c0:c0 + n], gv[b, t, c0:c0 + n]
+        for j in range(n):
+            d, yy, g = ds[t, j], ys[t, j], gt[j]
+            direct = g * es[t, j] / d
+            gvt[j] = direct + hist[j] * z1[j]
+            gkt[j] = direct * (vt[j] - yy) + hist[j] * (vt[j] * z1[j] - z2[j])
+            e1, e2 = _pick(dif[j], ex[j])
+            z1[j] = e1 * z1[j] + e2 * g / d
+            z2[j] = e1 * z2[j] + e2 * g * yy / d
 
 
 @njit(parallel=True, fastmath=_FM, cache=True)
@@ -100,18 +161,7 @@ def wkv_backward(w, u, k, v, gy, gk, gv, gw, gu):  # pragma: no cover - compiled
         n = min(BLOCK, n_c - c0)
         qs, ds, ys, es = np.empty((n_t, n)), np.empty((n_t, n)), np.empty((n_t, n)), np.empty((n_t, n))
         _forward_sweep(w, u, k, v, gy, b, c0, n, qs, ds, ys, es, gw, gu)
-        z1, z2, m = np.zeros(n), np.zeros(n), np.full(n, NEG)
-        for t in range(n_t - 1, -1, -1):
-            for j in range(n):
-                c = c0 + j
-                kk, vv, g = k[b, t, c], v[b, t, c], gy[b, t, c]
-                d, yy, direct = ds[t, j], ys[t, j], g * es[t, j] / ds[t, j]
-                hist = math.exp(kk + m[j])
-                gv[b, t, c] = direct + hist * z1[j]
-                gk[b, t, c] = direct * (vv - yy) + hist * (vv * z1[j] - z2[j])
-                m[j], e1, e2 = pair_exp(w[c] + m[j], -qs[t, j])
-                z1[j] = e1 * z1[j] + e2 * g / d
-                z2[j] = e1 * z2[j] + e2 * g * yy / d
+        _reverse_sweep(w, k, v, gy, gk, gv, b, c0, n, qs, ds, ys, es)
 
 
 def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:

@@ -1,0 +1,127 @@
+"""Time a training step of a reduced maxformer_cifar: snnlab's neurons against the same network on
+spikingjelly's multi-step LIFNode (torch backend), and their peak memory.
+
+The network is built once by ``snnlab.models.create_model``; the peer variant is a deep copy in
+which every ``snnlab.nn.LIF`` is replaced by ``spikingjelly.activation_based.neuron.LIFNode`` with
+the same tau, threshold, reset, detach_reset and sigmoid surrogate (step_mode "m", torch backend),
+so everything else (convolutions, batch norm, attention, AdamW) is identical. A step is forward +
+cross-entropy on the mean over T + backward + AdamW; spikingjelly's state is reset after each
+step as its users do (``functional.reset_net``). Fresh random input per step, a warm-up, then the
+median of ``--steps`` steps. Each variant runs in its own subprocess so that peak memory can be
+compared: on CPU the growth of the peak resident set over the timed steps (``ru_maxrss`` after
+minus the resident set before the first step); on CUDA ``torch.cuda.max_memory_allocated``.
+
+    python benchmarks/bench_maxformer.py [--steps 10] [--device cpu|cuda] [--json out.json]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+CFG = dict(dims=[32, 64, 128], depths=[1, 1, 2], heads=[8, 8, 8], T=4, img_size=32, num_classes=10)
+
+
+def swap_to_spikingjelly(model: torch.nn.Module) -> torch.nn.Module:
+    """Every snnlab LIF replaced by spikingjelly's multi-step LIFNode with the same parameters."""
+    from spikingjelly.activation_based import neuron, surrogate
+
+    from snnlab.nn import LIF
+
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if isinstance(child, LIF):
+                p = child.params
+                setattr(parent, name, neuron.LIFNode(
+                    tau=p.tau, v_threshold=p.v_threshold, v_reset=p.v_reset, decay_input=p.decay_input,
+                    detach_reset=p.detach_reset, surrogate_function=surrogate.Sigmoid(alpha=child.surrogate.alpha),
+                    step_mode="m"))
+    return model
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
+    """Time one variant in this process; returns the median step time and peak memory."""
+    from spikingjelly.activation_based import functional
+
+    from snnlab.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("maxformer_cifar", **CFG)
+    if variant == "spikingjelly":
+        model = swap_to_spikingjelly(copy.deepcopy(model))
+    model = model.to(device).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def step() -> None:
+        x = torch.randn(batch, 3, 32, 32, device=device)
+        y = torch.randint(0, 10, (batch,), device=device)
+        loss = torch.nn.functional.cross_entropy(model(x).mean(0), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if variant == "spikingjelly":
+            functional.reset_net(model)
+        if device == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(warmup):
+        step()
+    base = _rss_mb()
+    if device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
+            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
+    return {"variant": variant, "median_s": statistics.median(times), "steps": steps, "peak_mb": peak,
+            "params": sum(p.numel() for p in model.parameters())}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # child process
+    args = ap.parse_args()
+    if args.variant:
+        print(json.dumps(run_variant(args.variant, args.steps, args.warmup, args.batch, args.device)))
+        return
+    rows = []
+    for variant in ("snnlab", "spikingjelly"):
+        cmd = [sys.executable, __file__, "--variant", variant, "--steps", str(args.steps), "--warmup",
+               str(args.warmup), "--batch", str(args.batch), "--device", args.device]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        rows.append(json.loads(out))
+    ours, peer = rows
+    print(f"maxformer_cifar {CFG['dims']} depths {CFG['depths']}, T {CFG['T']}, B {args.batch}, 32 px, "
+          f"{ours['params']:,} parameters, {args.device}, training step (forward, backward, AdamW)")
+    print(f"{'variant':<14}{'median step':>14}{'peak memory':>14}")
+    for r in rows:
+        print(f"{r['variant']:<14}{r['median_s'] * 1e3:>11.1f} ms{r['peak_mb']:>11.1f} MB")
+    print(f"speed-up {peer['median_s'] / ours['median_s']:.2f}x, memory ratio {ours['peak_mb'] / max(peer['peak_mb'], 1e-9):.2f}")
+    if args.json:
+        args.json.write_text(json.dumps({"config": CFG, "batch": args.batch, "device": args.device, "rows": rows,
+                                         "date": time.strftime("%Y-%m-%d")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
