@@ -7,9 +7,11 @@ the same tau, threshold, reset, detach_reset and sigmoid surrogate (step_mode "m
 so everything else (convolutions, batch norm, attention, AdamW) is identical. A step is forward +
 cross-entropy on the mean over T + backward + AdamW; spikingjelly's state is reset after each
 step as its users do (``functional.reset_net``). Fresh random input per step, a warm-up, then the
-median of ``--steps`` steps. Each variant runs in its own subprocess so that peak memory can be
-compared: on CPU the growth of the peak resident set over the timed steps (``ru_maxrss`` after
-minus the resident set before the first step); on CUDA ``torch.cuda.max_memory_allocated``.
+median of ``--steps`` steps. Timing runs both variants in one process, alternating step by step,
+so that both see the same machine load (the shared machines this was measured on are busy).
+Memory is measured in one subprocess per variant: on CPU the growth of the peak resident set over
+the measured steps (``ru_maxrss`` after minus the resident set before the first step); on CUDA
+``torch.cuda.max_memory_allocated``.
 
     python benchmarks/bench_maxformer.py [--steps 10] [--device cpu|cuda] [--json out.json]
 """
@@ -52,8 +54,8 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
-    """Time one variant in this process; returns the median step time and peak memory."""
+def make_step(variant: str, batch: int, device: str):
+    """A closure running one training step of ``variant``, and its parameter count."""
     from spikingjelly.activation_based import functional
 
     from snnlab.models import create_model
@@ -77,20 +79,35 @@ def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) 
         if device == "cuda":
             torch.cuda.synchronize()
 
+    return step, sum(p.numel() for p in model.parameters())
+
+
+def time_both(steps: int, warmup: int, batch: int, device: str) -> dict:
+    """Median step time of both variants, measured alternately in this process."""
+    runs = {v: make_step(v, batch, device) for v in ("snnlab", "spikingjelly")}
+    times: dict[str, list[float]] = {v: [] for v in runs}
+    for i in range(warmup + steps):
+        for variant, (step, _) in runs.items():
+            t0 = time.perf_counter()
+            step()
+            if i >= warmup:
+                times[variant].append(time.perf_counter() - t0)
+    return {v: {"median_s": statistics.median(t), "times_s": t, "params": runs[v][1]} for v, t in times.items()}
+
+
+def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
+    """Peak memory of ``steps`` training steps of one variant in this process."""
+    step, params = make_step(variant, batch, device)
     for _ in range(warmup):
         step()
     base = _rss_mb()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    times = []
     for _ in range(steps):
-        t0 = time.perf_counter()
         step()
-        times.append(time.perf_counter() - t0)
     peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
             else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
-    return {"variant": variant, "median_s": statistics.median(times), "steps": steps, "peak_mb": peak,
-            "params": sum(p.numel() for p in model.parameters())}
+    return {"variant": variant, "peak_mb": peak, "params": params}
 
 
 def main() -> None:
@@ -103,14 +120,14 @@ def main() -> None:
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
     if args.variant:
-        print(json.dumps(run_variant(args.variant, args.steps, args.warmup, args.batch, args.device)))
+        print(json.dumps(run_variant(args.variant, 2, 1, args.batch, args.device)))
         return
+    timing = time_both(args.steps, args.warmup, args.batch, args.device)
     rows = []
     for variant in ("snnlab", "spikingjelly"):
-        cmd = [sys.executable, __file__, "--variant", variant, "--steps", str(args.steps), "--warmup",
-               str(args.warmup), "--batch", str(args.batch), "--device", args.device]
+        cmd = [sys.executable, __file__, "--variant", variant, "--batch", str(args.batch), "--device", args.device]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        rows.append(json.loads(out))
+        rows.append({**json.loads(out), **timing[variant]})
     ours, peer = rows
     print(f"maxformer_cifar {CFG['dims']} depths {CFG['depths']}, T {CFG['T']}, B {args.batch}, 32 px, "
           f"{ours['params']:,} parameters, {args.device}, training step (forward, backward, AdamW)")

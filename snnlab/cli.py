@@ -3,6 +3,11 @@
 Each subcommand lives in ``snnlab/commands/<name>.py`` and exposes
 ``register(subparsers) -> argparse.ArgumentParser`` whose parser has ``func`` set by
 ``set_defaults(func=...)``. Commands are discovered automatically.
+
+Conventions every command follows: actions of a command are sub-subcommands
+(``snnlab lsm run CONFIG``), a command that writes a run takes ``--out DIR`` (default
+``runs/<name>``), recipes take ``--set key=value`` (repeatable), and ``--debug`` (tracebacks
+instead of one-line errors) is accepted before or after the subcommand.
 """
 from __future__ import annotations
 
@@ -28,6 +33,19 @@ EPILOG = textwrap.dedent(
 )
 
 
+DEBUG_HELP = "show full tracebacks on errors"
+
+
+def _accept_debug(parser: argparse.ArgumentParser) -> None:
+    """Let ``--debug`` also follow the (sub)subcommand: add it to every nested parser."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                if "--debug" not in sub._option_string_actions:
+                    sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
+                _accept_debug(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every discovered subcommand."""
     import snnlab.commands as commands
@@ -38,13 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         if info.name.startswith("_"):
             continue
         module = importlib.import_module(f"snnlab.commands.{info.name}")
         module.register(sub)
+    _accept_debug(parser)
     return parser
 
 

@@ -282,9 +282,6 @@ def build_dataclass(cls: type, raw: Any, where: str) -> Any:
     return obj
 
 
-_build = build_dataclass  # the former private name, kept for older importers
-
-
 def _check_values(obj: Any, where: str) -> None:
     """Choices and ranges of the fields of one section."""
     section = where.split(".")[-1] if where else ""

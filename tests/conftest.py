@@ -18,14 +18,41 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
+SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
+
+
+def _backend_params() -> list:
+    """Every registered kernel backend; ``cuda`` runs in the CUDA-simulator run (tests/test_cuda_simulator.py)."""
+    from snnlab.kernels import BACKENDS
+
+    return [pytest.param(name, id=name, marks=(pytest.mark.cuda,) if name == "cuda" else ()) for name in BACKENDS]
+
+
+@pytest.fixture(params=_backend_params())
+def backend(request) -> str:
+    """The same test on every registered backend (brian2-style); tensors stay on the CPU."""
+    return request.param
+
+
+@pytest.fixture(params=[p for p in _backend_params() if p.values[0] != "cuda"])
+def cpu_backend(request) -> str:
+    """Every registered backend that runs CPU tensors outside the CUDA simulator (torch, numba)."""
+    return request.param
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip `peers` tests when the peer libraries are absent, and `cuda` tests without numba-cuda."""
+    """Skip `cuda` tests outside the CUDA simulator (and without numba-cuda); they run in
+    tests/test_cuda_simulator.py's subprocess, or with ``make test-cuda``."""
     import importlib.util
 
     have_cuda_target = importlib.util.find_spec("numba.cuda") is not None
     for item in items:
-        if "cuda" in item.keywords and not have_cuda_target:
+        if "cuda" not in item.keywords:
+            continue
+        if not have_cuda_target:
             item.add_marker(pytest.mark.skip(reason="numba-cuda not installed"))
+        elif not SIMULATED:
+            item.add_marker(pytest.mark.skip(reason="runs under NUMBA_ENABLE_CUDASIM=1 (tests/test_cuda_simulator.py)"))
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")

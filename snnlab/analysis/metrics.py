@@ -37,11 +37,6 @@ def activation_sparsity(profile: ActivityProfile) -> float:
     return 1.0 - spikes / updates if updates else 0.0
 
 
-def sparsity_by_layer(profile: ActivityProfile) -> dict[str, float]:
-    """Activation sparsity of each neuron layer."""
-    return {l.name: 1.0 - l.spikes / l.neuron_updates for l in profile.layers if l.kind == "neuron" and l.neuron_updates}
-
-
 def synaptic_operations(profile: ActivityProfile) -> dict[str, float]:
     """NeuroBench's SynapticOperations per sample: effective MACs, effective ACs and dense ops."""
     one = profile.per_inference()

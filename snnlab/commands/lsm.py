@@ -20,7 +20,11 @@ EPILOG = textwrap.dedent(
     study also writes RUN/plots/robustness.png and RUN/plots/energy.png.
     """
 )
-ACTIONS = ("run", "zeroshot", "study")
+ACTIONS = {  # action -> what it does
+    "run": "classification with a fixed reservoir and a trained readout",
+    "zeroshot": "LSM-CLIP zero-shot retrieval",
+    "study": "variability, read-noise and stuck-at sweeps, and energy",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -30,13 +34,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         description="Fixed random LIF reservoirs with software or resistive-memory weights; only the "
                     "readout (or the zero-shot projections) is trained.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=ACTIONS, help="run: classification; zeroshot: LSM-CLIP retrieval; "
-                                                       "study: variability/read-noise/stuck-at sweeps and energy")
-    parser.add_argument("config", help="recipe YAML (experiments/lsm_digits.yaml, experiments/nmnist_lsm.yaml...)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe field with a dotted key, e.g. lsm.hardware=rram_40nm (repeatable)")
-    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
-    parser.set_defaults(func=run)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in ACTIONS.items():
+        sub = actions.add_parser(action, help=text, description=text, epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("config", help="recipe YAML (experiments/lsm_digits.yaml, experiments/nmnist_lsm.yaml...)")
+        sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a recipe field with a dotted key, e.g. lsm.hardware=rram_40nm (repeatable)")
+        sub.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
+        sub.set_defaults(func=run)
     return parser
 
 

@@ -18,7 +18,10 @@ EPILOG = textwrap.dedent(
     prune writes RUN/prune_results.json and RUN/plots/pruning.png (it trains first when RUN/model.pt is absent).
     """
 )
-ACTIONS = ("train", "prune")
+ACTIONS = {  # action -> what it does
+    "train": "fit and evaluate the heterogeneous-delay layer",
+    "prune": "accuracy vs synapses kept (trains first when RUN/model.pt is absent)",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -29,12 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
                     "convolution read as a logistic regression) detects the motion direction in synthetic "
                     "DVS movies of moving textures (Grimaldi & Perrinet, Biol. Cybern. 2023).",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("action", choices=ACTIONS, help="train: fit and evaluate; prune: accuracy vs synapses kept")
-    parser.add_argument("config", help="recipe YAML (experiments/motion_hd.yaml)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe field with a dotted key, e.g. train.epochs=2 (repeatable)")
-    parser.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
-    parser.set_defaults(func=run)
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in ACTIONS.items():
+        sub = actions.add_parser(action, help=text, description=text, epilog=EPILOG,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.add_argument("config", help="recipe YAML (experiments/motion_hd.yaml)")
+        sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                         help="override a recipe field with a dotted key, e.g. train.epochs=2 (repeatable)")
+        sub.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
+        sub.set_defaults(func=run)
     return parser
 
 

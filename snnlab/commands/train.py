@@ -33,6 +33,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
                         help="override a config field, e.g. train.epochs=3 (repeatable)")
     parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN",
                         help="continue from checkpoints/last.pt (of the recipe's run, or of the RUN folder)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="run folder (default: the recipe's run.out_dir/run.name, i.e. runs/<recipe name>)")
     parser.add_argument("--force", action="store_true", help="start over in a run folder that has checkpoints")
     parser.add_argument("--nproc-per-node", type=int, default=1, metavar="N",
                         help="data-parallel processes on this machine (relaunches under torchrun)")
@@ -66,6 +68,8 @@ def _relaunch_argv(args: argparse.Namespace) -> list[str]:
     argv = ["train"] + ([args.config] if args.config else [])
     for item in args.overrides:
         argv += ["--set", item]
+    if args.out:
+        argv += ["--out", args.out]
     if isinstance(args.resume, str):
         argv += ["--resume", args.resume]
     elif args.resume:
@@ -83,10 +87,14 @@ def run(args: argparse.Namespace) -> int:
 
         return launch(args.nproc_per_node, _relaunch_argv(args))
     cfg = load_config(path, args.overrides)
-    if isinstance(args.resume, str):
+    if isinstance(args.resume, str) or args.out:
         from pathlib import Path
 
-        run_dir = Path(args.resume)
+        from snnlab.errors import ConfigError
+
+        if isinstance(args.resume, str) and args.out and Path(args.out) != Path(args.resume):
+            raise ConfigError(f"--out {args.out} and --resume {args.resume} name two run folders; give one")
+        run_dir = Path(args.out or args.resume)
         cfg.run.out_dir, cfg.run.name = str(run_dir.parent), run_dir.name
     from snnlab.train import Trainer
 

@@ -30,6 +30,7 @@ from snnlab.data.transforms import (
 
 __all__ = [
     "DATASETS",
+    "register_dataset",
     "EVENT_DTYPE",
     "CenterCrop",
     "ChannelMask",
@@ -50,7 +51,6 @@ __all__ = [
     "collate_time_major",
     "create_dataset",
     "from_tonic",
-    "register_dataset",
     "make_events",
     "pad_collate",
 ]

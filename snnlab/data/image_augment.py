@@ -233,7 +233,10 @@ class RandAugment:
 
 def parse_randaugment(spec: str, **kw) -> RandAugment:
     """timm's config string, e.g. ``"rand-m9-n1-mstd0.4-inc1"`` (``inc`` is implied: the
-    magnitude-increasing variants are the only ones here)."""
+    magnitude-increasing variants are the only ones here). The op set is the Max-Former CIFAR
+    code's ("snn") unless ``ops`` is passed or the string ends in ``-timm`` (the full set)."""
+    if str(spec).endswith("-timm"):
+        spec, kw = str(spec)[: -len("-timm")], {"ops": "timm", **kw}
     parts = str(spec).split("-")
     if parts[0] != "rand":
         raise ConfigError(f"randaugment: '{spec}' must start with 'rand-' (e.g. rand-m9-n1-mstd0.4-inc1)")

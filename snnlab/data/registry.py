@@ -5,12 +5,12 @@ optional dependency only matters for the dataset that needs it.
 """
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from snnlab.errors import ConfigError, DataError
+from snnlab.registry import Registry
 
 DATASETS: dict[str, str] = {
     "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16); "
@@ -34,7 +34,7 @@ DATASETS: dict[str, str] = {
     "wikitext103": "WikiText-103 wiki.{train,valid,test}.tokens, character or BPE (tokenizer=tokenizer.json) windows",
 }
 
-# name -> (module, factory function, fixed keyword arguments)
+# name -> (module, factory function, fixed keyword arguments) of the built-in readers
 _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "digits": ("snnlab.data.digits", "digits_dataset", {}),
     "shd": ("snnlab.data.shd", "shd_dataset", {"kind": "shd"}),
@@ -52,31 +52,27 @@ _FACTORIES: dict[str, tuple[str, str, dict[str, Any]]] = {
     "enwik8": ("snnlab.data.text", "enwik8_dataset", {}),
     "wikitext103": ("snnlab.data.text", "wikitext103_dataset", {}),
 }
+# name -> reader factory ``(root, split, **cfg)``, imported on first use
+READERS: Registry = Registry("dataset", DataError, listing="valid names", sort=False)
+_FIXED: dict[str, dict[str, Any]] = {}  # keyword arguments a name implies
 
 
-_REGISTERED: dict[str, Callable[..., Any]] = {}  # name -> factory added by register_dataset
+def register_dataset(name: str, description: str, factory: Any = None, **fixed: Any) -> Any:
+    """Register a reader ``factory(root, split, **cfg)`` (or ``"module:function"``, imported lazily)
+    under ``name``; ``fixed`` keyword arguments are passed on every call. Usable as a decorator."""
+    if factory is None:
+        return lambda fn: register_dataset(name, description, fn, **fixed)
+    DATASETS[name] = description
+    _FIXED[name] = dict(fixed)
+    if isinstance(factory, str):
+        READERS.register_lazy(name, factory)
+    else:
+        READERS.register(name, factory)
+    return factory
 
 
-def register_dataset(name: str, description: str = "") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator adding a dataset factory ``f(root, split, **options)`` under ``name``.
-
-    The factory returns a dataset of ``(x (T, ...), y)`` items with ``num_classes`` and
-    ``input_shape`` (see :func:`create_dataset`); recipes then name it in ``data.name`` and pass
-    ``data.options`` to it. Built-in names cannot be replaced.
-
-    Raises:
-        ConfigError: ``name`` is built in or already registered to another factory.
-    """
-    key = str(name).lower()
-
-    def wrap(factory: Callable[..., Any]) -> Callable[..., Any]:
-        if key in _FACTORIES or (key in _REGISTERED and _REGISTERED[key] is not factory):
-            raise ConfigError(f"dataset '{name}' is registered already; choose another name")
-        _REGISTERED[key] = factory
-        DATASETS[key] = description or (factory.__doc__ or "registered dataset").strip().splitlines()[0]
-        return factory
-
-    return wrap
+for _name, (_module, _func, _fixed) in _FACTORIES.items():
+    register_dataset(_name, DATASETS[_name], f"{_module}:{_func}", **_fixed)
 
 
 def create_dataset(name: str, root: str | None = None, split: str = "train", **cfg: Any) -> torch.utils.data.Dataset:
@@ -100,13 +96,9 @@ def create_dataset(name: str, root: str | None = None, split: str = "train", **c
         ConfigError: invalid options.
     """
     key = str(name).lower()
-    if key in _REGISTERED:
-        _check_options(key, _REGISTERED[key], set(cfg), set())
-        return _REGISTERED[key](root=root, split=split, **cfg)
-    if key not in _FACTORIES:
-        raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(DATASETS)}")
-    module, func, fixed = _FACTORIES[key]
-    factory = getattr(importlib.import_module(module), func)
+    if key not in READERS:
+        raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(READERS.names())}")
+    factory, fixed = READERS.get(key), _FIXED.get(key, {})
     _check_options(key, factory, set(cfg), set(fixed))
     return factory(root=root, split=split, **fixed, **cfg)
 
@@ -115,7 +107,10 @@ def _check_options(name: str, factory: Any, given: set[str], fixed: set[str]) ->
     """Reject options the reader does not take, listing the ones it does."""
     import inspect
 
-    params = inspect.signature(factory).parameters
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a callable without a signature: let it check its own options
+        return
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
         return
     valid = [p for p in params if p not in {"root", "split"} | fixed]

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.data.events import EVENT_DTYPE, check_events, check_sensor_size
+from snnlab.data.events import check_events, check_sensor_size
 from snnlab.errors import ConfigError
 
 
@@ -244,8 +244,3 @@ class Denoise:
                     if dx or dy:
                         support[(x + dx, y + dy)] = t + self.filter_time_us
         return events[keep]
-
-
-def empty_events() -> np.ndarray:
-    """An event array with no events."""
-    return np.empty(0, dtype=EVENT_DTYPE)

@@ -22,16 +22,23 @@ Charge per neuron (``tau`` in steps, ``k = 1/tau``):
 ``detach_reset`` stops the gradient through the spike in the reset term. Non-finite input
 propagates: a NaN membrane never spikes and stays NaN until reset; ``inf`` input gives a NaN
 membrane after the step (``inf - inf``). Modules can raise instead (``check_finite=True``).
+
+The arithmetic of each line lives once in :mod:`snnlab.functional.equations` (operators only),
+which the fused kernels compile too. Each kind is one :class:`NeuronKind` record in
+:data:`KINDS` (parameters, state, step, kernel family, module class, NIR node): the lists of
+kinds elsewhere (kernels, ``snnlab.nn``, NIR export and import) derive from it.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
-from typing import Callable, NamedTuple, Optional, Union
+from typing import Any, Callable, NamedTuple, Optional, Union
 
 import torch
 
+from snnlab.functional import equations as eq
 from snnlab.functional.surrogate import Surrogate
+from snnlab.registry import Registry
 
 Scalar = Union[float, torch.Tensor]
 
@@ -146,9 +153,7 @@ def _rest(v_reset: Optional[float]) -> float:
 
 def lif_charge(v: torch.Tensor, x: torch.Tensor, k: Scalar, v_rest: float, decay_input: bool) -> torch.Tensor:
     """Leaky charge with leak factor ``k = 1/tau`` towards ``v_rest``."""
-    if decay_input:
-        return v + k * (x - (v - v_rest))
-    return v - k * (v - v_rest) + x
+    return eq.charge(v, x, k, v_rest, eq.DECAY_INPUT if decay_input else eq.DECAY_STATE)
 
 
 def fire_and_reset(h: torch.Tensor, theta: Scalar, v_reset: Optional[float], detach_reset: bool,
@@ -156,13 +161,11 @@ def fire_and_reset(h: torch.Tensor, theta: Scalar, v_reset: Optional[float], det
     """Spike where ``h >= theta`` and reset; returns ``(spike, v)``."""
     s = surrogate(h - theta)
     sr = s.detach() if detach_reset else s
-    if v_reset is None:
-        return s, h - sr * theta
-    return s, h - sr * (h - v_reset)
+    return s, eq.reset(h, sr, theta, v_reset, v_reset is not None)
 
 
 def if_step(x, state: VState, p: IFParams, surrogate: Surrogate):
-    h = state.v + x
+    h = eq.charge(state.v, x, 1.0, 0.0, eq.IF_CHARGE)
     s, v = fire_and_reset(h, p.v_threshold, p.v_reset, p.detach_reset, surrogate)
     return s, VState(v)
 
@@ -176,15 +179,14 @@ def lif_step(x, state: VState, p: LIFParams, surrogate: Surrogate, k: Optional[S
 
 def alif_step(x, state: ALIFState, p: ALIFParams, surrogate: Surrogate):
     h = lif_charge(state.v, x, 1.0 / p.tau, _rest(p.v_reset), p.decay_input)
-    theta = p.v_threshold + p.beta * state.a
+    theta = eq.adaptive_threshold(p.v_threshold, p.beta, state.a)
     s, v = fire_and_reset(h, theta, p.v_reset, p.detach_reset, surrogate)
-    a = state.a * (1.0 - 1.0 / p.tau_adapt) + s
-    return s, ALIFState(v, a)
+    return s, ALIFState(v, eq.adapt(state.a, 1.0 - 1.0 / p.tau_adapt, s))
 
 
 def cuba_lif_step(x, state: CubaState, p: CubaLIFParams, surrogate: Surrogate):
-    i = state.i + (p.w_in * x - state.i) / p.tau_syn
-    h = state.v + (p.v_leak - state.v + p.r * i) / p.tau_mem
+    i = eq.cuba_current(state.i, x, p.w_in, p.tau_syn)
+    h = eq.cuba_charge(state.v, i, p.v_leak, p.r, p.tau_mem)
     s, v = fire_and_reset(h, p.v_threshold, p.v_reset, p.detach_reset, surrogate)
     return s, CubaState(v, i)
 
@@ -194,28 +196,61 @@ def li_step(x, state: VState, p: LIParams, surrogate: Optional[Surrogate] = None
     return v, VState(v)
 
 
-STEPS: dict[str, Callable] = {
-    "if": if_step, "lif": lif_step, "alif": alif_step, "cuba_lif": cuba_lif_step, "li": li_step,
-}
-PARAMS: dict[str, type] = {
-    "if": IFParams, "lif": LIFParams, "alif": ALIFParams, "cuba_lif": CubaLIFParams, "li": LIParams,
-}
+@dataclass(frozen=True)
+class NeuronKind:
+    """Everything snnlab knows about one neuron kind; every list of kinds derives from these.
+
+    The op ``neuron.<name>`` is registered on each backend for every kind; the fused kernels
+    pick their step rules by ``family``; ``snnlab.nn.<module>`` wraps it; ``nir_node`` is the
+    NIR node it exports to (None: NIR cannot express it).
+    """
+
+    name: str  # op suffix and ``SpikingNeuron.kind``
+    params: type  # frozen dataclass of parameters (steps)
+    state: type  # NamedTuple of state tensors, ``v`` first
+    step: Callable  # (x, state, params, surrogate[, k]) -> (out, state)
+    rest: Callable[[Any], tuple]  # params -> resting value of each state field
+    family: str  # fused-kernel family: "leaky" | "alif" | "cuba"
+    module: str  # class name in snnlab.nn
+    nir_node: Optional[str]  # NIR node type, or None
+    spiking: bool = True  # False: the output is the membrane (readout)
+    learnable_leak: bool = False  # the step takes ``k = 1/tau`` as a tensor (PLIF)
 
 
-def initial_state(kind: str, p: NeuronParams, like: torch.Tensor) -> tuple:
-    """Resting state shaped like ``like`` (one time step of input); large CPU states come from
-    the buffer pool (:mod:`snnlab.kernels.pool`), so a training step faults in no fresh pages."""
-    from snnlab.kernels import pool
+KINDS: Registry[NeuronKind] = Registry("neuron kind")
 
-    def full(value: float) -> torch.Tensor:
-        return pool.full(tuple(like.shape), value, like.dtype, like.device)
 
-    v0 = full(_rest(getattr(p, "v_reset", 0.0)))
-    if kind == "cuba_lif":
-        return CubaState(full(p.v_leak), full(0.0))
-    if kind == "alif":
-        return ALIFState(v0, full(0.0))
-    return VState(v0)
+def register_kind(kind: NeuronKind) -> NeuronKind:
+    """Add a neuron kind (see docs/architecture.md, "Adding a neuron kind")."""
+    return KINDS.register(kind.name, kind)
+
+
+register_kind(NeuronKind("if", IFParams, VState, if_step, lambda p: (_rest(p.v_reset),), "leaky", "IF", "IF"))
+register_kind(NeuronKind("lif", LIFParams, VState, lif_step, lambda p: (_rest(p.v_reset),), "leaky", "LIF", "LIF",
+                         learnable_leak=True))
+register_kind(NeuronKind("alif", ALIFParams, ALIFState, alif_step, lambda p: (_rest(p.v_reset), 0.0), "alif",
+                         "ALIF", None))
+register_kind(NeuronKind("cuba_lif", CubaLIFParams, CubaState, cuba_lif_step, lambda p: (p.v_leak, 0.0), "cuba",
+                         "CubaLIF", "CubaLIF"))
+register_kind(NeuronKind("li", LIParams, VState, li_step, lambda p: (p.v_reset,), "leaky", "LI", "LI",
+                         spiking=False))
+
+STEPS: dict[str, Callable] = {name: kind.step for name, kind in KINDS.items()}
+PARAMS: dict[str, type] = {name: kind.params for name, kind in KINDS.items()}
+
+
+def initial_state(kind: str, p: NeuronParams, like: torch.Tensor, full: Optional[Callable] = None) -> tuple:
+    """Resting state shaped like ``like`` (one time step of input).
+
+    ``full(shape, value, dtype, device)`` allocates each field (default ``torch.full``); the
+    neuron modules pass the kernels' buffer pool so a training step faults in no fresh pages.
+    """
+    record = KINDS.get(kind)
+    if full is None:
+        def full(shape, value, dtype, device):
+            return torch.full(shape, value, dtype=dtype, device=device)
+    shape = tuple(like.shape)
+    return record.state(*(full(shape, float(value), like.dtype, like.device) for value in record.rest(p)))
 
 
 def run_sequence(kind: str, x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Surrogate,
@@ -224,8 +259,9 @@ def run_sequence(kind: str, x_seq: torch.Tensor, state: tuple, p: NeuronParams, 
 
     Returns ``(out_seq (T, ...), final_state, v_seq or None)``.
     """
-    step = STEPS[kind]
-    extra = (k,) if kind == "lif" else ()
+    record = KINDS.get(kind)
+    step = record.step
+    extra = (k,) if record.learnable_leak else ()
     outs, vs = [], []
     for t in range(x_seq.shape[0]):
         out, state = step(x_seq[t], state, p, surrogate, *extra)

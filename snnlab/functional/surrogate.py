@@ -26,6 +26,8 @@ from typing import Any, Callable, ClassVar
 
 import torch
 
+from snnlab.registry import Registry
+
 HALF_PI = math.pi / 2.0
 
 
@@ -153,10 +155,10 @@ class Rectangular(Surrogate):
 PiecewiseLinear = Triangle
 SuperSpike = FastSigmoid
 
-SURROGATES: dict[str, type[Surrogate]] = {
-    "atan": ATan, "sigmoid": Sigmoid, "fast_sigmoid": FastSigmoid, "superspike": FastSigmoid,
-    "triangle": Triangle, "piecewise_linear": Triangle, "rectangular": Rectangular,
-}
+SURROGATES: Registry[type[Surrogate]] = Registry("surrogate")
+for _name, _cls in (("atan", ATan), ("sigmoid", Sigmoid), ("fast_sigmoid", FastSigmoid), ("superspike", FastSigmoid),
+                    ("triangle", Triangle), ("piecewise_linear", Triangle), ("rectangular", Rectangular)):
+    SURROGATES.register(_name, _cls)
 
 
 def get_surrogate(spec: "str | dict | Surrogate | None", alpha: float | None = None) -> Surrogate:
@@ -167,10 +169,7 @@ def get_surrogate(spec: "str | dict | Surrogate | None", alpha: float | None = N
         return ATan(2.0 if alpha is None else alpha)
     if isinstance(spec, dict):
         return get_surrogate(spec.get("name", "atan"), spec.get("alpha", alpha))
-    key = str(spec).lower()
-    if key not in SURROGATES:
-        raise ValueError(f"unknown surrogate {spec!r}; valid: {sorted(SURROGATES)}")
-    cls = SURROGATES[key]
+    cls = SURROGATES.get(str(spec).lower())
     return cls() if alpha is None else cls(float(alpha))
 
 

@@ -20,7 +20,7 @@ by whoever runs the network (the liquid-state machine of :mod:`snnlab.apps.lsm` 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Optional
 
@@ -211,11 +211,6 @@ def read_energy_pj(macro: RRAMMacro, active_rows: np.ndarray, g_plus: np.ndarray
     g_on = float(g_plus[rows].sum() + g_minus[rows].sum()) * 1e-6  # S
     cell_pj = macro.v_read ** 2 * g_on * macro.t_read_ns * 1e-9 * 1e12
     return cell_pj + macro.driver_pj_per_row * int(rows.sum()) + macro.adc_pj_per_col * 2 * g_plus.shape[1]
-
-
-def device_dict(macro: RRAMMacro) -> dict[str, Any]:
-    """Plain dict of a macro for reports."""
-    return asdict(macro)
 
 
 @dataclass

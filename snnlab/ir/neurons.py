@@ -18,9 +18,10 @@ from torch import nn
 
 from snnlab import nn as snn
 from snnlab.errors import GraphError
+from snnlab.functional.neuron import KINDS
 
 READOUT_THRESHOLD = 1e9  # a LIF at or above this threshold never fires: exported as LI
-NEURON_NODES = ("IF", "LIF", "LI", "CubaLIF")
+NEURON_NODES = tuple(kind.nir_node for _, kind in KINDS.items() if kind.nir_node)  # from the neuron records
 
 
 # ----------------------------------------------------------------------------- export
@@ -71,28 +72,35 @@ def _cuba_node(module: snn.CubaLIF, shape: tuple[int, ...], dt: float) -> nir.NI
                        v_reset=_full(shape, v_reset), w_in=_full(shape, p.w_in), metadata=meta)
 
 
+def _if_node(module: snn.IF, shape: tuple[int, ...], dt: float) -> nir.NIRNode:
+    v_reset, meta = _reset_fields(module.params.v_reset)
+    meta.update(_training_metadata(module))
+    return nir.IF(r=_full(shape, 1.0 / dt), v_threshold=_full(shape, module.params.v_threshold),
+                  v_reset=_full(shape, v_reset), metadata=meta)
+
+
+def _li_node(module: snn.LI, shape: tuple[int, ...], dt: float) -> nir.NIRNode:
+    p = module.params
+    r = 1.0 if p.decay_input else p.tau
+    return nir.LI(tau=_full(shape, p.tau * dt), r=_full(shape, r), v_leak=_full(shape, p.v_reset),
+                  metadata={"snnlab.module": "LI"})
+
+
+_EXPORTERS = {"if": _if_node, "lif": _lif_node, "cuba_lif": _cuba_node, "li": _li_node}  # by neuron kind
+
+
 def neuron_to_node(module: nn.Module, shape: tuple[int, ...], dt: float, name: str) -> nir.NIRNode:
     """The NIR node of a snnlab neuron whose per-sample shape is ``shape``.
 
     Raises:
         GraphError: for a neuron NIR cannot express (ALIF's adaptive threshold).
     """
-    if isinstance(module, snn.LIF):
-        return _lif_node(module, shape, dt)
-    if isinstance(module, snn.IF):
-        v_reset, meta = _reset_fields(module.params.v_reset)
-        meta.update(_training_metadata(module))
-        return nir.IF(r=_full(shape, 1.0 / dt), v_threshold=_full(shape, module.params.v_threshold),
-                      v_reset=_full(shape, v_reset), metadata=meta)
-    if isinstance(module, snn.CubaLIF):
-        return _cuba_node(module, shape, dt)
-    if isinstance(module, snn.LI):
-        p = module.params
-        r = 1.0 if p.decay_input else p.tau
-        return nir.LI(tau=_full(shape, p.tau * dt), r=_full(shape, r), v_leak=_full(shape, p.v_reset),
-                      metadata={"snnlab.module": "LI"})
-    raise GraphError(f"layer {name!r}: neuron {type(module).__name__} has no NIR node "
-                     f"(exportable neurons: IF, LIF, PLIF, CubaLIF, LI)")
+    kind = getattr(module, "kind", "")
+    if kind not in _EXPORTERS:
+        exportable = sorted({KINDS.get(k).module for k in _EXPORTERS} | {"PLIF"})
+        raise GraphError(f"layer {name!r}: neuron {type(module).__name__} has no NIR node "
+                         f"(exportable neurons: {', '.join(exportable)})")
+    return _EXPORTERS[kind](module, shape, dt)
 
 
 # ----------------------------------------------------------------------------- import

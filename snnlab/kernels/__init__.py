@@ -1,11 +1,15 @@
 """Fast paths of :mod:`snnlab.functional` ops behind one registry.
 
-Op names: ``neuron.<kind>`` for kind in if, lif, alif, cuba_lif, li. Every neuron kernel takes
+Op names: ``neuron.<kind>`` for every kind of :data:`snnlab.functional.KINDS` (if, lif, alif,
+cuba_lif, li), ``delay.taps`` and ``delay.dense``. Every neuron kernel takes
 ``(x_seq (T, M), state, params, surrogate, k=None, return_v=False)`` and returns
 ``(out_seq (T, M), final_state, v_seq or None)``: ``out`` is spikes (membrane for ``li``),
 ``state`` a NamedTuple of (M,) tensors, ``k`` an optional 0-d tensor ``1/tau`` (PLIF), and
 ``v_seq`` the post-reset membrane when ``return_v``.
 """
-from snnlab.kernels.registry import BACKENDS, availability, dispatch, get_backend, has_kernel, register
+from snnlab.kernels.registry import (
+    BACKENDS, KERNELS, add_backend, availability, backends, dispatch, get_backend, has_kernel, register,
+)
 
-__all__ = ["BACKENDS", "availability", "dispatch", "get_backend", "has_kernel", "register"]
+__all__ = ["BACKENDS", "KERNELS", "add_backend", "availability", "backends", "dispatch", "get_backend", "has_kernel",
+           "register"]

@@ -14,28 +14,37 @@ import importlib
 import logging
 from typing import Any, Callable
 
-import torch
-
 from snnlab.errors import BackendError
+from snnlab.registry import Registry
 
-BACKENDS = ("torch", "numba", "cuda")
 _MODULES = {"torch": "snnlab.kernels.torch_ref", "numba": "snnlab.kernels.numba", "cuda": "snnlab.kernels.cuda"}
-_TABLE: dict[tuple[str, str], Callable[..., Any]] = {}
+BACKENDS: tuple[str, ...] = tuple(_MODULES)  # the built-in kernel backends
+KERNELS: Registry[Callable[..., Any]] = Registry("kernel", BackendError)  # (op, backend) -> kernel
 _LOADED: dict[str, Any] = {}
 _WARNED: set[tuple[str, str]] = set()
 log = logging.getLogger("snnlab.kernels")
 
 
+def add_backend(name: str, module: str) -> None:
+    """Declare a backend package (with ``is_available()`` and ``why_not()``) that is not built in.
+
+    The simulator's engines use this to share the registry with the kernels.
+    """
+    if _MODULES.setdefault(name, module) != module:
+        raise ValueError(f"backend {name!r} is already declared by {_MODULES[name]}")
+
+
+def backends() -> tuple[str, ...]:
+    """Every declared backend: the built-in kernel backends and those added by :func:`add_backend`."""
+    return tuple(_MODULES)
+
+
 def register(op: str, backend: str) -> Callable[[Callable], Callable]:
     """Decorator: register ``fn`` as the kernel of ``op`` on ``backend``."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; valid: {BACKENDS}")
+    if backend not in _MODULES:
+        raise ValueError(f"unknown backend {backend!r}; valid: {tuple(_MODULES)}")
 
-    def wrap(fn: Callable) -> Callable:
-        _TABLE[(op, backend)] = fn
-        return fn
-
-    return wrap
+    return KERNELS.register((op, backend), replace=True)
 
 
 def _load(backend: str) -> Any:
@@ -50,8 +59,8 @@ def _load(backend: str) -> Any:
 
 def availability(backend: str) -> tuple[bool, str]:
     """``(can run here, reason if not)`` for a backend."""
-    if backend not in BACKENDS:
-        raise BackendError(f"unknown backend {backend!r}; valid: auto, {', '.join(BACKENDS)}")
+    if backend not in _MODULES:
+        raise BackendError(f"unknown backend {backend!r}; valid: auto, {', '.join(_MODULES)}")
     module = _load(backend)
     if isinstance(module, Exception):
         return False, f"import failed: {module}"
@@ -62,7 +71,7 @@ def availability(backend: str) -> tuple[bool, str]:
 def has_kernel(op: str, backend: str) -> bool:
     """Whether ``op`` is implemented on ``backend`` (loads the backend)."""
     _load(backend)
-    return (op, backend) in _TABLE
+    return (op, backend) in KERNELS
 
 
 def _warn_once(key: tuple[str, str], msg: str) -> None:
@@ -71,9 +80,13 @@ def _warn_once(key: tuple[str, str], msg: str) -> None:
         log.info(msg)
 
 
-def get_backend(name: str = "auto", tensor: torch.Tensor | None = None, op: str | None = None) -> str:
-    """Resolve a backend name for a tensor's device (and, for ``auto``, for an op)."""
-    on_cuda = tensor is not None and tensor.is_cuda
+def get_backend(name: str = "auto", tensor: Any = None, op: str | None = None) -> str:
+    """Resolve a backend name for a tensor's device (and, for ``auto``, for an op).
+
+    ``tensor`` (a torch tensor or None) is only asked ``is_cuda``: the registry imports no torch,
+    so torch-free engines (the simulator's) register here too.
+    """
+    on_cuda = bool(getattr(tensor, "is_cuda", False))
     if name == "auto":
         preferred = "cuda" if on_cuda else "numba"
         ok, why = availability(preferred)
@@ -97,8 +110,7 @@ def get_backend(name: str = "auto", tensor: torch.Tensor | None = None, op: str 
 def dispatch(op: str, backend: str, *args: Any, **kwargs: Any) -> Any:
     """Call the kernel of ``op`` on an already resolved ``backend``."""
     _load(backend)
-    try:
-        fn = _TABLE[(op, backend)]
-    except KeyError:
-        raise BackendError(f"backend {backend!r} has no kernel for {op!r}") from None
+    fn = KERNELS.find((op, backend))
+    if fn is None:
+        raise BackendError(f"backend {backend!r} has no kernel for {op!r}")
     return fn(*args, **kwargs)

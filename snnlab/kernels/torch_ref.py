@@ -8,7 +8,7 @@ from typing import Optional
 
 import torch
 
-from snnlab.functional.neuron import NeuronParams, run_sequence
+from snnlab.functional.neuron import KINDS, NeuronParams, run_sequence
 from snnlab.functional.surrogate import Surrogate
 from snnlab.kernels.registry import register
 
@@ -31,7 +31,7 @@ def _multistep(kind: str):
     return kernel
 
 
-for _kind in ("if", "lif", "alif", "cuba_lif", "li"):
+for _kind in KINDS:
     register(f"neuron.{_kind}", "torch")(_multistep(_kind))
 
 

@@ -13,11 +13,11 @@ Models map time-major input ``(T, B, ...)`` to per-step outputs ``(T, B, classes
 import importlib
 import pkgutil
 
-from snnlab.models.common import NeuronSpec, spiking_layers
+from snnlab.models.common import NeuronSpec
 from snnlab.models.registry import create_model, list_models, model_defaults, register_model
 
 for _info in pkgutil.iter_modules(__path__):
     if not _info.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_info.name}")
 
-__all__ = ["NeuronSpec", "create_model", "list_models", "model_defaults", "register_model", "spiking_layers"]
+__all__ = ["NeuronSpec", "create_model", "list_models", "model_defaults", "register_model"]

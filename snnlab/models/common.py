@@ -69,15 +69,3 @@ def check_probability(name: str, p: float) -> float:
     if not 0.0 <= float(p) < 1.0:
         raise ConfigError(f"model.{name} must be in [0, 1), got {p!r}")
     return float(p)
-
-
-def check_time_major(owner: str, x: torch.Tensor, step_rank: int) -> None:
-    """Raise ShapeError unless ``x`` is ``(T, B, ...)`` with ``step_rank`` dims per sample."""
-    if x.dim() != step_rank + 2:
-        raise ShapeError(f"{owner}: expected a time-major input with {step_rank + 2} dims (T, B, ...), "
-                         f"got shape {tuple(x.shape)}")
-
-
-def spiking_layers(model: nn.Module) -> dict[str, nn.Module]:
-    """Named modules that emit spikes (``is_spiking_neuron = True``), in forward order."""
-    return {name: m for name, m in model.named_modules() if getattr(m, "is_spiking_neuron", False)}

@@ -13,8 +13,9 @@ from typing import Any, Callable
 from torch import nn
 
 from snnlab.errors import ConfigError
+from snnlab.registry import Registry
 
-_MODELS: dict[str, Callable[..., nn.Module]] = {}
+MODELS: Registry[Callable[..., nn.Module]] = Registry("model", ConfigError, listing="valid models")
 
 
 def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
@@ -23,19 +24,12 @@ def register_model(name: str) -> Callable[[Callable[..., nn.Module]], Callable[.
     Args:
         name: the key used by :func:`create_model` and by ``model.name`` in configs.
     """
-
-    def wrap(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
-        if name in _MODELS and _MODELS[name] is not factory:
-            raise ValueError(f"model '{name}' is registered twice")
-        _MODELS[name] = factory
-        return factory
-
-    return wrap
+    return MODELS.register(name)
 
 
 def list_models() -> list[str]:
     """Names of every registered model, sorted."""
-    return sorted(_MODELS)
+    return MODELS.names()
 
 
 def model_defaults(name: str) -> dict[str, Any]:
@@ -47,9 +41,7 @@ def model_defaults(name: str) -> dict[str, Any]:
 
 
 def _get(name: str) -> Callable[..., nn.Module]:
-    if name not in _MODELS:
-        raise ConfigError(f"unknown model '{name}'; valid models: {', '.join(list_models())}")
-    return _MODELS[name]
+    return MODELS.get(name)
 
 
 def create_model(name: str, **cfg: Any) -> nn.Module:

@@ -19,7 +19,6 @@ after every step (position clamp); the trainer does both through the model.
 """
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any, Optional
 
@@ -28,22 +27,9 @@ from torch import nn
 
 from snnlab.errors import ShapeError
 from snnlab.functional import delay as F
-from snnlab.kernels import availability, dispatch, get_backend
+from snnlab.kernels import BACKENDS, dispatch, get_backend
 
 PATHS = ("auto", "taps", "dense")
-_KERNEL_MODULES = {"torch": "snnlab.kernels.torch_delay", "numba": "snnlab.kernels.numba.delay"}
-
-
-def _load_kernels() -> None:
-    """Import the delay kernels once (they register themselves); numba only when it can run."""
-    for backend, module in _KERNEL_MODULES.items():
-        if backend == "torch" or availability(backend)[0]:
-            importlib.import_module(module)
-
-
-_load_kernels()
-
-
 def _check_count(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"DelayedLinear: {name} must be an integer >= {low}, got {value!r}")
@@ -87,8 +73,8 @@ class DelayedLinear(nn.Module):
         self.truncate = F.check_sigma(truncate, "truncate")
         if path not in PATHS:
             raise ValueError(f"DelayedLinear: path must be one of {PATHS}, got {path!r}")
-        if backend not in ("auto", "torch", "numba", "cuda"):
-            raise ValueError(f"DelayedLinear: backend must be auto|torch|numba|cuda, got {backend!r}")
+        if backend != "auto" and backend not in BACKENDS:
+            raise ValueError(f"DelayedLinear: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
         self.path, self.backend, self.dense_fraction = path, backend, float(dense_fraction)
         factory = {"device": device, "dtype": dtype}
         shape = (out_features, in_features, kernel_count)

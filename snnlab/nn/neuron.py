@@ -23,9 +23,11 @@ from torch import nn
 from snnlab.errors import ShapeError
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import Surrogate, get_surrogate
-from snnlab.kernels import dispatch, get_backend
+from snnlab.kernels import BACKENDS, dispatch, get_backend
+from snnlab.kernels.pool import full as pooled_full
 
 STEP_MODES = ("m", "s")
+_CLASSES: dict[str, type] = {}  # class name -> neuron module class (filled by subclassing)
 
 
 class SpikingNeuron(nn.Module):
@@ -34,16 +36,22 @@ class SpikingNeuron(nn.Module):
     kind: str = ""
     is_spiking_neuron = True
 
+    def __init_subclass__(cls, **kw: Any) -> None:
+        super().__init_subclass__(**kw)
+        _CLASSES[cls.__name__] = cls
+        if cls.kind in F.KINDS:
+            cls.is_spiking_neuron = F.KINDS.get(cls.kind).spiking
+
     def __init__(self, params: F.NeuronParams, surrogate: Any = None, backend: str = "auto",
                  step_mode: str = "m", store_v_seq: bool = False, check_finite: bool = False,
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         if step_mode not in STEP_MODES:
             raise ValueError(f"{type(self).__name__}: step_mode must be one of {STEP_MODES}, got {step_mode!r}")
-        if backend not in ("auto", "torch", "numba", "cuda"):
-            raise ValueError(f"{type(self).__name__}: backend must be auto|torch|numba|cuda, got {backend!r}")
+        if backend != "auto" and backend not in BACKENDS:
+            raise ValueError(f"{type(self).__name__}: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
         self.params = params
-        self.surrogate: Optional[Surrogate] = get_surrogate(surrogate) if self.kind != "li" else None
+        self.surrogate: Optional[Surrogate] = get_surrogate(surrogate) if self.is_spiking_neuron else None
         self.backend = backend
         self.step_mode = step_mode
         self.store_v_seq = store_v_seq
@@ -98,7 +106,7 @@ class SpikingNeuron(nn.Module):
                 raise ShapeError(f"{type(self).__name__}: step input has {like.numel()} elements per step but the "
                                  f"state has {self.state[0].numel()}; call reset() when the batch or shape changes")
             return self.state
-        return F.initial_state(self.kind, self.params, like)
+        return F.initial_state(self.kind, self.params, like, full=pooled_full)
 
 
 class IF(SpikingNeuron):
@@ -168,10 +176,14 @@ class LI(SpikingNeuron):
     """Non-spiking leaky integrator (readout); the output is the membrane sequence."""
 
     kind = "li"
-    is_spiking_neuron = False
 
     def __init__(self, tau: float = 2.0, v_reset: float = 0.0, decay_input: bool = True, **kw: Any) -> None:
         super().__init__(F.LIParams(tau, v_reset, decay_input), None, **kw)
+
+
+def neuron_class(kind: str) -> type:
+    """The ``snnlab.nn`` module class of neuron kind ``kind`` (the class its record names)."""
+    return _CLASSES[F.KINDS.get(kind).module]
 
 
 def reset(module: nn.Module) -> None:

@@ -2,8 +2,12 @@
 
 Both the numba CPU kernels (:mod:`snnlab.sim.kernels`) and the numba-cuda kernels
 (:mod:`snnlab.sim.cuda_kernels`) compile these plain functions (``numba.njit`` and
-``cuda.jit(device=True)``), so the two backends cannot drift apart. The step of a unit with
-input ``x_k`` on receptor ``k`` (see :mod:`snnlab.sim.plan`)::
+``cuda.jit(device=True)``), so the two backends cannot drift apart. They are the general form
+of a NIR neuron node (leak towards ``v_leak``, input gain, several synaptic currents,
+refractory steps), which the training neurons of :mod:`snnlab.functional` are special cases
+of; this second source is held to the first by the golden table
+(tests/functional/test_functional_golden.py runs every kind with a NIR node through the
+simulator). The step of a unit with input ``x_k`` on receptor ``k`` (see :mod:`snnlab.sim.plan`)::
 
     i_k = decay_k * i_k + gain_k * x_k                 current(i_k, decay_k, gain_k, x_k)
     r   = max(r - 1, 0)                                refractory_tick(r); frozen while r > 0

@@ -74,13 +74,6 @@ def plot_rates(rates: dict[str, float], path: Path) -> Path:
     return save_figure(fig, path, dpi=110)
 
 
-def rates_from_history(history: list[dict[str, float]]) -> dict[str, float]:
-    """Per-layer firing rates of the last epoch's metrics row."""
-    if not history:
-        return {}
-    return {k[len(RATE_PREFIX):]: v for k, v in history[-1].items() if k.startswith(RATE_PREFIX)}
-
-
 def plot_run(run_dir: str | Path, history: list[dict[str, float]], rates: dict[str, float],
              loss: str = "mean") -> list[Path]:
     """Write curves, rasters (from ``spikes.npz`` when present) and rates into ``run_dir/plots``.

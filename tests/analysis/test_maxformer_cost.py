@@ -34,6 +34,7 @@ def test_first_conv_macs_rest_acs_and_the_paper_energy():
     assert profile.energy["neuron_update_j"] == 0 and profile.energy["weight_read_j"] == 0
 
 
+@pytest.mark.slow
 def test_report_on_a_maxformer_run_says_why_it_does_not_map(tmp_path, capsys):
     from snnlab.cli import main
     from snnlab.config import load_config

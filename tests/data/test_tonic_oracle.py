@@ -90,7 +90,8 @@ def test_dvs128_aedat2_equals_tonic(tmp_path):
 def test_from_tonic_and_register_dataset(tmp_path):
     """A tonic dataset (N-MNIST files read by tonic) registered by name trains like a built-in one."""
     from snnlab.data import create_dataset, from_tonic, register_dataset
-    from snnlab.data.registry import _REGISTERED, DATASETS
+    from snnlab.data.registry import DATASETS, READERS
+    from snnlab.errors import DataError
 
     rng = np.random.default_rng(0)
     files = [write_nmnist_bin(tmp_path / f"{i}.bin", *random_recording(rng, 60)) for i in range(3)]
@@ -118,8 +119,8 @@ def test_from_tonic_and_register_dataset(tmp_path):
 
         with pytest.raises(ConfigError, match="unknown option"):
             create_dataset("tonic_files", None, "train", n_bins=5)
-        with pytest.raises(ConfigError, match="registered already"):
-            register_dataset("shd")(tonic_files)
+        with pytest.raises(DataError, match="registered twice"):
+            register_dataset("shd", "another shd")(tonic_files)
     finally:
-        _REGISTERED.pop("tonic_files", None)
+        READERS._entries.pop("tonic_files", None)
         DATASETS.pop("tonic_files", None)

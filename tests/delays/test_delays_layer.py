@@ -21,8 +21,8 @@ def direct_integer(x: torch.Tensor, weights: torch.Tensor, delays: torch.Tensor,
     return y
 
 
-@pytest.mark.parametrize("backend", ["torch", "numba"])
-def test_trained_then_eval_equals_direct_integer_sum(backend):
+def test_trained_then_eval_equals_direct_integer_sum(cpu_backend):
+    backend = cpu_backend
     torch.manual_seed(1)
     layer = DelayedLinear(7, 5, max_delay=9, sigma_init=2.0, backend=backend).double()
     opt = torch.optim.SGD(layer.parameters(), lr=0.5)

@@ -30,11 +30,11 @@ def run_pair(layer: DelayedLinear, x: torch.Tensor):
     return (ya, xa.grad, layer.weight.grad, layer.positions.grad), (yb, xb.grad, ref.weight.grad, ref.P.grad[0])
 
 
-@pytest.mark.parametrize("backend", ["torch", "numba"])
 @pytest.mark.parametrize("path", ["dense", "taps"])
 @pytest.mark.parametrize("sigma", [12.0, 2.0, 0.23])
 @pytest.mark.parametrize("kernel_count", [1, 2])
-def test_equals_dcls_exact_window(backend, path, sigma, kernel_count):
+def test_equals_dcls_exact_window(cpu_backend, path, sigma, kernel_count):
+    backend = cpu_backend
     torch.manual_seed(0)
     layer = DelayedLinear(11, 6, 25, kernel_count=kernel_count, sigma_init=sigma, truncate=100.0,
                           path=path, backend=backend).double()
@@ -43,8 +43,8 @@ def test_equals_dcls_exact_window(backend, path, sigma, kernel_count):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=name)
 
 
-@pytest.mark.parametrize("backend", ["torch", "numba"])
-def test_default_truncation_within_tolerance_of_dcls(backend):
+def test_default_truncation_within_tolerance_of_dcls(cpu_backend):
+    backend = cpu_backend
     torch.manual_seed(0)
     layer = DelayedLinear(32, 16, 25, sigma_init=0.23, backend=backend)
     assert not layer.use_dense()

@@ -1,12 +1,18 @@
-"""Golden trajectories: v(t) computed by hand for small inputs, on the reference and numba backends.
+"""Golden trajectories: v(t) computed by hand for small inputs, run against every equation source.
 
+One table, every source: the torch reference and each fused kernel backend (through the
+``backend`` fixture: torch, numba, and cuda under ``NUMBA_ENABLE_CUDASIM=1``), and the
+event-driven simulator (through a NIR export of the neuron, for every kind NIR can express).
 Each case lists the input, the hand-computed spikes and post-reset membrane (and second state).
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
+from snnlab import nn as snn
+from snnlab.functional import KINDS
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import ATan
 from snnlab.kernels import dispatch
@@ -35,6 +41,11 @@ CASES = {
     # LI: v = v + (x - v)/2: 0.5, 0.75, 0.375 (the output is v)
     "li": ("li", F.LIParams(tau=2.0), [1.0, 1.0, 0.0], [0.5, 0.75, 0.375], [0.5, 0.75, 0.375], None),
 }
+SIM_CASES = sorted(c for c in CASES if KINDS.get(CASES[c][0]).nir_node)
+
+
+def test_every_neuron_kind_has_a_golden_case():
+    assert {kind for kind, *_ in CASES.values()} == set(KINDS)
 
 
 def _trajectory(backend: str, kind: str, p, x: list) -> tuple:
@@ -52,7 +63,6 @@ def _trajectory(backend: str, kind: str, p, x: list) -> tuple:
     return outs, vs, seconds
 
 
-@pytest.mark.parametrize("backend", ("torch", "numba"))
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_trajectory(case, backend):
     kind, p, x, spikes, v, second = CASES[case]
@@ -63,7 +73,32 @@ def test_golden_trajectory(case, backend):
         assert seconds == pytest.approx(second, abs=1e-12)
 
 
-@pytest.mark.parametrize("backend", ("torch", "numba"))
+def _module(kind: str, p) -> torch.nn.Module:
+    """``Linear(1, 1)`` with weight 1 feeding the neuron of ``kind`` built from ``p``."""
+    fc = torch.nn.Linear(1, 1, bias=False, dtype=torch.float64)
+    torch.nn.init.ones_(fc.weight)
+    neuron = snn.neuron_class(kind)(**F.params_dict(p), dtype=torch.float64)
+    return torch.nn.Sequential(fc, neuron)
+
+
+@pytest.mark.parametrize("engine", ("numba", "reference", pytest.param("cuda", marks=pytest.mark.cuda)))
+@pytest.mark.parametrize("case", SIM_CASES)
+def test_golden_trajectory_event_driven(case, engine):
+    """The simulator runs the NIR export of the neuron and must give the same hand-computed v(t)."""
+    from snnlab.ir import to_nir
+    from snnlab.sim import Simulator
+
+    kind, p, x, spikes, v, _ = CASES[case]
+    graph = to_nir(_module(kind, p), dt=1e-3)
+    node = next(name for name, n in graph.nodes.items() if type(n).__name__ == KINDS.get(kind).nir_node)
+    spiking = KINDS.get(kind).spiking
+    sim = Simulator(graph, backend=engine, record=[node] if spiking else None, record_v=[node])
+    result = sim.run(np.asarray(x, np.float64).reshape(-1, 1, 1))
+    assert result.v[node].reshape(-1).tolist() == pytest.approx(v, abs=1e-12)
+    if KINDS.get(kind).spiking:
+        assert result.dense(node).reshape(-1).tolist() == pytest.approx(spikes, abs=1e-12)
+
+
 def test_nan_never_spikes_and_stays_nan(backend):
     p = F.LIFParams(tau=2.0)
     x = torch.tensor([[0.5, float("nan"), 0.5], [5.0, 5.0, float("inf")], [5.0, 5.0, 0.0]], dtype=torch.float64)

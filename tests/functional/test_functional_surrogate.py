@@ -65,7 +65,6 @@ def test_gradcheck_charge():
         assert torch.autograd.gradcheck(lambda a, b, c: F.lif_charge(a, b, c, 0.1, decay), (v, x, k))
 
 
-@pytest.mark.parametrize("backend", ("torch", "numba"))
 def test_gradcheck_li_kernel(backend):
     p = F.LIParams(tau=3.0, v_reset=0.2)
     x = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
@@ -79,7 +78,6 @@ def test_gradcheck_li_kernel(backend):
 
 
 @pytest.mark.parametrize("decay", (True, False))
-@pytest.mark.parametrize("backend", ("torch", "numba"))
 def test_gradcheck_plif_kernel_below_threshold(backend, decay):
     """Below threshold with detach_reset the membrane path is smooth: check dv/dx, dv/dv0, dv/dk."""
     p = F.LIFParams(tau=2.0, v_threshold=50.0, decay_input=decay, detach_reset=True)

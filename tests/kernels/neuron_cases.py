@@ -5,11 +5,12 @@ from typing import Optional
 
 import torch
 
+from snnlab.functional import KINDS as RECORDS
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import ATan, Surrogate
 from snnlab.kernels import dispatch
 
-KINDS = ("if", "lif", "plif", "alif", "cuba_lif", "li")
+KINDS = (*RECORDS, "plif")  # every registered kind, and PLIF (the lif op with a learnable leak)
 
 
 def op_kind(kind: str) -> str:

@@ -1,15 +1,9 @@
 """numba-cuda kernels equal the torch reference, run under the CUDA simulator on tiny shapes.
 
-``NUMBA_ENABLE_CUDASIM`` must be set before numba is imported, so when this process runs without
-it (the usual single-process suite), :func:`test_cuda_suite_under_simulator` re-runs this file in
-a subprocess with the variable set; the other tests run only in that subprocess (or on a GPU).
+Marked ``cuda``: skipped in the usual process and run by tests/test_cuda_simulator.py in a
+subprocess with ``NUMBA_ENABLE_CUDASIM=1`` (numba reads it when it is first imported).
 """
 from __future__ import annotations
-
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -19,19 +13,7 @@ from snnlab.functional.surrogate import SURROGATES
 
 from .neuron_cases import KINDS, assert_same, make_inputs, make_params, run
 
-SIMULATED = os.environ.get("NUMBA_ENABLE_CUDASIM") == "1"
 pytestmark = pytest.mark.cuda
-in_simulator = pytest.mark.skipif(not SIMULATED, reason="runs in the NUMBA_ENABLE_CUDASIM=1 subprocess")
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.mark.skipif(SIMULATED, reason="already inside the simulator")
-def test_cuda_suite_under_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda", str(Path(__file__))]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert " passed" in proc.stdout and "failed" not in proc.stdout
 
 
 def _check(kind, dtype, hard, decay, detach, surrogate=None, T=5, M=7):
@@ -42,7 +24,6 @@ def _check(kind, dtype, hard, decay, detach, surrogate=None, T=5, M=7):
     assert_same(res, ref, dtype)
 
 
-@in_simulator
 @pytest.mark.parametrize("dtype", (torch.float64, torch.float32), ids=str)
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("hard,decay,detach", [(True, True, False), (False, False, True), (True, False, True)])
@@ -50,13 +31,11 @@ def test_cuda_matches_torch(kind, dtype, hard, decay, detach):
     _check(kind, dtype, hard, decay, detach)
 
 
-@in_simulator
 @pytest.mark.parametrize("name", ("sigmoid", "fast_sigmoid", "triangle", "rectangular"))
 def test_cuda_matches_torch_every_surrogate(name):
     _check("lif", torch.float64, True, True, False, SURROGATES[name](1.5))
 
 
-@in_simulator
 def test_cuda_float16_spikes_match_reference():
     x, state, _ = make_inputs("lif", 4, 6, torch.float16, seed=5)
     p = make_params("lif")
@@ -66,7 +45,6 @@ def test_cuda_float16_spikes_match_reference():
     torch.testing.assert_close(res["grads"][0], ref["grads"][0], rtol=2e-2, atol=2e-2)
 
 
-@in_simulator
 def test_cuda_equals_numba_including_nan():
     from snnlab.kernels import dispatch
 
@@ -81,7 +59,6 @@ def test_cuda_equals_numba_including_nan():
     assert torch.isnan(a[2][1:, 2]).all() and a[0][1:, 2].eq(0).all()
 
 
-@in_simulator
 def test_registry_refuses_cpu_tensors_for_cuda():
     from snnlab.kernels import get_backend
 

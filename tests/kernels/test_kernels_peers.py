@@ -23,7 +23,6 @@ from snnlab.nn import IF, LIF, PLIF, CubaLIF
 from snnlab.surrogate import ATan, Triangle
 
 pytestmark = pytest.mark.peers
-BACKENDS = ("numba", "torch")
 
 
 def _input(seed: int = 0, shape=(20, 3, 16)) -> torch.Tensor:
@@ -44,32 +43,29 @@ def _compare(ours: torch.nn.Module, theirs: torch.nn.Module, params=()):
         torch.testing.assert_close(a.grad.reshape(()), b.grad.reshape(()), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("v_reset,decay_input,detach_reset", [(0.0, True, False), (None, True, True), (0.0, False, False)])
-def test_lif_matches_spikingjelly(backend, v_reset, decay_input, detach_reset):
+def test_lif_matches_spikingjelly(cpu_backend, v_reset, decay_input, detach_reset):
     sj = pytest.importorskip("spikingjelly.activation_based.neuron")
     sg = pytest.importorskip("spikingjelly.activation_based.surrogate")
     kw = dict(v_threshold=1.0, v_reset=v_reset, decay_input=decay_input, detach_reset=detach_reset)
-    ours = LIF(tau=2.0, surrogate=ATan(2.0), backend=backend, **kw)
+    ours = LIF(tau=2.0, surrogate=ATan(2.0), backend=cpu_backend, **kw)
     theirs = sj.LIFNode(tau=2.0, surrogate_function=sg.ATan(alpha=2.0), step_mode="m", **kw).double()
     _compare(ours, theirs)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("v_reset", (0.0, None))
-def test_if_matches_spikingjelly(backend, v_reset):
+def test_if_matches_spikingjelly(cpu_backend, v_reset):
     sj = pytest.importorskip("spikingjelly.activation_based.neuron")
     sg = pytest.importorskip("spikingjelly.activation_based.surrogate")
-    ours = IF(v_reset=v_reset, surrogate=ATan(2.0), backend=backend)
+    ours = IF(v_reset=v_reset, surrogate=ATan(2.0), backend=cpu_backend)
     theirs = sj.IFNode(v_reset=v_reset, surrogate_function=sg.ATan(alpha=2.0), step_mode="m").double()
     _compare(ours, theirs)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_plif_matches_spikingjelly(backend):
+def test_plif_matches_spikingjelly(cpu_backend):
     sj = pytest.importorskip("spikingjelly.activation_based.neuron")
     sg = pytest.importorskip("spikingjelly.activation_based.surrogate")
-    ours = PLIF(init_tau=3.0, surrogate=ATan(2.0), backend=backend, dtype=torch.float64)
+    ours = PLIF(init_tau=3.0, surrogate=ATan(2.0), backend=cpu_backend, dtype=torch.float64)
     theirs = sj.ParametricLIFNode(init_tau=3.0, surrogate_function=sg.ATan(alpha=2.0), step_mode="m").double()
     with torch.no_grad():  # spikingjelly rounds its initial w through float32
         ours.w.copy_(theirs.w.reshape(()))
@@ -99,11 +95,10 @@ class _NorseLIF(torch.nn.Module):
         return torch.stack(out)
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_cuba_lif_matches_norse(backend):
+def test_cuba_lif_matches_norse(cpu_backend):
     pytest.importorskip("norse")
     ours = CubaLIF(tau_syn=4.0, tau_mem=2.0, r=1.0, v_leak=0.0, w_in=4.0, v_threshold=1.0, v_reset=0.0,
-                   surrogate=Triangle(1.0), backend=backend)
+                   surrogate=Triangle(1.0), backend=cpu_backend)
     x1, x2 = (_input(2) * 0.5).requires_grad_(), (_input(2) * 0.5).requires_grad_()
     s1, s2 = ours(x1), _NorseLIF(4.0, 2.0)(x2)
     assert s1.sum() > 0

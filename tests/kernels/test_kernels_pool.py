@@ -12,7 +12,7 @@ import torch
 from snnlab.functional.surrogate import ATan
 from snnlab.kernels import pool
 from snnlab.kernels.numba import cpu
-from snnlab.kernels.numba import equations as eq
+from snnlab.kernels.common import equations as eq
 
 from .neuron_cases import make_inputs, make_params, op_kind
 from snnlab.kernels import dispatch

@@ -158,7 +158,7 @@ def test_labels_checked_before_training(cli_error, tmp_path):
     import torch
 
     from snnlab.data import register_dataset
-    from snnlab.data.registry import _REGISTERED, DATASETS
+    from snnlab.data.registry import DATASETS, READERS
 
     class Tiny(torch.utils.data.Dataset):
         num_classes, input_shape, timesteps = 3, (4,), 2
@@ -173,7 +173,7 @@ def test_labels_checked_before_training(cli_error, tmp_path):
             return torch.zeros(2, 4), int(self.labels[i])
 
     try:
-        register_dataset("tiny_bad_labels")(lambda root, split: Tiny())
+        register_dataset("tiny_bad_labels", "labels past its classes", lambda root, split: Tiny())
         raw = {"data": {"name": "tiny_bad_labels", "batch_size": 2},
                "model": {"name": "mlp_snn", "hidden": [4], "backend": "torch"},
                "run": {"out_dir": str(tmp_path / "runs"), "progress": False}}
@@ -182,5 +182,5 @@ def test_labels_checked_before_training(cli_error, tmp_path):
         cli_error(["train", recipe], "'train' split", "label 7", "sample 3", "0..2")
         assert not (tmp_path / "runs" / "r" / "checkpoints" / "last.pt").exists()
     finally:
-        _REGISTERED.pop("tiny_bad_labels", None)
+        READERS._entries.pop("tiny_bad_labels", None)
         DATASETS.pop("tiny_bad_labels", None)

@@ -1,8 +1,5 @@
-"""The numba-cuda backend, tested under the CUDA simulator in a fresh interpreter.
-
-``NUMBA_ENABLE_CUDASIM`` must be set before ``numba.cuda`` is first imported, which may
-already have happened in this process; ``cuda_cases.py`` therefore runs in a subprocess.
-"""
+"""Choosing the simulator's cuda engine; its cases against numba are in test_sim_cuda_cases.py
+(run under the CUDA simulator by tests/test_cuda_simulator.py)."""
 from __future__ import annotations
 
 import os
@@ -10,21 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from snnlab.sim import Simulator
 
 HERE = Path(__file__).resolve().parent
-
-
-@pytest.mark.cuda
-def test_cuda_kernels_match_numba_under_simulator():
-    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda",
-                           str(HERE / "cuda_cases.py")], capture_output=True, text=True, env=env,
-                          cwd=HERE.parents[1], timeout=600)
-    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "3 passed" in proc.stdout, proc.stdout[-2000:]
 
 
 def test_auto_never_picks_cuda(sim_nets):

@@ -23,6 +23,7 @@ def _run(recipe: str, root: Path, tmp_path: Path, extra: list[str]) -> dict:
     return {"cfg": cfg, "summary": Trainer(cfg).fit()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["cifar10_maxformer.yaml", "cifar10_max_resnet18.yaml"])
 def test_cifar_recipes_run_with_the_paper_augmentation(recipe, cifar10_files, tmp_path):
     cfg = load_config(ROOT / "experiments" / recipe, [])
@@ -34,7 +35,16 @@ def test_cifar_recipes_run_with_the_paper_augmentation(recipe, cifar10_files, tm
     assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
 
 
-def test_cifar100_recipe_settings():
+def test_paper_recipe_settings():
+    for recipe in ("cifar10_maxformer.yaml", "cifar10_max_resnet18.yaml"):
+        cfg = load_config(ROOT / "experiments" / recipe, [])
+        assert cfg.train.mixup.off_epoch == 200 and cfg.train.label_smoothing == 0.1 and cfg.data.batch_size == 128
+        assert cfg.data.train_options["randaugment"] == "rand-m9-n1-mstd0.4-inc1"
+    for recipe in ("cifar10dvs_maxformer.yaml", "dvsgesture_maxformer.yaml"):
+        cfg = load_config(ROOT / "experiments" / recipe, [])
+        assert cfg.model["name"] == "maxformer_dvs" and cfg.train.mixup.off_epoch == 75
+    cfg = load_config(ROOT / "experiments" / "imagenet_maxformer_10_768.yaml", [])
+    assert cfg.train.optimizers[0].lr == 2.7e-3 and cfg.model["name"] == "maxformer_10_768"
     cfg = load_config(ROOT / "experiments" / "cifar100_maxformer.yaml", [])
     assert cfg.data.name == "cifar100" and cfg.data.batch_size == 64
     assert (cfg.train.mixup.mixup_alpha, cfg.train.mixup.off_epoch) == (0.75, 250)
@@ -84,6 +94,7 @@ def _dvs_files(root: Path, kind: str) -> Path:
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe, kind, valid", [("cifar10dvs_maxformer.yaml", "cifar10dvs", 10),
                                                  ("dvsgesture_maxformer.yaml", "dvs128_gesture", 5)])
 def test_dvs_recipes(recipe, kind, valid, tmp_path):
@@ -93,3 +104,43 @@ def test_dvs_recipes(recipe, kind, valid, tmp_path):
     out = _run(recipe, root, tmp_path, ["data.batch_size=4", "data.options.T=2", "model.T=2", "model.img_size=128",
                                         "model.dims=[16, 32]", "model.heads=[2, 2]", f"data.options.valid_size={valid}"])
     assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
+
+
+@pytest.mark.slow
+def test_imagenet_recipe_on_a_tiny_image_folder(tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for split in ("train", "val"):
+        for wnid in ("n01440764", "n01443537"):
+            (tmp_path / "imagenet" / split / wnid).mkdir(parents=True)
+            for i in range(3):
+                arr = rng.integers(0, 256, (40 + 3 * i, 50, 3), dtype=np.uint8)
+                Image.fromarray(arr).save(tmp_path / "imagenet" / split / wnid / f"{wnid}_{i}.JPEG")
+    cfg = load_config(ROOT / "experiments" / "imagenet_maxformer_10_768.yaml", [])
+    assert cfg.train.optimizers[0].lr == 2.7e-3 and cfg.train.mixup.prob == 0.5 and cfg.data.batch_size == 512
+    out = _run("imagenet_maxformer_10_768.yaml", tmp_path / "imagenet", tmp_path, [
+        "data.batch_size=4", "data.options.image_size=32", "model.img_size=32", "model.dim=64", "model.depths=[1, 1, 1]",
+        "model.T=1", "model.num_classes=2", "train.optimizers.0.scheduler.warmup=1"])
+    assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
+
+
+def test_image_folder_classification_pipeline(tmp_path):
+    from PIL import Image
+
+    from snnlab.data import create_dataset
+
+    (tmp_path / "train" / "a").mkdir(parents=True)
+    Image.fromarray(np.full((60, 80, 3), 200, np.uint8)).save(tmp_path / "train" / "a" / "x.png")
+    plain = create_dataset("image_folder", str(tmp_path), "train", image_size=16, crop_pct=0.875)
+    assert tuple(plain[0][0].shape) == (3, 16, 16) and torch_allclose(plain[0][0], 200 / 255)
+    aug = create_dataset("image_folder", str(tmp_path), "train", image_size=16, augment=True, normalize=True,
+                         randaugment="rand-m9-mstd0.5-inc1-timm", reprob=1.0, seed=0)
+    assert len(aug[0][0][0].unique()) > 1 and aug.post[0].ops == tuple(__import__(
+        "snnlab.data.image_augment", fromlist=["OP_SETS"]).OP_SETS["timm"])
+
+
+def torch_allclose(x, value):
+    import torch
+
+    return bool(torch.allclose(x, torch.full_like(x, value), atol=1e-6))

@@ -61,6 +61,7 @@ def test_bad_mixup_config():
         Mixup(MixupConfig(mixup_alpha=-1.0), 2)
 
 
+@pytest.mark.slow
 def test_trainer_mixes_until_the_off_epoch(tmp_path):
     from snnlab.config import load_config
     from snnlab.train import Trainer

@@ -1,6 +1,6 @@
 """numba-cuda kernels: one thread per neuron, the whole time loop inside the thread.
 
-The step rules are those of :mod:`snnlab.kernels.numba.equations`, recompiled here as device
+The step rules are those of :mod:`snnlab.kernels.common.equations`, recompiled here as device
 functions (their globals rebound so that helper calls resolve to device functions too); the
 surrogate derivative is its class's ``grad_fn`` bound with ``bind(..., "math")``. At every time
 step consecutive threads touch consecutive addresses of the ``(T, M)`` sequences (coalesced).
@@ -18,9 +18,10 @@ from typing import Callable
 from numba import cuda
 
 from snnlab.functional.surrogate import Surrogate, bind
-from snnlab.kernels.numba import equations as eq
+from snnlab.functional import equations as forward_eq
+from snnlab.kernels.common import equations as eq
 
-_HELPERS = ("charge", "charge_grads", "leak_grad", "fire", "reset_grads")
+_HELPERS = tuple(fn.__name__ for fn in eq.HELPERS)
 _FORWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.RET_V)
 _BACKWARD_FLAGS = (eq.MODE, eq.HARD, eq.SPIKING, eq.SAVE, eq.HAS_GV, eq.NEED_K)
 _KERNELS: dict[tuple, Callable] = {}
@@ -31,6 +32,7 @@ _NS: dict = {}
 def device_function(name: str) -> Callable:
     """The device-function version of ``equations.<name>`` (helpers resolved as device functions)."""
     if not _NS:
+        _NS.update(vars(forward_eq))
         _NS.update(vars(eq))
         for helper in _HELPERS:
             _NS[helper] = _rebind(getattr(eq, helper))

@@ -1,7 +1,7 @@
 """Registers the numba-cuda neuron kernels: ``neuron.<kind>`` for if, lif, alif, cuba_lif, li.
 
 Same signature and semantics as the torch reference; fused forward and backward passes (see
-:class:`snnlab.kernels.numba.fused.FusedNeuronFunction`) with one thread per neuron.
+:class:`snnlab.kernels.common.fused.FusedNeuronFunction`) with one thread per neuron.
 
 - On a GPU the kernels read and write CUDA tensors in place through
   ``__cuda_array_interface__`` (``numba.cuda.as_cuda_array``), on torch's current stream; there
@@ -24,8 +24,8 @@ from snnlab.errors import BackendError
 from snnlab.functional.surrogate import ATan
 from snnlab.kernels import cuda as backend
 from snnlab.kernels.cuda import kernels
-from snnlab.kernels.numba import equations as eq
-from snnlab.kernels.numba.fused import register_neuron_kernels
+from snnlab.kernels.common import equations as eq
+from snnlab.kernels.common.fused import register_neuron_kernels
 
 THREADS_PER_BLOCK = 128
 

@@ -1,6 +1,7 @@
 """numba-cuda kernels of the ``wkv`` op: one thread per (batch row, channel).
 
-The scans are those of :mod:`snnlab.kernels.numba.wkv` (same equations, same one-``exp`` pairs);
+The scans are those of :mod:`snnlab.kernels.numba.wkv` (same equations, same one-``exp`` pairs,
+shared pieces in :mod:`snnlab.kernels.common.wkv`);
 at every token consecutive threads read consecutive channels (coalesced). The backward's
 forward sweep keeps ``y, q, d, e^{u+k-q}`` in global scratch arrays ``(B, T, C)`` for the
 reverse sweep, and writes per-row partial sums of ``dL/dw``, ``dL/du`` ``(B, C)`` that torch
@@ -19,7 +20,7 @@ from numba import cuda
 
 from snnlab.errors import BackendError
 from snnlab.kernels import cuda as backend
-from snnlab.kernels.numba.wkv import NEG, WKVFunction, pair_exp_py
+from snnlab.kernels.common.wkv import NEG, WKVFunction, pair_exp_py
 from snnlab.kernels.registry import register
 
 THREADS_PER_BLOCK = 128

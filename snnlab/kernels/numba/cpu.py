@@ -1,4 +1,4 @@
-"""CPU kernels: the step rules of :mod:`snnlab.kernels.numba.equations` over ``(T, M)`` sequences.
+"""CPU kernels: the step rules of :mod:`snnlab.kernels.common.equations` over ``(T, M)`` sequences.
 
 Neurons are split into chunks of contiguous columns run in parallel (``prange``); inside a chunk
 time is the outer loop and neurons the inner one, so every step streams one contiguous row
@@ -20,13 +20,14 @@ import numpy as np
 import torch
 from numba.extending import register_jitable
 
+from snnlab.functional import equations as forward_eq
 from snnlab.functional.surrogate import ATan, Surrogate, bind
 from snnlab.kernels import pool
-from snnlab.kernels.numba import equations as eq
+from snnlab.kernels.common import equations as eq
 
 # Changes to the equations must invalidate cached kernels whose own source did not change:
 # the digest is a closure constant of every kernel, and numba keys its cache on those.
-_EQ_DIGEST = hashlib.sha1(inspect.getsource(eq).encode()).hexdigest()[:16]
+_EQ_DIGEST = hashlib.sha1((inspect.getsource(forward_eq) + inspect.getsource(eq)).encode()).hexdigest()[:16]
 _JIT = {"parallel": True, "cache": True, "error_model": "numpy", "nogil": True}
 # backward may contract into FMAs and divide by reciprocals (~7 % faster); its gradients are
 # compared with tolerances, while forward stays exact (spikes equal the reference bit for bit)
@@ -46,7 +47,7 @@ def _jitable(fn: Callable) -> Callable:
     return fn
 
 
-for _fn in (eq.charge, eq.charge_grads, eq.leak_grad, eq.fire, eq.reset_grads):
+for _fn in eq.HELPERS:
     _jitable(_fn)
 
 

@@ -3,7 +3,7 @@
 Each kernel has the torch reference's signature and semantics
 (``(x_seq (T, M), state, params, surrogate, k=None, return_v=False)`` ->
 ``(out_seq (T, M), final_state, v_seq or None)``) and runs fused forward and backward passes
-(see :class:`snnlab.kernels.numba.fused.FusedNeuronFunction`) on CPU tensors in place.
+(see :class:`snnlab.kernels.common.fused.FusedNeuronFunction`) on CPU tensors in place.
 float32 and float64 run natively; float16 and bfloat16 inputs are computed in float32.
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 
 from snnlab.kernels.numba.cpu import CpuLauncher
-from snnlab.kernels.numba.fused import register_neuron_kernels
+from snnlab.kernels.common.fused import register_neuron_kernels
 
 LAUNCHER = CpuLauncher()
 

@@ -2,7 +2,8 @@
 
 Work is parallel over (batch row, block of ``BLOCK`` channels); inside a task the scan runs over
 the tokens and, at each token, over the block's consecutive channels (contiguous loads of the
-``(B, T, C)`` arrays). The scan is the running-maximum form of :mod:`snnlab.functional.wkv`;
+``(B, T, C)`` arrays). The scan is the running-maximum form of :mod:`snnlab.functional.wkv`
+(pieces shared with the cuda kernels in :mod:`snnlab.kernels.common.wkv`);
 every pair of exponentials ``e^{x - max(x, z)}, e^{z - max(x, z)}`` costs one ``exp`` (one of the
 two is 1), and the exponentials of a token are taken for the whole channel block at once by the
 vectorisable :func:`snnlab.kernels.numba.vexp.exp_nonpos` (every exponent here is <= 0).
@@ -24,27 +25,17 @@ Every exponent taken is <= 0 (``m_t + k_t <= 0`` because ``q_s`` bounds every hi
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
 from numba import njit, prange
 
+from snnlab.kernels.common.wkv import NEG, WKVFunction
 from snnlab.kernels.numba.vexp import exp_nonpos
 from snnlab.kernels.registry import register
 
 BLOCK = 16  # channels of one task
-NEG = -1e38
 _FM = {"nsz", "arcp", "contract", "afn"}  # no finite-math or reassociation (exp_nonpos rounds by adding a constant)
-
-
-def pair_exp_py(x, z):  # pragma: no cover - compiled (numba here, numba-cuda device function there)
-    """``(max(x, z), e^{x - max}, e^{z - max})`` with one exponential."""
-    diff = x - z
-    e = math.exp(-abs(diff))
-    if diff >= 0:
-        return x, 1.0, e
-    return z, e, 1.0
 
 
 @njit(fastmath=_FM, inline="always")
@@ -164,11 +155,6 @@ def wkv_backward(w, u, k, v, gy, gk, gv, gw, gu):  # pragma: no cover - compiled
         _reverse_sweep(w, k, v, gy, gk, gv, b, c0, n, qs, ds, ys, es)
 
 
-def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
-    """float64 stays float64; everything else runs in float32."""
-    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
-
-
 class NumbaWKV:
     """Launches the CPU kernels on contiguous tensors of one dtype."""
 
@@ -187,25 +173,6 @@ class NumbaWKV:
         if k.numel():
             wkv_backward(*(t.numpy() for t in (w, u, k, v, gy, gk, gv, gw, gu)))
         return gk, gv, gw.sum(0), gu.sum(0)
-
-
-class WKVFunction(torch.autograd.Function):
-    """Autograd wrapper of a launcher (numba here, numba-cuda in ``kernels/cuda/wkv.py``)."""
-
-    @staticmethod
-    def forward(ctx, w, u, k, v, launcher):  # noqa: D102
-        dtype = compute_dtype(w, u, k, v)
-        args = [t.detach().to(dtype).contiguous() for t in (w, u, k, v)]
-        ctx.save_for_backward(*args)
-        ctx.launcher, ctx.dtypes = launcher, (w.dtype, u.dtype, k.dtype, v.dtype)
-        return launcher.forward(*args).to(torch.promote_types(k.dtype, v.dtype))
-
-    @staticmethod
-    def backward(ctx, gy):  # noqa: D102
-        w, u, k, v = ctx.saved_tensors
-        gk, gv, gw, gu = ctx.launcher.backward(w, u, k, v, gy.to(k.dtype).contiguous())
-        dw, du, dk, dv = ctx.dtypes
-        return gw.to(dw), gu.to(du), gk.to(dk), gv.to(dv), None
 
 
 LAUNCHER = NumbaWKV()

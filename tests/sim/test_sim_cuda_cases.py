@@ -1,12 +1,9 @@
 """numba-cuda kernels under the CUDA simulator give the spikes of the numba CPU kernels.
 
-Not collected by the default run (the file name has no ``test_`` prefix): numba reads
-``NUMBA_ENABLE_CUDASIM`` when ``numba.cuda`` is first imported, so ``test_sim_cuda.py`` runs
-this file in a fresh interpreter with the variable set.
+Marked ``cuda``: skipped in the usual process, run by tests/test_cuda_simulator.py in a fresh
+interpreter with ``NUMBA_ENABLE_CUDASIM=1`` (numba reads it when ``numba.cuda`` is first imported).
 """
 from __future__ import annotations
-
-import os
 
 import nir
 import numpy as np
@@ -14,8 +11,7 @@ import pytest
 
 from snnlab.sim import Network, Simulator
 
-pytestmark = [pytest.mark.cuda, pytest.mark.skipif(os.environ.get("NUMBA_ENABLE_CUDASIM") != "1",
-                                                   reason="run through test_sim_cuda.py (needs NUMBA_ENABLE_CUDASIM=1)")]
+pytestmark = pytest.mark.cuda
 
 
 def _both(graph, x, record=None, **kw):

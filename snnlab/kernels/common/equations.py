@@ -2,9 +2,11 @@
 
 These are plain Python scalar functions: the CPU backend compiles them with
 ``numba.extending.register_jitable`` and the CUDA backend with ``cuda.jit(device=True)``, so a
-rule and its derivative exist once for both. They repeat the torch reference of
-:mod:`snnlab.functional.neuron` operation by operation (same order, same rounding in the input
-dtype), which is why spikes match the reference bit for bit.
+rule and its derivative exist once for both. The forward arithmetic is not repeated here: it
+calls :mod:`snnlab.functional.equations`, the functions the torch reference runs on tensors
+(same operations, same order, same rounding in the input dtype), which is why spikes match
+the reference bit for bit. The derivatives below are the one second source (the reference
+differentiates with autograd); the equivalence tests hold them to it.
 
 Every neuron keeps at most two state values ``(a, b)`` and at most two saved values per step
 ``(keep_a, keep_b)``:
@@ -23,26 +25,21 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+from snnlab.functional.equations import (
+    DECAY_INPUT, DECAY_STATE, IF_CHARGE, adapt, adaptive_threshold, charge, cuba_charge, cuba_current, reset,
+)
+from snnlab.functional.neuron import KINDS
+
 # -- indices into the parameter tuple P (values in the compute dtype) --
 K, V_REST, V_TH, V_RESET, ONE, ZERO, SG_RESET, BETA, DECAY_A, TAU_SYN, TAU_MEM, R, V_LEAK, W_IN = range(14)
 N_PARAMS = 14  # SG_RESET: 1, or 0 with detach_reset (no gradient through the spike in the reset)
 # -- indices into the switch tuple F (ints; kernels are specialised on them) --
 MODE, HARD, SPIKING, SAVE, RET_V, HAS_GV, NEED_K, G_MODE = range(8)
 N_FLAGS = 8
-# -- charge modes (F[MODE]) --
-IF_CHARGE, DECAY_INPUT, DECAY_STATE = 0, 1, 2
+# -- charge modes (F[MODE]): IF_CHARGE, DECAY_INPUT, DECAY_STATE of snnlab.functional.equations --
 # -- layouts of the output gradient (F[G_MODE], CPU backward): (T, M); one value per step, (T, 1)
 # (e.g. the gradient of ``out.sum()``); one row for all steps, (1, M) (e.g. of ``out.mean(0)``)
 G_DENSE, G_PER_STEP, G_PER_UNIT = 0, 1, 2
-
-
-def charge(v, x, k, v_rest, mode):
-    """Pre-reset membrane ``h`` from ``v[t-1]`` and ``x[t]`` (IF, or LIF with leak ``k = 1/tau``)."""
-    if mode == IF_CHARGE:
-        return v + x
-    if mode == DECAY_INPUT:
-        return v + k * (x - (v - v_rest))
-    return v - k * (v - v_rest) + x
 
 
 def charge_grads(k, mode, one):
@@ -66,9 +63,7 @@ def leak_grad(h, v_prev, k, v_rest, mode, zero):
 def fire(h, theta, v_reset, hard, one):
     """``(spike in {0, 1}, post-reset membrane)``; hard reset to ``v_reset``, soft subtracts ``theta``."""
     s = (h - theta >= 0) * one
-    if hard:
-        return s, h - s * (h - v_reset)
-    return s, h - s * theta
+    return s, reset(h, s, theta, v_reset, hard)
 
 
 def reset_grads(h, theta, s, sg, v_reset, hard, sg_reset, one):
@@ -118,9 +113,9 @@ def leaky_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
 def alif_forward(a, b, x, P, F):
     """One step; state ``(v, adaptation)``; returns ``(s, v, adaptation, keep_a=h, keep_b=theta)``."""
     h = charge(a, x, P[K], P[V_REST], F[MODE])
-    theta = P[V_TH] + P[BETA] * b
+    theta = adaptive_threshold(P[V_TH], P[BETA], b)
     s, v = fire(h, theta, P[V_RESET], F[HARD], P[ONE])
-    return s, v, b * P[DECAY_A] + s, h, theta
+    return s, v, adapt(b, P[DECAY_A], s), h, theta
 
 
 def alif_gap(keep_a, keep_b, P):
@@ -146,8 +141,8 @@ def alif_backward(ga, gb, g_out, keep_a, keep_b, v_prev, sg, P, F):
 # ---------------------------------------------------------------- CubaLIF (current, then membrane)
 def cuba_forward(a, b, x, P, F):
     """One step; state ``(v, i)``; returns ``(s, v, i, keep_a=h, keep_b=h)``."""
-    i = b + (P[W_IN] * x - b) / P[TAU_SYN]
-    h = a + (P[V_LEAK] - a + P[R] * i) / P[TAU_MEM]
+    i = cuba_current(b, x, P[W_IN], P[TAU_SYN])
+    h = cuba_charge(a, i, P[V_LEAK], P[R], P[TAU_MEM])
     s, v = fire(h, P[V_TH], P[V_RESET], F[HARD], P[ONE])
     return s, v, i, h, h
 
@@ -176,4 +171,14 @@ class Family(NamedTuple):
 LEAKY = Family("leaky", leaky_forward, leaky_backward, leaky_gap, leaky_post, 1)
 ALIF = Family("alif", alif_forward, alif_backward, alif_gap, alif_post, 2)
 CUBA = Family("cuba", cuba_forward, cuba_backward, leaky_gap, leaky_post, 1)
-FAMILIES: dict[str, Family] = {"if": LEAKY, "lif": LEAKY, "li": LEAKY, "alif": ALIF, "cuba_lif": CUBA}
+FAMILIES: dict[str, Family] = {family.name: family for family in (LEAKY, ALIF, CUBA)}
+
+
+def family_of(kind: str) -> Family:
+    """The step rules of neuron kind ``kind`` (its record's ``family``)."""
+    return FAMILIES[KINDS.get(kind).family]
+
+
+# plain functions the kernels call from the step rules (each backend compiles them once)
+HELPERS = (charge, reset, adaptive_threshold, adapt, cuba_current, cuba_charge, charge_grads, leak_grad, fire,
+           reset_grads)

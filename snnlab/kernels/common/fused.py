@@ -3,8 +3,8 @@
 A backend supplies a :class:`Launcher` that runs one forward and one backward kernel over a
 ``(T, M)`` sequence (one pass over time, state in registers). This module turns a neuron call
 ``(x_seq, state, params, surrogate, k, return_v)`` into those launches: it packs the params
-dataclass into the scalar tuple of :mod:`snnlab.kernels.numba.equations`, allocates outputs with
-``torch.empty`` and wraps both passes in :class:`FusedNeuronFunction` for autograd.
+dataclass into the scalar tuple of :mod:`snnlab.kernels.common.equations`, allocates outputs from
+:mod:`snnlab.kernels.pool` and wraps both passes in :class:`FusedNeuronFunction` for autograd.
 """
 from __future__ import annotations
 
@@ -16,10 +16,10 @@ import torch
 from torch.autograd.function import once_differentiable
 
 from snnlab.errors import ShapeError
-from snnlab.functional.neuron import PARAMS, NeuronParams
+from snnlab.functional.neuron import KINDS, NeuronParams
 from snnlab.functional.surrogate import Surrogate
 from snnlab.kernels import pool
-from snnlab.kernels.numba import equations as eq
+from snnlab.kernels.common import equations as eq
 
 _NP_DTYPES = {torch.float16: np.float16, torch.float32: np.float32, torch.float64: np.float64}
 
@@ -57,11 +57,10 @@ class Plan:
         return self.F[eq.SAVE]
 
 
-def _charge_mode(kind: str, p: NeuronParams) -> int:
-    if kind == "if":
+def _charge_mode(p: NeuronParams) -> int:
+    """IF charge without a ``tau`` (CubaLIF has its own charge and ignores the mode)."""
+    if not hasattr(p, "tau"):
         return eq.IF_CHARGE
-    if kind == "cuba_lif":
-        return eq.IF_CHARGE  # unused: CubaLIF has its own charge
     return eq.DECAY_INPUT if p.decay_input else eq.DECAY_STATE
 
 
@@ -74,11 +73,12 @@ def pack_params(kind: str, p: NeuronParams, k: Optional[float], dtype: torch.dty
     vals[eq.V_TH] = float(getattr(p, "v_threshold", 0.0))
     vals[eq.ONE] = 1.0
     vals[eq.SG_RESET] = 0.0 if getattr(p, "detach_reset", False) else 1.0
-    if kind in ("lif", "alif", "li"):
+    family = KINDS.get(kind).family
+    if hasattr(p, "tau"):
         vals[eq.K] = 1.0 / p.tau if k is None else k
-    if kind == "alif":
+    if family == "alif":
         vals[eq.BETA], vals[eq.DECAY_A] = float(p.beta), 1.0 - 1.0 / p.tau_adapt
-    if kind == "cuba_lif":
+    if family == "cuba":
         vals[eq.TAU_SYN], vals[eq.TAU_MEM], vals[eq.R] = float(p.tau_syn), float(p.tau_mem), float(p.r)
         vals[eq.V_LEAK], vals[eq.W_IN] = float(p.v_leak), float(p.w_in)
     np_dtype = _NP_DTYPES[dtype]
@@ -87,12 +87,12 @@ def pack_params(kind: str, p: NeuronParams, k: Optional[float], dtype: torch.dty
 
 def pack_flags(kind: str, p: NeuronParams, save: bool, return_v: bool) -> tuple:
     """The switch tuple ``F`` (backward-only switches HAS_GV and NEED_K start at 0)."""
-    spiking = kind != "li"
+    spiking = KINDS.get(kind).spiking
     flags = [0] * eq.N_FLAGS
-    flags[eq.MODE] = _charge_mode(kind, p)
+    flags[eq.MODE] = _charge_mode(p)
     flags[eq.HARD] = int(spiking and p.v_reset is not None)
     flags[eq.SPIKING] = int(spiking)
-    flags[eq.SAVE] = eq.FAMILIES[kind].n_saved if (save and spiking) else 0
+    flags[eq.SAVE] = eq.family_of(kind).n_saved if (save and spiking) else 0
     flags[eq.RET_V] = int(return_v)
     return tuple(flags)
 
@@ -156,7 +156,7 @@ class FusedNeuronFunction(torch.autograd.Function):
         g_out = zeros.expand(T, M) if g_out is None else g_out.to(a0.dtype)  # laid out by the launcher
         flags = list(plan.F)
         flags[eq.HAS_GV] = int(g_v is not None)
-        flags[eq.NEED_K] = int(bool(ctx.needs_input_grad[2]) and plan.kind == "lif")
+        flags[eq.NEED_K] = int(bool(ctx.needs_input_grad[2]) and KINDS.get(plan.kind).learnable_leak)
         g_v = g_v.to(a0.dtype).contiguous() if g_v is not None else _empty((1, 1), a0)
         g_x, ga0, gb0 = _empty((T, M), a0), _empty((M,), a0), _empty((M,), a0)
         gk = plan.launcher.backward(plan, tuple(flags), g_out, g_v, zeros if g_aT is None else g_aT.contiguous(),
@@ -172,12 +172,13 @@ def _validate(kind: str, x: torch.Tensor, state: tuple, p: NeuronParams, surroga
         raise ShapeError(f"neuron.{kind}: x_seq must be a (T, M) tensor, got {got}")
     if not x.is_floating_point():
         raise ShapeError(f"neuron.{kind}: x_seq must be floating point, got {x.dtype}")
-    if not isinstance(p, PARAMS[kind]):
-        raise ValueError(f"neuron.{kind}: params must be {PARAMS[kind].__name__}, got {type(p).__name__}")
+    record = KINDS.get(kind)
+    if not isinstance(p, record.params):
+        raise ValueError(f"neuron.{kind}: params must be {record.params.__name__}, got {type(p).__name__}")
     for name, value in zip(type(state)._fields, state):
         if tuple(value.shape) != (x.shape[1],):
             raise ShapeError(f"neuron.{kind}: state.{name} must have shape ({x.shape[1]},), got {tuple(value.shape)}")
-    if kind != "li" and not isinstance(surrogate, Surrogate):
+    if record.spiking and not isinstance(surrogate, Surrogate):
         raise ValueError(f"neuron.{kind}: surrogate must be a snnlab Surrogate, got {surrogate!r}")
 
 
@@ -193,11 +194,12 @@ def run_neuron(launcher: Launcher, kind: str, x_seq: torch.Tensor, state: tuple,
     x = x_seq.to(dtype).contiguous()
     a0 = state[0].to(dtype).contiguous()
     b0 = state[1].to(dtype).contiguous() if len(state) > 1 else pool.full(tuple(a0.shape), 0.0, dtype, a0.device)
-    kc = k.to(dtype) if (kind == "lif" and isinstance(k, torch.Tensor)) else None
-    k_value = float(kc.detach()) if kc is not None else (float(k) if (kind == "lif" and k is not None) else None)
+    leak = KINDS.get(kind).learnable_leak
+    kc = k.to(dtype) if (leak and isinstance(k, torch.Tensor)) else None
+    k_value = float(kc.detach()) if kc is not None else (float(k) if (leak and k is not None) else None)
     tensors = (x, a0, b0) + ((kc,) if kc is not None else ())
     train = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-    plan = Plan(kind, eq.FAMILIES[kind], pack_params(kind, p, k_value, dtype), pack_flags(kind, p, train, return_v),
+    plan = Plan(kind, eq.family_of(kind), pack_params(kind, p, k_value, dtype), pack_flags(kind, p, train, return_v),
                 surrogate, launcher)
     if train:
         out, a_T, b_T, v_seq = FusedNeuronFunction.apply(plan, x, kc, a0, b0)
@@ -209,11 +211,8 @@ def run_neuron(launcher: Launcher, kind: str, x_seq: torch.Tensor, state: tuple,
     return out.to(x_seq.dtype), final, v_seq
 
 
-KINDS = ("if", "lif", "alif", "cuba_lif", "li")
-
-
 def register_neuron_kernels(launcher: Launcher, backend: str, check: Callable[[str, torch.Tensor], None]) -> None:
-    """Register ``neuron.<kind>`` on ``backend`` for every kind, run by ``launcher``.
+    """Register ``neuron.<kind>`` on ``backend`` for every kind of :data:`snnlab.functional.KINDS`.
 
     ``check(kind, x_seq)`` raises when the input cannot run on this backend (e.g. its device).
     """

@@ -1,0 +1,46 @@
+"""WKV code shared by the numba (CPU) and numba-cuda kernels; registers nothing.
+
+The one-exponential pair of the running-maximum scan (compiled by each backend: ``njit`` there,
+``cuda.jit(device=True)`` here), the compute dtype rule and the autograd Function that wraps a
+backend's launcher (``forward(w, u, k, v)`` and ``backward(w, u, k, v, gy)``).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+NEG = -1e38  # the scan's "minus infinity" (finite, so differences stay finite)
+
+
+def pair_exp_py(x, z):  # pragma: no cover - compiled (numba here, numba-cuda device function there)
+    """``(max(x, z), e^{x - max}, e^{z - max})`` with one exponential."""
+    diff = x - z
+    e = math.exp(-abs(diff))
+    if diff >= 0:
+        return x, 1.0, e
+    return z, e, 1.0
+
+
+def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
+    """float64 stays float64; everything else runs in float32."""
+    return torch.float64 if any(t.dtype == torch.float64 for t in tensors) else torch.float32
+
+
+class WKVFunction(torch.autograd.Function):
+    """Autograd wrapper of a launcher (``kernels/numba/wkv.py`` or ``kernels/cuda/wkv.py``)."""
+
+    @staticmethod
+    def forward(ctx, w, u, k, v, launcher):  # noqa: D102
+        dtype = compute_dtype(w, u, k, v)
+        args = [t.detach().to(dtype).contiguous() for t in (w, u, k, v)]
+        ctx.save_for_backward(*args)
+        ctx.launcher, ctx.dtypes = launcher, (w.dtype, u.dtype, k.dtype, v.dtype)
+        return launcher.forward(*args).to(torch.promote_types(k.dtype, v.dtype))
+
+    @staticmethod
+    def backward(ctx, gy):  # noqa: D102
+        w, u, k, v = ctx.saved_tensors
+        gk, gv, gw, gu = ctx.launcher.backward(w, u, k, v, gy.to(k.dtype).contiguous())
+        dw, du, dk, dv = ctx.dtypes
+        return gw.to(dw), gu.to(du), gk.to(dk), gv.to(dv), None
