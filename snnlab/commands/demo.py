@@ -52,7 +52,7 @@ class DemoContext:
 
 def _recipe_path() -> Path:
     """The demo recipe shipped with the package (never a file of that name in the working folder)."""
-    from snnlab.recipes import packaged_recipe
+    from snnlab.commands._recipes import packaged_recipe
 
     return packaged_recipe("demo_digits")
 

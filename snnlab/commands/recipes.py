@@ -18,7 +18,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per recipe."""
-    from snnlab.recipes import describe, list_recipes, recipe_dir
+    from snnlab.commands._recipes import describe, list_recipes, recipe_dir
 
     recipes = list_recipes()
     if not recipes:

@@ -58,7 +58,7 @@ def _config_path(args: argparse.Namespace) -> tuple[str, bool]:
     if not args.config:
         raise ConfigError("a recipe is needed: snnlab train experiments/<recipe>.yaml, a shipped recipe by name "
                           "(snnlab recipes lists them), or --resume RUN")
-    from snnlab.recipes import resolve_recipe
+    from snnlab.commands._recipes import resolve_recipe
 
     return str(resolve_recipe(args.config)), bool(args.resume)
 

@@ -7,7 +7,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_packaged_recipes_are_the_repository_ones():
-    from snnlab.recipes import list_recipes
+    from snnlab.commands._recipes import list_recipes
 
     recipes = list_recipes()
     assert {"demo_digits", "shd_delays", "nmnist_conv"} <= set(recipes)
@@ -36,7 +36,7 @@ def test_demo_ignores_a_recipe_file_in_the_working_folder(tmp_path, monkeypatch)
 
 
 def test_train_by_name_and_by_experiments_path_outside_a_checkout(tmp_path, monkeypatch):
-    from snnlab.recipes import resolve_recipe
+    from snnlab.commands._recipes import resolve_recipe
 
     monkeypatch.chdir(tmp_path)
     assert resolve_recipe("demo_digits").name == "demo_digits.yaml"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from snnlab.errors import ConfigError
 
-PACKAGED = Path(__file__).resolve().parent / "resources" / "experiments"
+PACKAGED = Path(__file__).resolve().parents[1] / "resources" / "experiments"
 
 
 def recipe_dir() -> Path:
