@@ -80,9 +80,11 @@ def _zeroshot(recipe: Any, out: Path) -> list[str]:
 
     result = run_zeroshot(recipe)
     _write(out, recipe, result)
-    return [f"{recipe.name} [{result['hardware']}]: scan->image top-1 seen {100 * result['scan_to_image_top1_seen']:.1f}%"
-            f", unseen {100 * result['scan_to_image_top1_unseen']:.1f}% (chance {100 * result['chance_unseen']:.0f}%)"
-            f", {result['seconds']:.0f} s"]
+    proto = result["by_retrieval"]["prototype"]
+    return [f"{recipe.name} [{result['hardware']}]: scan->image top-1 ({result['retrieval']} retrieval) seen "
+            f"{100 * result['scan_to_image_top1_seen']:.1f}%, unseen {100 * result['scan_to_image_top1_unseen']:.1f}% "
+            f"(chance {100 * result['chance_unseen']:.0f}%); prototype retrieval {100 * proto['seen']:.1f}% / "
+            f"{100 * proto['unseen']:.1f}%, {result['seconds']:.0f} s"]
 
 
 def _study(recipe: Any, out: Path) -> list[str]:

@@ -45,7 +45,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def _train_lines(result: dict[str, Any]) -> list[str]:
-    return [f"{result['name']}: test accuracy {100 * result['test_accuracy']:.1f}% "
+    valid = (f"valid {100 * result['valid_accuracy']:.1f}% (settled {100 * result['valid_settled_accuracy']:.1f}%), "
+             if "valid_accuracy" in result else "")
+    return [f"{result['name']}: {valid}test accuracy {100 * result['test_accuracy']:.1f}% "
             f"(settled steps {100 * result['test_settled_accuracy']:.1f}%; train {100 * result['train_accuracy']:.1f}%, "
             f"chance {100 * result['chance']:.1f}%, {result['n_classes']} classes, {result['n_synapses']} synapses, "
             f"fit {result['fit_seconds']:.0f} s, total {result['seconds']:.0f} s)"]

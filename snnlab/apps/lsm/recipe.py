@@ -63,6 +63,10 @@ def check_lsm_section(values: Any, where: str) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; valid: {', '.join(valid)}")
     cfg = build_dataclass(LSMConfig, {**values, "n_inputs": 1}, where)
+    try:
+        cfg.validate()
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {err}") from None
     return {k: getattr(cfg, k) for k in values}
 
 
@@ -108,7 +112,7 @@ class ZeroShotRecipe:
     seed: int = 0
     image_bins: int = 50
     limit: Optional[int] = None
-    retrieval: str = "prototype"
+    retrieval: str = "sample"
 
     def validate(self) -> None:
         """Raise ConfigError for overlapping or out-of-range classes and bad hyperparameters."""

@@ -2,9 +2,12 @@
 
 Two reservoirs encode two event modalities of the same classes; only two projections
 (Linear + GELU, ``proj_dim``) are trained, with a CLIP-style symmetric contrastive loss
-(temperature ``tau``), on the *seen* classes. Evaluation is retrieval on the *unseen* classes:
-each modality-B sample is matched by dot product against the class prototypes (mean
-embeddings) of modality A; top-1 accuracy is reported for seen and unseen classes.
+(temperature ``tau``), on the *seen* classes. Evaluation is retrieval among the test samples of
+the seen classes and, separately, of the *unseen* ones: as the paper does (``retrieval: sample``),
+each modality-B sample is matched with the nearest modality-A sample (cosine similarity) and
+scores a hit when their classes agree; ``prototype`` matches it with the mean embedding of each
+class instead, an easier task reported beside it. Top-1 accuracy is reported for both. The paper's
+code compares raw dot products; here embeddings are L2-normalised as the contrastive loss does.
 
 Offline demonstration (no downloads): modality A is the embedded digits as DVS events
 (3 saccades, 16x16, polarities merged); modality B is a second event encoding of the same
@@ -204,12 +207,14 @@ def run_zeroshot(recipe: ZeroShotRecipe) -> dict[str, Any]:
     with torch.no_grad():
         e_img = model.proj_a(reservoir_features(lsm_img, ib))
         e_scan = model.proj_b(reservoir_features(lsm_scan, sb))
-    mode = recipe.retrieval
+    scores = {mode: {"seen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.seen, mode),
+                     "unseen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.unseen, mode)}
+              for mode in ("sample", "prototype")}
+    main = scores[recipe.retrieval]
     return {
         "name": recipe.name, "hardware": recipe.hardware or "software", "seen": recipe.seen, "unseen": recipe.unseen,
-        "retrieval": mode,
-        "scan_to_image_top1_seen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.seen, mode),
-        "scan_to_image_top1_unseen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.unseen, mode),
+        "retrieval": recipe.retrieval, "scan_to_image_top1_seen": main["seen"],
+        "scan_to_image_top1_unseen": main["unseen"], "by_retrieval": scores,
         "chance_unseen": 1.0 / len(recipe.unseen), "final_loss": history[-1]["train_loss"],
         "seconds": time.perf_counter() - start,
     }

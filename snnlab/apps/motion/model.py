@@ -37,6 +37,10 @@ from snnlab.errors import ConfigError, ShapeError
 def cone_mask(kernel_t: int, kernel_xy: int, device: torch.device | None = None) -> torch.Tensor:
     """Spatial cone: offsets within radius ``r(d) = (K_XY // 2) * (d + 1) / K_T`` at delay ``d``.
 
+    The paper's heuristic: a circular mask (no bias towards the diagonals of a square kernel)
+    whose radius shrinks with smaller delay. Its radius grows by ``(K_XY // 2) / K_T`` pixels per
+    ms of delay, so it keeps the whole trajectory only of motions at most that fast.
+
     Returns:
         Mask (K_T, K_XY, K_XY) of 0/1 floats indexed [d, dy, dx].
     """

@@ -26,6 +26,8 @@ class DataSection:
     n_test: int = 64
     seed_train: int = 0
     seed_test: int = 1  # a different seed: test movies never equal training movies
+    n_valid: int = 0  # validation movies (0: none); design choices are selected on them, never on test
+    seed_valid: int = 2
 
 
 @dataclass
@@ -37,6 +39,7 @@ class ModelSection:
     cone: bool = False
     polarity_invariant: bool = False
     init_std: float = 0.01
+    speed_prior: float = 0.0  # initial class bias from a prior p(speed) ~ speed**-speed_prior (velocity labels)
     gate: str = "events"  # where evidence is trained and read: events | all (see snnlab.apps.motion.samples)
 
 
@@ -99,6 +102,13 @@ def _check_ranges(recipe: MotionRecipe) -> None:
     for name, value in positive.items():
         if not value > 0:
             raise ConfigError(f"{name} must be > 0, got {value!r}")
+    if recipe.data.n_valid < 0:
+        raise ConfigError(f"data.n_valid must be >= 0, got {recipe.data.n_valid!r}")
+    seeds = {"seed_train": recipe.data.seed_train, "seed_valid": recipe.data.seed_valid, "seed_test": recipe.data.seed_test}
+    if len(set(seeds.values())) < 3:
+        raise ConfigError(f"data seeds must differ so that no split repeats another's movies, got {seeds}")
+    if recipe.model.speed_prior < 0:
+        raise ConfigError(f"model.speed_prior must be >= 0 (0: uniform), got {recipe.model.speed_prior!r}")
     if recipe.model.kernel_xy < 1 or recipe.model.kernel_xy % 2 == 0:
         raise ConfigError(f"model.kernel_xy must be an odd integer >= 1, got {recipe.model.kernel_xy!r}")
     if recipe.model.kernel_t > recipe.movie.n_steps:

@@ -30,24 +30,58 @@ from snnlab.apps.motion.model import HDSNN
 from snnlab.apps.motion.recipe import MotionRecipe, TrainSection
 from snnlab.apps.motion.samples import gate_mask, past_windows, sample_voxels, settled_steps
 from snnlab.config import OptimizerConfig, SchedulerConfig
-from snnlab.errors import CheckpointError, ShapeError
+from snnlab.errors import CheckpointError, ConfigError, ShapeError
 from snnlab.train.fit import PermutationSampler, fit
 
 Log = Callable[[str], None]
 
 
+def class_prior(recipe: MotionRecipe) -> torch.Tensor:
+    """Prior probability of each class (C,): speeds weighted by ``speed ** -model.speed_prior``.
+
+    The paper initialises its layer with a prior for slow speeds, as natural scenes have one; it
+    gives no formula, so the power law is this implementation's choice. Direction labels mix all
+    speeds into each class, so their prior is uniform whatever the exponent.
+    """
+    movie = recipe.movie
+    if movie.label != "velocity":
+        return torch.full((movie.n_classes,), 1.0 / movie.n_classes, dtype=torch.float64)
+    weight = torch.tensor(movie.speeds, dtype=torch.float64) ** -recipe.model.speed_prior  # (n_speeds,)
+    per_class = weight.repeat(movie.n_directions)  # class = direction * n_speeds + speed
+    return per_class / per_class.sum()
+
+
 def build_model(recipe: MotionRecipe) -> HDSNN:
-    """The HD-SNN layer a recipe describes, with seeded initial weights."""
+    """The HD-SNN layer a recipe describes, with seeded initial weights and the class prior as bias
+    (log-odds ``log(p / (1 - p))``; the uniform prior gives the layer's own default)."""
     torch.manual_seed(recipe.train.seed)
     m = recipe.model
-    return HDSNN(recipe.movie.n_classes, m.kernel_t, m.kernel_xy, cone=m.cone,
-                 polarity_invariant=m.polarity_invariant, init_std=m.init_std)
+    model = HDSNN(recipe.movie.n_classes, m.kernel_t, m.kernel_xy, cone=m.cone,
+                  polarity_invariant=m.polarity_invariant, init_std=m.init_std)
+    if m.speed_prior and recipe.movie.label == "velocity":
+        p = class_prior(recipe)
+        with torch.no_grad():
+            model.bias.copy_(torch.log(p / (1.0 - p)))
+    return model
+
+
+SPLITS = ("train", "valid", "test")
 
 
 def make_split(recipe: MotionRecipe, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """Voxels (N, 2, T, H, W) uint8 and labels (N, T) int64 of the ``train`` or ``test`` split."""
-    n, seed = ((recipe.data.n_train, recipe.data.seed_train) if split == "train"
-               else (recipe.data.n_test, recipe.data.seed_test))
+    """Voxels (N, 2, T, H, W) uint8 and labels (N, T) int64 of the ``train``, ``valid`` or ``test`` split.
+
+    Raises:
+        ConfigError: an unknown split, or ``valid`` when the recipe has no validation movies.
+    """
+    data = recipe.data
+    sizes = {"train": (data.n_train, data.seed_train), "valid": (data.n_valid, data.seed_valid),
+             "test": (data.n_test, data.seed_test)}
+    if split not in sizes:
+        raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
+    n, seed = sizes[split]
+    if n < 1:
+        raise ConfigError("split 'valid': the recipe has no validation movies (set data.n_valid)")
     voxels, labels = generate_dataset(recipe.movie, n, seed)
     return torch.from_numpy(voxels), torch.from_numpy(labels)
 
@@ -181,45 +215,67 @@ def load_model(recipe: MotionRecipe, path: Path) -> HDSNN:
     Raises:
         CheckpointError: unreadable file or one trained with a different model/movie section.
     """
+    valid = "valid: a model.pt written by snnlab motion train (a dict with 'state_dict' and 'recipe')"
+    if Path(path).is_dir():
+        raise CheckpointError(f"{path}: is a folder; {valid}")
     try:
         state = torch.load(path, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure (or a refused object) is a bad file
+        reason = "it holds objects a safe load refuses" if "weights_only" in str(err) else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason}); {valid}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict) or "recipe" not in state:
+        raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a motion checkpoint; {valid}")
+    try:
         saved = json.loads(state["recipe"])
-    except (OSError, RuntimeError, KeyError, ValueError) as err:
-        raise CheckpointError(f"{path}: not a motion checkpoint ({err})") from None
+        assert isinstance(saved, dict)
+    except (TypeError, ValueError, AssertionError):
+        raise CheckpointError(f"{path}: its 'recipe' entry is not the JSON of a motion recipe; {valid}") from None
     mine = asdict(recipe)
     for section in ("movie", "model"):
         if saved.get(section) != mine[section]:
             raise CheckpointError(f"{path}: trained with a different '{section}' section; "
                                   "train again (snnlab motion train) or use another --out")
     model = build_model(recipe)
-    model.load_state_dict(state["state_dict"])
+    try:
+        model.load_state_dict(state["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: the weights do not fit this recipe's model ({' '.join(str(err).split())[:160]})"
+                              ) from None
     return model
+
+
+def _split_metrics(model: HDSNN, split: str, voxels: torch.Tensor, labels: torch.Tensor,
+                   recipe: MotionRecipe) -> dict[str, float]:
+    """``<split>_accuracy`` and ``<split>_settled_accuracy`` of the model on one split."""
+    result = evaluate(model, voxels, labels, recipe)
+    return {f"{split}_accuracy": result["accuracy"], f"{split}_settled_accuracy": result["settled_accuracy"]}
 
 
 def run_train(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, Any]:
     """Generate the data, train, evaluate, and write ``out/model.pt`` and ``out/train_results.json``.
 
-    Training accuracy is measured on the first ``n_test`` training movies (evaluation runs the
-    full convolution and costs more than a training epoch on small CPUs)."""
+    The validation movies (``data.n_valid``, when set) are what design choices are compared on;
+    the test movies only report. Training accuracy is measured on the first ``n_test`` training
+    movies (evaluation runs the full convolution and costs more than a training epoch on small CPUs)."""
     start = time.time()
     train_x, train_y = make_split(recipe, "train")
     test_x, test_y = make_split(recipe, "test")
-    log(f"data: {len(train_x)} train / {len(test_x)} test movies, voxel density {float(train_x.float().mean()):.3f} "
-        f"({time.time() - start:.0f} s)")
+    log(f"data: {len(train_x)} train / {recipe.data.n_valid} valid / {len(test_x)} test movies, "
+        f"voxel density {float(train_x.float().mean()):.3f} ({time.time() - start:.0f} s)")
     model = build_model(recipe)
     fit_start = time.time()
     history = train_model(model, train_x, train_y, recipe.train, recipe.model.gate, recipe.settle, log)
     fit_seconds = time.time() - fit_start
     n_check = len(test_x)  # training accuracy on as many training movies as there are test movies
-    train_eval = evaluate(model, train_x[:n_check], train_y[:n_check], recipe)
-    test_eval = evaluate(model, test_x, test_y, recipe)
+    metrics = _split_metrics(model, "train", train_x[:n_check], train_y[:n_check], recipe)
+    if recipe.data.n_valid:
+        metrics.update(_split_metrics(model, "valid", *make_split(recipe, "valid"), recipe))
+    metrics.update(_split_metrics(model, "test", test_x, test_y, recipe))
     result = {"name": recipe.name, "n_classes": recipe.movie.n_classes, "chance": 1.0 / recipe.movie.n_classes,
-              "train_accuracy": train_eval["accuracy"], "test_accuracy": test_eval["accuracy"],
-              "train_settled_accuracy": train_eval["settled_accuracy"],
-              "test_settled_accuracy": test_eval["settled_accuracy"],
-              "loss_history": history, "n_synapses": model.n_synapses(), "warmup_steps": recipe.warmup,
+              **metrics, "loss_history": history, "n_synapses": model.n_synapses(), "warmup_steps": recipe.warmup,
               "settle_steps": recipe.settle,
-              "test_settled_fraction": float(settled_steps(test_y, recipe.warmup, recipe.settle).float().mean()), "fit_seconds": fit_seconds, "seconds": time.time() - start}
+              "test_settled_fraction": float(settled_steps(test_y, recipe.warmup, recipe.settle).float().mean()),
+              "fit_seconds": fit_seconds, "seconds": time.time() - start}
     save_model(model, recipe, out / "model.pt")
     write_json(out / "train_results.json", result)
     write_config(out, recipe)

@@ -46,3 +46,20 @@ def test_scan_events_follow_intensity():
     x = scan_events(images, size=16, steps_per_row=4, seed=0)
     assert x.shape == (64, 2, 16) and set(x.unique().tolist()) <= {0.0, 1.0}
     assert x[:, 0, :2].mean() > 0.7 and x[:, 0, 2:].sum() == 0 and x[:, 1].sum() == 0
+
+
+def test_per_sample_retrieval_by_hand():
+    emb_a = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7], [5.0, 0.1]])
+    y_a = torch.tensor([8, 9, 9, 1])  # class 1 is outside the gallery
+    emb_b = torch.tensor([[1.0, 0.1], [0.6, 0.8], [0.1, 1.0]])
+    y_b = torch.tensor([8, 8, 9])  # nearest samples: 8 (hit), the 9 at (0.7, 0.7) (miss), 9 (hit)
+    assert retrieval_accuracy(emb_a, y_a, emb_b, y_b, [8, 9], mode="sample") == pytest.approx(2 / 3)
+    assert retrieval_accuracy(emb_a, y_a, emb_b, y_b, [8, 9], mode="prototype") == pytest.approx(2 / 3)
+    with pytest.raises(ConfigError, match="valid: prototype, sample"):
+        retrieval_accuracy(emb_a, y_a, emb_b, y_b, [8, 9], mode="nearest")
+
+
+def test_retrieval_defaults_to_the_papers_per_sample_rule():
+    assert zeroshot_from_dict({}, "z.yaml").retrieval == "sample"
+    with pytest.raises(ConfigError, match=r"z\.yaml: retrieval: 'nearest' is not valid; valid: sample, prototype"):
+        zeroshot_from_dict({"retrieval": "nearest"}, "z.yaml")
