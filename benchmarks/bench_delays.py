@@ -2,7 +2,9 @@
 
 Network of delay layers 140 -> 256 -> 256 -> 20 (max_delay 25, T = 100 steps, spike input of
 density 10 %), sigma late in training (0.23: width 0.5, 4 taps per synapse) and early (12), and
-evaluation with integer delays. Prints a table with ratios (dcls time / snnlab time) and
+evaluation with integer delays. Each side runs in its own fresh subprocess (so snnlab's
+import-time settings and thread pools cannot touch dcls); in it every case is timed as the
+median of ``repeats`` calls after a warm-up. Prints a table with ratios (dcls time / snnlab time) and
 writes JSON to benchmarks/results/.
 
     python benchmarks/bench_delays.py            # B in 32, 128, 256
@@ -12,25 +14,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from datetime import date
 from typing import Callable
 from pathlib import Path
 
-from bench_neurons import PeakRSS, _clear_pool as clear_pool  # also sets the allocator as there
+from bench_neurons import PeakRSS, _clear_pool as clear_pool, _mmap_large_blocks
 
 import torch
 import torch.nn.functional as TF
-
-from snnlab.nn import DelayedLinear
 
 SIZES = (140, 256, 256, 20)
 K, T = 25, 100
 
 
-def ours(sigma: float) -> list[DelayedLinear]:
+def ours(sigma: float) -> list[torch.nn.Module]:
+    from snnlab.nn import DelayedLinear
+
     return [DelayedLinear(a, b, K, sigma_init=sigma) for a, b in zip(SIZES, SIZES[1:])]
 
 
@@ -45,7 +50,7 @@ def theirs(sigma: float) -> list[torch.nn.Module]:
     return layers
 
 
-def run_ours(layers: list[DelayedLinear], x: torch.Tensor, train: bool) -> None:
+def run_ours(layers: list[torch.nn.Module], x: torch.Tensor, train: bool) -> None:
     h = x
     with torch.set_grad_enabled(train):
         for layer in layers:
@@ -64,19 +69,15 @@ def run_theirs(layers: list[torch.nn.Module], x: torch.Tensor, train: bool) -> N
             h.sum().backward()
 
 
-def timed_pair(fa: Callable[[], None], fb: Callable[[], None], repeats: int) -> tuple[float, float]:
-    """Median seconds of ``fa`` and ``fb`` over ``repeats`` alternating calls after a warm-up.
-
-    Alternating the two keeps a change of load on the shared machine from favouring either side.
-    """
-    fa(), fb()
-    times: tuple[list[float], list[float]] = ([], [])
+def timed(fn: Callable[[], None], repeats: int) -> float:
+    """Median seconds of ``fn`` over ``repeats`` calls after a warm-up."""
+    fn()
+    times = []
     for _ in range(repeats):
-        for fn, out in ((fa, times[0]), (fb, times[1])):
-            start = time.perf_counter()
-            fn()
-            out.append(time.perf_counter() - start)
-    return statistics.median(times[0]), statistics.median(times[1])
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def peak_mb(fn: Callable[[], None]) -> float:
@@ -87,22 +88,37 @@ def peak_mb(fn: Callable[[], None]) -> float:
     makes the call allocate everything it needs, as the first step of a run does.
     """
     clear_pool()
+    _mmap_large_blocks()  # only for the memory call: it would slow the timed calls (fresh mappings)
     with PeakRSS() as peak:
         fn()
     return peak.mb
 
 
-def bench_case(batch: int, mode: str, repeats: int) -> dict:
-    torch.manual_seed(0)
-    sigma = 12.0 if mode == "train_early" else 0.23
-    train = mode != "eval"
-    x = (torch.rand(T, batch, SIZES[0]) < 0.1).float()
-    a, b = ours(sigma), theirs(sigma)
-    f_ours = lambda: run_ours(a, x, train)  # noqa: E731
-    f_theirs = lambda: run_theirs(b, x, train)  # noqa: E731
-    t_ours, t_theirs = timed_pair(f_ours, f_theirs, repeats)
-    return {"batch": batch, "mode": mode, "snnlab_s": t_ours, "dcls_s": t_theirs,
-            "speedup": t_theirs / t_ours, "snnlab_peak_mb": peak_mb(f_ours), "dcls_peak_mb": peak_mb(f_theirs)}
+def bench_side(side: str, cases: list[tuple[int, str]], repeats: int) -> list[dict]:
+    """Time every case for one side ("snnlab" or "dcls"); run in its own subprocess. Memory last."""
+    rows = []
+    for batch, mode in cases:
+        torch.manual_seed(0)
+        sigma = 12.0 if mode == "train_early" else 0.23
+        train = mode != "eval"
+        x = (torch.rand(T, batch, SIZES[0]) < 0.1).float()
+        layers = ours(sigma) if side == "snnlab" else theirs(sigma)
+        run = run_ours if side == "snnlab" else run_theirs
+        rows.append({"s": timed(lambda: run(layers, x, train), repeats), "fn": (layers, x, train)})
+    for row in rows:  # memory after all timings, so the mapping setting never touches them
+        layers, x, train = row.pop("fn")
+        row["peak_mb"] = peak_mb(lambda: (run_ours if side == "snnlab" else run_theirs)(layers, x, train))
+    return rows
+
+
+def run_side(side: str, cases: list[tuple[int, str]], repeats: int) -> list[dict]:
+    """Run :func:`bench_side` in a fresh process; snnlab's gets THP, as ``import snnlab`` sets."""
+    env = dict(os.environ)
+    if side == "snnlab":
+        env.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    cmd = [sys.executable, __file__, "--side", json.dumps([side, cases, repeats])]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
+    return json.loads([ln for ln in out.splitlines() if ln.startswith("[")][-1])
 
 
 def main() -> None:
@@ -110,10 +126,18 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="B = 32 only, 3 repeats")
     parser.add_argument("--batches", default="32,128,256", help="comma-separated batch sizes")
     parser.add_argument("--out", default="benchmarks/results/delays.json")
+    parser.add_argument("--side", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.side:
+        print(json.dumps(bench_side(*json.loads(args.side))), flush=True)
+        return
     batches = (32,) if args.quick else tuple(int(b) for b in args.batches.split(","))
     repeats = 3 if args.quick else 5
-    rows = [bench_case(b, mode, repeats) for b in batches for mode in ("train_late", "train_early", "eval")]
+    cases = [(b, mode) for b in batches for mode in ("train_late", "train_early", "eval")]
+    ours_rows, dcls_rows = run_side("snnlab", cases, repeats), run_side("dcls", cases, repeats)
+    rows = [{"batch": b, "mode": m, "snnlab_s": o["s"], "dcls_s": d["s"], "speedup": d["s"] / o["s"],
+             "snnlab_peak_mb": o["peak_mb"], "dcls_peak_mb": d["peak_mb"]}
+            for (b, m), o, d in zip(cases, ours_rows, dcls_rows)]
     print(f"{'B':>4} {'mode':<12} {'snnlab s':>9} {'dcls s':>9} {'speedup':>8} {'peak MB':>8} {'dcls MB':>8}")
     for r in rows:
         print(f"{r['batch']:>4} {r['mode']:<12} {r['snnlab_s']:9.3f} {r['dcls_s']:9.3f} {r['speedup']:7.2f}x "
@@ -121,7 +145,8 @@ def main() -> None:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__, "T": T, "max_delay": K, "sizes": SIZES}
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "method": "one subprocess per side, median after a warm-up", "T": T, "max_delay": K, "sizes": SIZES}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")
 

@@ -5,22 +5,23 @@ Cases (performance.md section 1.5, on CPU):
 - ``lif``: a LIF layer alone on a precomputed current ``x = randn(T, B, N)`` (requires grad);
 - ``linear_lif``: ``Linear(N, N)`` followed by LIF (the Open Neuromorphic setup).
 
-Each call is ``out = model(x); out.sum().backward()``; one warm-up, then the median of
-``--reps`` back-to-back runs (more for fast cases, until 0.5 s is spent), forward and backward
-timed apart. snnlab's numba kernels take their large outputs from a reusable buffer pool
-(``snnlab.kernels.pool``), so back-to-back calls skip the OS's first-touch zeroing;
-``snnlab-numba-nopool`` is the same kernel with the pool off (fresh allocations, as every
-peer). Peak memory is measured on one extra call made after the pool is emptied: the peak
-resident-set growth over the call (RSS of this process sampled every 0.5 ms from a thread,
-minus the RSS before the call): CPU tensors are not seen by tracemalloc, and the script makes glibc map (and unmap on
-free) every block of 64 KiB or more, so RSS tracks live tensor memory. Memory bandwidth comes from the same run (a 256 MB
-``copy_`` into a preallocated tensor, counting read + write; measured just before and just
-after every case, the higher value is used), giving the floor of a fused LIF
-(24 bytes per neuron-step forward+backward in float32, performance.md section 4.1).
+Method (as users run each framework): every framework runs in its own fresh subprocess, so
+one library's import-time settings and thread pools cannot touch another's. In it the module
+is made once, warmed up once, then timed over ``--reps`` (default 7) steps, each on a fresh
+input ``randn(T, B, N)`` (made outside the timed window): ``out = model(x); out.sum().backward()``,
+median, forward and backward timed apart. Peers run with the process environment as given;
+snnlab's processes get ``THP_MEM_ALLOC_ENABLE=1`` (what ``import snnlab`` sets anyway). snnlab's
+numba kernels take their large outputs from a reusable buffer pool (``snnlab.kernels.pool``);
+``snnlab-numba-nopool`` is the same kernel with the pool off.
 
-``THP_MEM_ALLOC_ENABLE=1`` (transparent huge pages for torch's large CPU allocations) is set for
-every framework alike before torch is imported; without it first-touch page faults of the
-freshly allocated outputs dominate on small machines. Usage::
+Peak memory is measured after the timing, in the same subprocess, on one extra call made after
+the pool is emptied: the peak resident-set growth over the call (RSS sampled every 0.5 ms from a
+thread). For that call only, glibc is made to map (and unmap on free) every block of 64 KiB or
+more, so RSS tracks live tensor memory. That setting is never on while timing: it makes every
+large tensor a fresh mapping that the OS zero-fills on first touch, which slowed spikingjelly
+3-6x in earlier versions of this script. Memory bandwidth is measured in the parent around every
+case, giving the floor of a fused LIF (24 bytes per neuron-step forward+backward in float32,
+performance.md section 4.1). Usage::
 
     python benchmarks/bench_neurons.py --quick     # ~1-2 minutes
     python benchmarks/bench_neurons.py             # full grid: long (tens of minutes on 2 cores)
@@ -33,13 +34,12 @@ import json
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional
-
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
-
 
 def _mmap_large_blocks() -> None:
     """Make glibc map every block >= 64 KiB (and unmap it on free), so RSS tracks live tensors."""
@@ -51,12 +51,9 @@ def _mmap_large_blocks() -> None:
         pass
 
 
-_mmap_large_blocks()
-
 import torch  # noqa: E402
 
 FLOOR_BYTES = 24  # per neuron-step, fused LIF fwd+bwd in float32
-MIN_SECONDS = 0.5  # fast cases repeat beyond --reps until this much time is spent (stabler medians)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -196,8 +193,8 @@ def _reset(model: torch.nn.Module) -> None:
             m.reset()
 
 
-def _call(model: torch.nn.Module, x: torch.Tensor) -> tuple[float, float]:
-    x.grad = None
+def _call(model: torch.nn.Module, shape: tuple[int, int, int]) -> tuple[float, float]:
+    x = torch.randn(shape).requires_grad_()  # a fresh input each step, as in training
     _reset(model)
     t0 = time.perf_counter()
     out = model(x)
@@ -207,42 +204,62 @@ def _call(model: torch.nn.Module, x: torch.Tensor) -> tuple[float, float]:
     return t1 - t0, t2 - t1
 
 
-def time_case(model: torch.nn.Module, x: torch.Tensor, reps: int) -> dict:
-    """Median forward and backward seconds of ``model`` on ``x``, and peak RSS growth (MB) of a call.
+def time_case(model: torch.nn.Module, shape: tuple[int, int, int], reps: int) -> dict:
+    """Median forward and backward seconds of ``model`` on fresh inputs of ``shape``, and peak RSS growth (MB).
 
-    Timed calls run back to back, as in training (snnlab reuses its pooled output buffers
-    between them). Memory is measured on one more call after the pool has been emptied, so it
-    counts every buffer the call needs whether or not it was resident already.
+    One warm-up call, then ``reps`` timed calls. Memory is measured last, on one more call
+    after the pool has been emptied and with glibc mapping large blocks (see the docstring).
     """
     fwd, bwd = [], []
-    _call(model, x)  # warm-up (compilation, caches)
-    start = time.perf_counter()
-    while len(fwd) < reps or (time.perf_counter() - start < MIN_SECONDS and len(fwd) < 200):
-        f, b = _call(model, x)
+    _call(model, shape)  # warm-up (compilation, caches)
+    for _ in range(reps):
+        f, b = _call(model, shape)
         fwd.append(f)
         bwd.append(b)
-    x.grad = None
     _clear_pool()
+    _mmap_large_blocks()
     with PeakRSS() as peak:
-        _call(model, x)
+        _call(model, shape)
     return {"fwd_s": statistics.median(fwd), "bwd_s": statistics.median(bwd),
             "total_s": statistics.median(f + b for f, b in zip(fwd, bwd)), "peak_mb": peak.mb}
+
+
+def worker(name: str, case: str, T: int, B: int, N: int, reps: int) -> dict:
+    """Time one framework on one case (run in its own subprocess)."""
+    torch.manual_seed(0)
+    neuron = FRAMEWORKS[name](N)
+    model = torch.nn.Sequential(torch.nn.Linear(N, N), neuron) if case == "linear_lif" else neuron
+    with _PoolLimit(0 if name in NO_POOL else None) if name.startswith("snnlab") else _Null():
+        return time_case(model, (T, B, N), reps)
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+
+def run_isolated(name: str, case: str, T: int, B: int, N: int, reps: int) -> dict:
+    """Run :func:`worker` in a fresh Python process; snnlab's get THP (as ``import snnlab`` sets)."""
+    env = dict(os.environ)
+    if name.startswith("snnlab"):
+        env.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+    cmd = [sys.executable, __file__, "--worker", json.dumps([name, case, T, B, N, reps])]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1][:200]}
+    return json.loads(lines[-1])
 
 
 def run_grid(cases: list[tuple], frameworks: list[str], reps: int) -> list[dict]:
     rows = []
     for case, T, B, N in cases:
-        torch.manual_seed(0)
-        x = torch.randn(T, B, N).requires_grad_()
         case_bw = bandwidth_gbs()  # re-measured per case: the bandwidth of a VM drifts over a run
         for name in frameworks:
-            try:
-                neuron = FRAMEWORKS[name](N)
-                model = torch.nn.Sequential(torch.nn.Linear(N, N), neuron) if case == "linear_lif" else neuron
-                with _PoolLimit(0 if name in NO_POOL else None):
-                    res = time_case(model, x, reps)
-            except Exception as err:  # a peer that cannot run this size is reported, not fatal
-                res = {"error": f"{type(err).__name__}: {err}"[:200]}
+            res = run_isolated(name, case, T, B, N, reps)  # a peer that cannot run a size reports an error
             rows.append({"case": case, "T": T, "B": B, "N": N, "framework": name, **res})
         # the floor of the case at the higher of the bandwidths measured just before and just after it
         case_bw = max(case_bw, bandwidth_gbs())
@@ -282,22 +299,30 @@ def grid(quick: bool) -> list[tuple]:
 def main(argv: Optional[list[str]] = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a small subset (~1-2 minutes)")
-    ap.add_argument("--reps", type=int, default=5, help="timed runs per case (after one warm-up)")
+    ap.add_argument("--reps", type=int, default=7, help="timed steps per case (after one warm-up), median")
+    ap.add_argument("--case", action="append", default=None,
+                    help="case as KIND:T:B:N (e.g. lif:100:32:4096), repeatable; overrides --quick")
+    ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/neurons-<date>.json)")
     args = ap.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(*json.loads(args.worker))), flush=True)
+        return
     frameworks = [f for f in args.frameworks.split(",") if f]
     unknown = sorted(set(frameworks) - set(FRAMEWORKS))
     if unknown:
         ap.error(f"unknown frameworks {unknown}; valid: {sorted(FRAMEWORKS)}")
     bw = bandwidth_gbs()
     print(f"copy bandwidth {bw:.1f} GB/s; torch threads {torch.get_num_threads()}; floor = {FLOOR_BYTES} B/neuron-step")
-    rows = run_grid(grid(args.quick), frameworks, args.reps)
+    cases = [(c.split(":")[0], *map(int, c.split(":")[1:])) for c in args.case] if args.case else grid(args.quick)
+    rows = run_grid(cases, frameworks, args.reps)
     stamp = datetime.date.today().isoformat()
     out = args.out or RESULTS / f"neurons-{stamp}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"date": stamp, "machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
             "bandwidth_gbs": bw, "floor_bytes_per_neuron_step": FLOOR_BYTES, "memory": "peak RSS growth over a call",
+            "method": "one subprocess per framework, fresh input per step, median of reps after a warm-up",
             "cuda": "not measured (no GPU)" if not torch.cuda.is_available() else "see rows"}
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")

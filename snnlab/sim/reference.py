@@ -15,6 +15,16 @@ from snnlab.ir.graph import FlatGraph
 from snnlab.ir.shapes import geometry
 
 
+def is_available() -> bool:
+    """The dense reference needs numpy only (the registry asks every backend)."""
+    return True
+
+
+def why_not() -> str:
+    """Why the backend cannot run: never, see :func:`is_available`."""
+    return ""
+
+
 def conv2d_dense(x: np.ndarray, weight: np.ndarray, g: Any) -> np.ndarray:
     """Grouped, strided, dilated, padded 2-D convolution. x (B, C_in, H, W) -> (B, C_out, Ho, Wo)."""
     b = x.shape[0]

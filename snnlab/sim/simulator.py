@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.errors import BackendError, ShapeError
+from snnlab.errors import ShapeError
+from snnlab.sim import engines
 from snnlab.sim.plan import SOURCE, Plan
 from snnlab.sim.result import SimResult
 
 log = logging.getLogger(__name__)
-BACKENDS = ("auto", "numba", "cuda", "reference")
 
 
 class Simulator:
@@ -27,7 +27,8 @@ class Simulator:
     Args:
         graph: a ``nir.NIRGraph``, a path to a ``.nir`` file, or a :class:`Plan`.
         dt: seconds per step when the graph metadata has none.
-        backend: "auto" (numba), "numba", "cuda" (numba-cuda) or "reference" (dense numpy).
+        backend: "auto" (numba), "numba", "cuda" (numba-cuda) or "reference" (dense numpy): the
+            engines registered as ``sim_engine`` in the backend registry (:mod:`snnlab.sim.engines`).
         dtype: float64 (exact) or float32 state and weights.
         record: extra populations whose outputs are recorded (Outputs always are).
         record_v: populations whose membrane potential is recorded.
@@ -35,8 +36,7 @@ class Simulator:
 
     def __init__(self, graph: Any, dt: float | None = None, backend: str = "auto", dtype: Any = np.float64,
                  record: list[str] | None = None, record_v: list[str] | None = None) -> None:
-        if backend not in BACKENDS:
-            raise BackendError(f"backend {backend!r} is not valid; choose one of {', '.join(BACKENDS)}")
+        self.backend = engines.resolve(backend)
         self.loaded = None
         if isinstance(graph, Plan):
             self.plan = graph
@@ -47,7 +47,6 @@ class Simulator:
             self.plan = compile_graph(self.loaded)
         self.dt = self.plan.dt
         self.dtype = np.dtype(dtype)
-        self.backend = self._pick_backend(backend)
         names = {p.name for p in self.plan.populations}
         for name in list(record or []) + list(record_v or []):
             if name not in names:
@@ -57,35 +56,8 @@ class Simulator:
             self.record[name] = self.record.get(name, "") + "s"
         for name in record_v or []:
             self.record[name] = self.record.get(name, "") + "m"
-        self._engine = self._make_engine()
+        self._engine = engines.make_engine(self.backend, self.plan, self.loaded, self.dtype, self.record)
         self.batch = 0
-
-    def _pick_backend(self, backend: str) -> str:
-        if backend == "reference" and self.loaded is None:
-            raise BackendError("backend 'reference' runs NIR graphs only; use 'numba' for a Network")
-        if backend == "cuda":
-            import importlib.util
-
-            if importlib.util.find_spec("snnlab.sim.cuda_kernels") is None:
-                raise BackendError("backend 'cuda' is not built in this version of snnlab.sim; use 'numba'")
-            from snnlab.sim import cuda_kernels
-
-            if not cuda_kernels.is_available():
-                raise BackendError("backend 'cuda' needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1; use 'numba'")
-        return "numba" if backend == "auto" else backend
-
-    def _make_engine(self) -> Any:
-        if self.backend == "reference":
-            from snnlab.sim.reference import DenseReference
-
-            return DenseReference(self.loaded, self.dtype, self.record)
-        if self.backend == "cuda":
-            from snnlab.sim.cuda_kernels import CudaEngine
-
-            return CudaEngine(self.plan, self.dtype, self.record)
-        from snnlab.sim.engine import NumbaEngine
-
-        return NumbaEngine(self.plan, self.dtype, self.record)
 
     @property
     def input_shapes(self) -> list[tuple[int, ...]]:
