@@ -9,7 +9,7 @@ STAMP = $(VENV)/.installed
 # Peer libraries (outside oracles). Installed without their dependency pins: spikingjelly and
 # norse ask for torchvision/torchaudio, which would replace the CPU torch build; they import without them.
 PEERS = spikingjelly norse snntorch dcls nirtorch
-PEER_DEPS = loguru scipy packaging requests tensorboard
+PEER_DEPS = loguru scipy packaging requests tensorboard tonic  # tonic (dataset oracle) keeps the CPU torch
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

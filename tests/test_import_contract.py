@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "snnlab"
-BASE = {"snnlab", "errors", "registry"}
+BASE = {"snnlab", "errors", "registry", "fmt"}  # fmt: text helpers for messages, imports nothing
 _CORE = {"functional", "kernels", "nn"}
 _MODELS = _CORE | {"models"}
 _LIBRARY = _MODELS | {"ir", "sim", "hw", "data", "config", "train", "inference", "analysis", "surrogate"}

@@ -20,6 +20,7 @@ from snnlab.analysis import plots
 from snnlab.analysis.metrics import summary
 from snnlab.ir.activity import ActivityProfile
 from snnlab.errors import MappingError
+from snnlab.fmt import plural
 
 
 def _map(graph: Any, profile: Any) -> tuple[Any, str]:
@@ -80,7 +81,7 @@ def _fmt(value: float, unit: str) -> str:
 def _rows(reports: list) -> list[list[str]]:
     rows = []
     for r in reports:
-        util = "-" if r.utilisation is None else f"{100 * r.utilisation:.1f}% of {r.cores_used} cores"
+        util = "-" if r.utilisation is None else f"{100 * r.utilisation:.1f}% of {plural(r.cores_used, 'core')}"
         fits = f"no: {r.mapping_error}" if r.mapping_error else ("yes" if r.cores_used is not None else "unchecked (no graph)")
         rows.append([r.label, r.title or r.hardware, _fmt(r.total_j, "J"), _fmt(r.dynamic_j, "J"),
                      _fmt(r.latency_s, "s"), fits, util])

@@ -51,9 +51,10 @@ class DemoContext:
 
 
 def _recipe_path() -> Path:
-    """The demo recipe: ``experiments/demo_digits.yaml`` of the checkout (cwd or the package's)."""
-    here = Path(__file__).resolve().parents[2] / RECIPE
-    return RECIPE if RECIPE.is_file() else here
+    """The demo recipe shipped with the package (never a file of that name in the working folder)."""
+    from snnlab.commands._recipes import packaged_recipe
+
+    return packaged_recipe("demo_digits")
 
 
 def stage_config(ctx: DemoContext) -> None:
@@ -72,11 +73,12 @@ def stage_config(ctx: DemoContext) -> None:
 def stage_train(ctx: DemoContext) -> None:
     """Train from scratch (the demo always starts over in its folder); best.pt is chosen on the
     recipe's validation split (144 of the training digits, held out from training)."""
+    from snnlab.fmt import plural
     from snnlab.train import Trainer
     from snnlab.train.evaluation import selection_note
 
     print(f"[demo] training {ctx.config.model['name']} on '{ctx.config.data.name}' for "
-          f"{ctx.config.train.epochs} epochs -> {ctx.run_dir}")
+          f"{plural(ctx.config.train.epochs, 'epoch')} -> {ctx.run_dir}")
     ctx.train = Trainer(ctx.config, overwrite=True).fit()
     ctx.lines.append(f"best.pt: epoch {ctx.train['best_epoch']} of {ctx.train['epochs']}, "
                      f"{selection_note(ctx.train, ctx.config.data.test_split)} "
@@ -146,5 +148,15 @@ def run(args: argparse.Namespace, stages: Optional[list[Stage]] = None) -> int:
     """Run every stage in order."""
     ctx = DemoContext(args)
     for stage in stages or STAGES:
+        if stage not in (stage_config, stage_train, stage_summary):
+            print(f"[demo] {stage_title(stage)} ...", flush=True)  # say what runs: some stages take seconds
         stage(ctx)
     return 0
+
+
+def stage_title(stage: Stage) -> str:
+    """``evaluate: Evaluate best.pt on the test split``: the stage's name and the first sentence of its doc."""
+    name = stage.__name__.removeprefix("stage_").replace("_", " ")
+    para = " ".join((stage.__doc__ or "").strip().split("\n\n")[0].split()).replace("``", "")
+    doc = para.split(". ")[0].split(";")[0].split(" (")[0].rstrip(".:")
+    return f"{name}: {doc}" if doc else name

@@ -86,15 +86,16 @@ EXTENSIONS: dict[str, Callable[[argparse.Namespace, dict[str, Any]], None]] = {"
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate, run the requested extensions, print a summary."""
-    import torch
-
     from snnlab.train.evaluation import evaluate_run, selection_note
 
     if args.samples < 1:
         from snnlab.errors import ConfigError
 
         raise ConfigError(f"--samples must be >= 1, got {args.samples}")
-    report = evaluate_run(args.run_dir, args.checkpoint, args.samples, torch.device(args.device))
+    from snnlab.commands._checks import torch_device
+
+    device = torch_device(args.device, "--device")
+    report = evaluate_run(args.run_dir, args.checkpoint, args.samples, device)
     extended = False
     for option, handler in EXTENSIONS.items():
         if getattr(args, option, False):

@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
 
     from snnlab import ir
 
+    from snnlab.commands._checks import output_file
+
+    output_file(args.out, "--out", "model.nir" if args.to == "nir" else "chip.json")
     graph, folder = _graph(args)
     if args.to == "nir":
         out = Path(args.out) if args.out else folder / "model.nir"

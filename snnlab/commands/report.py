@@ -41,12 +41,19 @@ def load_rasters(path):
 
     from snnlab.train.recording import load_spikes
 
+    from snnlab.commands._checks import read_npz
+
     if not path.is_file():
         return None
-    with np.load(path, allow_pickle=False) as data:
-        if "layers" not in data.files:
-            return {k: data[k] for k in data.files}
-    return load_spikes(path)["layers"]
+    data = read_npz(path, "spike rasters written by snnlab eval RUN")
+    if "layers" not in data:
+        return data
+    try:
+        return load_spikes(path)["layers"]
+    except (KeyError, ValueError, TypeError) as err:
+        from snnlab.errors import DataError
+
+        raise DataError(f"{path}: damaged spike rasters (missing {err}); write them again with snnlab eval RUN") from None
 
 
 def export_failure(run_dir) -> str | None:
@@ -72,9 +79,11 @@ def run(args: argparse.Namespace) -> int:
     """Load the run folder and write the report."""
     from pathlib import Path
 
-    import nir
-
+    from snnlab import ir
     from snnlab.ir.activity import ActivityProfile
+    from snnlab.commands._checks import positive_int
+    from snnlab.errors import ConfigError
+    from snnlab.hw.profiles import available_profiles
     from snnlab.analysis.report import build_report
     from snnlab.errors import CheckpointError
     from snnlab.hw import write_descriptor
@@ -85,10 +94,14 @@ def run(args: argparse.Namespace) -> int:
     activity_path = run_dir / "activity.json"
     if not activity_path.is_file():
         raise CheckpointError(f"{activity_path} is missing; run `snnlab eval {run_dir}` to measure activity first")
-    activity = ActivityProfile.load(activity_path)
-    graph = nir.read(run_dir / "model.nir") if (run_dir / "model.nir").is_file() else None
-    reason = None if graph is not None else export_failure(run_dir)
+    positive_int(args.steps, "--steps")
     names = [n.strip() for n in args.hw.split(",") if n.strip()]
+    if not names:
+        raise ConfigError(f"--hw {args.hw!r}: no profile named; valid: comma-separated names ({', '.join(available_profiles())}) "
+                          "or YAML paths")
+    activity = ActivityProfile.load(activity_path)
+    graph = ir.load(run_dir / "model.nir") if (run_dir / "model.nir").exists() else None
+    reason = None if graph is not None else export_failure(run_dir)
     result = build_report(run_dir, names, graph=graph, activity=activity, spikes=load_rasters(run_dir / "spikes.npz"),
                           steps=args.steps, unmapped_reason=reason)
     for report in result["reports"]:

@@ -28,6 +28,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--dt", type=float, help="seconds per step when the graph metadata has no dt")
     parser.add_argument("--out", help="output folder (default: <run>/sim or sim_<file stem>)")
     parser.add_argument("--backend", default="auto", help="auto | numba | cuda | reference")
+    parser.add_argument("--record", default="", metavar="LAYERS",
+                        help="also write the spikes of these populations (comma-separated names, or 'all' for "
+                             "every hidden population); outputs are always written")
     parser.set_defaults(func=run)
     return parser
 
@@ -84,22 +87,44 @@ def _event_samples(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: np.asarray(data[k])[ids == b] for k in fields} for b in range(count)]
 
 
+def _recorded(plan: Any, spec: str) -> list[str]:
+    """Population names of ``--record`` ('all': every population but inputs and outputs)."""
+    from snnlab.errors import ConfigError
+
+    hidden = [p.name for p in plan.populations if p.op not in ("Input", "Output") and not p.name.startswith("__")]
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    if names == ["all"]:
+        return hidden
+    unknown = [n for n in names if n not in {p.name for p in plan.populations}]
+    if unknown:
+        raise ConfigError(f"--record: no population {unknown[0]!r}; valid: all, {', '.join(hidden)}")
+    return names
+
+
 def run(args: argparse.Namespace) -> int:
     """Simulate and write ``spikes.npz`` and ``counts.json`` (and ``profile.json``)."""
     import numpy as np
 
-    from snnlab.sim import Simulator, load_inputs
+    from snnlab.sim import Simulator
 
+    from snnlab.commands._checks import input_file, output_dir, positive_int, read_npz
+
+    positive_int(args.steps, "--steps")
+    out_arg = output_dir(args.out, "--out")
+    what = ".npz with dense frames 'x' (T, B, ...) or events t, x, y, p"
+    source = input_file(args.input, "--input", what)
     graph, recorded, out_dir = _locate(args.target)
     sim = Simulator(graph, dt=args.dt, backend=args.backend)
-    source = args.input or recorded
+    if getattr(args, "record", "").strip():
+        sim = Simulator(sim.plan, backend=args.backend, record=_recorded(sim.plan, getattr(args, "record")))
+    source = source or recorded
     if source is not None:
-        x = _inputs(sim, load_inputs(source), args.steps)
+        x = _inputs(sim, read_npz(Path(source), what), args.steps)
     else:
         steps = args.steps or 100
         x = [np.zeros((steps, 1) + tuple(s)) for s in sim.input_shapes]
     result = sim.run(x, steps=args.steps)
-    out = Path(args.out) if args.out else out_dir
+    out = out_arg or output_dir(str(out_dir), "output folder")
     out.mkdir(parents=True, exist_ok=True)
     arrays = {f"spikes_{k}": v for k, v in result.spikes.items()}
     arrays.update({f"values_{k}": v for k, v in result.values.items()})
@@ -107,5 +132,8 @@ def run(args: argparse.Namespace) -> int:
     (out / "counts.json").write_text(json.dumps(result.to_json(), indent=1))
     result.activity_profile().save(out / "profile.json")
     total = result.total_synaptic_events()
-    print(f"simulated {result.steps} steps x {result.batch} samples; {total:.0f} synaptic events; wrote {out}")
+    from snnlab.fmt import plural
+
+    print(f"simulated {plural(result.steps, 'step')} x {plural(result.batch, 'sample')}; "
+          f"{plural(int(round(total)), 'synaptic event')}; wrote {out}")
     return 0

@@ -56,8 +56,11 @@ def _config_path(args: argparse.Namespace) -> tuple[str, bool]:
             raise ConfigError(f"--resume {args.resume}: no config.yaml in that folder (not a run folder)")
         return str(run_cfg), True
     if not args.config:
-        raise ConfigError("a recipe is needed: snnlab train experiments/<recipe>.yaml (or --resume RUN)")
-    return args.config, bool(args.resume)
+        raise ConfigError("a recipe is needed: snnlab train experiments/<recipe>.yaml, a shipped recipe by name "
+                          "(snnlab recipes lists them), or --resume RUN")
+    from snnlab.commands._recipes import resolve_recipe
+
+    return str(resolve_recipe(args.config)), bool(args.resume)
 
 
 def _relaunch_argv(args: argparse.Namespace) -> list[str]:

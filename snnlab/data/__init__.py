@@ -13,6 +13,7 @@ from snnlab.data.augment import (
     RandomHorizontalFlip,
     TimeMask,
 )
+from snnlab.data.adapters import from_tonic
 from snnlab.data.base import EventFrameDataset
 from snnlab.data.collate import collate_static, collate_time_major, pad_collate
 from snnlab.data.events import EVENT_DTYPE, EventStore, make_events
@@ -49,6 +50,7 @@ __all__ = [
     "collate_static",
     "collate_time_major",
     "create_dataset",
+    "from_tonic",
     "make_events",
     "pad_collate",
 ]

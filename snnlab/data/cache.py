@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 from snnlab.errors import DataError
 
 CACHE_VERSION = 1
+log = logging.getLogger(__name__)
 IN_MEMORY_LIMIT_BYTES = 512 * 2**20
 
 
@@ -92,3 +94,35 @@ class FrameCache:
         state = self.__dict__.copy()
         state["_file"], state["_pid"] = None, -1
         return state
+
+
+def user_cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/snnlab`` (default ``~/.cache/snnlab``): where caches go when the data root is read-only."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snnlab"
+
+
+def write_frames_somewhere(path: Path, frames: list[np.ndarray], labels: np.ndarray, params: dict[str, Any],
+                           explicit: bool) -> Path:
+    """Write the cache at ``path``; when its folder is not writable and the user did not choose it
+    (``explicit`` False), write it under :func:`user_cache_dir` instead, with a note.
+
+    Raises:
+        DataError: neither folder can be written (naming both and the option that chooses one).
+    """
+    try:
+        write_frames(path, frames, labels, params)
+        return path
+    except OSError as err:
+        if explicit:
+            raise DataError(f"cannot write the frame cache {path} ({err.strerror or err}); valid: a writable "
+                            "data.options.cache_dir") from None
+        first = err
+    fallback = user_cache_dir() / path.name
+    try:
+        write_frames(fallback, frames, labels, params)
+    except OSError as err:
+        raise DataError(f"cannot write the frame cache in {path.parent} ({first.strerror or first}) nor in "
+                        f"{fallback.parent} ({err.strerror or err}); set data.options.cache_dir to a writable "
+                        "folder") from None
+    log.warning(f"{path.parent} is not writable ({first.strerror or first}); frame cache written to {fallback}")
+    return fallback

@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from snnlab.errors import DataError
+from snnlab.errors import ConfigError, DataError
 from snnlab.registry import Registry
 
 DATASETS: dict[str, str] = {
@@ -98,4 +98,22 @@ def create_dataset(name: str, root: str | None = None, split: str = "train", **c
     key = str(name).lower()
     if key not in READERS:
         raise DataError(f"unknown dataset '{name}'; valid names: {', '.join(READERS.names())}")
-    return READERS.get(key)(root=root, split=split, **_FIXED.get(key, {}), **cfg)
+    factory, fixed = READERS.get(key), _FIXED.get(key, {})
+    _check_options(key, factory, set(cfg), set(fixed))
+    return factory(root=root, split=split, **fixed, **cfg)
+
+
+def _check_options(name: str, factory: Any, given: set[str], fixed: set[str]) -> None:
+    """Reject options the reader does not take, listing the ones it does."""
+    import inspect
+
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # a callable without a signature: let it check its own options
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = [p for p in params if p not in {"root", "split"} | fixed]
+    unknown = sorted(given - set(valid))
+    if unknown:
+        raise ConfigError(f"{name}: unknown option(s) {unknown}; valid: {', '.join(valid)}")

@@ -38,6 +38,7 @@ trainer refuses a validation split whose samples are still in the training split
 """
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -46,15 +47,17 @@ import numpy as np
 import torch
 
 from snnlab.data.base import check_split
-from snnlab.data.cache import FrameCache, cache_key, write_frames
+from snnlab.data.cache import FrameCache, cache_key, user_cache_dir, write_frames_somewhere
 from snnlab.data.collate import collate_time_major
 from snnlab.data.events import EVENT_DTYPE
-from snnlab.errors import ConfigError, DataError
+from snnlab.data.shd_schema import _vector, check_layout
+from snnlab.errors import ConfigError, DataError, one_line
 
 N_CHANNELS = 700
 NUM_CLASSES = {"shd": 20, "ssc": 35}
 SPLITS = {"shd": ("train", "valid", "test"), "ssc": ("train", "valid", "test")}
 SOURCE = "https://zenkelab.org/datasets/"
+log = logging.getLogger(__name__)
 
 
 def source_file(root: str | Path, kind: str, split: str) -> Path:
@@ -99,6 +102,9 @@ def read_sample(f: h5py.File, index: int, name: str = "<h5>") -> tuple[np.ndarra
     return times, units
 
 
+MAX_STEPS = 100_000  # bound of the time axis without ``duration``: 1,000 s at dt = 10 ms
+
+
 FRAMINGS = ("grid", "events")
 
 
@@ -110,8 +116,17 @@ def _counts(step: np.ndarray, units: np.ndarray, n_steps: int, n_bins: int) -> n
     return np.bincount(flat, minlength=n_steps * width).reshape(n_steps, width)
 
 
-def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None) -> np.ndarray:
-    """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds from t = 0 and channel group."""
+def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None,
+               where: str = "sample") -> np.ndarray:
+    """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds from t = 0 and channel group.
+
+    Raises:
+        DataError: without ``n_steps``, a last spike so late that T would exceed :data:`MAX_STEPS`.
+    """
+    if n_steps is None and times.size and times.max() / dt >= MAX_STEPS:
+        raise DataError(f"{where}: last spike at {times.max():g} s gives {times.max() / dt:.3g} steps of dt={dt} s; "
+                        f"valid: at most {MAX_STEPS:,} steps (SHD recordings last about 1 s); set "
+                        "data.options.duration (s) to crop, or fix the file")
     step = np.floor(times / dt).astype(np.int64)
     if n_steps is None:
         n_steps = int(step.max()) + 1 if step.size else 1
@@ -138,28 +153,50 @@ def event_frame_index(times: np.ndarray, dt: float, time_dtype: np.dtype = np.dt
 
 
 def frame_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None,
-                 framing: str = "grid", time_dtype: np.dtype = np.dtype(np.float64)) -> np.ndarray:
+                 framing: str = "grid", time_dtype: np.dtype = np.dtype(np.float64), where: str = "sample") -> np.ndarray:
     """Counts (T, ceil(700 / n_bins)) of one sample under ``framing`` ("grid" or "events")."""
     if framing == "grid":
-        return bin_sample(times, units, dt, n_bins, n_steps)
+        return bin_sample(times, units, dt, n_bins, n_steps, where)
     step = event_frame_index(times, dt, time_dtype)
     if n_steps is None:
         n_steps = int(step.max()) + 1 if step.size else 1
     return _counts(step, units, n_steps, n_bins)
 
 
-def speaker_holdout(speakers: np.ndarray, valid_fraction: float, valid_speakers=None) -> np.ndarray:
-    """Boolean mask (N,) of the samples whose speaker is held out for validation."""
-    if valid_speakers is not None:
-        return np.isin(speakers, np.asarray(valid_speakers))
+def speaker_holdout(speakers: np.ndarray | None, valid_fraction: float, valid_speakers=None,
+                    where: str = "shd", n_samples: int = 0) -> np.ndarray:
+    """Boolean mask (N,) of the samples whose speaker is held out for validation.
+
+    ``speakers`` None (a file without ``extra/speaker``) or a single speaker cannot be split by
+    speaker: the fallback holds out a fixed, seeded ``valid_fraction`` of the samples (stated
+    once on the log), so neither split is empty.
+    """
     if not 0 < valid_fraction < 1:
         raise ConfigError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+    if valid_speakers is not None:
+        if speakers is None:
+            raise ConfigError(f"{where}: valid_speakers needs extra/speaker in the file; it has none")
+        return np.isin(speakers, np.asarray(valid_speakers))
+    if speakers is None or len(np.unique(speakers)) < 2:
+        n = len(speakers) if speakers is not None else n_samples
+        return _sample_holdout(n, valid_fraction, where, "no extra/speaker" if speakers is None else "one speaker")
     held: list[int] = []
-    for spk in sorted(np.unique(speakers).tolist(), reverse=True):
+    for spk in sorted(np.unique(speakers).tolist(), reverse=True)[:-1]:  # the lowest id always trains
         if np.isin(speakers, held).mean() >= valid_fraction:
             break
         held.append(spk)
     return np.isin(speakers, held)
+
+
+def _sample_holdout(n: int, valid_fraction: float, where: str, reason: str) -> np.ndarray:
+    """The fallback split: a seeded ``valid_fraction`` of the samples (at least one each side)."""
+    log.warning(f"{where}: {reason}, so 'valid' cannot hold out whole speakers; it holds out a fixed random "
+                f"{valid_fraction:.0%} of the samples instead (seed 0)")
+    held = np.zeros(n, bool)
+    if n >= 2:
+        k = min(max(1, round(valid_fraction * n)), n - 1)
+        held[np.random.default_rng(0).permutation(n)[:k]] = True
+    return held
 
 
 class SpikingAudioDataset(torch.utils.data.Dataset):
@@ -203,23 +240,31 @@ def _time_dtype(f: h5py.File) -> np.dtype:
 
 
 def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int | None, params: dict,
-                 framing: str = "grid") -> None:
-    """Frame every sample of ``source`` and write the cache file."""
+                 framing: str = "grid", explicit: bool = True) -> Path:
+    """Frame every sample of ``source`` and write the cache file; returns where it went."""
+    kind = str(params["kind"])
     try:
         with h5py.File(source, "r") as f:
-            labels, dtype = f["labels"][()], _time_dtype(f)
-            frames = [frame_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps, framing, dtype)
+            labels = check_layout(f, str(source), NUM_CLASSES[kind])
+            dtype = _time_dtype(f)
+            frames = [frame_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps, framing, dtype,
+                                   f"{source}: sample {i}")
                       for i in range(len(labels))]
     except (KeyError, OSError) as err:
-        raise DataError(f"{source}: not an SHD/SSC file ({err}); expected spikes/times, spikes/units, labels") from err
-    write_frames(path, frames, labels, params)
+        raise DataError(f"{source}: not an SHD/SSC file ({one_line(err)}); expected spikes/times, spikes/units, "
+                        "labels") from None
+    return write_frames_somewhere(path, frames, labels, params, explicit)
 
 
-def _read_meta(source: Path) -> tuple[np.ndarray, list[str]]:
+def _read_meta(source: Path, n: int) -> tuple[np.ndarray | None, list[str]]:
+    """Speaker ids (None when the file has none) and class names."""
     with h5py.File(source, "r") as f:
-        speakers = f["extra/speaker"][()] if "extra/speaker" in f else np.zeros(len(f["labels"]), np.int64)
+        speakers = None
+        if "extra/speaker" in f:
+            speakers = _vector(f, "extra/speaker", str(source), n, "iu", "speaker ids")
         keys = f["extra/keys"][()] if "extra/keys" in f else []
-    return np.asarray(speakers, np.int64), [k.decode() if isinstance(k, bytes) else str(k) for k in keys]
+    keys = np.atleast_1d(keys)
+    return speakers, [k.decode() if isinstance(k, bytes) else str(k) for k in keys]
 
 
 def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: float = 0.01, n_bins: int = 5,
@@ -243,13 +288,17 @@ def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: f
         params["framing"] = framing
     folder = Path(cache_dir) if cache_dir is not None else Path(root) / "cache"
     path = folder / f"{source.stem}_{cache_key(source, params)}.h5"
-    if not path.is_file():
-        _build_cache(source, path, dt, n_bins, n_steps, params, framing)
+    fallback = user_cache_dir() / path.name
+    if not path.is_file() and cache_dir is None and fallback.is_file():
+        path = fallback  # written there before, when the data root was read-only
+    elif not path.is_file():
+        path = _build_cache(source, path, dt, n_bins, n_steps, params, framing,
+                            explicit=cache_dir is not None)
     cache = FrameCache(path, in_memory)
-    speakers, classes = _read_meta(source)
+    speakers, classes = _read_meta(source, len(cache))
     indices = np.arange(len(cache))
     if kind == "shd" and (split == "valid" or (split == "train" and holdout_valid)):
-        held = speaker_holdout(speakers, valid_fraction, valid_speakers)
+        held = speaker_holdout(speakers, valid_fraction, valid_speakers, str(source), len(indices))
         indices = indices[held] if split == "valid" else indices[~held]
     ds = SpikingAudioDataset(cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt,
                              frame_transform)

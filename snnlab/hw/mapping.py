@@ -79,6 +79,8 @@ class Mapping:
 
 
 def _over(need: float, allowed: float) -> str:
+    if allowed <= 0:
+        return "the chip has none"
     return f"+{100.0 * (need - allowed) / allowed:.0f}%"
 
 

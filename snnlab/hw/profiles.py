@@ -12,6 +12,7 @@ profile is any YAML file following ``hw/profile.schema.json``.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from snnlab.errors import ProfileError
+from snnlab.errors import ProfileError, one_line
 
 _ENV_DIR = "SNNLAB_HW_DIR"
 
@@ -181,8 +182,21 @@ def _values(section: dict[str, Any]) -> dict[str, float]:
     return {k: float(v["value"]) for k, v in section.items() if isinstance(v, dict)}
 
 
+def _check_finite(data: Any, where: str, path: str = "") -> None:
+    """Every number of the profile is finite (a NaN passes any ``minimum`` of the schema)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_finite(value, where, f"{path}.{key}" if path else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_finite(value, where, f"{path}.{i}")
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise ProfileError(f"{where}: field '{path}' = {data!r}; valid: a finite number")
+
+
 def profile_from_dict(data: Any, where: str = "<profile>") -> HardwareProfile:
     """Validate a profile record and build a :class:`HardwareProfile`."""
+    _check_finite(data, where)
     validate(data, where)
     _check_references(data, where)
     return HardwareProfile(
@@ -230,9 +244,12 @@ def load_profile(name_or_path: str | Path | HardwareProfile) -> HardwareProfile:
         return name_or_path
     path = _resolve(name_or_path)
     try:
-        data = yaml.load(path.read_text(), Loader=_Loader)  # noqa: S506 (safe loader subclass)
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader subclass)
+    except UnicodeDecodeError:
+        raise ProfileError(f"{path}: not a text file (binary bytes); valid: a YAML profile following "
+                           "hw/profile.schema.json") from None
     except yaml.YAMLError as err:
-        raise ProfileError(f"{path}: not valid YAML: {err}") from None
+        raise ProfileError(f"{path}: not valid YAML: {one_line(err)}") from None
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: a profile is a mapping with keys name, title, kind, references, capacity, energy, timing, features")
     return profile_from_dict(data, str(path))

@@ -101,4 +101,14 @@ class ActivityProfile:
 
     @classmethod
     def load(cls, path: str | Path) -> "ActivityProfile":
-        return cls.from_dict(json.loads(Path(path).read_text()))
+        """Read ``activity.json``; a damaged file is one DataError naming it."""
+        from snnlab.errors import DataError, SnnlabError, one_line
+
+        path = Path(path)
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except SnnlabError:
+            raise
+        except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSON, encoding, schema
+            raise DataError(f"{path}: not a readable activity profile ({type(err).__name__}: {one_line(err)[:120]}); "
+                            "write it again with snnlab eval RUN") from None

@@ -89,6 +89,46 @@ def delay_groups(module: nn.Module, name: str, dt: float) -> tuple[dict[str, nir
     return nodes, edges, entries, exits
 
 
+def fold_batchnorm_groups(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]], exits: list[str],
+                          scale: np.ndarray, shift: np.ndarray) -> list[str]:
+    """Fold a batch norm that follows a delay layer into its groups, in place.
+
+    ``bn(sum_d delay_d(W_d x) + b) = sum_d delay_d((scale W_d) x) + (scale b + shift)``: every
+    group's rows are scaled, and the shift joins the bias of the ``d = 0`` group (made an
+    ``Affine``; a zero-weight ``d = 0`` group is added when the layer has none).
+
+    Args:
+        nodes, edges: the graph being built (changed in place).
+        exits: the layer's Delay nodes (``<layer>.d<d>.delay``).
+        scale, shift: the batch norm per output channel (see ``layers.batchnorm_affine``).
+
+    Returns:
+        The layer's exits after the fold (one more when a ``d = 0`` group was added).
+    """
+    groups = {ex: next(a for a, b in edges if b == ex) for ex in exits}  # Delay -> its Linear/Affine
+    for lin in groups.values():
+        node = nodes[lin]
+        weight = (node.weight.astype(np.float64) * scale[:, None]).astype(np.float32)
+        bias = getattr(node, "bias", None)
+        meta = dict(node.metadata or {})
+        nodes[lin] = (nir.Linear(weight=weight, metadata=meta) if bias is None else
+                      nir.Affine(weight=weight, bias=(bias.astype(np.float64) * scale).astype(np.float32), metadata=meta))
+    zero = next((lin for lin in groups.values() if (nodes[lin].metadata or {}).get(STEPS_KEY) == 0), None)
+    exits = list(exits)
+    if zero is None:
+        first = next(iter(groups.values()))
+        meta = {**dict(nodes[first].metadata or {}), STEPS_KEY: 0}
+        zero = f"{meta[LAYER_KEY]}.d0"
+        nodes[zero] = nir.Linear(weight=np.zeros_like(nodes[first].weight), metadata=meta)
+        nodes[f"{zero}.delay"] = nir.Delay(delay=np.zeros(len(shift)), metadata=dict(meta))
+        edges.extend([(a, zero) for a, b in list(edges) if b == first] + [(zero, f"{zero}.delay")])
+        exits.append(f"{zero}.delay")
+    node = nodes[zero]
+    bias = np.zeros(len(shift)) if getattr(node, "bias", None) is None else node.bias.astype(np.float64)
+    nodes[zero] = nir.Affine(weight=node.weight, bias=(bias + shift).astype(np.float32), metadata=dict(node.metadata))
+    return exits
+
+
 # ----------------------------------------------------------------------------- import
 class _History(nn.Module, abc.ABC):
     """Shared step-mode machinery: a module of ``(T, B, ...)`` sequences run one step at a time.

@@ -122,9 +122,14 @@ def _add_leaf(b: _Builder, name: str, module: nn.Module, offset: int) -> None:
     if isinstance(module, layers.DROPPED):
         return
     if isinstance(module, BATCHNORMS):
-        if len(b.tail) != 1 or b.tail[0] not in b.nodes:
-            raise GraphError(f"layer {name!r}: {type(module).__name__} must follow a Linear or Conv layer")
-        b.nodes[b.tail[0]] = layers.fold_batchnorm(b.nodes[b.tail[0]], module, name)
+        if b.tail and all(isinstance(b.nodes.get(t), nir.Delay) and delays.LAYER_KEY in (b.nodes[t].metadata or {})
+                          for t in b.tail):  # after a delay layer: fold into its groups
+            scale, shift = layers.batchnorm_affine(module, name)
+            b.tail = delays.fold_batchnorm_groups(b.nodes, b.edges, b.tail, scale, shift)
+        elif len(b.tail) != 1 or b.tail[0] not in b.nodes:
+            raise GraphError(f"layer {name!r}: {type(module).__name__} must follow a Linear, Conv or delay layer")
+        else:
+            b.nodes[b.tail[0]] = layers.fold_batchnorm(b.nodes[b.tail[0]], module, name)
         b.trace.append(_time_major(module, offset))
         return
     if isinstance(module, snn.SpikingNeuron):

@@ -29,6 +29,7 @@ import nir
 import numpy as np
 
 from snnlab.errors import GraphError
+from snnlab.ir.validate import check_delays, check_node
 
 READERS = ("from_nir", "sim", "hw")
 DELAY_TOL = 1e-6  # |delay/dt - round(delay/dt)| allowed, in steps (relative above 1 step): float32 files pass
@@ -324,5 +325,8 @@ def flat_graph(source: Union[nir.NIRGraph, FlatGraph, str, Path], dt: Optional[f
     if not inputs:
         raise GraphError(f"the graph has no Input node; it has nodes {sorted(graph.nodes)}")
     order, back = order_nodes(list(nodes), edges, inputs)
+    for name, node in nodes.items():  # values before delays: a NaN delay is named as such
+        check_node(name, node)
     delays = {n: delay_steps(v, n, step) for n, v in nodes.items() if type(v).__name__ == "Delay"}
+    check_delays(delays, step)
     return FlatGraph(nodes, edges, inputs, outputs, order, back, step, delays, dict(graph.metadata or {}))

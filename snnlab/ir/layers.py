@@ -101,11 +101,8 @@ def layer_to_node(module: nn.Module, shape: Optional[tuple[int, ...]], offset: i
                      f"synapse, Dropout, SeqDropout, snnlab neurons, DelayedLinear)")
 
 
-def fold_batchnorm(node: nir.NIRNode, bn: nn.Module, name: str) -> nir.NIRNode:
-    """A copy of the synapse ``node`` with the eval-mode batch norm ``bn`` folded into weight and bias."""
-    if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)):
-        raise GraphError(f"layer {name!r}: {type(bn).__name__} must follow a Linear or Conv layer to be folded, "
-                         f"it follows a {type(node).__name__} node")
+def batchnorm_affine(bn: nn.Module, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, shift)`` per channel (float64) of an eval-mode batch norm: ``bn(y) = scale * y + shift``."""
     if bn.running_mean is None:
         raise GraphError(f"layer {name!r}: {type(bn).__name__}(track_running_stats=False) cannot be folded")
     var = bn.running_var.detach().double().cpu().numpy()
@@ -115,6 +112,15 @@ def fold_batchnorm(node: nir.NIRNode, bn: nn.Module, name: str) -> nir.NIRNode:
     shift = -bn.running_mean.detach().double().cpu().numpy() * scale
     if bn.bias is not None:
         shift = shift + bn.bias.detach().double().cpu().numpy()
+    return scale, shift
+
+
+def fold_batchnorm(node: nir.NIRNode, bn: nn.Module, name: str) -> nir.NIRNode:
+    """A copy of the synapse ``node`` with the eval-mode batch norm ``bn`` folded into weight and bias."""
+    if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)):
+        raise GraphError(f"layer {name!r}: {type(bn).__name__} must follow a Linear or Conv layer to be folded, "
+                         f"it follows a {type(node).__name__} node")
+    scale, shift = batchnorm_affine(bn, name)
     weight = node.weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (node.weight.ndim - 1))
     bias = getattr(node, "bias", None)
     bias = shift if bias is None else bias.astype(np.float64) * scale + shift

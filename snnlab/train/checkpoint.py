@@ -40,10 +40,26 @@ def atomic_save(obj: Any, path: str | Path) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except (OSError, RuntimeError) as err:  # a full disk reaches torch's zip writer as RuntimeError
+        Path(tmp).unlink(missing_ok=True)
+        raise CheckpointError(_write_failure(path, err)) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _fsync_dir(path.parent)
+
+
+def _write_failure(path: Path, err: BaseException) -> str:
+    """``could not write runs/x/checkpoints/last.pt (no space left on device; 0 MB free there) ...``."""
+    import shutil
+
+    reason = (err.strerror if isinstance(err, OSError) and err.strerror else one_line(err)[:160]).lower()
+    try:
+        free = f"; {shutil.disk_usage(path.parent).free / 2**20:.0f} MB free there"
+    except OSError:
+        free = ""
+    return (f"could not write {path} ({reason}{free}); the previous {path.name} is untouched: free space or "
+            "fix the folder, then continue with --resume")
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -93,6 +93,31 @@ def build_valid(cfg: DataConfig, train_set: Any, ctx: DistContext) -> tuple[Any,
     return valid_set, eval_loader(valid_set, cfg, ctx)
 
 
+def check_labels(ds: Any, cfg: DataConfig, split: Optional[str], num_classes: int) -> None:
+    """Labels of a dataset that exposes them (``labels``) lie in ``0..num_classes-1``: checked before
+    training, not found by the loss after an epoch.
+
+    Raises:
+        DataError: a label outside the class range, naming the split and the sample.
+    """
+    base = getattr(ds, "dataset", ds)
+    labels = getattr(base, "labels", None)
+    if ds is None or num_classes < 1 or labels is None:
+        return
+    try:
+        import numpy as np
+
+        values = np.asarray(labels).reshape(-1)
+        if isinstance(ds, torch.utils.data.Subset):
+            values = values[np.asarray(ds.indices, dtype=np.int64)]
+        bad = np.nonzero((values < 0) | (values >= num_classes))[0]
+    except (TypeError, ValueError, IndexError):
+        return  # labels that are not a plain array (text targets): the reader checks them
+    if bad.size:
+        raise DataError(f"data: the '{split}' split of '{cfg.name}' has label {values[bad[0]]} at sample {bad[0]} "
+                        f"({bad.size} out of range); valid: class ids 0..{num_classes - 1}")
+
+
 def build_run_data(cfg: DataConfig, seed: int, ctx: DistContext) -> RunData:
     """Datasets and loaders for training (shuffled per ``seed + epoch``), validation and testing."""
     train_set = build_dataset(cfg, cfg.train_split, train=True)
@@ -104,6 +129,8 @@ def build_run_data(cfg: DataConfig, seed: int, ctx: DistContext) -> RunData:
                             + " holds no samples; valid: a dataset with at least one sample in every split "
                             f"(train_split '{cfg.train_split}', valid_split {cfg.valid_split!r}, test_split "
                             f"'{cfg.test_split}')")
+    for split, ds in ((cfg.train_split, train_set), (cfg.valid_split, valid_set), (cfg.test_split, test_set)):
+        check_labels(ds, cfg, split, int(getattr(train_set, "num_classes", 0)))
     sampler = EpochSampler(len(train_set), shuffle=True, seed=seed, ctx=ctx, even=True)
     generator = torch.Generator().manual_seed(seed)
     train_loader = torch.utils.data.DataLoader(

@@ -208,6 +208,8 @@ class DiffusionTrainer:
             if tr.max_minutes and time.time() - t0 > 60 * tr.max_minutes:
                 self.log(f"stopping at step {self.step}: train.max_minutes={tr.max_minutes} reached")
                 break
+        if window:
+            self._log_row(window, time.time() - t0)
         self.save()
         return {"run_dir": str(self.run_dir), "step": self.step,
                 "loss": self.history[-1]["loss"] if self.history else None}

@@ -102,7 +102,7 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
     n_batches = len(loader) if step.max_batches is None else min(len(loader), step.max_batches)
     start = time.perf_counter()
     bar = tqdm(total=n_batches * loader.batch_size * ctx.world_size, desc=desc, unit="sample",
-               unit_scale=True, leave=False, dynamic_ncols=True,
+               unit_scale=False, leave=False, dynamic_ncols=True,
                disable=None if (step.progress and ctx.is_main) else True)  # None: off when not a terminal
     for i, (x, y) in enumerate(loader):
         if i >= n_batches:

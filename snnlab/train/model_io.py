@@ -14,7 +14,7 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from snnlab.config import Config, config_from_dict
+from snnlab.config import Config, config_from_dict, read_yaml_recipe
 from snnlab.errors import CheckpointError, ConfigError, one_line
 
 
@@ -119,7 +119,7 @@ def load_run(path: str | Path, which: str = "best", device: Optional[torch.devic
         raise ConfigError(f"checkpoint must be 'best' or 'last', got {which!r}")
     run_dir = resolve_run_dir(path)
     cfg_path = run_dir / "config.yaml"
-    cfg = config_from_dict(yaml.safe_load(cfg_path.read_text()), str(cfg_path))
+    cfg = config_from_dict(read_yaml_recipe(cfg_path), str(cfg_path))
     file = find_checkpoint(run_dir, which)
     state = load_checkpoint(file)
     model = build_model(cfg.model)

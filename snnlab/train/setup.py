@@ -9,13 +9,10 @@ from torch import nn
 
 from snnlab.config import Config
 from snnlab.errors import ConfigError
+from snnlab.fmt import plural
 
 # schedules whose shape depends on the total length (their learning rate ends at the end of train.epochs)
 LENGTH_BOUND = ("cosine", "onecycle", "warmup_cosine")
-
-
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def describe_setup(cfg: Config, data: Any, model: nn.Module, device: torch.device) -> str:
@@ -32,7 +29,7 @@ def describe_setup(cfg: Config, data: Any, model: nn.Module, device: torch.devic
         preferred = "cuda" if device.type == "cuda" else "numba"
         backend = f"auto -> {preferred if availability(preferred)[0] else 'torch'}"
     return (f"data: {cfg.data.name} {' / '.join(sizes)} samples; model {cfg.model['name']}: "
-            f"{_plural(params, 'parameter')}; backend {backend}; device {device}; {_plural(cfg.train.epochs, 'epoch')}")
+            f"{plural(params, 'parameter')}; backend {backend}; device {device}; {plural(cfg.train.epochs, 'epoch')}")
 
 
 def check_schedule_length(state: dict[str, Any], cfg: Config, path: Path, log: Callable[[str], None]) -> None:
@@ -55,3 +52,16 @@ def check_schedule_length(state: dict[str, Any], cfg: Config, path: Path, log: C
                           f"{path} was built for (the extra epochs would run at its final learning rate); resume "
                           f"with --set train.epochs={saved}, or train a longer run from scratch with --force")
     log(f"note: train.epochs changed from {saved} to {cfg.train.epochs} since {path}; the schedules continue")
+
+
+def check_run_folder(run_dir: Path, out_dir: str) -> None:
+    """The run folder and ``run.out_dir`` are folders (or absent), not files.
+
+    Raises:
+        ConfigError: a file stands where a folder of the run path goes.
+    """
+    blocker = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        field = "run.out_dir" if blocker in (Path(out_dir), *Path(out_dir).parents) else "run.name"
+        raise ConfigError(f"{field}: {blocker} is a file, so the run folder {run_dir} cannot be created; valid: a "
+                          "folder (created when absent)")

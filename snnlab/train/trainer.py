@@ -41,7 +41,7 @@ from snnlab.train.metrics import RATE_PREFIX, TensorBoardLog, write_metrics_csv
 from snnlab.train.mixup import Mixup
 from snnlab.train.model_io import build_model, resolve_model_config
 from snnlab.train.optim import OptimizerSet
-from snnlab.train.setup import check_schedule_length, describe_setup
+from snnlab.train.setup import check_run_folder, check_schedule_length, describe_setup
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -89,6 +89,7 @@ class Trainer:
         self.ctx = init_distributed(pre.type)
         self.device = resolve_device(cfg.train.device, self.ctx)
         self.run_dir = cfg.run_dir()
+        check_run_folder(self.run_dir, cfg.run.out_dir)
         self.lock: Optional[Path] = runlock.acquire(self.run_dir, log) if self.ctx.is_main else None
         try:
             self._setup(resume, overwrite)

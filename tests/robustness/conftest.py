@@ -87,3 +87,20 @@ def tiny_recipe(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def evaluated_run(tmp_path_factory) -> Path:
+    """A 1-epoch digits run with eval.json, activity.json, spikes.npz and model.nir (copy before damaging)."""
+    from snnlab.cli import main
+
+    folder = tmp_path_factory.mktemp("evaluated")
+    raw = {k: dict(v) for k, v in TINY_RECIPE.items()}
+    raw["run"].update(name="run", out_dir=str(folder / "runs"))
+    recipe = folder / "run.yaml"
+    recipe.write_text(yaml.safe_dump(raw))
+    run = folder / "runs" / "run"
+    assert main(["train", str(recipe)]) == 0
+    assert main(["eval", str(run)]) == 0
+    assert main(["export", str(run), "--to", "nir"]) == 0
+    return run

@@ -164,14 +164,19 @@ def test_existing_run_needs_resume_or_force(cli_error, run_copy, tmp_path):
 
 # -- the run-folder lock -------------------------------------------------------------------------
 
-HOLD = "import sys, time; from snnlab.train import runlock; runlock.acquire(sys.argv[1]); print('held', flush=True); time.sleep(60)"
+# the holder loads runlock.py alone (no torch import): it starts in well under a second
+HOLD = ("import importlib.util, sys, time; spec = importlib.util.spec_from_file_location('runlock', sys.argv[2]); "
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); m.acquire(sys.argv[1]); "
+        "print('held', flush=True); time.sleep(60)")
 
 
 def test_second_run_into_a_busy_folder_refused(cli_error, tmp_path):
     recipe = _recipe(tmp_path, "busy")
     run_dir = tmp_path / "runs" / "busy"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)], stdout=subprocess.PIPE, text=True, env=env)
+    runlock_py = ROOT / "snnlab" / "train" / "runlock.py"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir), str(runlock_py)], stdout=subprocess.PIPE,
+                              text=True, env=env)
     try:
         assert holder.stdout.readline().strip() == "held"
         cli_error(["train", recipe], str(run_dir), "in use by another run", f"pid {holder.pid}", "run.name")

@@ -114,7 +114,7 @@ def plot_curves(pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str
 def trained_model(recipe: MotionRecipe, out: Path, log: Log) -> HDSNN:
     """The model of ``out/model.pt`` when it matches the recipe; otherwise train one first."""
     path = out / "model.pt"
-    if path.is_file():
+    if path.exists():  # a file, or something in its place that load_model names
         log(f"using the trained model {path}")
         return load_model(recipe, path)
     log(f"no {path}: training first")

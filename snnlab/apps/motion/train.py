@@ -215,18 +215,32 @@ def load_model(recipe: MotionRecipe, path: Path) -> HDSNN:
     Raises:
         CheckpointError: unreadable file or one trained with a different model/movie section.
     """
+    valid = "valid: a model.pt written by snnlab motion train (a dict with 'state_dict' and 'recipe')"
+    if Path(path).is_dir():
+        raise CheckpointError(f"{path}: is a folder; {valid}")
     try:
         state = torch.load(path, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure (or a refused object) is a bad file
+        reason = "it holds objects a safe load refuses" if "weights_only" in str(err) else type(err).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason}); {valid}") from None
+    if not isinstance(state, dict) or not isinstance(state.get("state_dict"), dict) or "recipe" not in state:
+        raise CheckpointError(f"{path}: holds a {type(state).__name__}, not a motion checkpoint; {valid}")
+    try:
         saved = json.loads(state["recipe"])
-    except (OSError, RuntimeError, KeyError, ValueError) as err:
-        raise CheckpointError(f"{path}: not a motion checkpoint ({err})") from None
+        assert isinstance(saved, dict)
+    except (TypeError, ValueError, AssertionError):
+        raise CheckpointError(f"{path}: its 'recipe' entry is not the JSON of a motion recipe; {valid}") from None
     mine = asdict(recipe)
     for section in ("movie", "model"):
         if saved.get(section) != mine[section]:
             raise CheckpointError(f"{path}: trained with a different '{section}' section; "
                                   "train again (snnlab motion train) or use another --out")
     model = build_model(recipe)
-    model.load_state_dict(state["state_dict"])
+    try:
+        model.load_state_dict(state["state_dict"])
+    except (RuntimeError, KeyError, TypeError) as err:
+        raise CheckpointError(f"{path}: the weights do not fit this recipe's model ({' '.join(str(err).split())[:160]})"
+                              ) from None
     return model
 
 
