@@ -88,14 +88,15 @@ def peak_mb(fn: Callable[[], None]) -> float:
     makes the call allocate everything it needs, as the first step of a run does.
     """
     clear_pool()
-    _mmap_large_blocks()  # only for the memory call: it would slow the timed calls (fresh mappings)
     with PeakRSS() as peak:
         fn()
     return peak.mb
 
 
 def bench_side(side: str, cases: list[tuple[int, str]], repeats: int) -> list[dict]:
-    """Time every case for one side ("snnlab" or "dcls"); run in its own subprocess. Memory last."""
+    """Time every case for one side ("snnlab" or "dcls") in its own subprocess; ``repeats == 0``: memory only."""
+    if repeats == 0:
+        _mmap_large_blocks()  # before any allocation, in the memory process only: it would slow timed calls
     rows = []
     for batch, mode in cases:
         torch.manual_seed(0)
@@ -104,10 +105,11 @@ def bench_side(side: str, cases: list[tuple[int, str]], repeats: int) -> list[di
         x = (torch.rand(T, batch, SIZES[0]) < 0.1).float()
         layers = ours(sigma) if side == "snnlab" else theirs(sigma)
         run = run_ours if side == "snnlab" else run_theirs
-        rows.append({"s": timed(lambda: run(layers, x, train), repeats), "fn": (layers, x, train)})
-    for row in rows:  # memory after all timings, so the mapping setting never touches them
-        layers, x, train = row.pop("fn")
-        row["peak_mb"] = peak_mb(lambda: (run_ours if side == "snnlab" else run_theirs)(layers, x, train))
+        if repeats:
+            rows.append({"s": timed(lambda: run(layers, x, train), repeats)})
+        else:
+            run(layers, x, train)  # warm-up
+            rows.append({"peak_mb": peak_mb(lambda: run(layers, x, train))})
     return rows
 
 
@@ -135,6 +137,9 @@ def main() -> None:
     repeats = 3 if args.quick else 5
     cases = [(b, mode) for b in batches for mode in ("train_late", "train_early", "eval")]
     ours_rows, dcls_rows = run_side("snnlab", cases, repeats), run_side("dcls", cases, repeats)
+    for rows_, side in ((ours_rows, "snnlab"), (dcls_rows, "dcls")):  # memory: one more fresh process per side
+        for row, mem in zip(rows_, run_side(side, cases, 0)):
+            row.update(mem)
     rows = [{"batch": b, "mode": m, "snnlab_s": o["s"], "dcls_s": d["s"], "speedup": d["s"] / o["s"],
              "snnlab_peak_mb": o["peak_mb"], "dcls_peak_mb": d["peak_mb"]}
             for (b, m), o, d in zip(cases, ours_rows, dcls_rows)]
