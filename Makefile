@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test test-slow test-peers test-cuda bench peers data clean
+.PHONY: demo test lint format test-slow test-peers test-cuda bench peers data clean
 
 # Peer libraries (outside oracles). Installed without their dependency pins: spikingjelly and
 # norse ask for torchvision/torchaudio, which would replace the CPU torch build; they import without them.
@@ -21,8 +21,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/snnlab demo
 
-test: peers
+# The default suite runs after the formatter and linter checks (ruff, settings in pyproject.toml).
+test: peers lint
 	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check snnlab tests benchmarks
+	$(BIN)/ruff check snnlab tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff format snnlab tests benchmarks
+	$(BIN)/ruff check --fix snnlab tests benchmarks
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

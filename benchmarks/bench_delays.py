@@ -10,6 +10,7 @@ writes JSON to benchmarks/results/.
     python benchmarks/bench_delays.py            # B in 32, 128, 256
     python benchmarks/bench_delays.py --quick    # B = 32 only, fewer repeats
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,13 +22,13 @@ import subprocess
 import sys
 import time
 from datetime import date
-from typing import Callable
 from pathlib import Path
-
-from bench_neurons import PeakRSS, _clear_pool as clear_pool, _mmap_large_blocks
+from typing import Callable
 
 import torch
 import torch.nn.functional as TF
+from bench_neurons import PeakRSS, _mmap_large_blocks
+from bench_neurons import _clear_pool as clear_pool
 
 SIZES = (140, 256, 256, 20)
 K, T = 25, 100
@@ -42,8 +43,10 @@ def ours(sigma: float) -> list[torch.nn.Module]:
 def theirs(sigma: float) -> list[torch.nn.Module]:
     from DCLS.construct.modules import Dcls1d
 
-    layers = [Dcls1d(a, b, kernel_count=1, dilated_kernel_size=K, bias=False, version="gauss")
-              for a, b in zip(SIZES, SIZES[1:])]
+    layers = [
+        Dcls1d(a, b, kernel_count=1, dilated_kernel_size=K, bias=False, version="gauss")
+        for a, b in zip(SIZES, SIZES[1:])
+    ]
     for layer in layers:
         layer.SIG.requires_grad_(False)
         layer.SIG.data.fill_(sigma)
@@ -140,18 +143,36 @@ def main() -> None:
     for rows_, side in ((ours_rows, "snnlab"), (dcls_rows, "dcls")):  # memory: one more fresh process per side
         for row, mem in zip(rows_, run_side(side, cases, 0)):
             row.update(mem)
-    rows = [{"batch": b, "mode": m, "snnlab_s": o["s"], "dcls_s": d["s"], "speedup": d["s"] / o["s"],
-             "snnlab_peak_mb": o["peak_mb"], "dcls_peak_mb": d["peak_mb"]}
-            for (b, m), o, d in zip(cases, ours_rows, dcls_rows)]
+    rows = [
+        {
+            "batch": b,
+            "mode": m,
+            "snnlab_s": o["s"],
+            "dcls_s": d["s"],
+            "speedup": d["s"] / o["s"],
+            "snnlab_peak_mb": o["peak_mb"],
+            "dcls_peak_mb": d["peak_mb"],
+        }
+        for (b, m), o, d in zip(cases, ours_rows, dcls_rows)
+    ]
     print(f"{'B':>4} {'mode':<12} {'snnlab s':>9} {'dcls s':>9} {'speedup':>8} {'peak MB':>8} {'dcls MB':>8}")
     for r in rows:
-        print(f"{r['batch']:>4} {r['mode']:<12} {r['snnlab_s']:9.3f} {r['dcls_s']:9.3f} {r['speedup']:7.2f}x "
-              f"{r['snnlab_peak_mb']:8.1f} {r['dcls_peak_mb']:8.1f}")
+        print(
+            f"{r['batch']:>4} {r['mode']:<12} {r['snnlab_s']:9.3f} {r['dcls_s']:9.3f} {r['speedup']:7.2f}x "
+            f"{r['snnlab_peak_mb']:8.1f} {r['dcls_peak_mb']:8.1f}"
+        )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"date": date.today().isoformat(), "machine": platform.processor() or platform.machine(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
-            "method": "one subprocess per side, median after a warm-up", "T": T, "max_delay": K, "sizes": SIZES}
+    meta = {
+        "date": date.today().isoformat(),
+        "machine": platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "method": "one subprocess per side, median after a warm-up",
+        "T": T,
+        "max_delay": K,
+        "sizes": SIZES,
+    }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))
     print(f"wrote {out}")
 

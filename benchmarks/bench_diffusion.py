@@ -15,6 +15,7 @@ so slow phases of a shared machine hit all of them alike. Usage::
 
     python benchmarks/bench_diffusion.py --reps 3       # a few minutes on 2 cores
 """
+
 from __future__ import annotations
 
 import argparse
@@ -88,8 +89,11 @@ def sample_cases(model: nn.Module, batch: int, steps: int) -> dict[str, Callable
 
 def train_cases(model: nn.Module, batch: int) -> dict[str, Callable[[], None]]:
     schedule = NoiseSchedule()
-    nets = {"snnlab-fused": with_backend(model, "auto"), "snnlab-torch": with_backend(model, "torch"),
-            "spikingjelly-IFNode": with_spikingjelly(model)}
+    nets = {
+        "snnlab-fused": with_backend(model, "auto"),
+        "snnlab-torch": with_backend(model, "torch"),
+        "spikingjelly-IFNode": with_spikingjelly(model),
+    }
     cases = {}
     for name, net in nets.items():
         opt = torch.optim.Adam(net.parameters(), lr=1e-4)
@@ -131,14 +135,31 @@ def report(times: dict[str, list[float]], args: argparse.Namespace) -> None:
         kind, impl = name.split("/")
         base = med[f"{kind}/snnlab-fused"]
         per = t / args.batch if kind == "sample" else t
-        rows.append({"case": kind, "impl": impl, "seconds": t, "per_image_s" if kind == "sample" else "step_s": per,
-                     "vs_snnlab_fused": t / base})
-        print(f"{kind:7s} {impl:22s} median {t:8.3f} s  ({per:.4f} s {'per image' if kind == 'sample' else 'per step'})"
-              f"  x{t / base:.2f} of snnlab-fused")
+        rows.append(
+            {
+                "case": kind,
+                "impl": impl,
+                "seconds": t,
+                "per_image_s" if kind == "sample" else "step_s": per,
+                "vs_snnlab_fused": t / base,
+            }
+        )
+        print(
+            f"{kind:7s} {impl:22s} median {t:8.3f} s  ({per:.4f} s {'per image' if kind == 'sample' else 'per step'})"
+            f"  x{t / base:.2f} of snnlab-fused"
+        )
     RESULTS.mkdir(exist_ok=True)
-    out = {"date": datetime.date.today().isoformat(), "machine": platform.processor() or platform.machine(),
-           "threads": args.threads, "batch": args.batch, "ddim_steps": args.steps, "reps": args.reps,
-           "config": CONFIG, "rows": rows, "raw": times}
+    out = {
+        "date": datetime.date.today().isoformat(),
+        "machine": platform.processor() or platform.machine(),
+        "threads": args.threads,
+        "batch": args.batch,
+        "ddim_steps": args.steps,
+        "reps": args.reps,
+        "config": CONFIG,
+        "rows": rows,
+        "raw": times,
+    }
     (RESULTS / "diffusion.json").write_text(json.dumps(out, indent=2))
 
 

@@ -6,6 +6,7 @@ model without a recurrent form must. Same run, same prompt, same sampling, one p
 
 Usage: ``python benchmarks/bench_lm_generate.py RUN [--tokens 200] [--prompt TEXT]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,14 +28,17 @@ def main() -> None:
     ids = [int(i) for i in ds.vocab.encode(opt.prompt)]
     rows = {}
     for mode in ("recurrent", "parallel"):
-        result = generate(loaded.model, ids, opt.tokens, temperature=0.8, top_p=0.9, seed=0, mode=mode,
-                          decode=ds.vocab.decode)
+        result = generate(
+            loaded.model, ids, opt.tokens, temperature=0.8, top_p=0.9, seed=0, mode=mode, decode=ds.vocab.decode
+        )
         rows[mode] = {"tokens_per_s": result.tokens_per_s, "seconds": result.seconds, "text": result.text}
         print(f"{mode:9s}: {result.tokens_per_s:8.1f} tokens/s ({opt.tokens} tokens in {result.seconds:.2f} s)")
     same = rows["recurrent"]["text"] == rows["parallel"]["text"]
-    print(f"recurrent / parallel speed: {rows['recurrent']['tokens_per_s'] / rows['parallel']['tokens_per_s']:.1f}x; "
-          f"same text from both modes: {same}; torch threads {torch.get_num_threads()}")
-    print(json.dumps({m: {k: v for k, v in r.items() if k != 'text'} for m, r in rows.items()}))
+    print(
+        f"recurrent / parallel speed: {rows['recurrent']['tokens_per_s'] / rows['parallel']['tokens_per_s']:.1f}x; "
+        f"same text from both modes: {same}; torch threads {torch.get_num_threads()}"
+    )
+    print(json.dumps({m: {k: v for k, v in r.items() if k != "text"} for m, r in rows.items()}))
     print("sample (recurrent):\n" + opt.prompt + rows["recurrent"]["text"])
 
 

@@ -15,6 +15,7 @@ the measured steps (``ru_maxrss`` after minus the resident set before the first 
 
     python benchmarks/bench_maxformer.py [--steps 10] [--device cpu|cuda] [--json out.json]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,10 +43,19 @@ def swap_to_spikingjelly(model: torch.nn.Module) -> torch.nn.Module:
         for name, child in list(parent.named_children()):
             if isinstance(child, LIF):
                 p = child.params
-                setattr(parent, name, neuron.LIFNode(
-                    tau=p.tau, v_threshold=p.v_threshold, v_reset=p.v_reset, decay_input=p.decay_input,
-                    detach_reset=p.detach_reset, surrogate_function=surrogate.Sigmoid(alpha=child.surrogate.alpha),
-                    step_mode="m"))
+                setattr(
+                    parent,
+                    name,
+                    neuron.LIFNode(
+                        tau=p.tau,
+                        v_threshold=p.v_threshold,
+                        v_reset=p.v_reset,
+                        decay_input=p.decay_input,
+                        detach_reset=p.detach_reset,
+                        surrogate_function=surrogate.Sigmoid(alpha=child.surrogate.alpha),
+                        step_mode="m",
+                    ),
+                )
     return model
 
 
@@ -105,8 +115,11 @@ def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) 
         torch.cuda.reset_peak_memory_stats()
     for _ in range(steps):
         step()
-    peak = (torch.cuda.max_memory_allocated() / 2**20 if device == "cuda"
-            else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base)
+    peak = (
+        torch.cuda.max_memory_allocated() / 2**20
+        if device == "cuda"
+        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    )
     return {"variant": variant, "peak_mb": peak, "params": params}
 
 
@@ -129,15 +142,29 @@ def main() -> None:
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         rows.append({**json.loads(out), **timing[variant]})
     ours, peer = rows
-    print(f"maxformer_cifar {CFG['dims']} depths {CFG['depths']}, T {CFG['T']}, B {args.batch}, 32 px, "
-          f"{ours['params']:,} parameters, {args.device}, training step (forward, backward, AdamW)")
+    print(
+        f"maxformer_cifar {CFG['dims']} depths {CFG['depths']}, T {CFG['T']}, B {args.batch}, 32 px, "
+        f"{ours['params']:,} parameters, {args.device}, training step (forward, backward, AdamW)"
+    )
     print(f"{'variant':<14}{'median step':>14}{'peak memory':>14}")
     for r in rows:
         print(f"{r['variant']:<14}{r['median_s'] * 1e3:>11.1f} ms{r['peak_mb']:>11.1f} MB")
-    print(f"speed-up {peer['median_s'] / ours['median_s']:.2f}x, memory ratio {ours['peak_mb'] / max(peer['peak_mb'], 1e-9):.2f}")
+    print(
+        f"speed-up {peer['median_s'] / ours['median_s']:.2f}x, memory ratio {ours['peak_mb'] / max(peer['peak_mb'], 1e-9):.2f}"
+    )
     if args.json:
-        args.json.write_text(json.dumps({"config": CFG, "batch": args.batch, "device": args.device, "rows": rows,
-                                         "date": time.strftime("%Y-%m-%d")}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "config": CFG,
+                    "batch": args.batch,
+                    "device": args.device,
+                    "rows": rows,
+                    "date": time.strftime("%Y-%m-%d"),
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":

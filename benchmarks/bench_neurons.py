@@ -26,6 +26,7 @@ performance.md section 4.1). Usage::
     python benchmarks/bench_neurons.py --quick     # ~1-2 minutes
     python benchmarks/bench_neurons.py             # full grid: long (tens of minutes on 2 cores)
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,6 +41,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional
+
 
 def _mmap_large_blocks() -> None:
     """Make glibc map every block >= 64 KiB (and unmap it on free), so RSS tracks live tensors."""
@@ -65,7 +67,7 @@ def _rss() -> int:
 class PeakRSS:
     """Context manager sampling the RSS growth over a block from a thread."""
 
-    def __enter__(self) -> "PeakRSS":
+    def __enter__(self) -> PeakRSS:
         self.base = self.peak = _rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -150,8 +152,12 @@ def _snntorch(n: int) -> torch.nn.Module:
 
 
 FRAMEWORKS: dict[str, Callable[[int], torch.nn.Module]] = {
-    "snnlab-numba": _snnlab("numba"), "snnlab-numba-nopool": _snnlab("numba"), "snnlab-torch": _snnlab("torch"),
-    "spikingjelly-torch": _spikingjelly, "norse": _norse, "snntorch": _snntorch,
+    "snnlab-numba": _snnlab("numba"),
+    "snnlab-numba-nopool": _snnlab("numba"),
+    "snnlab-torch": _snnlab("torch"),
+    "spikingjelly-torch": _spikingjelly,
+    "norse": _norse,
+    "snntorch": _snntorch,
 }
 NO_POOL = {"snnlab-numba-nopool"}  # snnlab's CPU buffer pool off (fresh torch allocations, as the peers)
 
@@ -212,8 +218,11 @@ def time_case(model: torch.nn.Module, shape: tuple[int, int, int], reps: int) ->
         f, b = _call(model, shape)
         fwd.append(f)
         bwd.append(b)
-    return {"fwd_s": statistics.median(fwd), "bwd_s": statistics.median(bwd),
-            "total_s": statistics.median(f + b for f, b in zip(fwd, bwd))}
+    return {
+        "fwd_s": statistics.median(fwd),
+        "bwd_s": statistics.median(bwd),
+        "total_s": statistics.median(f + b for f, b in zip(fwd, bwd)),
+    }
 
 
 def memory_case(model: torch.nn.Module, shape: tuple[int, int, int]) -> dict:
@@ -268,7 +277,7 @@ def run_grid(cases: list[tuple], frameworks: list[str], reps: int) -> list[dict]
             rows.append({"case": case, "T": T, "B": B, "N": N, "framework": name, **res})
         # the floor of the case at the higher of the bandwidths measured just before and just after it
         case_bw = max(case_bw, bandwidth_gbs())
-        for row in rows[-len(frameworks):]:
+        for row in rows[-len(frameworks) :]:
             row["bandwidth_gbs"] = case_bw
             row["floor_s"] = FLOOR_BYTES * T * B * N / (case_bw * 1e9)
             print(_fmt(row, rows), flush=True)
@@ -281,15 +290,20 @@ def _fmt(row: dict, rows: list[dict]) -> str:
         return f"{head} error: {row['error']}"
     ref = _numba_row(row, rows)
     vs = f"{row['total_s'] / ref['total_s']:7.1f}x" if ref else "       -"
-    return (f"{head} fwd {row['fwd_s'] * 1e3:8.1f} ms  bwd {row['bwd_s'] * 1e3:8.1f} ms  total "
-            f"{row['total_s'] * 1e3:8.1f} ms  peak {row['peak_mb']:7.0f} MB  vs numba {vs}  "
-            f"vs floor {row['total_s'] / row['floor_s']:6.1f}x")
+    return (
+        f"{head} fwd {row['fwd_s'] * 1e3:8.1f} ms  bwd {row['bwd_s'] * 1e3:8.1f} ms  total "
+        f"{row['total_s'] * 1e3:8.1f} ms  peak {row['peak_mb']:7.0f} MB  vs numba {vs}  "
+        f"vs floor {row['total_s'] / row['floor_s']:6.1f}x"
+    )
 
 
 def _numba_row(row: dict, rows: list[dict]) -> Optional[dict]:
     for r in rows:
-        if (r["framework"] == "snnlab-numba" and "error" not in r
-                and all(r[k] == row[k] for k in ("case", "T", "B", "N"))):
+        if (
+            r["framework"] == "snnlab-numba"
+            and "error" not in r
+            and all(r[k] == row[k] for k in ("case", "T", "B", "N"))
+        ):
             return r
     return None
 
@@ -305,8 +319,12 @@ def main(argv: Optional[list[str]] = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="a small subset (~1-2 minutes)")
     ap.add_argument("--reps", type=int, default=7, help="timed steps per case (after one warm-up), median")
-    ap.add_argument("--case", action="append", default=None,
-                    help="case as KIND:T:B:N (e.g. lif:100:32:4096), repeatable; overrides --quick")
+    ap.add_argument(
+        "--case",
+        action="append",
+        default=None,
+        help="case as KIND:T:B:N (e.g. lif:100:32:4096), repeatable; overrides --quick",
+    )
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--frameworks", default=",".join(FRAMEWORKS), help="comma-separated subset")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/neurons-<date>.json)")
@@ -325,10 +343,17 @@ def main(argv: Optional[list[str]] = None) -> None:
     stamp = datetime.date.today().isoformat()
     out = args.out or RESULTS / f"neurons-{stamp}{'-quick' if args.quick else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    meta = {"date": stamp, "machine": platform.machine(), "cpus": os.cpu_count(), "torch": torch.__version__,
-            "bandwidth_gbs": bw, "floor_bytes_per_neuron_step": FLOOR_BYTES, "memory": "peak RSS growth over a call",
-            "method": "one subprocess per framework, fresh input per step, median of reps after a warm-up",
-            "cuda": "not measured (no GPU)" if not torch.cuda.is_available() else "see rows"}
+    meta = {
+        "date": stamp,
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "torch": torch.__version__,
+        "bandwidth_gbs": bw,
+        "floor_bytes_per_neuron_step": FLOOR_BYTES,
+        "memory": "peak RSS growth over a call",
+        "method": "one subprocess per framework, fresh input per step, median of reps after a warm-up",
+        "cuda": "not measured (no GPU)" if not torch.cuda.is_available() else "see rows",
+    }
     out.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
     print(f"wrote {out}")
 

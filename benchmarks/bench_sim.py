@@ -3,6 +3,7 @@
 Usage: python benchmarks/bench_sim.py [--cuba-seconds 1.0] [--skip-brian2] [--repeats 3]
 Writes benchmarks/results/bench_sim.json and prints a table with ratios.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,23 +32,35 @@ def bench_cuba(seconds: float) -> dict:
     res = sim.run([], steps=steps)
     wall = time.perf_counter() - start
     events = res.total_synaptic_events()
-    return {"tool": "snnlab numba", "s_per_bio_s": wall / seconds, "events_per_s": events / wall,
-            "rate_hz": sum(res.counts["spikes"].values()) / 4000 / seconds}
+    return {
+        "tool": "snnlab numba",
+        "s_per_bio_s": wall / seconds,
+        "events_per_s": events / wall,
+        "rate_hz": sum(res.counts["spikes"].values()) / 4000 / seconds,
+    }
 
 
 def bench_brian2(target: str, seconds: float) -> dict | None:
     """brian2 CUBA through the separate venv; None when it is absent or fails."""
     if not BRIAN2.exists():
         return None
-    proc = subprocess.run([str(BRIAN2), str(Path(__file__).with_name("brian2_cuba.py")), target, str(seconds)],
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [str(BRIAN2), str(Path(__file__).with_name("brian2_cuba.py")), target, str(seconds)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         print(f"brian2 {target} failed: {proc.stderr.strip().splitlines()[-1:]}")
         return None
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     events = out["spikes"] * out["synapses"] / 4000  # mean fan-out 0.02 * 4000
-    return {"tool": f"brian2 {target}", "s_per_bio_s": out["wall_s"] / seconds,
-            "events_per_s": events / out["wall_s"], "rate_hz": out["spikes"] / 4000 / seconds}
+    return {
+        "tool": f"brian2 {target}",
+        "s_per_bio_s": out["wall_s"] / seconds,
+        "events_per_s": events / out["wall_s"],
+        "rate_hz": out["spikes"] / 4000 / seconds,
+    }
 
 
 def mlp_graph(ws: list, thresholds: list) -> nir.NIRGraph:
@@ -57,8 +70,9 @@ def mlp_graph(ws: list, thresholds: list) -> nir.NIRGraph:
     for i, (w, th) in enumerate(zip(ws, thresholds)):
         b = w.shape[0]
         nodes[f"fc{i}"] = nir.Linear(w)
-        nodes[f"lif{i}"] = nir.LIF(tau=np.full(b, 2e-3), r=np.ones(b), v_leak=np.zeros(b),
-                                   v_threshold=np.full(b, th), v_reset=np.zeros(b))
+        nodes[f"lif{i}"] = nir.LIF(
+            tau=np.full(b, 2e-3), r=np.ones(b), v_leak=np.zeros(b), v_threshold=np.full(b, th), v_reset=np.zeros(b)
+        )
         edges += [(prev, f"fc{i}"), (f"fc{i}", f"lif{i}")]
         prev = f"lif{i}"
     edges.append((prev, "output"))
@@ -118,8 +132,17 @@ def bench_mlp(rates=(0.01, 0.02, 0.05, 0.1, 0.2), steps=100, batch=32, sizes=(70
         wall = min(walls)
         dense, measured = min(dense_torch(ws, thresholds, torch.tensor(x)) for _ in range(3))
         ev = res.total_synaptic_events()
-        rows.append({"target_rate": rate, "layer_rates": measured, "event_s": wall, "dense_torch_s": dense,
-                     "speedup": dense / wall, "events_per_s": ev / wall, "synaptic_events": ev})
+        rows.append(
+            {
+                "target_rate": rate,
+                "layer_rates": measured,
+                "event_s": wall,
+                "dense_torch_s": dense,
+                "speedup": dense / wall,
+                "events_per_s": ev / wall,
+                "synaptic_events": ev,
+            }
+        )
     return rows
 
 
@@ -136,15 +159,19 @@ def main() -> None:
     print("\n(a) CUBA 4000 neurons, 2 %, dt 0.1 ms")
     print(f"{'tool':24s} {'s/bio-s':>9s} {'syn ev/s':>10s} {'rate Hz':>8s} {'vs snnlab':>9s}")
     for r in cuba:
-        print(f"{r['tool']:24s} {r['s_per_bio_s']:9.3f} {r['events_per_s']:10.3g} {r['rate_hz']:8.2f} "
-              f"{r['s_per_bio_s'] / cuba[0]['s_per_bio_s']:9.2f}")
+        print(
+            f"{r['tool']:24s} {r['s_per_bio_s']:9.3f} {r['events_per_s']:10.3g} {r['rate_hz']:8.2f} "
+            f"{r['s_per_bio_s'] / cuba[0]['s_per_bio_s']:9.2f}"
+        )
     mlp = bench_mlp()
     print("\n(b) MLP 700-256-256-20, T=100, B=32, float32")
     print(f"{'target':>6s} {'layer rates':>20s} {'event s':>8s} {'dense s':>8s} {'dense/event':>11s} {'syn ev/s':>10s}")
     for r in mlp:
         lr = "/".join(f"{v:.3f}" for v in r["layer_rates"])
-        print(f"{r['target_rate']:6.2f} {lr:>20s} {r['event_s']:8.3f} {r['dense_torch_s']:8.3f} {r['speedup']:11.2f} "
-              f"{r['events_per_s']:10.3g}")
+        print(
+            f"{r['target_rate']:6.2f} {lr:>20s} {r['event_s']:8.3f} {r['dense_torch_s']:8.3f} {r['speedup']:11.2f} "
+            f"{r['events_per_s']:10.3g}"
+        )
     out = ROOT / "benchmarks" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_sim.json").write_text(json.dumps({"cuba": cuba, "mlp": mlp}, indent=1))

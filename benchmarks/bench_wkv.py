@@ -16,6 +16,7 @@ several calls after a warm-up (numba compiled and cached first). Writes
 
 Usage: ``python benchmarks/bench_wkv.py [--B 8 --T 1024 --C 512] [--repeat 5]``
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,17 +82,35 @@ def main() -> None:
     torch_s, torch_cpu = time_backend("torch", args, opt.repeat_torch)
     bw = max(bandwidth_gbs(), bandwidth_gbs())
     floor_s = FLOOR_ARRAYS * opt.B * opt.T * opt.C * 4 / (bw * 1e9)
-    row = {"B": opt.B, "T": opt.T, "C": opt.C, "dtype": "float32", "numba_s": numba_s, "torch_loop_s": torch_s,
-           "bandwidth_gbs": bw, "floor_s": floor_s, "speedup_vs_torch_loop": torch_s / numba_s,
-           "numba_vs_floor": numba_s / floor_s, "torch_threads": torch.get_num_threads(),
-           "numba_threads": numba.get_num_threads(), "numba_cpu_s": numba_cpu, "torch_loop_cpu_s": torch_cpu,
-           "speedup_cpu": torch_cpu / numba_cpu}
-    print(f"WKV fwd+bwd B={opt.B} T={opt.T} C={opt.C} float32; threads: torch {torch.get_num_threads()}, "
-          f"numba {numba.get_num_threads()}")
+    row = {
+        "B": opt.B,
+        "T": opt.T,
+        "C": opt.C,
+        "dtype": "float32",
+        "numba_s": numba_s,
+        "torch_loop_s": torch_s,
+        "bandwidth_gbs": bw,
+        "floor_s": floor_s,
+        "speedup_vs_torch_loop": torch_s / numba_s,
+        "numba_vs_floor": numba_s / floor_s,
+        "torch_threads": torch.get_num_threads(),
+        "numba_threads": numba.get_num_threads(),
+        "numba_cpu_s": numba_cpu,
+        "torch_loop_cpu_s": torch_cpu,
+        "speedup_cpu": torch_cpu / numba_cpu,
+    }
+    print(
+        f"WKV fwd+bwd B={opt.B} T={opt.T} C={opt.C} float32; threads: torch {torch.get_num_threads()}, "
+        f"numba {numba.get_num_threads()}"
+    )
     print(f"  snnlab numba        {numba_s * 1e3:9.1f} ms wall  {numba_cpu * 1e3:9.1f} ms CPU")
-    print(f"  torch loop+autograd {torch_s * 1e3:9.1f} ms wall  {torch_cpu * 1e3:9.1f} ms CPU   "
-          f"({torch_s / numba_s:.1f}x wall, {torch_cpu / numba_cpu:.1f}x CPU slower than numba)")
-    print(f"  bandwidth floor   {floor_s * 1e3:9.2f} ms   at {bw:.1f} GB/s (numba is {numba_s / floor_s:.1f}x the floor)")
+    print(
+        f"  torch loop+autograd {torch_s * 1e3:9.1f} ms wall  {torch_cpu * 1e3:9.1f} ms CPU   "
+        f"({torch_s / numba_s:.1f}x wall, {torch_cpu / numba_cpu:.1f}x CPU slower than numba)"
+    )
+    print(
+        f"  bandwidth floor   {floor_s * 1e3:9.2f} ms   at {bw:.1f} GB/s (numba is {numba_s / floor_s:.1f}x the floor)"
+    )
     Path(opt.out).parent.mkdir(parents=True, exist_ok=True)
     Path(opt.out).write_text(json.dumps(row, indent=2))
 

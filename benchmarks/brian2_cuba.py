@@ -6,12 +6,13 @@ Spikes are counted, not stored (``SpikeMonitor(record=False)``), as snnlab's ben
 Runtime targets compile outside the timed part; cpp_standalone is built first and its own
 measured simulation time (``device._last_run_time``) is reported.
 """
+
 import json
 import sys
 import tempfile
 import time
 
-from brian2 import NeuronGroup, Synapses, SpikeMonitor, defaultclock, device, ms, mV, prefs, run, set_device
+from brian2 import NeuronGroup, SpikeMonitor, Synapses, defaultclock, device, ms, mV, prefs, run, set_device
 
 
 def main(target: str, seconds: float) -> None:
@@ -25,8 +26,9 @@ def main(target: str, seconds: float) -> None:
              dge/dt = -ge/taue : volt
              dgi/dt = -gi/taui : volt"""
     ns = dict(taum=taum, taue=taue, taui=taui, El=el)
-    group = NeuronGroup(4000, eqs, threshold="v>vt", reset="v = vr", refractory=5 * ms, method="euler",
-                        namespace=dict(ns, vt=vt, vr=vr))
+    group = NeuronGroup(
+        4000, eqs, threshold="v>vt", reset="v = vr", refractory=5 * ms, method="euler", namespace=dict(ns, vt=vt, vr=vr)
+    )
     group.v = "vr + rand() * (vt - vr)"
     ce = Synapses(group[:3200], group, on_pre="ge += 1.62*mV")
     ci = Synapses(group[3200:], group, on_pre="gi += -9*mV")
@@ -43,8 +45,11 @@ def main(target: str, seconds: float) -> None:
         run(seconds * 1000 * ms)
         wall = time.perf_counter() - start
     n_syn = len(ce) + len(ci)
-    print(json.dumps({"target": target, "seconds": seconds, "wall_s": wall, "spikes": int(mon.num_spikes),
-                      "synapses": n_syn}))
+    print(
+        json.dumps(
+            {"target": target, "seconds": seconds, "wall_s": wall, "spikes": int(mon.num_spikes), "synapses": n_syn}
+        )
+    )
 
 
 if __name__ == "__main__":

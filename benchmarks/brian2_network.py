@@ -15,6 +15,7 @@ step does ``v = v + a_leak*(v_rest - v) + a_in*I; I = 0``; then brian2 threshold
 of step ``s`` with a brian2 delay of ``d`` steps is added to ``I`` at step ``s + d`` after the
 threshold, so it is integrated at step ``s + d + 1``: snnlab's delay ``d + 1``.
 """
+
 import sys
 
 import numpy as np
@@ -27,8 +28,9 @@ def main(src: str, dst: str, target: str = "numpy") -> None:
     dt = float(cfg["dt"])
     defaultclock.dt = dt * second
     const = {k: float(cfg[k]) for k in ("a_leak", "a_in", "v_rest", "v_th", "v_reset")}
-    group = NeuronGroup(int(cfg["n"]), "v : 1\nI : 1", threshold="v >= v_th", reset="v = v_reset",
-                        namespace=const, method="exact")
+    group = NeuronGroup(
+        int(cfg["n"]), "v : 1\nI : 1", threshold="v >= v_th", reset="v = v_reset", namespace=const, method="exact"
+    )
     group.v = const["v_rest"]
     group.run_regularly("v = v + a_leak*(v_rest - v) + a_in*I\nI = 0", when="start")
     inputs = SpikeGeneratorGroup(int(cfg["n_in"]), cfg["in_idx"], cfg["in_step"] * dt * second)

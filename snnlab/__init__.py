@@ -3,6 +3,7 @@
 Subpackages are imported lazily so that ``import snnlab`` stays fast; ``snnlab.nn``,
 ``snnlab.functional`` and ``snnlab.surrogate`` are the training core.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,8 +17,20 @@ os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 __version__ = "0.1.0"
 
 _SUBMODULES = (
-    "analysis", "commands", "data", "errors", "functional", "hw", "inference", "ir",
-    "kernels", "models", "nn", "sim", "surrogate", "train",
+    "analysis",
+    "commands",
+    "data",
+    "errors",
+    "functional",
+    "hw",
+    "inference",
+    "ir",
+    "kernels",
+    "models",
+    "nn",
+    "sim",
+    "surrogate",
+    "train",
 )
 
 

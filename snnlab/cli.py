@@ -9,6 +9,7 @@ Conventions every command follows: actions of a command are sub-subcommands
 ``runs/<name>``), recipes take ``--set key=value`` (repeatable), and ``--debug`` (tracebacks
 instead of one-line errors) is accepted before or after the subcommand.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -11,6 +11,7 @@ Every key is checked: an unknown key fails with the list of valid ones, a value 
 type fails naming the field and the expected type. ``model`` keys are checked against the
 signature of the registered model (see :func:`snnlab.models.model_defaults`).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -166,8 +167,15 @@ class Config:
         Path(path).write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
 
 
-_CHOICES = {("train", "loss"): LOSSES, ("train", "amp"): AMP_MODES, ("train", "device"): DEVICES,
-            ("run", "monitor"): ("valid_acc", "test_acc", "train_acc"), ("name",): OPTIMIZERS, ("scheduler", "name"): SCHEDULERS, ("scheduler", "interval"): INTERVALS}
+_CHOICES = {
+    ("train", "loss"): LOSSES,
+    ("train", "amp"): AMP_MODES,
+    ("train", "device"): DEVICES,
+    ("run", "monitor"): ("valid_acc", "test_acc", "train_acc"),
+    ("name",): OPTIMIZERS,
+    ("scheduler", "name"): SCHEDULERS,
+    ("scheduler", "interval"): INTERVALS,
+}
 
 
 def _finite(v: Any) -> bool:
@@ -188,8 +196,10 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "weight_decay": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     "eps": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     "momentum": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
-    "betas": (lambda v: len(v) == 2 and all(_finite(b) and 0 <= b < 1 for b in v),
-              "two numbers in [0, 1), e.g. [0.9, 0.999]"),
+    "betas": (
+        lambda v: len(v) == 2 and all(_finite(b) and 0 <= b < 1 for b in v),
+        "two numbers in [0, 1), e.g. [0.9, 0.999]",
+    ),
     "grad_clip": (lambda v: _finite(v) and v > 0, "a finite number > 0 or null (no clipping)"),
     "label_smoothing": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
     "seed": (lambda v: 0 <= v < 2**63, "an integer in [0, 2**63)"),
@@ -197,8 +207,10 @@ _RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "pct_start": (lambda v: _finite(v) and 0 < v < 1, "a number in (0, 1)"),
     "eta_min": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
     "step_size": (lambda v: v >= 1, "an integer >= 1"),
-    "milestones": (lambda v: all(isinstance(m, int) and m >= 1 for m in v) and list(v) == sorted(v),
-                   "increasing integers >= 1"),
+    "milestones": (
+        lambda v: all(isinstance(m, int) and m >= 1 for m in v) and list(v) == sorted(v),
+        "increasing integers >= 1",
+    ),
     "gamma": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
     "warmup": (lambda v: v >= 0, "an integer >= 0"),
     "warmup_start_factor": (lambda v: _finite(v) and 0 < v <= 1, "a number in (0, 1]"),
@@ -305,16 +317,21 @@ def resolve_monitor(cfg: Config) -> None:
     """
     data, run = cfg.data, cfg.run
     if data.valid_split is not None and data.valid_split in (data.train_split, data.test_split):
-        raise ConfigError(f"data.valid_split: '{data.valid_split}' must differ from train_split "
-                          f"'{data.train_split}' and test_split '{data.test_split}'")
+        raise ConfigError(
+            f"data.valid_split: '{data.valid_split}' must differ from train_split "
+            f"'{data.train_split}' and test_split '{data.test_split}'"
+        )
     if run.monitor is None:
         run.monitor = "valid_acc" if data.valid_split is not None else "test_acc"
     if run.monitor == "valid_acc" and data.valid_split is None:
-        raise ConfigError("run.monitor: 'valid_acc' needs data.valid_split (e.g. 'valid'); valid here: "
-                          "test_acc, train_acc")
+        raise ConfigError(
+            "run.monitor: 'valid_acc' needs data.valid_split (e.g. 'valid'); valid here: test_acc, train_acc"
+        )
     if run.monitor == "test_acc" and data.valid_split is not None:
-        raise ConfigError(f"run.monitor: 'test_acc' with data.valid_split '{data.valid_split}': the test split "
-                          "is evaluated only once, for the final report; valid here: valid_acc, train_acc")
+        raise ConfigError(
+            f"run.monitor: 'test_acc' with data.valid_split '{data.valid_split}': the test split "
+            "is evaluated only once, for the final report; valid here: valid_acc, train_acc"
+        )
 
 
 def _check_model(model: Any, source: str) -> dict[str, Any]:
@@ -332,8 +349,10 @@ def _check_model(model: Any, source: str) -> dict[str, Any]:
         raise ConfigError(f"{source}: model.name: {err}") from None
     unknown = sorted(set(model) - set(defaults) - {"name"})
     if unknown:
-        raise ConfigError(f"{source}: model: unknown key(s) {unknown} for model '{model['name']}'; "
-                          f"valid: name, {', '.join(sorted(defaults))}")
+        raise ConfigError(
+            f"{source}: model: unknown key(s) {unknown} for model '{model['name']}'; "
+            f"valid: name, {', '.join(sorted(defaults))}"
+        )
     for key, value in model.items():
         default = defaults.get(key, inspect.Parameter.empty)
         if key == "name" or default is None or default is inspect.Parameter.empty or value is None:
@@ -373,7 +392,9 @@ def config_from_dict(raw: dict[str, Any], source: str = "config") -> Config:
         ConfigError: unknown keys, wrong types or invalid values, naming the field.
     """
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: expected a mapping with sections data, model, train, run; got {type(raw).__name__}")
+        raise ConfigError(
+            f"{source}: expected a mapping with sections data, model, train, run; got {type(raw).__name__}"
+        )
     sections = {f.name for f in dataclasses.fields(Config)}
     unknown = sorted(set(raw) - sections)
     if unknown:
@@ -404,8 +425,10 @@ def _check_run_name(name: Optional[str], source: str) -> None:
         return
     parts = Path(name).parts
     if not name.strip() or Path(name).is_absolute() or ".." in parts or name.startswith("~") or "\0" in name:
-        raise ConfigError(f"{source}: run.name: {name!r} is not valid; valid: a folder name inside run.out_dir "
-                          "(no leading '/', '~' or '..'); to write elsewhere set run.out_dir")
+        raise ConfigError(
+            f"{source}: run.name: {name!r} is not valid; valid: a folder name inside run.out_dir "
+            "(no leading '/', '~' or '..'); to write elsewhere set run.out_dir"
+        )
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -434,8 +457,10 @@ def apply_override(raw: dict[str, Any], path: list[str], value: Any) -> None:
             node = node[int(key)]
             continue
         if not isinstance(node, dict):
-            raise ConfigError(f"--set {'.'.join(path)}: '{'.'.join(path[:depth])}' holds {node!r}, not a section; "
-                              f"set it directly, e.g. --set {'.'.join(path[:depth])}=VALUE")
+            raise ConfigError(
+                f"--set {'.'.join(path)}: '{'.'.join(path[:depth])}' holds {node!r}, not a section; "
+                f"set it directly, e.g. --set {'.'.join(path[:depth])}=VALUE"
+            )
         if node.get(key) is None:
             node[key] = [{}] if key == "optimizers" else {}  # absent optimisers: one default optimiser
         node = node[key]
@@ -448,8 +473,10 @@ def apply_override(raw: dict[str, Any], path: list[str], value: Any) -> None:
         node[last] = value
     else:
         parent = ".".join(path[:-1])
-        raise ConfigError(f"--set {'.'.join(path)}: '{parent}' holds {node!r}, not a section; "
-                          f"set it directly, e.g. --set {parent}=VALUE")
+        raise ConfigError(
+            f"--set {'.'.join(path)}: '{parent}' holds {node!r}, not a section; "
+            f"set it directly, e.g. --set {parent}=VALUE"
+        )
 
 
 def read_yaml_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> dict[str, Any]:
@@ -467,8 +494,9 @@ def read_yaml_recipe(path: str | Path, overrides: typing.Sequence[str] = ()) -> 
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:
-        raise ConfigError(f"{path}: not a text file (binary bytes); valid: a YAML recipe, "
-                          "e.g. experiments/demo_digits.yaml") from None
+        raise ConfigError(
+            f"{path}: not a text file (binary bytes); valid: a YAML recipe, e.g. experiments/demo_digits.yaml"
+        ) from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
     if not isinstance(raw, dict):
@@ -532,4 +560,3 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     if cfg.run.name is None:
         cfg.run.name = path.stem
     return cfg
-

@@ -2,6 +2,7 @@
 
 Every error names what was wrong (file, field, shape) and what is valid.
 """
+
 from __future__ import annotations
 
 
@@ -68,14 +69,16 @@ def os_error_message(err: OSError) -> str:
     import errno
 
     name = err.filename if err.filename is not None else ""
-    hints = {errno.EACCES: "make it writable or choose another folder (--out / run.out_dir / data.root)",
-             errno.EPERM: "make it writable or choose another folder (--out / run.out_dir / data.root)",
-             errno.EROFS: "the filesystem is read-only; choose a writable folder (--out / run.out_dir)",
-             errno.ENOSPC: "the disk is full; free space or choose another folder (--out / run.out_dir)",
-             errno.EISDIR: "it is a folder; give a file path",
-             errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
-             errno.ENOENT: "no such file or folder",
-             errno.EEXIST: "it exists already; choose another path"}
+    hints = {
+        errno.EACCES: "make it writable or choose another folder (--out / run.out_dir / data.root)",
+        errno.EPERM: "make it writable or choose another folder (--out / run.out_dir / data.root)",
+        errno.EROFS: "the filesystem is read-only; choose a writable folder (--out / run.out_dir)",
+        errno.ENOSPC: "the disk is full; free space or choose another folder (--out / run.out_dir)",
+        errno.EISDIR: "it is a folder; give a file path",
+        errno.ENOTDIR: "a part of the path is a file, not a folder; choose another path",
+        errno.ENOENT: "no such file or folder",
+        errno.EEXIST: "it exists already; choose another path",
+    }
     reason = (err.strerror or type(err).__name__).lower()
     hint = hints.get(err.errno, "check the path")
     return one_line(f"{reason}: {name} ({hint})" if name else f"{reason} ({hint})")

@@ -1,4 +1,5 @@
 """Small formatting helpers shared by the messages of the commands."""
+
 from __future__ import annotations
 
 

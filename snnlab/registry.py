@@ -16,6 +16,7 @@ Example::
 
     MODELS.get("mlp_snn")     # the factory; MODELS.get("mlpp") -> ConfigError listing the names
 """
+
 from __future__ import annotations
 
 import importlib
@@ -49,8 +50,9 @@ class Registry(Generic[T]):
         sort: list keys sorted (else in registration order).
     """
 
-    def __init__(self, what: str, error: type[Exception] = ValueError, listing: str = "valid",
-                 sort: bool = True) -> None:
+    def __init__(
+        self, what: str, error: type[Exception] = ValueError, listing: str = "valid", sort: bool = True
+    ) -> None:
         self.what = what
         self.error = error
         self.listing = listing
@@ -119,4 +121,3 @@ class Registry(Generic[T]):
     @staticmethod
     def _show(key: Hashable) -> str:
         return repr("/".join(map(str, key))) if isinstance(key, tuple) else repr(key)
-

@@ -1,4 +1,5 @@
 """Shared fixtures. Area-specific fixture writers live in tests/<area>/conftest.py."""
+
 from __future__ import annotations
 
 import os

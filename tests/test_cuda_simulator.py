@@ -5,6 +5,7 @@ tests (the ``cuda`` parameter of the ``backend`` fixture, the cuda kernel and si
 are skipped in the usual process and run here in a subprocess with the variable set. The
 outcome is read from pytest's JUnit XML report, not from printed text.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,15 +25,26 @@ def run_under_simulator(paths: list[str], tmp_path: Path, timeout: int = 1200) -
     """Run the ``cuda`` tests of ``paths`` under ``NUMBA_ENABLE_CUDASIM=1``; returns the counts."""
     report = tmp_path / "cuda.xml"
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1")
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", "cuda and not slow",
-           f"--junitxml={report}", *paths]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        "-m",
+        "cuda and not slow",
+        f"--junitxml={report}",
+        *paths,
+    ]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     suites = ET.parse(report).getroot()
     suite = suites if suites.tag == "testsuite" else suites.find("testsuite")
     counts = {key: int(suite.get(key, 0)) for key in ("tests", "failures", "errors", "skipped")}
     counts["returncode"] = proc.returncode
-    assert proc.returncode == 0 and counts["failures"] == counts["errors"] == 0, \
+    assert proc.returncode == 0 and counts["failures"] == counts["errors"] == 0, (
         proc.stdout[-4000:] + proc.stderr[-2000:]
+    )
     return counts
 
 

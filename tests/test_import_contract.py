@@ -7,6 +7,7 @@ model code. ``errors`` and ``registry`` are the base every
 layer may use. Every ``import`` counts, also those inside functions (lazy imports are still
 dependencies).
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,8 +43,13 @@ SHARED = ("snnlab.kernels.registry",)
 NO_TORCH = ("sim", "hw")  # they read NIR graphs, never torch modules
 # kernel backends are reached through the registry only; the cuda backend shares code through
 # kernels/common, never through the numba backend
-BACKEND_MODULES = ("snnlab.kernels.numba", "snnlab.kernels.cuda", "snnlab.kernels.common", "snnlab.kernels.torch_ref",
-                   "snnlab.kernels.torch_delay")
+BACKEND_MODULES = (
+    "snnlab.kernels.numba",
+    "snnlab.kernels.cuda",
+    "snnlab.kernels.common",
+    "snnlab.kernels.torch_ref",
+    "snnlab.kernels.torch_delay",
+)
 # Remaining violations, each named with the module that imports and what it imports. The list
 # only shrinks: remove an entry when its import is gone.
 ALLOW_LIST: set[tuple[str, str]] = set()  # none left
@@ -125,7 +131,8 @@ def test_kernel_backends_are_reached_through_the_registry():
 def test_cuda_backend_does_not_import_the_numba_backend():
     def rule(module: str, name: str) -> str:
         bad = module.startswith(("snnlab.kernels.cuda", "snnlab.kernels.common")) and name.startswith(
-            "snnlab.kernels.numba")
+            "snnlab.kernels.numba"
+        )
         return "shared kernel code lives in snnlab.kernels.common" if bad else ""
 
     assert _violations(rule) == []

@@ -2,6 +2,7 @@
 
 ``ActivityProfile`` is torch-free; :func:`profile_model` (forward hooks) imports torch on use.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -6,6 +6,7 @@ the number of evaluations of the sampler (DDIM: its step count; DDPM: the chain 
 Convolutions fed by spikes count accumulates (ACs), those fed by real values (the stem on the
 image, 1x1 shortcuts on membranes, the output head) multiply-accumulates (MACs).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -18,8 +19,14 @@ from snnlab.ir.activity import ActivityProfile
 
 
 @torch.no_grad()
-def denoiser_activity(model: nn.Module, schedule: Any, timesteps: list[int], batch: int = 8, seed: int = 0,
-                      images: torch.Tensor | None = None) -> ActivityProfile:
+def denoiser_activity(
+    model: nn.Module,
+    schedule: Any,
+    timesteps: list[int],
+    batch: int = 8,
+    seed: int = 0,
+    images: torch.Tensor | None = None,
+) -> ActivityProfile:
     """Profile of ONE network evaluation per sample, averaged over the diffusion steps ``timesteps``.
 
     ``images`` (B, C, S, S) in [-1, 1], when given, are noised to ``x_t`` with ``q_sample`` (what
@@ -53,10 +60,17 @@ def per_sample_costs(profile: ActivityProfile, evaluations: int, hw_names: list[
 
     one = profile.per_inference()
     tot = one.totals()
-    out: dict[str, Any] = {"evaluations": evaluations, "acs": tot["acs"] * evaluations,
-                           "macs": tot["macs"] * evaluations, "spikes": tot["spikes"] * evaluations,
-                           "dense_ops": sum(l.dense_ops for l in one.layers) * evaluations, "energy_j": {}}
-    out["energy_j"]["cmos45 (E_MAC 4.6 pJ, E_AC 0.9 pJ)"] = estimate(one, None, method="spikformer").total_j * evaluations
+    out: dict[str, Any] = {
+        "evaluations": evaluations,
+        "acs": tot["acs"] * evaluations,
+        "macs": tot["macs"] * evaluations,
+        "spikes": tot["spikes"] * evaluations,
+        "dense_ops": sum(l.dense_ops for l in one.layers) * evaluations,
+        "energy_j": {},
+    }
+    out["energy_j"]["cmos45 (E_MAC 4.6 pJ, E_AC 0.9 pJ)"] = (
+        estimate(one, None, method="spikformer").total_j * evaluations
+    )
     for name in hw_names:
         out["energy_j"][name] = estimate(one, name).total_j * evaluations
     return out

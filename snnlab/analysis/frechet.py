@@ -10,6 +10,7 @@ classifier trained in the repo on the same data, and the metrics are named after
 ("FD-<net>", "score-<net>"; e.g. FD-fmnistnet) so nobody mistakes them for the papers' FID.
 The Frechet LeNet distance for MNIST and FullySpikingVAE's autoencoder FID do the same.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,11 +35,25 @@ class FeatureNet(nn.Module):
         super().__init__()
         w = width
         self.body = nn.Sequential(
-            nn.Conv2d(in_channels, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(w, 2 * w, 3, padding=1), nn.BatchNorm2d(2 * w), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.BatchNorm2d(4 * w), nn.ReLU(), nn.AdaptiveAvgPool2d(4),
-            nn.Flatten(), nn.Linear(16 * 4 * w, feature_dim), nn.ReLU())
+            nn.Conv2d(in_channels, w, 3, padding=1),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+            nn.Conv2d(w, w, 3, padding=1),
+            nn.BatchNorm2d(w),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1),
+            nn.BatchNorm2d(2 * w),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1),
+            nn.BatchNorm2d(4 * w),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(16 * 4 * w, feature_dim),
+            nn.ReLU(),
+        )
         self.fc = nn.Linear(feature_dim, num_classes)
         self.in_channels = in_channels
 
@@ -61,7 +76,7 @@ class GaussianStats:
         np.savez(path, mu=self.mu, sigma=self.sigma, n=self.n)
 
     @classmethod
-    def load(cls, path: str | Path) -> "GaussianStats":
+    def load(cls, path: str | Path) -> GaussianStats:
         with np.load(path, allow_pickle=False) as z:
             return cls(z["mu"], z["sigma"], int(z["n"]))
 
@@ -104,12 +119,16 @@ def inception_style_score(probs: np.ndarray, splits: int = 10) -> tuple[float, f
 
 
 @torch.no_grad()
-def extract(net: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor, batch: int = 500,
-            logits_fn: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> tuple[np.ndarray, Optional[np.ndarray]]:
+def extract(
+    net: Callable[[torch.Tensor], torch.Tensor],
+    images: torch.Tensor,
+    batch: int = 500,
+    logits_fn: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+) -> tuple[np.ndarray, Optional[np.ndarray]]:
     """Features (and softmax probabilities when ``logits_fn`` is given) of images in [-1, 1]."""
     feats, probs = [], []
     for i in range(0, images.shape[0], batch):
-        x = images[i:i + batch].float()
+        x = images[i : i + batch].float()
         f = net(x)
         feats.append(f.double().cpu().numpy())
         if logits_fn is not None:

@@ -14,6 +14,7 @@ or any module turning real-valued input into binary output) count one membrane u
 neuron and step, and their spikes. Delay layers (``is_delay_layer = True``) count non-zero
 inputs x fan-out x taps.
 """
+
 from __future__ import annotations
 
 import math
@@ -25,8 +26,19 @@ from torch import nn
 from snnlab.ir.activity import ActivityProfile, LayerActivity
 
 SYNAPSE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d)
-SHAPE_TYPES = (nn.Flatten, nn.Unflatten, nn.Dropout, nn.Identity, nn.MaxPool1d, nn.MaxPool2d, nn.AvgPool1d, nn.AvgPool2d,
-               nn.AdaptiveAvgPool2d, nn.BatchNorm1d, nn.BatchNorm2d)
+SHAPE_TYPES = (
+    nn.Flatten,
+    nn.Unflatten,
+    nn.Dropout,
+    nn.Identity,
+    nn.MaxPool1d,
+    nn.MaxPool2d,
+    nn.AvgPool1d,
+    nn.AvgPool2d,
+    nn.AdaptiveAvgPool2d,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+)
 
 
 def is_binary(x: torch.Tensor) -> bool:
@@ -80,7 +92,7 @@ class ActivityRecorder:
         self._handles: list[Any] = []
         self.batch: int | None = None  # samples in the next single-step call, set by step-wise runners
 
-    def __enter__(self) -> "ActivityRecorder":
+    def __enter__(self) -> ActivityRecorder:
         self._handles = [m.register_forward_hook(_make_hook(self, n, m)) for n, m in _targets(self.model)]
         return self
 
@@ -93,8 +105,9 @@ class ActivityRecorder:
         """The counts as an :class:`ActivityProfile` of ``samples`` inputs over ``timesteps`` steps."""
         layers = []
         for layer in self.layers.values():
-            rec = LayerActivity(**{**layer.__dict__, "extra": {k: v for k, v in layer.extra.items()
-                                                              if not k.endswith(("_n", "_nz"))}})
+            rec = LayerActivity(
+                **{**layer.__dict__, "extra": {k: v for k, v in layer.extra.items() if not k.endswith(("_n", "_nz"))}}
+            )
             rec.dense_ops = layer.dense_ops / max(samples, 1)
             if rec.kind == "neuron":
                 rec.output_rate = rec.spikes / max(rec.n_neurons * samples * timesteps, 1)
@@ -109,7 +122,10 @@ class ActivityRecorder:
         return self.layers[name]
 
     def _rate(self, layer: LayerActivity, x: torch.Tensor, key: str) -> None:
-        total, nonzero = layer.extra.get(key + "_n", 0) + x.numel(), layer.extra.get(key + "_nz", 0) + int((x != 0).sum())
+        total, nonzero = (
+            layer.extra.get(key + "_n", 0) + x.numel(),
+            layer.extra.get(key + "_nz", 0) + int((x != 0).sum()),
+        )
         layer.extra[key + "_n"], layer.extra[key + "_nz"] = total, nonzero
         setattr(layer, key, nonzero / total if total else 0.0)
 
@@ -123,22 +139,30 @@ class ActivityRecorder:
         layer.dense_ops += _binary_forward(module, x, ones=True)  # divided by samples in profile()
         layer.n_synapses = int((module.weight != 0).sum())
         fan_in, fan_out = _fan(module)
-        layer.extra.update(fan_in=fan_in, fan_out=fan_out, shape=list(module.weight.shape),
-                           connection_sparsity=1.0 - layer.n_synapses / module.weight.numel())
+        layer.extra.update(
+            fan_in=fan_in,
+            fan_out=fan_out,
+            shape=list(module.weight.shape),
+            connection_sparsity=1.0 - layer.n_synapses / module.weight.numel(),
+        )
         self._rate(layer, x, "input_rate")
 
     def delay(self, name: str, module: nn.Module, x: torch.Tensor) -> None:
         layer = self._get(name, "synapse", module)
-        fan_out = int(getattr(module, "out_features"))
+        fan_out = int(module.out_features)
         taps = int(getattr(module, "kernel_count", 1))
         ops = float((x != 0).sum()) * fan_out * taps
         spiking = is_spike_tensor(x)
         layer.acs += ops if spiking else 0.0
         layer.macs += 0.0 if spiking else ops
         layer.dense_ops += x.numel() * fan_out * taps
-        layer.n_synapses = int(getattr(module, "in_features")) * fan_out * taps
-        layer.extra.update(fan_in=int(getattr(module, "in_features")) * taps, fan_out=fan_out, taps=taps,
-                           max_delay=int(getattr(module, "max_delay", 0)))
+        layer.n_synapses = int(module.in_features) * fan_out * taps
+        layer.extra.update(
+            fan_in=int(module.in_features) * taps,
+            fan_out=fan_out,
+            taps=taps,
+            max_delay=int(getattr(module, "max_delay", 0)),
+        )
         self._rate(layer, x, "input_rate")
 
     def matmul(self, name: str, module: nn.Module, a: torch.Tensor, b: torch.Tensor) -> None:

@@ -8,6 +8,7 @@ max pool in the last block's pool branch); its ``state_dict`` keys follow torchv
 downloaded here): :func:`load_feature_extractor` reads them with ``weights_only=True``.
 Images in [-1, 1] are resized to 299 px (bilinear) and grey images repeated to 3 channels.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -132,8 +133,9 @@ class FIDInceptionV3(nn.Module):
         self.fc = nn.Linear(2048, num_classes)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, size=(299, 299), mode="bilinear",
-                          align_corners=False)
+        x = F.interpolate(
+            x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x, size=(299, 299), mode="bilinear", align_corners=False
+        )
         x = self.Conv2d_2b_3x3(self.Conv2d_2a_3x3(self.Conv2d_1a_3x3(x)))
         x = self.Conv2d_4a_3x3(self.Conv2d_3b_1x1(F.max_pool2d(x, 3, stride=2)))
         x = F.max_pool2d(x, 3, stride=2)

@@ -7,6 +7,7 @@ otherwise. In SpikeGPT the linear maps read LayerNorm outputs of the real-valued
 stream, so they count as MACs; the spikes are the branch outputs added to that stream. The WKV
 recurrence itself (a few operations per channel and token) is not counted.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,8 +31,11 @@ def lm_pass(model: torch.nn.Module, dataset: Any, batch_size: int, limit: Option
         for lo in range(0, n, batch_size):
             x, y = dataset.collate_fn([dataset[i] for i in range(lo, min(n, lo + batch_size))])  # (T, B)
             logits = model(x)
-            total += float(torch.nn.functional.cross_entropy(
-                logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"))
+            total += float(
+                torch.nn.functional.cross_entropy(
+                    logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum"
+                )
+            )
             tokens += y.numel()
     return total / tokens, tokens, rec.profile(samples=n, timesteps=int(dataset.ctx_len))
 
@@ -51,15 +55,23 @@ def energy_per_token(profile: Any, hw: Sequence[str], tokens_per_window: int, de
     return out
 
 
-def evaluate_lm(model: torch.nn.Module, dataset: Any, hw: Sequence[str], batch_size: int = 32,
-                limit: Optional[int] = None) -> dict[str, Any]:
+def evaluate_lm(
+    model: torch.nn.Module, dataset: Any, hw: Sequence[str], batch_size: int = 32, limit: Optional[int] = None
+) -> dict[str, Any]:
     """BPC, firing rate per spiking layer, synaptic operations and energy per token of ``dataset``."""
     loss, tokens, profile = lm_pass(model, dataset, batch_size, limit)
     per_token = 1.0 / (profile.samples * profile.timesteps)
     layers = profile.layers
     acs, macs = sum(l.acs for l in layers) * per_token, sum(l.macs for l in layers) * per_token
-    return {"bpc": loss / math.log(2.0), "loss": loss, "ppl": math.exp(min(loss, 700.0)), "tokens": tokens,
-            "firing_rates": {l.name: l.output_rate for l in layers if l.kind == "neuron"},
-            "synops_per_token": acs + macs, "acs_per_token": acs, "macs_per_token": macs,
-            "dense_macs_per_token": dense_macs_per_token(model),
-            "energy_per_token_j": energy_per_token(profile, hw, profile.timesteps, dense_macs_per_token(model))}
+    return {
+        "bpc": loss / math.log(2.0),
+        "loss": loss,
+        "ppl": math.exp(min(loss, 700.0)),
+        "tokens": tokens,
+        "firing_rates": {l.name: l.output_rate for l in layers if l.kind == "neuron"},
+        "synops_per_token": acs + macs,
+        "acs_per_token": acs,
+        "macs_per_token": macs,
+        "dense_macs_per_token": dense_macs_per_token(model),
+        "energy_per_token_j": energy_per_token(profile, hw, profile.timesteps, dense_macs_per_token(model)),
+    }

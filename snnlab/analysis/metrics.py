@@ -5,6 +5,7 @@ Static metrics follow NeuroBench: the footprint counts every parameter and buffe
 connection layers (Linear, Conv1d/2d, delay layers); neuron modules contribute nothing.
 Activation sparsity is the fraction of zero outputs of the neuron layers over all steps.
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -4,6 +4,7 @@ A ``torch.matmul`` inside a model's ``forward`` has no module and so no hook. Sp
 self-attention written with :class:`MatMul` (``q @ k^T``, ``attn @ v``) is counted: effective
 operations are the products of non-zero pairs, ACs when one operand is a spike tensor (each product adds the other value).
 """
+
 from __future__ import annotations
 
 import torch

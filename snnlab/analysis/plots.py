@@ -2,6 +2,7 @@
 
 Each function writes one PNG and returns its path; matplotlib runs headless (Agg).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -67,15 +68,24 @@ def energy_breakdown(reports: list[Any], path: Path) -> Path:
     names = [_chip_label(r) for r in reports]
     layers = list(dict.fromkeys(l.name for r in reports for l in r.layers))
     labels = layer_labels(layers, {l.name: l.kind for r in reports for l in r.layers})
-    parts = [(labels[layer], np.array([sum(l.total_j for l in r.layers if l.name == layer) for r in reports]))
-             for layer in layers] + [("static power", np.array([r.static_j for r in reports]))]
+    parts = [
+        (labels[layer], np.array([sum(l.total_j for l in r.layers if l.name == layer) for r in reports]))
+        for layer in layers
+    ] + [("static power", np.array([r.static_j for r in reports]))]
     totals = np.maximum(sum(v for _, v in parts), 1e-30)
     hatch = ["//" if not getattr(r, "fits", True) else "" for r in reports]
     left = np.zeros(len(reports))
     for label, values in parts:
         share = 100.0 * values / totals
-        ax.barh(names, share, left=left, label=label, hatch=hatch, edgecolor="white",
-                color="lightgrey" if label == "static power" else None)
+        ax.barh(
+            names,
+            share,
+            left=left,
+            label=label,
+            hatch=hatch,
+            edgecolor="white",
+            color="lightgrey" if label == "static power" else None,
+        )
         left += share
     for i, total in enumerate(totals):
         ax.text(101, i, energy_label(total), va="center", fontsize="small")
@@ -97,11 +107,13 @@ def energy_label(joules: float) -> str:
 
 
 # Bar colours of snn_vs_ann by what the bar is.
-_GROUPS = {"ann": ("tab:red", "ANN, one dense pass (45 nm MACs)"),
-           "snn": ("tab:blue", "SNN, 45 nm MAC/AC convention (arithmetic only)"),
-           "reads": ("tab:cyan", "SNN, 45 nm chip model cmos45 (+ weight reads, neuron updates)"),
-           "chip": ("tab:green", "SNN on a neuromorphic chip / GPU model"),
-           "misfit": ("0.75", "chip model, network does not fit")}
+_GROUPS = {
+    "ann": ("tab:red", "ANN, one dense pass (45 nm MACs)"),
+    "snn": ("tab:blue", "SNN, 45 nm MAC/AC convention (arithmetic only)"),
+    "reads": ("tab:cyan", "SNN, 45 nm chip model cmos45 (+ weight reads, neuron updates)"),
+    "chip": ("tab:green", "SNN on a neuromorphic chip / GPU model"),
+    "misfit": ("0.75", "chip model, network does not fit"),
+}
 
 
 def snn_vs_ann(ann_j: float, snn_j: float, chips: list[Any], path: Path) -> Path:
@@ -123,8 +135,13 @@ def snn_vs_ann(ann_j: float, snn_j: float, chips: list[Any], path: Path) -> Path
         group = "misfit" if not fits else ("reads" if r.hardware == "cmos45" else "chip")
         rows.append((name, r.total_j, group))
     values = np.maximum(np.array([v for _, v, _ in rows]) * 1e6, 1e-9)
-    ax.barh([n for n, _, _ in rows], values, color=[_GROUPS[g][0] for _, _, g in rows],
-            hatch=["//" if g == "misfit" else "" for _, _, g in rows], edgecolor="white")
+    ax.barh(
+        [n for n, _, _ in rows],
+        values,
+        color=[_GROUPS[g][0] for _, _, g in rows],
+        hatch=["//" if g == "misfit" else "" for _, _, g in rows],
+        edgecolor="white",
+    )
     for i, (_, joules, _) in enumerate(rows):
         ax.text(values[i] * 1.15, i, energy_label(joules), va="center", fontsize="small")
     ax.set_xscale("log")
@@ -134,8 +151,15 @@ def snn_vs_ann(ann_j: float, snn_j: float, chips: list[Any], path: Path) -> Path
     ax.set_title("SNN vs ANN energy per inference")
     used = dict.fromkeys(g for _, _, g in rows)
     handles = [plt.Rectangle((0, 0), 1, 1, color=_GROUPS[g][0], hatch="//" if g == "misfit" else "") for g in used]
-    ax.legend(handles, [_GROUPS[g][1] for g in used], fontsize="small", loc="upper center",
-              bbox_to_anchor=(0.4, -0.12 - 0.5 / len(rows)), ncol=1, frameon=False)
+    ax.legend(
+        handles,
+        [_GROUPS[g][1] for g in used],
+        fontsize="small",
+        loc="upper center",
+        bbox_to_anchor=(0.4, -0.12 - 0.5 / len(rows)),
+        ncol=1,
+        frameon=False,
+    )
     return _save(plt, fig, path)
 
 

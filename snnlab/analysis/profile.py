@@ -4,6 +4,7 @@ The profile is the data contract between what measures activity (:mod:`snnlab.an
 :mod:`snnlab.sim`) and what prices it (:mod:`snnlab.hw`); it lives beside the flattened graph
 so that sim and hw read it without importing analysis.
 """
+
 from snnlab.ir.activity import LAYER_KINDS, ActivityProfile, LayerActivity
 
 __all__ = ["LAYER_KINDS", "ActivityProfile", "LayerActivity"]

@@ -8,6 +8,7 @@ unit and meaning.
 without training; ``snnlab report RUN`` loads them from the run folder (``model.nir``,
 ``activity.json``, ``spikes.npz``) and calls it.
 """
+
 from __future__ import annotations
 
 import html
@@ -18,9 +19,9 @@ import numpy as np
 
 from snnlab.analysis import plots
 from snnlab.analysis.metrics import summary
-from snnlab.ir.activity import ActivityProfile
 from snnlab.errors import MappingError
 from snnlab.fmt import plural
+from snnlab.ir.activity import ActivityProfile
 
 
 def _map(graph: Any, profile: Any) -> tuple[Any, str]:
@@ -34,7 +35,9 @@ def _map(graph: Any, profile: Any) -> tuple[Any, str]:
         return None, str(err)
 
 
-def chip_costs(hw_names: list[str], graph: Any, activity: ActivityProfile, steps: int | None = None) -> tuple[list, dict]:
+def chip_costs(
+    hw_names: list[str], graph: Any, activity: ActivityProfile, steps: int | None = None
+) -> tuple[list, dict]:
     """Cost reports (one per chip) and the mappings that succeeded."""
     from snnlab.hw import estimate, load_profile
 
@@ -82,9 +85,22 @@ def _rows(reports: list) -> list[list[str]]:
     rows = []
     for r in reports:
         util = "-" if r.utilisation is None else f"{100 * r.utilisation:.1f}% of {plural(r.cores_used, 'core')}"
-        fits = f"no: {r.mapping_error}" if r.mapping_error else ("yes" if r.cores_used is not None else "unchecked (no graph)")
-        rows.append([r.label, r.title or r.hardware, _fmt(r.total_j, "J"), _fmt(r.dynamic_j, "J"),
-                     _fmt(r.latency_s, "s"), fits, util])
+        fits = (
+            f"no: {r.mapping_error}"
+            if r.mapping_error
+            else ("yes" if r.cores_used is not None else "unchecked (no graph)")
+        )
+        rows.append(
+            [
+                r.label,
+                r.title or r.hardware,
+                _fmt(r.total_j, "J"),
+                _fmt(r.dynamic_j, "J"),
+                _fmt(r.latency_s, "s"),
+                fits,
+                util,
+            ]
+        )
     return rows
 
 
@@ -92,11 +108,31 @@ HEADER = ["chip", "what the figures are", "energy / inference", "dynamic", "late
 
 # Activity figures of the report: label, unit and one line of meaning (all per inference).
 METRICS: dict[str, tuple[str, str, str]] = {
-    "Effective_MACs": ("effective MACs", "operations", "multiply-accumulates on real-valued inputs (non-zero inputs x fan-out), summed over all steps"),
-    "Effective_ACs": ("effective ACs", "operations", "accumulates triggered by input spikes (spikes x fan-out), summed over all steps"),
-    "Dense": ("dense synaptic operations", "operations", "what a dense clock-driven run of the same layers does over all steps (every input x fan-out)"),
-    "ANN_pass_MACs": ("ANN one-pass MACs", "operations", "MACs of one dense forward pass of the same weights (the ANN baseline)"),
-    "activation_sparsity": ("activation sparsity", "fraction, 0-1", "share of neuron outputs that are zero over all neurons and steps (1 = silent)"),
+    "Effective_MACs": (
+        "effective MACs",
+        "operations",
+        "multiply-accumulates on real-valued inputs (non-zero inputs x fan-out), summed over all steps",
+    ),
+    "Effective_ACs": (
+        "effective ACs",
+        "operations",
+        "accumulates triggered by input spikes (spikes x fan-out), summed over all steps",
+    ),
+    "Dense": (
+        "dense synaptic operations",
+        "operations",
+        "what a dense clock-driven run of the same layers does over all steps (every input x fan-out)",
+    ),
+    "ANN_pass_MACs": (
+        "ANN one-pass MACs",
+        "operations",
+        "MACs of one dense forward pass of the same weights (the ANN baseline)",
+    ),
+    "activation_sparsity": (
+        "activation sparsity",
+        "fraction, 0-1",
+        "share of neuron outputs that are zero over all neurons and steps (1 = silent)",
+    ),
     "neuron_updates": ("neuron updates", "updates", "membrane state updates, one per neuron per step"),
     "spikes": ("spikes", "spikes", "spikes emitted by all neuron layers over all steps"),
     "parameter_count": ("parameters", "count", "trainable and fixed parameters of the model"),
@@ -119,8 +155,13 @@ def run_header(run_dir: Path) -> dict[str, str]:
     import datetime
     import json
 
-    head = {"run": run_dir.resolve().name, "dataset": "-", "model": "-", "accuracy": "not evaluated (no eval.json)",
-            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")}
+    head = {
+        "run": run_dir.resolve().name,
+        "dataset": "-",
+        "model": "-",
+        "accuracy": "not evaluated (no eval.json)",
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
     try:
         info = json.loads((run_dir / "eval.json").read_text())
     except (OSError, ValueError):
@@ -129,19 +170,24 @@ def run_header(run_dir: Path) -> dict[str, str]:
         return head
     head["dataset"], head["model"] = str(info.get("dataset", "-")), str(info.get("model", "-"))
     if isinstance(info.get("accuracy"), (int, float)):
-        head["accuracy"] = (f"{100 * info['accuracy']:.2f} % on {info.get('samples', '?')} '{info.get('split', 'test')}' "
-                            f"samples ({info.get('checkpoint', 'best')}.pt, epoch {info.get('epoch', '?')})")
+        head["accuracy"] = (
+            f"{100 * info['accuracy']:.2f} % on {info.get('samples', '?')} '{info.get('split', 'test')}' "
+            f"samples ({info.get('checkpoint', 'best')}.pt, epoch {info.get('epoch', '?')})"
+        )
     return head
 
 
-CONVENTION = ("ANN baseline = one dense forward pass of the same weights, every synaptic operation a 45 nm MAC "
-              "(4.6 pJ, arithmetic only); it runs once per input, not once per SNN time step. The SNN by the same "
-              "convention pays 4.6 pJ per MAC on real-valued inputs and 0.9 pJ per AC on spikes (Horowitz 2014). "
-              "The cmos45 chip model adds a 10 pJ weight read per synaptic operation and the neuron updates.")
+CONVENTION = (
+    "ANN baseline = one dense forward pass of the same weights, every synaptic operation a 45 nm MAC "
+    "(4.6 pJ, arithmetic only); it runs once per input, not once per SNN time step. The SNN by the same "
+    "convention pays 4.6 pJ per MAC on real-valued inputs and 0.9 pJ per AC on spikes (Horowitz 2014). "
+    "The cmos45 chip model adds a 10 pJ weight read per synaptic operation and the neuron updates."
+)
 
 
-def _markdown(head: dict[str, str], rows: list[list[str]], metrics: list[list[str]], images: list[Path],
-              notes: list[str]) -> str:
+def _markdown(
+    head: dict[str, str], rows: list[list[str]], metrics: list[list[str]], images: list[Path], notes: list[str]
+) -> str:
     lines = [f"# Hardware report: {head['run']}", ""] + [f"- {k}: {v}" for k, v in head.items() if k != "run"]
     lines += ["", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
@@ -162,29 +208,42 @@ def _embedded(path: Path) -> str:
 def _table(header: list[str], rows: list[list[str]]) -> str:
     esc = html.escape
     out = "<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>"
-    return "<table>" + out + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows) + "</table>"
+    return (
+        "<table>"
+        + out
+        + "".join("<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>" for row in rows)
+        + "</table>"
+    )
 
 
-def _html(head: dict[str, str], rows: list[list[str]], metrics: list[list[str]], images: list[Path],
-          notes: list[str]) -> str:
+def _html(
+    head: dict[str, str], rows: list[list[str]], metrics: list[list[str]], images: list[Path], notes: list[str]
+) -> str:
     esc = html.escape
     facts = "".join(f"<li><b>{esc(k)}</b>: {esc(v)}</li>" for k, v in head.items() if k != "run")
-    figs = "".join(f'<figure><img src="{_embedded(p)}" alt="{esc(p.stem)}"><figcaption>{esc(CAPTIONS.get(p.stem, p.stem))}'
-                   "</figcaption></figure>" for p in images)
+    figs = "".join(
+        f'<figure><img src="{_embedded(p)}" alt="{esc(p.stem)}"><figcaption>{esc(CAPTIONS.get(p.stem, p.stem))}'
+        "</figcaption></figure>"
+        for p in images
+    )
     note = "".join(f"<li>{esc(n)}</li>" for n in notes)
-    style = ("body{font-family:sans-serif;max-width:62em;margin:auto;padding:0 1em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #999;padding:4px;vertical-align:top}img{max-width:100%}figure{margin:1em 0}")
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Hardware report: {esc(head['run'])}</title>"
-            f"<style>{style}</style></head><body><h1>Hardware report: {esc(head['run'])}</h1><ul>{facts}</ul>"
-            f"<h2>Energy and latency per chip</h2>{_table(HEADER, rows)}"
-            f"<h2>Activity (per inference)</h2>{_table(['figure', 'value', 'unit', 'meaning'], metrics)}"
-            f"<h2>Figures</h2>{figs}<h2>Notes</h2><ul>{note}</ul></body></html>\n")
+    style = (
+        "body{font-family:sans-serif;max-width:62em;margin:auto;padding:0 1em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #999;padding:4px;vertical-align:top}img{max-width:100%}figure{margin:1em 0}"
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Hardware report: {esc(head['run'])}</title>"
+        f"<style>{style}</style></head><body><h1>Hardware report: {esc(head['run'])}</h1><ul>{facts}</ul>"
+        f"<h2>Energy and latency per chip</h2>{_table(HEADER, rows)}"
+        f"<h2>Activity (per inference)</h2>{_table(['figure', 'value', 'unit', 'meaning'], metrics)}"
+        f"<h2>Figures</h2>{figs}<h2>Notes</h2><ul>{note}</ul></body></html>\n"
+    )
 
 
 CAPTIONS = {
     "energy_breakdown": "Share of each layer (and static power) in the energy per inference, per chip; total at the right.",
     "snn_vs_ann": "Energy per inference: the ANN baseline (one dense pass), the SNN by the 45 nm convention "
-                  "(arithmetic only and, as cmos45, with weight reads), and each chip model.",
+    "(arithmetic only and, as cmos45, with weight reads), and each chip model.",
     "hw_firing_rates": "Firing rates of the recorded layers (spikes per neuron per step).",
     "spike_raster": "Spikes of one test sample: neuron index against time step, per layer.",
     "utilisation": "Neuron utilisation of the cores each chip uses (mean, range, number of cores).",
@@ -197,9 +256,13 @@ def _comparison(activity: ActivityProfile) -> str:
 
     snn = estimate(activity, "cmos45", method="spikformer").total_j
     ann = ann_energy_j(activity.per_inference())
-    ratio = f"the SNN costs {snn / ann:.2g}x the ANN" if snn >= ann else f"the SNN costs {ann / snn:.2g}x less than the ANN"
-    return (f"45 nm, arithmetic only: SNN {_fmt(snn, 'J')} per inference vs {_fmt(ann, 'J')} for one dense pass of "
-            f"the same weights as an ANN: {ratio}.")
+    ratio = (
+        f"the SNN costs {snn / ann:.2g}x the ANN" if snn >= ann else f"the SNN costs {ann / snn:.2g}x less than the ANN"
+    )
+    return (
+        f"45 nm, arithmetic only: SNN {_fmt(snn, 'J')} per inference vs {_fmt(ann, 'J')} for one dense pass of "
+        f"the same weights as an ANN: {ratio}."
+    )
 
 
 def _figures(out: Path, reports: list, mappings: dict, activity: ActivityProfile, spikes: dict | None) -> list[Path]:
@@ -221,9 +284,15 @@ def _figures(out: Path, reports: list, mappings: dict, activity: ActivityProfile
     return images
 
 
-def build_report(run_dir: str | Path, hw_names: list[str], graph: Any = None, activity: ActivityProfile | None = None,
-                 spikes: dict[str, np.ndarray] | None = None, steps: int | None = None,
-                 unmapped_reason: str | None = None) -> dict[str, Any]:
+def build_report(
+    run_dir: str | Path,
+    hw_names: list[str],
+    graph: Any = None,
+    activity: ActivityProfile | None = None,
+    spikes: dict[str, np.ndarray] | None = None,
+    steps: int | None = None,
+    unmapped_reason: str | None = None,
+) -> dict[str, Any]:
     """Write ``report.md``, ``report.html`` and ``plots/*.png`` into ``run_dir``.
 
     Args:
@@ -250,10 +319,15 @@ def build_report(run_dir: str | Path, hw_names: list[str], graph: Any = None, ac
             report.mapping_error = f"cannot be mapped: {unmapped_reason}"
     images = _figures(out, reports, mappings, activity, spikes)
     rows = _rows(reports)
-    notes = [CONVENTION, _comparison(activity)] + [f"{r.hardware}: {len(r.assumptions)} profile numbers are labelled assumptions ({', '.join(r.assumptions[:6])}...)"
-             for r in reports if r.assumptions]
-    notes.append("Energies per inference; latency = time per step x steps. Counts from a "
-                 f"{activity.source} run of {activity.samples} samples x {activity.timesteps} steps.")
+    notes = [CONVENTION, _comparison(activity)] + [
+        f"{r.hardware}: {len(r.assumptions)} profile numbers are labelled assumptions ({', '.join(r.assumptions[:6])}...)"
+        for r in reports
+        if r.assumptions
+    ]
+    notes.append(
+        "Energies per inference; latency = time per step x steps. Counts from a "
+        f"{activity.source} run of {activity.samples} samples x {activity.timesteps} steps."
+    )
     from snnlab.hw import ann_pass_macs
 
     metrics = _metric_rows({**summary(activity), "ANN_pass_MACs": ann_pass_macs(activity.per_inference())})

@@ -2,6 +2,7 @@
 
 They run before any work starts, so a bad flag never leaves a half-written output behind.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,8 +66,10 @@ def torch_device(name: str, flag: str = "--device") -> Any:
             raise ConfigError(f"{flag}: '{name}' requested but no CUDA device is available here; valid here: cpu")
         index = int(text[5:]) if ":" in text else 0
         if index >= torch.cuda.device_count():
-            raise ConfigError(f"{flag}: '{name}': this machine has {torch.cuda.device_count()} CUDA device(s); "
-                              f"valid: cuda:0..cuda:{torch.cuda.device_count() - 1}")
+            raise ConfigError(
+                f"{flag}: '{name}': this machine has {torch.cuda.device_count()} CUDA device(s); "
+                f"valid: cuda:0..cuda:{torch.cuda.device_count() - 1}"
+            )
     return torch.device(text)
 
 
@@ -93,9 +96,9 @@ def read_npz(path: Path, what: str) -> dict[str, Any]:
         reason = "it holds pickled objects, which are never loaded" if "pickle" in str(err) else one_line(err)
         raise DataError(f"{path}: not readable ({reason}); valid: {what}") from None
     except (OSError, zipfile.BadZipFile, EOFError, KeyError) as err:
-        raise DataError(f"{path}: not an .npz archive ({type(err).__name__}: {one_line(err)[:120]}); "
-                        f"valid: {what}") from None
+        raise DataError(
+            f"{path}: not an .npz archive ({type(err).__name__}: {one_line(err)[:120]}); valid: {what}"
+        ) from None
 
 
-__all__ = ["CheckpointError", "input_file", "output_dir", "output_file", "positive_int", "read_npz",
-           "torch_device"]
+__all__ = ["CheckpointError", "input_file", "output_dir", "output_file", "positive_int", "read_npz", "torch_device"]

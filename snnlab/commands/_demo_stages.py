@@ -6,6 +6,7 @@ summary. A stage that cannot run on the trained model (a layer NIR cannot expres
 activity profile) prints a warning and lets the demo go on; so does an event-driven run that
 disagrees with the dense model.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,7 @@ def warn(ctx: DemoContext, message: str) -> None:
 
 def guarded(stage: Callable[[DemoContext], None]) -> Callable[[DemoContext], None]:
     """Turn a user-level error of ``stage`` (an ``SnnlabError``) into a warning; the demo goes on."""
+
     @functools.wraps(stage)
     def run(ctx: DemoContext) -> None:
         try:
@@ -47,6 +49,7 @@ def guarded(stage: Callable[[DemoContext], None]) -> Callable[[DemoContext], Non
             name = stage.__name__.removeprefix("stage_")
             ctx.skipped.add(name)
             warn(ctx, f"{name} skipped: {err}")
+
     return run
 
 
@@ -87,8 +90,9 @@ def stage_export(ctx: DemoContext) -> None:
     path = ir.save(graph, ctx.run_dir / "model.nir")
     ctx.graph = graph
     kinds = sorted({type(node).__name__ for node in graph.nodes.values()} - {"Input", "Output"})
-    ctx.lines.append(f"NIR export: {path} ({len(graph.nodes)} nodes: {', '.join(kinds)}; "
-                     f"dt {graph.metadata['dt'] * 1e3:.4g} ms)")
+    ctx.lines.append(
+        f"NIR export: {path} ({len(graph.nodes)} nodes: {', '.join(kinds)}; dt {graph.metadata['dt'] * 1e3:.4g} ms)"
+    )
 
 
 def _dense_float64(ctx: DemoContext, x: torch.Tensor) -> tuple[dict[str, np.ndarray], np.ndarray]:
@@ -121,9 +125,16 @@ def stage_sim_check(ctx: DemoContext) -> None:
     np.savez_compressed(ctx.run_dir / "input.npz", x=x.numpy())  # `snnlab simulate RUN` replays it
     dense, readout = _dense_float64(ctx, x)
     result, wall = _simulate(graph, x.double().numpy(), list(dense))
-    check = {"samples": result.batch, "steps": result.steps, "dtype": "float64", "backend": "numba",
-             **compare_runs(dense, readout, result), "readout_atol": READOUT_ATOL, "sim_wall_s": wall,
-             "sim_wall_note": "includes numba compilation when its cache is cold"}
+    check = {
+        "samples": result.batch,
+        "steps": result.steps,
+        "dtype": "float64",
+        "backend": "numba",
+        **compare_runs(dense, readout, result),
+        "readout_atol": READOUT_ATOL,
+        "sim_wall_s": wall,
+        "sim_wall_note": "includes numba compilation when its cache is cold",
+    }
     check["identical"] = identical(check)
     (ctx.run_dir / "sim_check.json").write_text(json.dumps(check, indent=1))
     ctx.sim_check = check
@@ -137,12 +148,16 @@ def _report_check(ctx: DemoContext, check: dict[str, Any]) -> None:
     ctx.lines.append(
         f"event-driven check: {check['samples']} samples x {check['steps']} steps, {spikes} ({agree:.2%}), "
         f"readout max |diff| {check['readout_max_abs_diff']:.1e}; {check['synaptic_events']:.3g} synaptic events "
-        f"vs {check['dense_macs']:.3g} dense MACs ({check['event_fraction']:.1%}) -> {ctx.run_dir / 'sim_check.json'}")
+        f"vs {check['dense_macs']:.3g} dense MACs ({check['event_fraction']:.1%}) -> {ctx.run_dir / 'sim_check.json'}"
+    )
     if not check["layers"]:
         warn(ctx, "event-driven check compared no spiking layer (no layer name matches the graph)")
     elif not check["identical"]:
-        warn(ctx, f"event-driven simulation differs from the dense model beyond tolerance: spike agreement "
-                  f"{agree:.4%}, readout max |diff| {check['readout_max_abs_diff']:.3g} > {READOUT_ATOL:g}")
+        warn(
+            ctx,
+            f"event-driven simulation differs from the dense model beyond tolerance: spike agreement "
+            f"{agree:.4%}, readout max |diff| {check['readout_max_abs_diff']:.3g} > {READOUT_ATOL:g}",
+        )
 
 
 @guarded
@@ -156,8 +171,14 @@ def stage_early_exit(ctx: DemoContext) -> None:
     run = load_run(ctx.run_dir)
     valid = ctx.config.data.valid_split
     calib = _split_loader(ctx, valid) if valid is not None else None
-    report = run_for_eval(run.run_dir, run.model, _test_loader(ctx), argparse.Namespace(hw=EARLY_EXIT_HW),
-                          calib_loader=calib, calib_split=str(valid))
+    report = run_for_eval(
+        run.run_dir,
+        run.model,
+        _test_loader(ctx),
+        argparse.Namespace(hw=EARLY_EXIT_HW),
+        calib_loader=calib,
+        calib_split=str(valid),
+    )
     ctx.early_exit = report
     ctx.lines.append(summary_line(report, ctx.run_dir / "early_exit.json"))
 
@@ -165,17 +186,18 @@ def stage_early_exit(ctx: DemoContext) -> None:
 @guarded
 def stage_report(ctx: DemoContext) -> None:
     """Hardware report (as ``snnlab report RUN --hw ...``): report.html/.md, plots, hw/<chip>.json."""
-    from snnlab.ir.activity import ActivityProfile
     from snnlab.analysis.report import build_report
     from snnlab.commands.report import load_rasters
+    from snnlab.ir.activity import ActivityProfile
 
     activity_path = ctx.run_dir / "activity.json"
     if not activity_path.is_file():
         raise CheckpointError(f"{activity_path} is missing (the evaluation wrote no activity profile)")
     activity = ActivityProfile.load(activity_path)
     graph = _graph(ctx, required=False)  # without a graph the report leaves fit unchecked
-    result = build_report(ctx.run_dir, list(HW_CHIPS), graph=graph, activity=activity,
-                          spikes=load_rasters(ctx.run_dir / "spikes.npz"))
+    result = build_report(
+        ctx.run_dir, list(HW_CHIPS), graph=graph, activity=activity, spikes=load_rasters(ctx.run_dir / "spikes.npz")
+    )
     ctx.report = {"html": result["html"], "md": result["md"], "fits": _descriptors(ctx, graph, result["reports"])}
     _report_lines(ctx, result["reports"], activity)
 
@@ -198,16 +220,20 @@ def _report_lines(ctx: DemoContext, reports: list[Any], activity: Any) -> None:
 
     fits = ", ".join(ctx.report["fits"]) or "none"
     misfits = "; ".join(f"{r.hardware}: {r.mapping_error}" for r in reports if r.mapping_error)
-    ctx.lines.append(f"hardware: fits {fits} (descriptors in {ctx.run_dir / 'hw'})"
-                     + (f"; does not fit {misfits}" if misfits else ""))
+    ctx.lines.append(
+        f"hardware: fits {fits} (descriptors in {ctx.run_dir / 'hw'})"
+        + (f"; does not fit {misfits}" if misfits else "")
+    )
     loihi = next((r for r in reports if r.hardware == "loihi2"), None)
     snn = estimate(activity, "cmos45", method="spikformer").total_j
     ann = ann_energy_j(activity.per_inference())
     ratio = f"SNN {snn / ann:.1f}x the ANN" if snn >= ann else f"SNN {ann / snn:.1f}x less than the ANN"
     energy = f"{loihi.label} {loihi.total_j * 1e6:.3g} uJ; " if loihi is not None else ""
-    ctx.lines.append(f"energy per inference: {energy}45 nm arithmetic only: SNN {snn * 1e6:.3g} uJ vs ANN "
-                     f"{ann * 1e6:.3g} uJ for one dense pass of the same weights ({ratio}) over {activity.samples} "
-                     f"profiled samples x {activity.timesteps} steps")
+    ctx.lines.append(
+        f"energy per inference: {energy}45 nm arithmetic only: SNN {snn * 1e6:.3g} uJ vs ANN "
+        f"{ann * 1e6:.3g} uJ for one dense pass of the same weights ({ratio}) over {activity.samples} "
+        f"profiled samples x {activity.timesteps} steps"
+    )
 
 
 STAGES: list[Callable[[DemoContext], None]] = [stage_export, stage_sim_check, stage_early_exit, stage_report]

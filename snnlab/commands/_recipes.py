@@ -4,6 +4,7 @@
 into wheels, so a non-editable install finds the same recipes. A recipe is named by its file
 stem (``demo_digits``); :func:`resolve_recipe` takes such a name or a path.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -48,8 +49,10 @@ def packaged_recipe(name: str) -> Path:
     recipes = list_recipes()
     stem = Path(name).stem if name.endswith((".yaml", ".yml")) else name
     if stem not in recipes:
-        raise ConfigError(f"no recipe {name!r}: not a file, nor a shipped recipe; valid names: "
-                          f"{', '.join(recipes) or '(none installed)'} (see snnlab recipes)")
+        raise ConfigError(
+            f"no recipe {name!r}: not a file, nor a shipped recipe; valid names: "
+            f"{', '.join(recipes) or '(none installed)'} (see snnlab recipes)"
+        )
     return recipes[stem]
 
 

@@ -8,6 +8,7 @@ exit, and cost it on neuromorphic chips (report.html). Each stage is a function
 them in order (the stages after training live in :mod:`snnlab.commands._demo_stages`).
 Extending the demo is adding a function and appending it to the list.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,12 +78,16 @@ def stage_train(ctx: DemoContext) -> None:
     from snnlab.train import Trainer
     from snnlab.train.evaluation import selection_note
 
-    print(f"[demo] training {ctx.config.model['name']} on '{ctx.config.data.name}' for "
-          f"{plural(ctx.config.train.epochs, 'epoch')} -> {ctx.run_dir}")
+    print(
+        f"[demo] training {ctx.config.model['name']} on '{ctx.config.data.name}' for "
+        f"{plural(ctx.config.train.epochs, 'epoch')} -> {ctx.run_dir}"
+    )
     ctx.train = Trainer(ctx.config, overwrite=True).fit()
-    ctx.lines.append(f"best.pt: epoch {ctx.train['best_epoch']} of {ctx.train['epochs']}, "
-                     f"{selection_note(ctx.train, ctx.config.data.test_split)} "
-                     f"({ctx.train['selected_on']} {ctx.train['best']:.2%})")
+    ctx.lines.append(
+        f"best.pt: epoch {ctx.train['best_epoch']} of {ctx.train['epochs']}, "
+        f"{selection_note(ctx.train, ctx.config.data.test_split)} "
+        f"({ctx.train['selected_on']} {ctx.train['best']:.2%})"
+    )
 
 
 def stage_evaluate(ctx: DemoContext) -> None:
@@ -95,9 +100,11 @@ def stage_evaluate(ctx: DemoContext) -> None:
 
     ctx.eval = evaluate_run(ctx.run_dir, n_raster=PROFILED_SAMPLES)
     last = ctx.eval.get("accuracy_last")
-    ctx.lines.append(f"test accuracy {ctx.eval['accuracy']:.2%} on {ctx.eval['samples']} samples "
-                     f"(checkpoint {ctx.eval['checkpoint']}, epoch {ctx.eval['epoch']})"
-                     + (f"; last epoch {last:.2%}" if last is not None else ""))
+    ctx.lines.append(
+        f"test accuracy {ctx.eval['accuracy']:.2%} on {ctx.eval['samples']} samples "
+        f"(checkpoint {ctx.eval['checkpoint']}, epoch {ctx.eval['epoch']})"
+        + (f"; last epoch {last:.2%}" if last is not None else "")
+    )
     rates = ", ".join(f"{k} {v:.3f}" for k, v in ctx.eval["firing_rates"].items())
     ctx.lines.append(f"firing rates (spikes/neuron/step): {rates}")
 
@@ -130,16 +137,25 @@ STAGES: list[Stage] = [stage_config, stage_train, stage_evaluate, stage_plots, *
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``demo`` subcommand."""
     parser = subparsers.add_parser(
-        "demo", help="the main job: train, simulate, export and cost an SNN on the embedded digits",
+        "demo",
+        help="the main job: train, simulate, export and cost an SNN on the embedded digits",
         description="Train a spiking MLP on the embedded event-camera digits (no download), evaluate it, export "
-                    "it as NIR, check the event-driven simulation against it, evaluate early exit and write a "
-                    "hardware report. Writes runs/demo/: config.yaml, metrics.csv, checkpoints/, eval.json, "
-                    "model.nir, sim_check.json, early_exit.json, hw/<chip>.json, report.html, report.md, plots/.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "it as NIR, check the event-driven simulation against it, evaluate early exit and write a "
+        "hardware report. Writes runs/demo/: config.yaml, metrics.csv, checkpoints/, eval.json, "
+        "model.nir, sim_check.json, early_exit.json, hw/<chip>.json, report.html, report.md, plots/.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--out", default="runs/demo", help="run folder to write (default: runs/demo)")
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's epochs")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a field of experiments/demo_digits.yaml (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of experiments/demo_digits.yaml (repeatable)",
+    )
     parser.set_defaults(func=run)
     return parser
 

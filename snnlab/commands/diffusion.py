@@ -1,4 +1,5 @@
 """``snnlab diffusion``: train a spiking diffusion model (SDDPM / SDM), sample from it, evaluate it."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,13 @@ EPILOG = textwrap.dedent(
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``diffusion`` with its ``train``, ``sample`` and ``eval`` subcommands."""
-    parser = subparsers.add_parser("diffusion", help="spiking diffusion models (SDDPM/SDM): train, sample, eval",
-                                   description=__doc__, epilog=EPILOG,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "diffusion",
+        help="spiking diffusion models (SDDPM/SDM): train, sample, eval",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="diffusion_command", metavar="ACTION")
     tr = sub.add_parser("train", help="train a diffusion recipe into runs/<name>/")
     tr.add_argument("config", help="recipe YAML (experiments/*sddpm*.yaml, *sdm_tsm*.yaml)")
@@ -31,21 +36,31 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
     tr.add_argument("--force", action="store_true", help="start over in a run folder that has checkpoints")
     tr.set_defaults(func=run_train)
-    for name, func, help_ in (("sample", run_sample, "draw images: a grid PNG and an .npz"),
-                              ("eval", run_eval, "Frechet distance, score, firing rates, SynOps, energy")):
+    for name, func, help_ in (
+        ("sample", run_sample, "draw images: a grid PNG and an .npz"),
+        ("eval", run_eval, "Frechet distance, score, firing rates, SynOps, energy"),
+    ):
         p = sub.add_parser(name, help=help_)
         p.add_argument("run", help="run folder of snnlab diffusion train")
         _sampling_args(p)
         p.set_defaults(func=func)
     ev = sub.choices["eval"]
     ev.add_argument("--samples", help="evaluate these samples (.npz of sample) instead of drawing new ones")
-    ev.add_argument("--baseline", choices=("real", "noise"), default=None,
-                    help="score n held-out real images (test split: the floor) or n Gaussian-noise images (ceiling)")
+    ev.add_argument(
+        "--baseline",
+        choices=("real", "noise"),
+        default=None,
+        help="score n held-out real images (test split: the floor) or n Gaussian-noise images (ceiling)",
+    )
     ev.add_argument("--hw", default="loihi2,speck", help="chip profiles for energy (comma-separated, '' for none)")
     ev.add_argument("--metric-epochs", type=int, default=3, help="epochs of the metric classifier if not cached")
     ev.add_argument("--cache", default=None, help="metric cache folder (default: <run>/../_metrics)")
-    ev.add_argument("--inception-weights", default=None, metavar="FILE",
-                    help="InceptionV3 weights (pytorch-fid's pt_inception-2015-12-05 .pth): adds the papers' FID and IS")
+    ev.add_argument(
+        "--inception-weights",
+        default=None,
+        metavar="FILE",
+        help="InceptionV3 weights (pytorch-fid's pt_inception-2015-12-05 .pth): adds the papers' FID and IS",
+    )
     ev.add_argument("--reference-n", type=int, default=10000, help="training images of the FID reference statistics")
     ev.add_argument("--tag", default=None, help="name of the result file eval/<tag>.json")
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
@@ -87,8 +102,9 @@ def _draw(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
     if args.threads:
         torch.set_num_threads(args.threads)
     rec, model, schedule = load_diffusion_run(args.run, args.weights)
-    images = generate(model, schedule, args.n, args.sampler, args.steps, args.threshold, args.seed,
-                      batch=args.batch, progress=True)
+    images = generate(
+        model, schedule, args.n, args.sampler, args.steps, args.threshold, args.seed, batch=args.batch, progress=True
+    )
     return rec, model, schedule, images
 
 
@@ -136,9 +152,16 @@ def _evaluate(args: argparse.Namespace, rec: Any, model: Any, schedule: Any, ima
 
     cache = args.cache or str(Path(args.run).resolve().parent / "_metrics")
     metric = load_or_train_metric(rec.data, cache, epochs=args.metric_epochs)
-    report: dict[str, Any] = {"run": str(args.run), "sampler": args.sampler, "steps": args.steps,
-                              "threshold": args.threshold, "weights": args.weights, "seed": args.seed,
-                              "metric_valid_accuracy": metric.valid_accuracy, **metric.evaluate(images)}
+    report: dict[str, Any] = {
+        "run": str(args.run),
+        "sampler": args.sampler,
+        "steps": args.steps,
+        "threshold": args.threshold,
+        "weights": args.weights,
+        "seed": args.seed,
+        "metric_valid_accuracy": metric.valid_accuracy,
+        **metric.evaluate(images),
+    }
     if args.inception_weights:
         from snnlab.train.feature_net import inception_metric
 
@@ -149,8 +172,7 @@ def _evaluate(args: argparse.Namespace, rec: Any, model: Any, schedule: Any, ima
         profile = denoiser_activity(model, schedule, probe, batch=8, seed=args.seed, images=images[:8])
     rates = firing_rates(profile)
     hw = [h for h in args.hw.split(",") if h] if model.spiking else []
-    report.update(firing_rate_mean=rates["mean"], firing_rates=rates,
-                  per_sample=per_sample_costs(profile, evals, hw))
+    report.update(firing_rate_mean=rates["mean"], firing_rates=rates, per_sample=per_sample_costs(profile, evals, hw))
     return report
 
 
@@ -173,8 +195,12 @@ def _eval_baseline(args: argparse.Namespace) -> int:
         images = torch.randn(shape, generator=gen).clamp(-1, 1)
     cache = args.cache or str(Path(args.run).resolve().parent / "_metrics")
     metric = load_or_train_metric(rec.data, cache, epochs=args.metric_epochs)
-    report = {"run": str(args.run), "baseline": args.baseline, "metric_valid_accuracy": metric.valid_accuracy,
-              **metric.evaluate(images)}
+    report = {
+        "run": str(args.run),
+        "baseline": args.baseline,
+        "metric_valid_accuracy": metric.valid_accuracy,
+        **metric.evaluate(images),
+    }
     out = Path(args.run) / "eval" / f"{args.tag or 'baseline_' + args.baseline + f'_n{args.n}'}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -1,4 +1,5 @@
 """``snnlab export RUN|MODEL.nir --to nir|<hw profile>``: write a NIR graph or a chip descriptor."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,15 +23,21 @@ EPILOG = textwrap.dedent(
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``export`` subcommand."""
     parser = subparsers.add_parser(
-        "export", help="export a run as a NIR graph or a chip descriptor", description=__doc__,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "export",
+        help="export a run as a NIR graph or a chip descriptor",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("source", metavar="RUN|MODEL", help="run folder (runs/<name>) or a .nir file")
     parser.add_argument("--to", default="nir", help="'nir' or a hardware profile name / YAML path (default: nir)")
     parser.add_argument("--out", default=None, help="output file (default: RUN/model.nir or RUN/hw/<profile>.json)")
     parser.add_argument("--dt", type=float, default=None, help="seconds per step (default: model.dt or graph dt)")
-    parser.add_argument("--input-shape", default=None,
-                        help="per-sample input shape, comma separated, for conv models without input_shape")
+    parser.add_argument(
+        "--input-shape",
+        default=None,
+        help="per-sample input shape, comma separated, for conv models without input_shape",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -81,7 +88,6 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from snnlab import ir
-
     from snnlab.commands._checks import output_file
 
     output_file(args.out, "--out", "model.nir" if args.to == "nir" else "chip.json")

@@ -1,4 +1,5 @@
 """``snnlab info``: versions, kernel backends (and why one cannot run), devices, optional peers."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,10 +23,13 @@ PEERS = ("spikingjelly", "norse", "snntorch", "dcls", "nirtorch", "brian2", "ten
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``info`` subcommand."""
     parser = subparsers.add_parser(
-        "info", help="versions, backends available, devices",
+        "info",
+        help="versions, backends available, devices",
         description="Show package versions, which kernel backends can run here (and why not), devices, "
-                    "and which optional peer libraries are installed.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "and which optional peer libraries are installed.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.set_defaults(func=run)
     return parser
@@ -60,8 +64,13 @@ def _devices() -> dict[str, Any]:
 
     cuda = torch.cuda.is_available()
     names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if cuda else []
-    return {"cpu_threads": torch.get_num_threads(), "cuda_available": cuda, "cuda_devices": len(names),
-            "cuda_names": names, "torch_cuda_build": torch.version.cuda}
+    return {
+        "cpu_threads": torch.get_num_threads(),
+        "cuda_available": cuda,
+        "cuda_devices": len(names),
+        "cuda_names": names,
+        "torch_cuda_build": torch.version.cuda,
+    }
 
 
 def collect() -> dict[str, Any]:

@@ -1,4 +1,5 @@
 """``snnlab lm train|generate|eval``: spiking language models (SpikeGPT)."""
+
 from __future__ import annotations
 
 import argparse
@@ -28,13 +29,22 @@ ACTIONS = ("train", "generate", "eval")
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``lm`` subcommand."""
     parser = subparsers.add_parser(
-        "lm", help="spiking language models (SpikeGPT): train, generate text, evaluate BPC and energy",
+        "lm",
+        help="spiking language models (SpikeGPT): train, generate text, evaluate BPC and energy",
         description="Train a SpikeGPT recipe, sample text from a run in recurrent mode, or evaluate it.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("action", choices=ACTIONS)
     parser.add_argument("target", help="train: a recipe YAML; generate/eval: a run folder")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="train: override a recipe field (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="train: override a recipe field (repeatable)",
+    )
     parser.add_argument("--resume", action="store_true", help="train: continue from checkpoints/last.pt")
     parser.add_argument("--force", action="store_true", help="train: start over in a folder with checkpoints")
     parser.add_argument("--prompt", default=None, help="generate: the text to continue")
@@ -45,8 +55,11 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint", choices=("best", "last"), default="best", help="generate/eval: weights")
     parser.add_argument("--split", default=None, help="eval: split (default: the recipe's test split)")
     parser.add_argument("--limit", type=int, default=None, metavar="N", help="eval: only the first N windows")
-    parser.add_argument("--hw", default="loihi2,speck,spinnaker2,truenorth,cmos45,gpu",
-                        help="eval: comma-separated chip profiles for the energy per token")
+    parser.add_argument(
+        "--hw",
+        default="loihi2,speck,spinnaker2,truenorth,cmos45,gpu",
+        help="eval: comma-separated chip profiles for the energy per token",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -98,10 +111,14 @@ def _generate(args: argparse.Namespace) -> int:
 
     check_generation_args(ids, args.tokens, args.temperature, args.top_p, int(loaded.model.ctx_len), "recurrent")
     emit(args.prompt)
-    result = generate(loaded.model, ids, args.tokens, args.temperature, args.top_p, args.seed,
-                      decode=vocab.decode, on_text=emit)
-    print(f"\n[{len(result.tokens)} tokens in {result.seconds:.2f} s: {result.tokens_per_s:.1f} tokens/s, "
-          f"recurrent mode, {loaded.checkpoint}.pt]", file=sys.stderr)
+    result = generate(
+        loaded.model, ids, args.tokens, args.temperature, args.top_p, args.seed, decode=vocab.decode, on_text=emit
+    )
+    print(
+        f"\n[{len(result.tokens)} tokens in {result.seconds:.2f} s: {result.tokens_per_s:.1f} tokens/s, "
+        f"recurrent mode, {loaded.checkpoint}.pt]",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -113,8 +130,11 @@ def _eval(args: argparse.Namespace) -> int:
     split = args.split or cfg.data.test_split
     ds = create_dataset(cfg.data.name, cfg.data.root, split, **cfg.data.options)
     hw = [h.strip() for h in args.hw.split(",") if h.strip()]
-    report = {"split": split, "checkpoint": loaded.checkpoint,
-              **evaluate_lm(loaded.model, ds, hw, cfg.data.eval_batch_size, args.limit)}
+    report = {
+        "split": split,
+        "checkpoint": loaded.checkpoint,
+        **evaluate_lm(loaded.model, ds, hw, cfg.data.eval_batch_size, args.limit),
+    }
     path = Path(loaded.run_dir) / "lm_eval.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(report, indent=2))
@@ -122,8 +142,10 @@ def _eval(args: argparse.Namespace) -> int:
     print(f"{report['split']}: {report['bpc']:.4f} BPC over {report['tokens']} tokens ({loaded.checkpoint}.pt)")
     for name, rate in report["firing_rates"].items():
         print(f"  firing rate {name}: {rate:.4f}")
-    print(f"  synaptic ops per token: {report['synops_per_token']:.4g} "
-          f"({report['acs_per_token']:.4g} ACs, {report['macs_per_token']:.4g} MACs)")
+    print(
+        f"  synaptic ops per token: {report['synops_per_token']:.4g} "
+        f"({report['acs_per_token']:.4g} ACs, {report['macs_per_token']:.4g} MACs)"
+    )
     from snnlab.hw import chip_label
 
     for chip, e in report["energy_per_token_j"].items():

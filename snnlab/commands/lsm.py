@@ -1,4 +1,5 @@
 """``snnlab lsm run|zeroshot|study CONFIG``: the resistive-memory liquid-state machine."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,17 +31,27 @@ ACTIONS = {  # action -> what it does
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``lsm`` subcommand."""
     parser = subparsers.add_parser(
-        "lsm", help="RRAM liquid-state machine: classify, zero-shot retrieval, device studies",
+        "lsm",
+        help="RRAM liquid-state machine: classify, zero-shot retrieval, device studies",
         description="Fixed random LIF reservoirs with software or resistive-memory weights; only the "
-                    "readout (or the zero-shot projections) is trained.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "readout (or the zero-shot projections) is trained.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     for action, text in ACTIONS.items():
-        sub = actions.add_parser(action, help=text, description=text, epilog=EPILOG,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub = actions.add_parser(
+            action, help=text, description=text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         sub.add_argument("config", help="recipe YAML (experiments/lsm_digits.yaml, experiments/nmnist_lsm.yaml...)")
-        sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                         help="override a recipe field with a dotted key, e.g. lsm.hardware=rram_40nm (repeatable)")
+        sub.add_argument(
+            "--set",
+            dest="overrides",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="override a recipe field with a dotted key, e.g. lsm.hardware=rram_40nm (repeatable)",
+        )
         sub.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
         sub.set_defaults(func=run)
     return parser
@@ -68,11 +79,13 @@ def _classify(recipe: Any, out: Path) -> list[str]:
     result = run_classification(recipe)
     e = result["energy_per_inference_pj"]
     _write(out, recipe, result)
-    return [f"{recipe.name} [{result['hardware']}]: test accuracy {100 * result['test_accuracy']:.1f}% "
-            f"(train {100 * result['train_accuracy']:.1f}%, {result['n_train']}/{result['n_test']} samples, "
-            f"{result['seconds']:.0f} s)",
-            f"energy per inference: RRAM {e['rram_total_pj'] * 1e-6:.3f} uJ, digital {e['digital_pj'] * 1e-6:.3f} uJ "
-            f"({e['efficiency_gain']:.1f}x)"]
+    return [
+        f"{recipe.name} [{result['hardware']}]: test accuracy {100 * result['test_accuracy']:.1f}% "
+        f"(train {100 * result['train_accuracy']:.1f}%, {result['n_train']}/{result['n_test']} samples, "
+        f"{result['seconds']:.0f} s)",
+        f"energy per inference: RRAM {e['rram_total_pj'] * 1e-6:.3f} uJ, digital {e['digital_pj'] * 1e-6:.3f} uJ "
+        f"({e['efficiency_gain']:.1f}x)",
+    ]
 
 
 def _zeroshot(recipe: Any, out: Path) -> list[str]:
@@ -81,18 +94,22 @@ def _zeroshot(recipe: Any, out: Path) -> list[str]:
     result = run_zeroshot(recipe)
     _write(out, recipe, result)
     proto = result["by_retrieval"]["prototype"]
-    return [f"{recipe.name} [{result['hardware']}]: scan->image top-1 ({result['retrieval']} retrieval) seen "
-            f"{100 * result['scan_to_image_top1_seen']:.1f}%, unseen {100 * result['scan_to_image_top1_unseen']:.1f}% "
-            f"(chance {100 * result['chance_unseen']:.0f}%); prototype retrieval {100 * proto['seen']:.1f}% / "
-            f"{100 * proto['unseen']:.1f}%, {result['seconds']:.0f} s"]
+    return [
+        f"{recipe.name} [{result['hardware']}]: scan->image top-1 ({result['retrieval']} retrieval) seen "
+        f"{100 * result['scan_to_image_top1_seen']:.1f}%, unseen {100 * result['scan_to_image_top1_unseen']:.1f}% "
+        f"(chance {100 * result['chance_unseen']:.0f}%); prototype retrieval {100 * proto['seen']:.1f}% / "
+        f"{100 * proto['unseen']:.1f}%, {result['seconds']:.0f} s"
+    ]
 
 
 def _study(recipe: Any, out: Path) -> list[str]:
     from snnlab.apps.lsm.studies import plot_energy, plot_sweeps, run_study, study_markdown
 
     result = run_study(recipe, log=lambda line: print(f"  {line}", flush=True))
-    result["plots"] = [str(plot_sweeps(result, out / "plots" / "robustness.png")),
-                       str(plot_energy(result["energy"], out / "plots" / "energy.png"))]
+    result["plots"] = [
+        str(plot_sweeps(result, out / "plots" / "robustness.png")),
+        str(plot_energy(result["energy"], out / "plots" / "energy.png")),
+    ]
     _write(out, recipe, result)
     return [study_markdown(result), f"({result['seconds']:.0f} s)"]
 

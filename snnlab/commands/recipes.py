@@ -1,4 +1,5 @@
 """``snnlab recipes``: list the recipes shipped with snnlab (name, what it is, file)."""
+
 from __future__ import annotations
 
 import argparse
@@ -8,9 +9,11 @@ from typing import Any
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``recipes`` subcommand."""
     parser = subparsers.add_parser(
-        "recipes", help="list the shipped recipes (snnlab train NAME runs one)",
+        "recipes",
+        help="list the shipped recipes (snnlab train NAME runs one)",
         description="List the recipes installed with snnlab. Train one by name (snnlab train demo_digits) "
-                    "or copy its file and edit it.")
+        "or copy its file and edit it.",
+    )
     parser.add_argument("--path", action="store_true", help="print the file of each recipe as well")
     parser.set_defaults(func=run)
     return parser

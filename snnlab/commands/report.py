@@ -1,4 +1,5 @@
 """``snnlab report RUN --hw loihi2,speck``: energy, latency and fit per chip, as HTML and Markdown."""
+
 from __future__ import annotations
 
 import argparse
@@ -21,11 +22,16 @@ EPILOG = textwrap.dedent(
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``report`` subcommand."""
     parser = subparsers.add_parser(
-        "report", help="hardware energy/latency report of a run", description=__doc__,
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        "report",
+        help="hardware energy/latency report of a run",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("run", help="run folder (runs/<name>)")
-    parser.add_argument("--hw", default="loihi2,speck,truenorth,gpu", help="comma-separated profile names or YAML paths")
+    parser.add_argument(
+        "--hw", default="loihi2,speck,truenorth,gpu", help="comma-separated profile names or YAML paths"
+    )
     parser.add_argument("--steps", type=int, default=None, help="time steps used per inference (e.g. with early exit)")
     parser.set_defaults(func=run)
     return parser
@@ -37,11 +43,9 @@ def load_rasters(path):
     Reads the layout ``snnlab eval`` writes (``layers`` names + ``layer{i}`` arrays, beside the
     input, labels and outputs) as well as a plain file of one array per layer.
     """
-    import numpy as np
-
-    from snnlab.train.recording import load_spikes
 
     from snnlab.commands._checks import read_npz
+    from snnlab.train.recording import load_spikes
 
     if not path.is_file():
         return None
@@ -53,7 +57,9 @@ def load_rasters(path):
     except (KeyError, ValueError, TypeError) as err:
         from snnlab.errors import DataError
 
-        raise DataError(f"{path}: damaged spike rasters (missing {err}); write them again with snnlab eval RUN") from None
+        raise DataError(
+            f"{path}: damaged spike rasters (missing {err}); write them again with snnlab eval RUN"
+        ) from None
 
 
 def export_failure(run_dir) -> str | None:
@@ -80,13 +86,12 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from snnlab import ir
-    from snnlab.ir.activity import ActivityProfile
-    from snnlab.commands._checks import positive_int
-    from snnlab.errors import ConfigError
-    from snnlab.hw.profiles import available_profiles
     from snnlab.analysis.report import build_report
-    from snnlab.errors import CheckpointError
+    from snnlab.commands._checks import positive_int
+    from snnlab.errors import CheckpointError, ConfigError
     from snnlab.hw import write_descriptor
+    from snnlab.hw.profiles import available_profiles
+    from snnlab.ir.activity import ActivityProfile
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():
@@ -97,17 +102,28 @@ def run(args: argparse.Namespace) -> int:
     positive_int(args.steps, "--steps")
     names = [n.strip() for n in args.hw.split(",") if n.strip()]
     if not names:
-        raise ConfigError(f"--hw {args.hw!r}: no profile named; valid: comma-separated names ({', '.join(available_profiles())}) "
-                          "or YAML paths")
+        raise ConfigError(
+            f"--hw {args.hw!r}: no profile named; valid: comma-separated names ({', '.join(available_profiles())}) "
+            "or YAML paths"
+        )
     activity = ActivityProfile.load(activity_path)
     graph = ir.load(run_dir / "model.nir") if (run_dir / "model.nir").exists() else None
     reason = None if graph is not None else export_failure(run_dir)
-    result = build_report(run_dir, names, graph=graph, activity=activity, spikes=load_rasters(run_dir / "spikes.npz"),
-                          steps=args.steps, unmapped_reason=reason)
+    result = build_report(
+        run_dir,
+        names,
+        graph=graph,
+        activity=activity,
+        spikes=load_rasters(run_dir / "spikes.npz"),
+        steps=args.steps,
+        unmapped_reason=reason,
+    )
     for report in result["reports"]:
         if graph is not None and not report.mapping_error:
             write_descriptor(graph, names[result["reports"].index(report)], run_dir / "hw" / f"{report.hardware}.json")
-        print(f"{report.label:12s} {report.total_j:.3e} J  {report.latency_s:.3e} s  "
-              f"{'fits' if not report.mapping_error else 'does not fit: ' + report.mapping_error}")
+        print(
+            f"{report.label:12s} {report.total_j:.3e} J  {report.latency_s:.3e} s  "
+            f"{'fits' if not report.mapping_error else 'does not fit: ' + report.mapping_error}"
+        )
     print(f"wrote {result['html']} and {result['md']}")
     return 0

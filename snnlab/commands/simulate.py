@@ -1,4 +1,5 @@
 """``snnlab simulate RUN|FILE.nir``: run a NIR graph event-driven, write spikes and counts."""
+
 from __future__ import annotations
 
 import argparse
@@ -18,19 +19,29 @@ examples:
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``simulate`` parser."""
     parser = subparsers.add_parser(
-        "simulate", help="run a NIR graph event-driven and write spikes and counts",
+        "simulate",
+        help="run a NIR graph event-driven and write spikes and counts",
         description="Event-driven simulation of a NIR graph (a .nir file or a run folder with model.nir).",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("target", help="a run folder (runs/<name>/ with model.nir) or a .nir file")
-    parser.add_argument("--input", help=".npz with dense frames 'x' (T, B, ...) or events 't','x','y','p' "
-                        "(t in seconds) and optional 'sample' ids")
+    parser.add_argument(
+        "--input",
+        help=".npz with dense frames 'x' (T, B, ...) or events 't','x','y','p' "
+        "(t in seconds) and optional 'sample' ids",
+    )
     parser.add_argument("--steps", type=int, help="number of steps (default: T of the input)")
     parser.add_argument("--dt", type=float, help="seconds per step when the graph metadata has no dt")
     parser.add_argument("--out", help="output folder (default: <run>/sim or sim_<file stem>)")
     parser.add_argument("--backend", default="auto", help="auto | numba | cuda | reference")
-    parser.add_argument("--record", default="", metavar="LAYERS",
-                        help="also write the spikes of these populations (comma-separated names, or 'all' for "
-                             "every hidden population); outputs are always written")
+    parser.add_argument(
+        "--record",
+        default="",
+        metavar="LAYERS",
+        help="also write the spikes of these populations (comma-separated names, or 'all' for "
+        "every hidden population); outputs are always written",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -43,7 +54,9 @@ def _locate(target: str) -> tuple[Path, Path | None, Path]:
     if path.is_dir():
         graph = path / "model.nir"
         if not graph.is_file():
-            raise CheckpointError(f"run folder {path} has no model.nir; export it first (snnlab export {path} --to nir)")
+            raise CheckpointError(
+                f"run folder {path} has no model.nir; export it first (snnlab export {path} --to nir)"
+            )
         recorded = next((p for p in (path / "input.npz", path / "sim_input.npz") if p.is_file()), None)
         return graph, recorded, path / "sim"
     if not path.is_file():
@@ -105,9 +118,8 @@ def run(args: argparse.Namespace) -> int:
     """Simulate and write ``spikes.npz`` and ``counts.json`` (and ``profile.json``)."""
     import numpy as np
 
-    from snnlab.sim import Simulator
-
     from snnlab.commands._checks import input_file, output_dir, positive_int, read_npz
+    from snnlab.sim import Simulator
 
     positive_int(args.steps, "--steps")
     out_arg = output_dir(args.out, "--out")
@@ -116,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     graph, recorded, out_dir = _locate(args.target)
     sim = Simulator(graph, dt=args.dt, backend=args.backend)
     if getattr(args, "record", "").strip():
-        sim = Simulator(sim.plan, backend=args.backend, record=_recorded(sim.plan, getattr(args, "record")))
+        sim = Simulator(sim.plan, backend=args.backend, record=_recorded(sim.plan, args.record))
     source = source or recorded
     if source is not None:
         x = _inputs(sim, read_npz(Path(source), what), args.steps)
@@ -134,6 +146,8 @@ def run(args: argparse.Namespace) -> int:
     total = result.total_synaptic_events()
     from snnlab.fmt import plural
 
-    print(f"simulated {plural(result.steps, 'step')} x {plural(result.batch, 'sample')}; "
-          f"{plural(int(round(total)), 'synaptic event')}; wrote {out}")
+    print(
+        f"simulated {plural(result.steps, 'step')} x {plural(result.batch, 'sample')}; "
+        f"{plural(int(round(total)), 'synaptic event')}; wrote {out}"
+    )
     return 0

@@ -1,4 +1,5 @@
 """``snnlab train``: run a recipe into ``runs/<name>/`` (resumable, optionally data-parallel)."""
+
 from __future__ import annotations
 
 import argparse
@@ -22,22 +23,46 @@ EPILOG = textwrap.dedent(
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``train`` subcommand."""
     parser = subparsers.add_parser(
-        "train", help="train a recipe (YAML) into runs/<name>/",
+        "train",
+        help="train a recipe (YAML) into runs/<name>/",
         description="Train a spiking network from a YAML recipe. Writes runs/<name>/ with config.yaml, "
-                    "metrics.csv, checkpoints/{last,best}.pt and eval.json. best.pt is selected on "
-                    "data.valid_split when the recipe sets one (else on the test split); the test split "
-                    "then reports best.pt once, after the last epoch.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        "metrics.csv, checkpoints/{last,best}.pt and eval.json. best.pt is selected on "
+        "data.valid_split when the recipe sets one (else on the test split); the test split "
+        "then reports best.pt once, after the last epoch.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("config", nargs="?", help="recipe YAML (experiments/*.yaml); optional with --resume RUN")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config field, e.g. train.epochs=3 (repeatable)")
-    parser.add_argument("--resume", nargs="?", const=True, default=False, metavar="RUN",
-                        help="continue from checkpoints/last.pt (of the recipe's run, or of the RUN folder)")
-    parser.add_argument("--out", default=None, metavar="DIR",
-                        help="run folder (default: the recipe's run.out_dir/run.name, i.e. runs/<recipe name>)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config field, e.g. train.epochs=3 (repeatable)",
+    )
+    parser.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="RUN",
+        help="continue from checkpoints/last.pt (of the recipe's run, or of the RUN folder)",
+    )
+    parser.add_argument(
+        "--out",
+        default=None,
+        metavar="DIR",
+        help="run folder (default: the recipe's run.out_dir/run.name, i.e. runs/<recipe name>)",
+    )
     parser.add_argument("--force", action="store_true", help="start over in a run folder that has checkpoints")
-    parser.add_argument("--nproc-per-node", type=int, default=1, metavar="N",
-                        help="data-parallel processes on this machine (relaunches under torchrun)")
+    parser.add_argument(
+        "--nproc-per-node",
+        type=int,
+        default=1,
+        metavar="N",
+        help="data-parallel processes on this machine (relaunches under torchrun)",
+    )
     parser.set_defaults(func=run)
     return parser
 
@@ -56,8 +81,10 @@ def _config_path(args: argparse.Namespace) -> tuple[str, bool]:
             raise ConfigError(f"--resume {args.resume}: no config.yaml in that folder (not a run folder)")
         return str(run_cfg), True
     if not args.config:
-        raise ConfigError("a recipe is needed: snnlab train experiments/<recipe>.yaml, a shipped recipe by name "
-                          "(snnlab recipes lists them), or --resume RUN")
+        raise ConfigError(
+            "a recipe is needed: snnlab train experiments/<recipe>.yaml, a shipped recipe by name "
+            "(snnlab recipes lists them), or --resume RUN"
+        )
     from snnlab.commands._recipes import resolve_recipe
 
     return str(resolve_recipe(args.config)), bool(args.resume)
@@ -108,10 +135,14 @@ def summary_line(summary: dict[str, Any], test_split: str = "test") -> str:
     """``done: RUN  best valid_acc ... (epoch k, selected on ...); test accuracy of best.pt ...``."""
     from snnlab.train.evaluation import selection_note
 
-    line = (f"done: {summary['run_dir']}  best {summary['selected_on']} {summary['best']:.4f} "
-            f"(epoch {summary['best_epoch']}, {selection_note(summary, test_split)})")
+    line = (
+        f"done: {summary['run_dir']}  best {summary['selected_on']} {summary['best']:.4f} "
+        f"(epoch {summary['best_epoch']}, {selection_note(summary, test_split)})"
+    )
     test = summary.get("test")
     if test:
-        line += (f"; test accuracy of best.pt {test['accuracy']:.2%}, of the last epoch "
-                 f"{test['accuracy_last']:.2%} ({test['samples']} '{test['split']}' samples)")
+        line += (
+            f"; test accuracy of best.pt {test['accuracy']:.2%}, of the last epoch "
+            f"{test['accuracy_last']:.2%} ({test['samples']} '{test['split']}' samples)"
+        )
     return line

@@ -3,8 +3,10 @@
 Entry point: ``create_dataset(name, root, split, **cfg)`` (names in :data:`DATASETS`). Items
 are ``(x (T, ...), y)``; batch them with :func:`collate_time_major` into ``(T, B, ...)``.
 """
+
 from __future__ import annotations
 
+from snnlab.data.adapters import from_tonic
 from snnlab.data.augment import (
     ChannelMask,
     DirectEncode,
@@ -13,7 +15,6 @@ from snnlab.data.augment import (
     RandomHorizontalFlip,
     TimeMask,
 )
-from snnlab.data.adapters import from_tonic
 from snnlab.data.base import EventFrameDataset
 from snnlab.data.collate import collate_static, collate_time_major, pad_collate
 from snnlab.data.events import EVENT_DTYPE, EventStore, make_events

@@ -13,6 +13,7 @@ the models), so a tonic dataset trains like a built-in one::
     def pokerdvs(root, split, n_time_bins=16):
         return from_tonic(tonic.datasets.POKERDVS(root, train=split == "train"), n_time_bins=n_time_bins)
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional, Sequence
@@ -29,9 +30,13 @@ def tonic_events(events: np.ndarray, where: str = "tonic item") -> np.ndarray:
     """A tonic event array as snnlab events (``t`` us, ``x``, ``y`` (0 when absent), ``p`` (0 when absent))."""
     names = getattr(getattr(events, "dtype", None), "names", None) or ()
     if "t" not in names or "x" not in names:
-        raise DataError(f"{where}: expected a structured event array with fields t and x (tonic's layout), got "
-                        f"fields {list(names)}")
-    col = (lambda f: events[f] if f in names else None)
+        raise DataError(
+            f"{where}: expected a structured event array with fields t and x (tonic's layout), got fields {list(names)}"
+        )
+
+    def col(f: str) -> Any:
+        return events[f] if f in names else None
+
     return make_events(np.round(events["t"]).astype(np.int64), events["x"], col("y"), col("p"))
 
 
@@ -42,9 +47,15 @@ def _labels(dataset: Any) -> np.ndarray:
     return np.asarray([int(dataset[i][1]) for i in range(len(dataset))], np.int64)
 
 
-def from_tonic(dataset: Any, n_time_bins: Optional[int] = 16, time_window_us: Optional[float] = None,
-               sensor_size: Optional[Sequence[int]] = None, num_classes: Optional[int] = None,
-               duration_us: Optional[float] = None, cache: bool = True) -> EventFrameDataset:
+def from_tonic(
+    dataset: Any,
+    n_time_bins: Optional[int] = 16,
+    time_window_us: Optional[float] = None,
+    sensor_size: Optional[Sequence[int]] = None,
+    num_classes: Optional[int] = None,
+    duration_us: Optional[float] = None,
+    cache: bool = True,
+) -> EventFrameDataset:
     """Frames ``(T, P, H, W)`` of a tonic dataset's events, binned by snnlab.
 
     Args:
@@ -71,5 +82,11 @@ def from_tonic(dataset: Any, n_time_bins: Optional[int] = 16, time_window_us: Op
     if num_classes is None:
         num_classes = len(classes) if classes else int(labels.max()) + 1 if labels.size else 0
     name = type(dataset).__name__
-    return EventFrameDataset(lambda i: tonic_events(dataset[i][0], f"{name}[{i}]"), labels, to_frame,
-                             num_classes, cache=cache, classes=list(classes) if classes else None)
+    return EventFrameDataset(
+        lambda i: tonic_events(dataset[i][0], f"{name}[{i}]"),
+        labels,
+        to_frame,
+        num_classes,
+        cache=cache,
+        classes=list(classes) if classes else None,
+    )

@@ -14,6 +14,7 @@ valid, bit 1 polarity, bits 2-16 y, bits 17-31 x) and ``int32 timestamp``; the f
 ``overflow << 31 | timestamp`` in us. Other packet types are skipped. DVS128 Gesture (Amir et al.
 2017) ships its recordings this way.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,8 +26,18 @@ from snnlab.errors import DataError
 
 AEDAT2_MAGIC = b"#!AER-DAT2.0"
 END_HEADER = b"#!END-HEADER\r\n"
-PACKET_HEADER = np.dtype([("type", "<i2"), ("source", "<i2"), ("size", "<i4"), ("ts_offset", "<i4"),
-                          ("ts_overflow", "<i4"), ("capacity", "<i4"), ("number", "<i4"), ("valid", "<i4")])
+PACKET_HEADER = np.dtype(
+    [
+        ("type", "<i2"),
+        ("source", "<i2"),
+        ("size", "<i4"),
+        ("ts_offset", "<i4"),
+        ("ts_overflow", "<i4"),
+        ("capacity", "<i4"),
+        ("number", "<i4"),
+        ("valid", "<i4"),
+    ]
+)
 POLARITY_EVENT = 1
 
 
@@ -40,7 +51,7 @@ def _read(path: Path) -> bytes:
 def _skip_hash_lines(data: bytes) -> int:
     """Offset of the first byte after the ``#`` header lines."""
     pos = 0
-    while pos < len(data) and data[pos:pos + 1] == b"#":
+    while pos < len(data) and data[pos : pos + 1] == b"#":
         end = data.find(b"\n", pos)
         if end < 0:
             return len(data)
@@ -57,7 +68,7 @@ def read_aedat2(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     data = _read(Path(path))
     if not data.startswith(AEDAT2_MAGIC):
         raise DataError(f"{path}: not an AEDAT 2.0 file (first line {data[:16]!r}; expected '#!AER-DAT2.0')")
-    body = data[_skip_hash_lines(data):]
+    body = data[_skip_hash_lines(data) :]
     if len(body) % 8:
         raise DataError(f"{path}: truncated AEDAT 2.0 body ({len(body)} bytes, not a multiple of 8-byte events)")
     words = np.frombuffer(body, dtype=">u4").reshape(-1, 2)
@@ -104,8 +115,10 @@ def read_aedat31(path: str | Path) -> np.ndarray:
         size, capacity = int(head["size"]), int(head["capacity"])
         start, pos = pos + PACKET_HEADER.itemsize, pos + PACKET_HEADER.itemsize + size * capacity
         if size < 0 or capacity < 0 or pos > len(data):
-            raise DataError(f"{path}: truncated AEDAT 3.1 packet at byte {start - 28} ({capacity} events of "
-                            f"{size} bytes declared, {len(data) - start} bytes left)")
+            raise DataError(
+                f"{path}: truncated AEDAT 3.1 packet at byte {start - 28} ({capacity} events of "
+                f"{size} bytes declared, {len(data) - start} bytes left)"
+            )
         if int(head["type"]) != POLARITY_EVENT or int(head["number"]) == 0:
             continue
         if size != 8:

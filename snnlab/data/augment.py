@@ -4,6 +4,7 @@ CIFAR (Normalize, RandomCrop with padding, RandomHorizontalFlip) and DirectEncod
 All take and return torch tensors. Random transforms draw from their own
 ``torch.Generator`` seeded at construction, so a run is reproducible.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

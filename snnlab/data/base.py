@@ -6,6 +6,7 @@ integer labels and a :class:`ToFrame`. Item ``i`` is ``(x, y)`` with ``x`` float
 first epoch; random event transforms switch that cache off, random frame transforms
 (masks) run after it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence

@@ -7,6 +7,7 @@ modification time, so changing either makes a new cache instead of reusing a sta
 Files are written to a temporary name and renamed, so an interrupted run never leaves a
 half-written cache behind.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -29,8 +30,13 @@ IN_MEMORY_LIMIT_BYTES = 512 * 2**20
 def cache_key(source: Path, params: dict[str, Any]) -> str:
     """Hex digest (16 chars) of ``params`` plus the source file's name, size and mtime."""
     stat = source.stat()
-    blob = {"version": CACHE_VERSION, "source": source.name, "size": stat.st_size,
-            "mtime_ns": stat.st_mtime_ns, "params": params}
+    blob = {
+        "version": CACHE_VERSION,
+        "source": source.name,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "params": params,
+    }
     return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -101,8 +107,9 @@ def user_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "snnlab"
 
 
-def write_frames_somewhere(path: Path, frames: list[np.ndarray], labels: np.ndarray, params: dict[str, Any],
-                           explicit: bool) -> Path:
+def write_frames_somewhere(
+    path: Path, frames: list[np.ndarray], labels: np.ndarray, params: dict[str, Any], explicit: bool
+) -> Path:
     """Write the cache at ``path``; when its folder is not writable and the user did not choose it
     (``explicit`` False), write it under :func:`user_cache_dir` instead, with a note.
 
@@ -114,15 +121,18 @@ def write_frames_somewhere(path: Path, frames: list[np.ndarray], labels: np.ndar
         return path
     except OSError as err:
         if explicit:
-            raise DataError(f"cannot write the frame cache {path} ({err.strerror or err}); valid: a writable "
-                            "data.options.cache_dir") from None
+            raise DataError(
+                f"cannot write the frame cache {path} ({err.strerror or err}); valid: a writable data.options.cache_dir"
+            ) from None
         first = err
     fallback = user_cache_dir() / path.name
     try:
         write_frames(fallback, frames, labels, params)
     except OSError as err:
-        raise DataError(f"cannot write the frame cache in {path.parent} ({first.strerror or first}) nor in "
-                        f"{fallback.parent} ({err.strerror or err}); set data.options.cache_dir to a writable "
-                        "folder") from None
+        raise DataError(
+            f"cannot write the frame cache in {path.parent} ({first.strerror or first}) nor in "
+            f"{fallback.parent} ({err.strerror or err}); set data.options.cache_dir to a writable "
+            "folder"
+        ) from None
     log.warning(f"{path.parent} is not writable ({first.strerror or first}); frame cache written to {fallback}")
     return fallback

@@ -21,6 +21,7 @@ with the dataset's mean/std. Spiking models see them over T steps by direct enco
 :class:`snnlab.data.DirectEncode` on the batch, or ``timesteps=T`` here for ``(T, 3, 32, 32)``
 items.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,21 +41,39 @@ from snnlab.errors import DataError
 
 SOURCE = "https://www.cs.toronto.edu/~kriz/cifar.html"
 LAYOUT = {
-    "cifar10": {"folder": "cifar-10-batches-py", "train": [f"data_batch_{i}" for i in range(1, 6)],
-                "test": ["test_batch"], "meta": "batches.meta", "labels": "labels", "names": "label_names",
-                "classes": 10, "archive": "cifar-10-python.tar.gz"},
-    "cifar100": {"folder": "cifar-100-python", "train": ["train"], "test": ["test"], "meta": "meta",
-                 "labels": "fine_labels", "names": "fine_label_names", "classes": 100,
-                 "archive": "cifar-100-python.tar.gz"},
+    "cifar10": {
+        "folder": "cifar-10-batches-py",
+        "train": [f"data_batch_{i}" for i in range(1, 6)],
+        "test": ["test_batch"],
+        "meta": "batches.meta",
+        "labels": "labels",
+        "names": "label_names",
+        "classes": 10,
+        "archive": "cifar-10-python.tar.gz",
+    },
+    "cifar100": {
+        "folder": "cifar-100-python",
+        "train": ["train"],
+        "test": ["test"],
+        "meta": "meta",
+        "labels": "fine_labels",
+        "names": "fine_label_names",
+        "classes": 100,
+        "archive": "cifar-100-python.tar.gz",
+    },
 }
 MEAN_STD = {
     "cifar10": ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
     "cifar100": ((0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
 }
 _ALLOWED = {
-    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"), ("numpy", "dtype"), ("_codecs", "encode"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("_codecs", "encode"),
 }
 
 
@@ -85,8 +104,10 @@ def _folder(root: Path, kind: str) -> Path:
     for cand in (root / spec["folder"], root):
         if (cand / spec["meta"]).is_file():
             return cand
-    raise DataError(f"{kind}: no {spec['folder']}/{spec['meta']} under {root}; unpack {spec['archive']} "
-                    f"from {SOURCE} into data.root")
+    raise DataError(
+        f"{kind}: no {spec['folder']}/{spec['meta']} under {root}; unpack {spec['archive']} "
+        f"from {SOURCE} into data.root"
+    )
 
 
 def read_batches(root: str | Path, kind: str, split: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -113,8 +134,15 @@ def read_batches(root: str | Path, kind: str, split: str) -> tuple[np.ndarray, n
 class CifarDataset(torch.utils.data.Dataset):
     """CIFAR images; build it with :func:`cifar_dataset`."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, kind: str, classes: list[str],
-                 transform: Compose, timesteps: int | None) -> None:
+    def __init__(
+        self,
+        images: np.ndarray,
+        labels: np.ndarray,
+        kind: str,
+        classes: list[str],
+        transform: Compose,
+        timesteps: int | None,
+    ) -> None:
         self.images = torch.from_numpy(images)  # (N, 3, 32, 32) uint8
         self.labels = labels
         self.num_classes = LAYOUT[kind]["classes"]
@@ -143,10 +171,22 @@ def valid_mask(n: int) -> np.ndarray:
     return mask
 
 
-def cifar_dataset(root: str | None, split: str = "train", kind: str = "cifar10", augment: bool | None = None,
-                  normalize: bool = True, mean=None, std=None, padding: int = 4, flip: bool = True,
-                  timesteps: int | None = None, seed: int | None = None, holdout_valid: bool = False,
-                  randaugment: str | None = None, reprob: float = 0.0) -> CifarDataset:
+def cifar_dataset(
+    root: str | None,
+    split: str = "train",
+    kind: str = "cifar10",
+    augment: bool | None = None,
+    normalize: bool = True,
+    mean=None,
+    std=None,
+    padding: int = 4,
+    flip: bool = True,
+    timesteps: int | None = None,
+    seed: int | None = None,
+    holdout_valid: bool = False,
+    randaugment: str | None = None,
+    reprob: float = 0.0,
+) -> CifarDataset:
     """CIFAR-10/100 as a dataset.
 
     Args:

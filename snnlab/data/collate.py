@@ -1,4 +1,5 @@
 """Batch collation: time-major stacking with zero padding at the end of short samples."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -28,8 +29,9 @@ def collate_time_major(batch: Sequence[tuple[torch.Tensor, int]]) -> tuple[torch
     xs = [torch.as_tensor(item[0]) for item in batch]
     step_shapes = {tuple(x.shape[1:]) for x in xs}
     if len(step_shapes) != 1 or xs[0].dim() < 1:
-        raise ShapeError("collate_time_major needs (T, ...) samples with one per-step shape, "
-                         f"got {sorted(step_shapes)}")
+        raise ShapeError(
+            f"collate_time_major needs (T, ...) samples with one per-step shape, got {sorted(step_shapes)}"
+        )
     n_steps = max(x.shape[0] for x in xs)
     out = xs[0].new_zeros((n_steps, len(xs), *xs[0].shape[1:]), dtype=torch.float32)  # (T, B, ...)
     for b, x in enumerate(xs):

@@ -22,6 +22,7 @@ samples (``train_test_split`` with ``test_size=144``, i.e. 10 % rounded up, ``ra
 ``split="train"`` keeps all 1,437 samples unless ``holdout_valid=True`` removes the 144
 validation samples (1,293 left); the test split never changes.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -57,14 +58,22 @@ class DigitsConfig:
 
     def validate(self) -> None:
         """Raise ConfigError for impossible values."""
-        checks = {"size": self.size >= 4, "saccade_ms": self.saccade_ms > 0, "step_us": self.step_us > 0,
-                  "threshold": self.threshold > 0, "threshold_mismatch": self.threshold_mismatch >= 0,
-                  "refractory_us": self.refractory_us >= 0, "jitter_us": self.jitter_us >= 0,
-                  "background": 0 < self.background < 1, "amplitude_px": self.amplitude_px >= 0}
+        checks = {
+            "size": self.size >= 4,
+            "saccade_ms": self.saccade_ms > 0,
+            "step_us": self.step_us > 0,
+            "threshold": self.threshold > 0,
+            "threshold_mismatch": self.threshold_mismatch >= 0,
+            "refractory_us": self.refractory_us >= 0,
+            "jitter_us": self.jitter_us >= 0,
+            "background": 0 < self.background < 1,
+            "amplitude_px": self.amplitude_px >= 0,
+        }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ConfigError(f"digits: invalid {bad} in {asdict(self)}; need size >= 4, positive times/threshold, "
-                              "0 < background < 1")
+            raise ConfigError(
+                f"digits: invalid {bad} in {asdict(self)}; need size >= 4, positive times/threshold, 0 < background < 1"
+            )
 
     @property
     def duration_us(self) -> int:
@@ -143,10 +152,15 @@ def convert(images: np.ndarray, cfg: DigitsConfig) -> EventStore:
     times = np.arange(0, cfg.duration_us + 1, cfg.step_us, dtype=np.int64)
     path = saccade_path(cfg, times.astype(np.float64))
     thr = cfg.threshold * (1.0 + cfg.threshold_mismatch * rng.standard_normal((len(images), n_pix)))
-    state = {"ref": _render_log(images, cfg, path[0]), "thr": np.maximum(thr, 0.2 * cfg.threshold),
-             "last": np.full((len(images), n_pix), -(10**9), dtype=np.int64)}
-    chunks = [_emit_step(state, _render_log(images, cfg, path[i]), int(times[i - 1]), int(times[i]), cfg)
-              for i in range(1, len(times))]
+    state = {
+        "ref": _render_log(images, cfg, path[0]),
+        "thr": np.maximum(thr, 0.2 * cfg.threshold),
+        "last": np.full((len(images), n_pix), -(10**9), dtype=np.int64),
+    }
+    chunks = [
+        _emit_step(state, _render_log(images, cfg, path[i]), int(times[i - 1]), int(times[i]), cfg)
+        for i in range(1, len(times))
+    ]
     img, pix, t, p = (np.concatenate(c) for c in zip(*chunks))
     if cfg.jitter_us > 0:
         t = np.clip(t + rng.integers(-cfg.jitter_us, cfg.jitter_us + 1, size=len(t)), 0, cfg.duration_us - 1)
@@ -178,8 +192,7 @@ def split_indices(labels: np.ndarray, split: str, holdout_valid: bool = False) -
     """
     from sklearn.model_selection import train_test_split
 
-    train, test = train_test_split(np.arange(len(labels)), test_size=N_TEST, random_state=SPLIT_SEED,
-                                   stratify=labels)
+    train, test = train_test_split(np.arange(len(labels)), test_size=N_TEST, random_state=SPLIT_SEED, stratify=labels)
     if split == "test":
         return np.sort(test)
     if split == "train" and not holdout_valid:
@@ -201,9 +214,17 @@ class _Subset:
         return self.store[int(self.indices[i])]
 
 
-def digits_dataset(root: str | None = None, split: str = "train", n_time_bins: int = 16,
-                   time_window_us: float | None = None, frame_transform=None, event_transform=None,
-                   random_events: bool = False, holdout_valid: bool = False, **conversion) -> EventFrameDataset:
+def digits_dataset(
+    root: str | None = None,
+    split: str = "train",
+    n_time_bins: int = 16,
+    time_window_us: float | None = None,
+    frame_transform=None,
+    event_transform=None,
+    random_events: bool = False,
+    holdout_valid: bool = False,
+    **conversion,
+) -> EventFrameDataset:
     """The embedded digits as a dataset of frames (T, 2, size, size).
 
     Args:
@@ -220,17 +241,25 @@ def digits_dataset(root: str | None = None, split: str = "train", n_time_bins: i
     check_split("digits", split, SPLITS)
     unknown = set(conversion) - set(DigitsConfig.__dataclass_fields__)
     if unknown:
-        raise ConfigError(f"digits: unknown option(s) {sorted(unknown)}; valid: n_time_bins, time_window_us, "
-                          f"{', '.join(DigitsConfig.__dataclass_fields__)}")
+        raise ConfigError(
+            f"digits: unknown option(s) {sorted(unknown)}; valid: n_time_bins, time_window_us, "
+            f"{', '.join(DigitsConfig.__dataclass_fields__)}"
+        )
     cfg = DigitsConfig(**conversion)
     cfg.validate()
     store, labels = load_digit_events(cfg)
     idx = split_indices(labels, split, holdout_valid)
     binning = {"time_window": time_window_us} if time_window_us is not None else {"n_time_bins": n_time_bins}
     to_frame = ToFrame((cfg.size, cfg.size, 2), duration=cfg.duration_us, **binning)
-    ds = EventFrameDataset(_Subset(store, idx), labels[idx], to_frame, num_classes=10,
-                           event_transform=event_transform, frame_transform=frame_transform,
-                           random_events=random_events)
+    ds = EventFrameDataset(
+        _Subset(store, idx),
+        labels[idx],
+        to_frame,
+        num_classes=10,
+        event_transform=event_transform,
+        frame_transform=frame_transform,
+        random_events=random_events,
+    )
     ds.contains_valid = split == "train" and not holdout_valid  # the trainer refuses to validate on seen samples
     ds.indices = idx  # positions in scikit-learn's 1,797 digits
     return ds

@@ -16,6 +16,7 @@ spikingjelly) bins every recording into ``T`` frames of equal event counts (even
 goes to frame ``floor(i T / N)``); ``split_by="time"`` into ``T`` equal time bins. Items are
 ``(T, 2, 128, 128)`` event counts.
 """
+
 from __future__ import annotations
 
 import csv
@@ -33,9 +34,19 @@ from snnlab.data.transforms import ToFrame
 from snnlab.errors import ConfigError, DataError
 
 CIFAR10DVS_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
-GESTURE_CLASSES = ("hand clap", "right hand wave", "left hand wave", "right arm clockwise",
-                   "right arm counter clockwise", "left arm clockwise", "left arm counter clockwise", "arm roll",
-                   "air drums", "air guitar", "other gestures")
+GESTURE_CLASSES = (
+    "hand clap",
+    "right hand wave",
+    "left hand wave",
+    "right arm clockwise",
+    "right arm counter clockwise",
+    "left arm clockwise",
+    "left arm counter clockwise",
+    "arm roll",
+    "air drums",
+    "air guitar",
+    "other gestures",
+)
 SENSOR = (128, 128, 2)
 SPLITS = ("train", "valid", "test")
 RANK_SPAN_US = 1_000_000.0  # event ranks are spread over this span for split_by="number"
@@ -67,8 +78,9 @@ def _gesture_folder(root: Path) -> Path:
     for cand in (root / "DvsGesture", root):
         if (cand / "trials_to_train.txt").is_file():
             return cand
-    raise DataError(f"dvs128_gesture: no trials_to_train.txt under {root} or {root / 'DvsGesture'}; unpack "
-                    "DvsGesture.tar.gz there")
+    raise DataError(
+        f"dvs128_gesture: no trials_to_train.txt under {root} or {root / 'DvsGesture'}; unpack DvsGesture.tar.gz there"
+    )
 
 
 def read_gesture_labels(path: Path) -> list[tuple[int, int, int]]:
@@ -83,7 +95,9 @@ def read_gesture_labels(path: Path) -> list[tuple[int, int, int]]:
         try:
             label, start, end = (int(v) for v in row[:3])
         except ValueError:
-            raise DataError(f"{path}: line {i}: expected 'class,startTime_usec,endTime_usec' integers, got {row}") from None
+            raise DataError(
+                f"{path}: line {i}: expected 'class,startTime_usec,endTime_usec' integers, got {row}"
+            ) from None
         if not 1 <= label <= 11 or end <= start:
             raise DataError(f"{path}: line {i}: class must be 1..11 and end > start, got {row}")
         out.append((label - 1, start, end))
@@ -149,15 +163,35 @@ def _frames(T: int, split_by: str, duration_us: float | None) -> tuple[ToFrame, 
     raise ConfigError(f"split_by must be 'number' or 'time', got {split_by!r}")
 
 
-def _dataset(name: str, events, labels: np.ndarray, split: str, T: int, split_by: str, duration_us, valid_size: int,
-             holdout_valid: bool, classes, frame_transform, flip: bool, seed) -> EventFrameDataset:
+def _dataset(
+    name: str,
+    events,
+    labels: np.ndarray,
+    split: str,
+    T: int,
+    split_by: str,
+    duration_us,
+    valid_size: int,
+    holdout_valid: bool,
+    classes,
+    frame_transform,
+    flip: bool,
+    seed,
+) -> EventFrameDataset:
     check_split(name, split, SPLITS)
     if flip:  # mirror every frame of a sample together, after the frame cache
         frame_transform = RandomHorizontalFlip(0.5, seed=seed) if frame_transform is None else frame_transform
     idx = _select(split, labels, valid_size, holdout_valid)
     to_frame, event_transform = _frames(T, split_by, duration_us)
-    ds = EventFrameDataset(_Indexed(events, idx), labels[idx], to_frame, len(classes), event_transform=event_transform,
-                           frame_transform=frame_transform, classes=classes)
+    ds = EventFrameDataset(
+        _Indexed(events, idx),
+        labels[idx],
+        to_frame,
+        len(classes),
+        event_transform=event_transform,
+        frame_transform=frame_transform,
+        classes=classes,
+    )
     ds.contains_valid = split == "train" and not holdout_valid
     return ds
 
@@ -173,32 +207,86 @@ class _Indexed:
         return self.events[int(self.idx[i])]
 
 
-def cifar10dvs_dataset(root: str | None = None, split: str = "train", T: int = 16, split_by: str = "number",
-                       duration_us: float | None = None, valid_size: int = 900, holdout_valid: bool = False,
-                       frame_transform=None, flip: bool = False, seed: int | None = None) -> EventFrameDataset:
+def cifar10dvs_dataset(
+    root: str | None = None,
+    split: str = "train",
+    T: int = 16,
+    split_by: str = "number",
+    duration_us: float | None = None,
+    valid_size: int = 900,
+    holdout_valid: bool = False,
+    frame_transform=None,
+    flip: bool = False,
+    seed: int | None = None,
+) -> EventFrameDataset:
     """CIFAR10-DVS as frames ``(T, 2, 128, 128)``; see the module docstring for splits and binning;
     ``flip`` mirrors a sample's frames left-right with probability 0.5."""
     if root is None:
-        raise DataError("cifar10dvs needs data.root: the folder with the ten unzipped class folders "
-                        "(https://figshare.com/s/d03a91081824536f12a8)")
+        raise DataError(
+            "cifar10dvs needs data.root: the folder with the ten unzipped class folders "
+            "(https://figshare.com/s/d03a91081824536f12a8)"
+        )
     files, labels = list_cifar10dvs(root, "test" if split == "test" else "train")
-    return _dataset("cifar10dvs", _FileEvents(files, read_cifar10dvs), labels, split, T, split_by, duration_us,
-                    valid_size, holdout_valid, CIFAR10DVS_CLASSES, frame_transform, flip, seed)
+    return _dataset(
+        "cifar10dvs",
+        _FileEvents(files, read_cifar10dvs),
+        labels,
+        split,
+        T,
+        split_by,
+        duration_us,
+        valid_size,
+        holdout_valid,
+        CIFAR10DVS_CLASSES,
+        frame_transform,
+        flip,
+        seed,
+    )
 
 
-def dvs128_gesture_dataset(root: str | None = None, split: str = "train", T: int = 16, split_by: str = "number",
-                           duration_us: float | None = None, valid_size: int = 100, holdout_valid: bool = False,
-                           frame_transform=None, flip: bool = False, seed: int | None = None) -> EventFrameDataset:
+def dvs128_gesture_dataset(
+    root: str | None = None,
+    split: str = "train",
+    T: int = 16,
+    split_by: str = "number",
+    duration_us: float | None = None,
+    valid_size: int = 100,
+    holdout_valid: bool = False,
+    frame_transform=None,
+    flip: bool = False,
+    seed: int | None = None,
+) -> EventFrameDataset:
     """DVS128 Gesture as frames ``(T, 2, 128, 128)``; see the module docstring for splits and binning;
     ``flip`` mirrors a sample's frames left-right with probability 0.5."""
     if root is None:
-        raise DataError("dvs128_gesture needs data.root: the folder holding DvsGesture/ "
-                        "(https://research.ibm.com/interactive/dvsgesture/)")
+        raise DataError(
+            "dvs128_gesture needs data.root: the folder holding DvsGesture/ "
+            "(https://research.ibm.com/interactive/dvsgesture/)"
+        )
     samples = list_gesture(root, "test" if split == "test" else "train")
     labels = np.asarray([s[1] for s in samples], np.int64)
-    return _dataset("dvs128_gesture", _GestureEvents(samples), labels, split, T, split_by, duration_us, valid_size,
-                    holdout_valid, GESTURE_CLASSES, frame_transform, flip, seed)
+    return _dataset(
+        "dvs128_gesture",
+        _GestureEvents(samples),
+        labels,
+        split,
+        T,
+        split_by,
+        duration_us,
+        valid_size,
+        holdout_valid,
+        GESTURE_CLASSES,
+        frame_transform,
+        flip,
+        seed,
+    )
 
 
-__all__ = ["by_event_number", "cifar10dvs_dataset", "dvs128_gesture_dataset", "list_cifar10dvs", "list_gesture",
-           "read_gesture_labels"]
+__all__ = [
+    "by_event_number",
+    "cifar10dvs_dataset",
+    "dvs128_gesture_dataset",
+    "list_cifar10dvs",
+    "list_gesture",
+    "read_gesture_labels",
+]

@@ -10,6 +10,7 @@ An event stream is a 1-D numpy structured array with fields
 Sensor sizes are written ``(width, height, polarities)``, the order of the event fields
 ``x, y, p`` (the convention tonic popularised); frames are laid out ``(T, P, H, W)``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -109,7 +110,7 @@ class EventStore:
         return self.events[self.offsets[index] : self.offsets[index + 1]]
 
     @classmethod
-    def from_list(cls, streams: Sequence[np.ndarray]) -> "EventStore":
+    def from_list(cls, streams: Sequence[np.ndarray]) -> EventStore:
         """Pack a list of event arrays."""
         lengths = np.array([len(s) for s in streams], dtype=np.int64)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

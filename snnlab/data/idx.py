@@ -18,6 +18,7 @@ As for the other readers, "train" keeps the validation samples unless ``holdout_
 Items are static images ``(1, 28, 28)`` float32 in [0, 1] (optionally augmented and normalised)
 and an int label; ``timesteps=T`` gives ``(T, 1, 28, 28)`` items by direct encoding.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -38,14 +39,26 @@ DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E:
 DEBIAN_FASHION_MNIST = "/usr/share/datasets/fashion-mnist"
 SOURCES = {
     "fashion_mnist": "https://github.com/zalandoresearch/fashion-mnist (Debian: apt-get install dataset-fashion-mnist, "
-                     "or `make data`)",
+    "or `make data`)",
     "mnist": "http://yann.lecun.com/exdb/mnist/",
 }
-FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-         "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
 CLASSES = {
-    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
-                      "Ankle boot"],
+    "fashion_mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
     "mnist": [str(i) for i in range(10)],
 }
 MEAN_STD = {"fashion_mnist": ((0.2860,), (0.3530,)), "mnist": ((0.1307,), (0.3081,))}
@@ -74,8 +87,10 @@ def read_idx(path: str | Path) -> np.ndarray:
     data = _read_bytes(path)
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in DTYPES:
         magic = data[:4].hex() if len(data) >= 4 else f"{len(data)} bytes"
-        raise DataError(f"{path}: not an IDX file (magic {magic}; valid: 0000TTNN with type TT in "
-                        f"{', '.join(f'{c:02x}' for c in DTYPES)})")
+        raise DataError(
+            f"{path}: not an IDX file (magic {magic}; valid: 0000TTNN with type TT in "
+            f"{', '.join(f'{c:02x}' for c in DTYPES)})"
+        )
     ndim = data[3]
     header = 4 + 4 * ndim
     if len(data) < header:
@@ -99,8 +114,9 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
     codes = {np.dtype(v).newbyteorder("="): k for k, v in DTYPES.items()}
     code = codes.get(array.dtype.newbyteorder("="))
     if code is None:
-        raise DataError(f"{path}: dtype {array.dtype} has no IDX type code; valid: uint8, int8, int16, int32, "
-                        "float32, float64")
+        raise DataError(
+            f"{path}: dtype {array.dtype} has no IDX type code; valid: uint8, int8, int16, int32, float32, float64"
+        )
     header = bytes([0, 0, code, array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     body = header + np.ascontiguousarray(array, dtype=DTYPES[code]).tobytes()
     path = Path(path)
@@ -123,8 +139,9 @@ def _load_split_cached(images: str, labels: str, stamp: tuple) -> tuple[np.ndarr
     if x.ndim != 3 or x.dtype != np.uint8:
         raise DataError(f"{images}: images must be (N, H, W) uint8, got {x.shape} {x.dtype}")
     if y.ndim != 1 or y.dtype != np.uint8 or len(y) != len(x):
-        raise DataError(f"{labels}: labels must be ({len(x)},) uint8 to match {Path(images).name}, "
-                        f"got {y.shape} {y.dtype}")
+        raise DataError(
+            f"{labels}: labels must be ({len(x)},) uint8 to match {Path(images).name}, got {y.shape} {y.dtype}"
+        )
     if len(y) and y.max() >= 10:
         raise DataError(f"{labels}: label {int(y.max())} out of range; valid labels: 0..9")
     return x, y.astype(np.int64)
@@ -165,8 +182,9 @@ def split_indices(labels: np.ndarray, split: str, valid_size: int, holdout_valid
 class IdxImageDataset(torch.utils.data.Dataset):
     """Grey-level images from IDX files; build it with :func:`idx_dataset`."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, classes: list[str], transform: Compose,
-                 timesteps: int | None) -> None:
+    def __init__(
+        self, images: np.ndarray, labels: np.ndarray, classes: list[str], transform: Compose, timesteps: int | None
+    ) -> None:
         self.images = torch.from_numpy(np.ascontiguousarray(images))  # (N, H, W) uint8
         self.labels = labels
         self.classes = classes
@@ -190,12 +208,24 @@ def _root_of(kind: str, root: str | None) -> Path:
         return Path(root)
     if kind == "fashion_mnist":
         return Path(DEBIAN_FASHION_MNIST)
-    raise DataError(f"{kind} needs data.root: a folder with {FILES['train'][0]}[.gz] and the other three IDX files "
-                    f"from {SOURCES[kind]}")
+    raise DataError(
+        f"{kind} needs data.root: a folder with {FILES['train'][0]}[.gz] and the other three IDX files "
+        f"from {SOURCES[kind]}"
+    )
 
 
-def _transform(kind: str, augment: bool, normalize: bool, padding: int, flip: bool, timesteps: int | None,
-               seed: int | None, size: int, randaugment: str | None, reprob: float) -> Compose:
+def _transform(
+    kind: str,
+    augment: bool,
+    normalize: bool,
+    padding: int,
+    flip: bool,
+    timesteps: int | None,
+    seed: int | None,
+    size: int,
+    randaugment: str | None,
+    reprob: float,
+) -> Compose:
     steps: list = []
     if augment:
         steps.append(RandomCrop(size, padding=padding, seed=seed))
@@ -211,10 +241,21 @@ def _transform(kind: str, augment: bool, normalize: bool, padding: int, flip: bo
     return Compose(steps)
 
 
-def idx_dataset(root: str | None = None, split: str = "train", kind: str = "fashion_mnist", valid_size: int = 5000,
-                holdout_valid: bool = False, augment: bool = False, normalize: bool = False, padding: int = 2,
-                flip: bool = False, timesteps: int | None = None, seed: int | None = None,
-                randaugment: str | None = None, reprob: float = 0.0) -> IdxImageDataset:
+def idx_dataset(
+    root: str | None = None,
+    split: str = "train",
+    kind: str = "fashion_mnist",
+    valid_size: int = 5000,
+    holdout_valid: bool = False,
+    augment: bool = False,
+    normalize: bool = False,
+    padding: int = 2,
+    flip: bool = False,
+    timesteps: int | None = None,
+    seed: int | None = None,
+    randaugment: str | None = None,
+    reprob: float = 0.0,
+) -> IdxImageDataset:
     """MNIST or Fashion-MNIST from IDX files as a dataset.
 
     Args:
@@ -237,8 +278,9 @@ def idx_dataset(root: str | None = None, split: str = "train", kind: str = "fash
     if (split == "valid" or (split == "train" and holdout_valid)) and valid_size >= len(labels):
         raise ConfigError(f"{kind}: valid_size {valid_size} must be below the {len(labels)} training samples")
     idx = split_indices(labels, split, valid_size, holdout_valid)
-    transform = _transform(kind, augment, normalize, padding, flip, timesteps, seed, images.shape[1], randaugment,
-                           reprob)
+    transform = _transform(
+        kind, augment, normalize, padding, flip, timesteps, seed, images.shape[1], randaugment, reprob
+    )
     ds = IdxImageDataset(images[idx], labels[idx], CLASSES[kind], transform, timesteps)
     ds.contains_valid = split == "train" and not holdout_valid  # the trainer refuses to validate on seen samples
     ds.indices = idx  # positions in the train (or test) files

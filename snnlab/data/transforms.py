@@ -5,6 +5,7 @@ Every transform is a small callable class validated at construction: a bad param
 and return an event array (see :mod:`snnlab.data.events`); :class:`ToFrame` returns counts
 ``(T, P, H, W)`` (float32), or ``(T, P, W)`` for one-row sensors such as SHD's 700 channels.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,11 +74,15 @@ class ToFrame:
         start_time: float = 0.0,
     ) -> None:
         self.sensor_size = check_sensor_size(sensor_size)
-        given = [n for n, v in (("time_window", time_window), ("n_time_bins", n_time_bins),
-                                ("event_count", event_count)) if v is not None]
+        given = [
+            n
+            for n, v in (("time_window", time_window), ("n_time_bins", n_time_bins), ("event_count", event_count))
+            if v is not None
+        ]
         if len(given) != 1:
-            raise ConfigError("ToFrame needs exactly one of time_window, n_time_bins, event_count; "
-                              f"got {given or 'none'}")
+            raise ConfigError(
+                f"ToFrame needs exactly one of time_window, n_time_bins, event_count; got {given or 'none'}"
+            )
         _positive("time_window", time_window)
         _positive("n_time_bins", n_time_bins, integer=True)
         _positive("event_count", event_count, integer=True)

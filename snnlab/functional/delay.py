@@ -20,6 +20,7 @@ integer delays nearest its centre (every delay within ``truncate * s`` of it, an
 delay nearer than ``S / 2``), renormalised over them, and written as ``(g (O, I, M, S), d0 (O, I, M))`` with tap ``j`` at
 delay ``d0 + j``; when the window covers the whole kernel it equals the dense form exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -73,8 +74,9 @@ def delays_to_positions(delays: torch.Tensor, max_delay: int) -> torch.Tensor:
     if delays.is_floating_point() and not torch.equal(delays, delays.round()):
         raise ValueError("delays must be integers (steps)")
     if delays.numel() and (int(delays.min()) < 0 or int(delays.max()) >= max_delay):
-        raise ValueError(f"delays must lie in [0, max_delay={max_delay}) steps, got range "
-                         f"[{int(delays.min())}, {int(delays.max())}]")
+        raise ValueError(
+            f"delays must lie in [0, max_delay={max_delay}) steps, got range [{int(delays.min())}, {int(delays.max())}]"
+        )
     return (centre_delay(max_delay) - delays).to(torch.get_default_dtype())
 
 
@@ -97,8 +99,9 @@ def window_size(sigma: float, max_delay: int, truncate: float) -> int:
     return int(min(max_delay, math.floor(2.0 * radius) + 1))
 
 
-def gauss_taps(weight: torch.Tensor, positions: torch.Tensor, sigma: float, max_delay: int,
-               truncate: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gauss_taps(
+    weight: torch.Tensor, positions: torch.Tensor, sigma: float, max_delay: int, truncate: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Truncated DCLS kernel in taps form.
 
     Args:

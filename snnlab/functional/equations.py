@@ -8,6 +8,7 @@ the operation order of the reference, which is why kernel spikes equal it bit fo
 
 This module imports nothing, so kernels (and anything else torch-free) can compile it.
 """
+
 from __future__ import annotations
 
 # -- charge modes --

@@ -28,6 +28,7 @@ which the fused kernels compile too. Each kind is one :class:`NeuronKind` record
 :data:`KINDS` (parameters, state, step, kernel family, module class, NIR node): the lists of
 kinds elsewhere (kernels, ``snnlab.nn``, NIR export and import) derive from it.
 """
+
 from __future__ import annotations
 
 import math
@@ -110,8 +111,14 @@ class CubaLIFParams:
 
     def __post_init__(self) -> None:
         _check_positive(type(self).__name__, tau_syn=self.tau_syn, tau_mem=self.tau_mem)
-        _check_finite(type(self).__name__, r=self.r, v_leak=self.v_leak, w_in=self.w_in,
-                      v_threshold=self.v_threshold, v_reset=self.v_reset)
+        _check_finite(
+            type(self).__name__,
+            r=self.r,
+            v_leak=self.v_leak,
+            w_in=self.w_in,
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+        )
 
 
 @dataclass(frozen=True)
@@ -156,8 +163,9 @@ def lif_charge(v: torch.Tensor, x: torch.Tensor, k: Scalar, v_rest: float, decay
     return eq.charge(v, x, k, v_rest, eq.DECAY_INPUT if decay_input else eq.DECAY_STATE)
 
 
-def fire_and_reset(h: torch.Tensor, theta: Scalar, v_reset: Optional[float], detach_reset: bool,
-                   surrogate: Surrogate) -> tuple[torch.Tensor, torch.Tensor]:
+def fire_and_reset(
+    h: torch.Tensor, theta: Scalar, v_reset: Optional[float], detach_reset: bool, surrogate: Surrogate
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Spike where ``h >= theta`` and reset; returns ``(spike, v)``."""
     s = surrogate(h - theta)
     sr = s.detach() if detach_reset else s
@@ -226,14 +234,20 @@ def register_kind(kind: NeuronKind) -> NeuronKind:
 
 
 register_kind(NeuronKind("if", IFParams, VState, if_step, lambda p: (_rest(p.v_reset),), "leaky", "IF", "IF"))
-register_kind(NeuronKind("lif", LIFParams, VState, lif_step, lambda p: (_rest(p.v_reset),), "leaky", "LIF", "LIF",
-                         learnable_leak=True))
-register_kind(NeuronKind("alif", ALIFParams, ALIFState, alif_step, lambda p: (_rest(p.v_reset), 0.0), "alif",
-                         "ALIF", None))
-register_kind(NeuronKind("cuba_lif", CubaLIFParams, CubaState, cuba_lif_step, lambda p: (p.v_leak, 0.0), "cuba",
-                         "CubaLIF", "CubaLIF"))
-register_kind(NeuronKind("li", LIParams, VState, li_step, lambda p: (p.v_reset,), "leaky", "LI", "LI",
-                         spiking=False))
+register_kind(
+    NeuronKind(
+        "lif", LIFParams, VState, lif_step, lambda p: (_rest(p.v_reset),), "leaky", "LIF", "LIF", learnable_leak=True
+    )
+)
+register_kind(
+    NeuronKind("alif", ALIFParams, ALIFState, alif_step, lambda p: (_rest(p.v_reset), 0.0), "alif", "ALIF", None)
+)
+register_kind(
+    NeuronKind(
+        "cuba_lif", CubaLIFParams, CubaState, cuba_lif_step, lambda p: (p.v_leak, 0.0), "cuba", "CubaLIF", "CubaLIF"
+    )
+)
+register_kind(NeuronKind("li", LIParams, VState, li_step, lambda p: (p.v_reset,), "leaky", "LI", "LI", spiking=False))
 
 STEPS: dict[str, Callable] = {name: kind.step for name, kind in KINDS.items()}
 PARAMS: dict[str, type] = {name: kind.params for name, kind in KINDS.items()}
@@ -247,14 +261,23 @@ def initial_state(kind: str, p: NeuronParams, like: torch.Tensor, full: Optional
     """
     record = KINDS.get(kind)
     if full is None:
+
         def full(shape, value, dtype, device):
             return torch.full(shape, value, dtype=dtype, device=device)
+
     shape = tuple(like.shape)
     return record.state(*(full(shape, float(value), like.dtype, like.device) for value in record.rest(p)))
 
 
-def run_sequence(kind: str, x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Surrogate,
-                 k: Optional[Scalar] = None, return_v: bool = False):
+def run_sequence(
+    kind: str,
+    x_seq: torch.Tensor,
+    state: tuple,
+    p: NeuronParams,
+    surrogate: Surrogate,
+    k: Optional[Scalar] = None,
+    return_v: bool = False,
+):
     """The one time loop: apply the step of ``kind`` over ``x_seq`` (T, ...).
 
     Returns ``(out_seq (T, ...), final_state, v_seq or None)``.

@@ -16,6 +16,7 @@ functions, and with :mod:`torch` functions for the reference backend (see :func:
 | Triangle (PiecewiseLinear) | piecewise quadratic | a max(0, 1 - a|x|) |
 | Rectangular | clip(a x + 1/2, 0, 1) | a [|x| < 1/(2a)] |
 """
+
 from __future__ import annotations
 
 import functools
@@ -81,7 +82,7 @@ _MATH_NS = {"exp": math.exp, "atan": math.atan, "fabs": abs, "math": math, "HALF
 _TORCH_NS = {"exp": torch.exp, "atan": torch.atan, "fabs": torch.abs, "math": math, "HALF_PI": HALF_PI}
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def bind(fn: Callable, namespace: str) -> Callable:
     """Return ``fn`` with its globals bound to ``"math"`` (numba, cuda) or ``"torch"`` functions."""
     ns = {"math": _MATH_NS, "torch": _TORCH_NS}[namespace]
@@ -156,12 +157,19 @@ PiecewiseLinear = Triangle
 SuperSpike = FastSigmoid
 
 SURROGATES: Registry[type[Surrogate]] = Registry("surrogate")
-for _name, _cls in (("atan", ATan), ("sigmoid", Sigmoid), ("fast_sigmoid", FastSigmoid), ("superspike", FastSigmoid),
-                    ("triangle", Triangle), ("piecewise_linear", Triangle), ("rectangular", Rectangular)):
+for _name, _cls in (
+    ("atan", ATan),
+    ("sigmoid", Sigmoid),
+    ("fast_sigmoid", FastSigmoid),
+    ("superspike", FastSigmoid),
+    ("triangle", Triangle),
+    ("piecewise_linear", Triangle),
+    ("rectangular", Rectangular),
+):
     SURROGATES.register(_name, _cls)
 
 
-def get_surrogate(spec: "str | dict | Surrogate | None", alpha: float | None = None) -> Surrogate:
+def get_surrogate(spec: str | dict | Surrogate | None, alpha: float | None = None) -> Surrogate:
     """Build a surrogate from a name (``"atan"``), a dict ``{"name":..., "alpha":...}`` or an instance."""
     if isinstance(spec, Surrogate):
         return spec

@@ -13,6 +13,7 @@ positive number is ever taken. One step of the scan (:func:`wkv_step`) is also t
 This reference is differentiated by autograd; the fused kernels in ``snnlab.kernels`` (numba,
 numba-cuda) are tested equal to it.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -38,8 +39,9 @@ def initial_wkv_state(like: torch.Tensor) -> WKVState:
     return WKVState(zeros, zeros.clone(), torch.full_like(like, NEG_INF))
 
 
-def wkv_step(w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-             state: WKVState) -> tuple[torch.Tensor, WKVState]:
+def wkv_step(
+    w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor, state: WKVState
+) -> tuple[torch.Tensor, WKVState]:
     """One token: ``k, v (B, C)``, state ``(B, C)`` each -> ``(wkv (B, C), next state)``."""
     a, b, p = state
     q = torch.maximum(p, u + k)  # exponent of the output's sums
@@ -54,8 +56,10 @@ def wkv_step(w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
 def check_wkv_args(w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> None:
     """Shapes: ``k, v (B, T, C)`` equal, ``w, u (C,)``; floating point."""
     if k.dim() != 3 or k.shape != v.shape or w.shape != (k.shape[2],) or u.shape != w.shape:
-        raise ShapeError(f"wkv: expected k, v (B, T, C) and w, u (C,); got k {tuple(k.shape)}, "
-                         f"v {tuple(v.shape)}, w {tuple(w.shape)}, u {tuple(u.shape)}")
+        raise ShapeError(
+            f"wkv: expected k, v (B, T, C) and w, u (C,); got k {tuple(k.shape)}, "
+            f"v {tuple(v.shape)}, w {tuple(w.shape)}, u {tuple(u.shape)}"
+        )
     if not all(t.is_floating_point() for t in (w, u, k, v)):
         raise ShapeError("wkv: w, u, k, v must be floating point")
 

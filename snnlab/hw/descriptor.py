@@ -5,6 +5,7 @@ shape, parameters, cores) and its incoming synapse tables: quantised integer wei
 their shared scale, the source layer and the delay in steps. ``hw/descriptor.schema.json``
 validates it.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,13 +37,34 @@ def _synapses(layer: NeuronLayer, bits: int) -> list[dict[str, Any]]:
     ints, info = quantise([np.asarray(p.weight, dtype=float) for p in weighted], bits)
     tables = []
     for p, q in zip(weighted, ints):
-        tables.append({"node": p.node, "op": p.op, "source": p.source, "delay_steps": p.delay_steps,
-                       "shape": list(q.shape), "scale": info.scale, "weight_bits": bits,
-                       "weights": q.ravel().tolist(), "nonzero": int((q != 0).sum())})
+        tables.append(
+            {
+                "node": p.node,
+                "op": p.op,
+                "source": p.source,
+                "delay_steps": p.delay_steps,
+                "shape": list(q.shape),
+                "scale": info.scale,
+                "weight_bits": bits,
+                "weights": q.ravel().tolist(),
+                "nonzero": int((q != 0).sum()),
+            }
+        )
     for p in layer.projections:
         if p.weight is None:
-            tables.append({"node": "", "op": "Identity", "source": p.source, "delay_steps": p.delay_steps,
-                           "shape": [], "scale": 1.0, "weight_bits": bits, "weights": [], "nonzero": 0})
+            tables.append(
+                {
+                    "node": "",
+                    "op": "Identity",
+                    "source": p.source,
+                    "delay_steps": p.delay_steps,
+                    "shape": [],
+                    "scale": 1.0,
+                    "weight_bits": bits,
+                    "weights": [],
+                    "nonzero": 0,
+                }
+            )
     return tables
 
 
@@ -65,15 +87,26 @@ def descriptor(graph: Any, profile: str | HardwareProfile, mapping: Mapping | No
         "weight_bits": bits,
         "inputs": [{"name": k, "shape": list(v)} for k, v in layers.inputs.items()],
         "cores": [
-            {"id": c.core_id, "neurons": c.neurons, "synapses": c.synapses, "utilisation": c.utilisation,
-             "slices": [{"layer": s[0], "start": s[1], "stop": s[2]} for s in c.slices]}
+            {
+                "id": c.core_id,
+                "neurons": c.neurons,
+                "synapses": c.synapses,
+                "utilisation": c.utilisation,
+                "slices": [{"layer": s[0], "start": s[1], "stop": s[2]} for s in c.slices],
+            }
             for c in mapping.cores
         ],
         "layers": [
-            {"name": l.name, "type": l.op, "shape": list(l.shape), "n_neurons": l.n_neurons,
-             "cores": mapping.cores_for(l.name), "params": _params(graph.nodes[l.name]),
-             "reset_mode": str((graph.nodes[l.name].metadata or {}).get("reset_mode", "zero")),
-             "synapses": _synapses(l, bits)}
+            {
+                "name": l.name,
+                "type": l.op,
+                "shape": list(l.shape),
+                "n_neurons": l.n_neurons,
+                "cores": mapping.cores_for(l.name),
+                "params": _params(graph.nodes[l.name]),
+                "reset_mode": str((graph.nodes[l.name].metadata or {}).get("reset_mode", "zero")),
+                "synapses": _synapses(l, bits),
+            }
             for l in layers.layers
         ],
         "writer": str(metadata.get("writer", "")),

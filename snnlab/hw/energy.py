@@ -17,14 +17,15 @@ MAC figure: a real-valued input is sent as one event per non-zero value) ``+ upd
 neuron_update_j + spikes * spike_routed_j + synops * weight_read_j``; plus ``static_power_w``
 times the latency. A dense-compute chip (GPU) is charged on dense MACs whatever the sparsity.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.hw import latency as lat
 from snnlab.hw.profiles import HardwareProfile, load_profile
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 
 E_MAC_45NM = 4.6e-12  # J, 32-bit FP mult 3.7 pJ + add 0.9 pJ (Horowitz, ISSCC 2014)
 E_AC_45NM = 0.9e-12  # J, 32-bit FP add (Horowitz, ISSCC 2014)
@@ -161,7 +162,9 @@ def _layer_energy(layer: LayerActivity, profile: HardwareProfile, scale: float) 
     )
 
 
-def chip_estimate(activity: ActivityProfile, profile: HardwareProfile, mapping: Any = None, steps: int | None = None) -> CostReport:
+def chip_estimate(
+    activity: ActivityProfile, profile: HardwareProfile, mapping: Any = None, steps: int | None = None
+) -> CostReport:
     """Energy and latency per inference of ``activity`` on ``profile``."""
     one, scale = _scaled(activity, steps)
     used = one.timesteps if steps is None else steps
@@ -175,7 +178,9 @@ def chip_estimate(activity: ActivityProfile, profile: HardwareProfile, mapping: 
     step = lat.step_time(one, profile, mapping)
     latency_s = step * used
     chips = int(profile.capacity["chips"])
-    report = CostReport(profile.name, "chip", layers, profile.energy["static_power_w"] * chips * latency_s, latency_s, step, used)
+    report = CostReport(
+        profile.name, "chip", layers, profile.energy["static_power_w"] * chips * latency_s, latency_s, step, used
+    )
     report.assumptions, report.title = profile.assumptions(), profile.title
     report.caveat = str(profile.raw.get("energy_caveat", ""))
     if mapping is not None:
@@ -183,7 +188,9 @@ def chip_estimate(activity: ActivityProfile, profile: HardwareProfile, mapping: 
     return report
 
 
-def estimate(source: Any, hw_profile: Any, mapping: Any = None, steps: int | None = None, method: str = "chip") -> CostReport:
+def estimate(
+    source: Any, hw_profile: Any, mapping: Any = None, steps: int | None = None, method: str = "chip"
+) -> CostReport:
     """Estimate energy and latency per inference.
 
     Args:

@@ -8,6 +8,7 @@ layer or an Input node) to that neuron layer, possibly through identity, pooling
 Delay nodes. Delay groups (docs/nir_conventions.md) appear as several synapse sets with their
 delay in steps. Connection counts ignore convolution borders (an upper bound).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

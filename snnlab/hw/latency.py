@@ -6,13 +6,14 @@ and a step lasts as long as its slowest core plus the barrier (``step_overhead_s
 ``sequential`` one (a GPU, a single-core chip) layers run in turn and their times add. A chip
 with a fixed tick (TrueNorth, SpiNNaker real-time) never takes less than ``min_step_s``.
 """
+
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.hw.profiles import HardwareProfile
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 
 
 def _next_neuron_layer(layers: list[LayerActivity], index: int) -> LayerActivity | None:
@@ -70,7 +71,9 @@ def step_time(activity: ActivityProfile, profile: HardwareProfile, mapping: Any 
     return max(step, profile.timing.get("min_step_s", 0.0))
 
 
-def latency(activity: ActivityProfile, profile: HardwareProfile, mapping: Any = None, steps: int | None = None) -> float:
+def latency(
+    activity: ActivityProfile, profile: HardwareProfile, mapping: Any = None, steps: int | None = None
+) -> float:
     """Seconds per inference: step time times the steps used (``steps`` overrides, e.g. early exit)."""
     used = activity.timesteps if steps is None else steps
     if used < 0:

@@ -5,6 +5,7 @@ inputs), split evenly over as many cores as its neurons and synapses need (when 
 split layers), and the parts are placed first-fit, packing small layers into partly used cores
 when the chip allows it. Weights are quantised symmetrically per layer to ``weight_bits``.
 """
+
 from __future__ import annotations
 
 import math
@@ -69,8 +70,14 @@ class Mapping:
         return {
             "profile": self.profile,
             "cores": [
-                {"id": c.core_id, "neurons": c.neurons, "synapses": c.synapses, "utilisation": c.utilisation,
-                 "synapse_utilisation": c.synapse_utilisation, "slices": [list(s) for s in c.slices]}
+                {
+                    "id": c.core_id,
+                    "neurons": c.neurons,
+                    "synapses": c.synapses,
+                    "utilisation": c.utilisation,
+                    "synapse_utilisation": c.synapse_utilisation,
+                    "slices": [list(s) for s in c.slices],
+                }
                 for c in self.cores
             ],
             "layer_cores": self.layer_cores,
@@ -99,7 +106,9 @@ def check_limits(graph: GraphLayers, profile: HardwareProfile) -> None:
             raise _fail(profile, name, "input channels", size, cap["max_inputs"])
     for layer in graph.layers:
         if not profile.supports(layer.op):
-            raise MappingError(f"layer {layer.name!r} is a {layer.op} neuron; {profile.name} supports {feats['neuron_types']}")
+            raise MappingError(
+                f"layer {layer.name!r} is a {layer.op} neuron; {profile.name} supports {feats['neuron_types']}"
+            )
         convs = any(p.op.startswith("Conv") for p in layer.projections)
         if convs and not feats["conv"]:
             raise MappingError(f"layer {layer.name!r} is convolutional; {profile.name} has no convolution support")
@@ -135,7 +144,9 @@ def _parts(layer: NeuronLayer, synapses: int, profile: HardwareProfile) -> int:
 
 def _place(cores: list[Core], free: list[Core], part: tuple[str, int, int], syn: int, pack: bool) -> Core | None:
     neurons = part[2] - part[1]
-    candidates = [c for c in cores if pack and c.neurons + neurons <= c.neuron_capacity and c.synapses + syn <= c.synapse_capacity]
+    candidates = [
+        c for c in cores if pack and c.neurons + neurons <= c.neuron_capacity and c.synapses + syn <= c.synapse_capacity
+    ]
     if not candidates:
         fitting = [c for c in free if neurons <= c.neuron_capacity and syn <= c.synapse_capacity]
         if not fitting:
@@ -162,7 +173,9 @@ def _assign(graph: GraphLayers, profile: HardwareProfile) -> tuple[list[Core], d
         bounds = np.linspace(0, layer.n_neurons, parts + 1).round().astype(int)
         ids = []
         for k in range(parts):
-            core = _place(used, free, (layer.name, int(bounds[k]), int(bounds[k + 1])), math.ceil(synapses / parts), pack)
+            core = _place(
+                used, free, (layer.name, int(bounds[k]), int(bounds[k + 1])), math.ceil(synapses / parts), pack
+            )
             if core is None:
                 need = len(used) + parts - k
                 raise _fail(profile, layer.name, "cores in total (network so far)", need, profile.total_cores)

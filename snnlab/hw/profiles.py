@@ -9,6 +9,7 @@ Built-in profiles live in the repository's ``hw/`` folder (``loihi``, ``loihi2``
 ``truenorth``, ``spinnaker2``, ``speck``, ``xylo_audio2``, ``odin``, ``cmos45``, ``gpu``); a user
 profile is any YAML file following ``hw/profile.schema.json``.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,7 @@ def available_profiles() -> list[str]:
     return sorted(names)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_schema(name: str = "profile.schema.json") -> dict[str, Any]:
     """The JSON schema ``name`` from the hw folder."""
     return json.loads(data_file(name).read_text())
@@ -224,7 +225,9 @@ def _resolve(name_or_path: str | Path) -> Path:
         path = folder / f"{name_or_path}.yaml"
         if path.is_file():
             return path
-    raise ProfileError(f"unknown hardware profile {str(name_or_path)!r}; built-in: {available_profiles()} or a .yaml path")
+    raise ProfileError(
+        f"unknown hardware profile {str(name_or_path)!r}; built-in: {available_profiles()} or a .yaml path"
+    )
 
 
 def load_profile(name_or_path: str | Path | HardwareProfile) -> HardwareProfile:
@@ -246,10 +249,13 @@ def load_profile(name_or_path: str | Path | HardwareProfile) -> HardwareProfile:
     try:
         data = yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)  # noqa: S506 (safe loader subclass)
     except UnicodeDecodeError:
-        raise ProfileError(f"{path}: not a text file (binary bytes); valid: a YAML profile following "
-                           "hw/profile.schema.json") from None
+        raise ProfileError(
+            f"{path}: not a text file (binary bytes); valid: a YAML profile following hw/profile.schema.json"
+        ) from None
     except yaml.YAMLError as err:
         raise ProfileError(f"{path}: not valid YAML: {one_line(err)}") from None
     if not isinstance(data, dict):
-        raise ProfileError(f"{path}: a profile is a mapping with keys name, title, kind, references, capacity, energy, timing, features")
+        raise ProfileError(
+            f"{path}: a profile is a mapping with keys name, title, kind, references, capacity, energy, timing, features"
+        )
     return profile_from_dict(data, str(path))

@@ -17,6 +17,7 @@ cells on active rows, a driver energy per active row and one ADC conversion per 
 against a digital accelerator doing the same synaptic operations; the counts are data, collected
 by whoever runs the network (the liquid-state machine of :mod:`snnlab.apps.lsm` does).
 """
+
 from __future__ import annotations
 
 import math
@@ -54,11 +55,15 @@ class RRAMDevice:
         if self.distribution not in DISTRIBUTIONS:
             raise ProfileError(f"{where}: distribution must be one of {DISTRIBUTIONS}, got {self.distribution!r}")
         if not (0 <= self.g_min_us < self.g_max_us):
-            raise ProfileError(f"{where}: need 0 <= g_min_us < g_max_us (conductance cannot be negative), "
-                               f"got g_min_us={self.g_min_us}, g_max_us={self.g_max_us}")
+            raise ProfileError(
+                f"{where}: need 0 <= g_min_us < g_max_us (conductance cannot be negative), "
+                f"got g_min_us={self.g_min_us}, g_max_us={self.g_max_us}"
+            )
         if not (self.g_min_us <= self.g_mean_us <= self.g_max_us) or self.g_std_us < 0:
-            raise ProfileError(f"{where}: need g_min_us <= g_mean_us <= g_max_us and g_std_us >= 0, "
-                               f"got mean {self.g_mean_us}, std {self.g_std_us}")
+            raise ProfileError(
+                f"{where}: need g_min_us <= g_mean_us <= g_max_us and g_std_us >= 0, "
+                f"got mean {self.g_mean_us}, std {self.g_std_us}"
+            )
         if not (isinstance(self.levels, int) and self.levels >= 2):
             raise ProfileError(f"{where}: levels must be an integer >= 2, got {self.levels!r}")
         for name in ("read_noise", "drift_nu"):
@@ -67,8 +72,10 @@ class RRAMDevice:
         if self.drift_t0_s <= 0:
             raise ProfileError(f"{where}: drift_t0_s must be > 0, got {self.drift_t0_s}")
         if not (0 <= self.stuck_at_hrs and 0 <= self.stuck_at_lrs and self.stuck_at_hrs + self.stuck_at_lrs <= 1):
-            raise ProfileError(f"{where}: stuck-at fractions must be >= 0 and sum to <= 1, "
-                               f"got hrs={self.stuck_at_hrs}, lrs={self.stuck_at_lrs}")
+            raise ProfileError(
+                f"{where}: stuck-at fractions must be >= 0 and sum to <= 1, "
+                f"got hrs={self.stuck_at_hrs}, lrs={self.stuck_at_lrs}"
+            )
 
     @property
     def g_range_us(self) -> float:
@@ -88,8 +95,9 @@ class RRAMMacro:
     driver_pj_per_row: float = 0.15
     adc_pj_per_col: float = 2.0
     device: RRAMDevice = field(default_factory=RRAMDevice)
-    digital_baseline: dict[str, float] = field(default_factory=lambda: {
-        "e_ac_pj": 0.9, "e_weight_read_pj": 5.0, "e_neuron_update_pj": 4.6})
+    digital_baseline: dict[str, float] = field(
+        default_factory=lambda: {"e_ac_pj": 0.9, "e_weight_read_pj": 5.0, "e_neuron_update_pj": 4.6}
+    )
 
     def __post_init__(self) -> None:
         for name in ("rows", "cols", "v_read", "t_read_ns"):
@@ -99,7 +107,7 @@ class RRAMMacro:
             if getattr(self, name) < 0:
                 raise ProfileError(f"RRAM macro {self.name}: {name} must be >= 0, got {getattr(self, name)}")
 
-    def with_device(self, **changes: Any) -> "RRAMMacro":
+    def with_device(self, **changes: Any) -> RRAMMacro:
         """A copy with some device parameters changed (for variability studies)."""
         return replace(self, device=replace(self.device, **changes))
 
@@ -110,7 +118,8 @@ class RRAMMacro:
             raise MappingError(
                 f"{what} needs {rows} rows x {need_cols} columns (differential pairs) but macro "
                 f"{self.name} has {self.rows} x {self.cols}: rows {rows}/{self.rows}, "
-                f"columns {need_cols}/{self.cols}; reduce the reservoir or inputs")
+                f"columns {need_cols}/{self.cols}; reduce the reservoir or inputs"
+            )
 
 
 def load_macro(name_or_path: str = "rram_40nm") -> RRAMMacro:
@@ -128,10 +137,17 @@ def load_macro(name_or_path: str = "rram_40nm") -> RRAMMacro:
     try:
         device = RRAMDevice(**data.get("device", {}))
         read, energy = data.get("read", {}), data.get("energy", {})
-        return RRAMMacro(name=data.get("name", path.stem), rows=data["rows"], cols=data["cols"],
-                         v_read=read["v_read"], t_read_ns=read["t_read_ns"],
-                         driver_pj_per_row=energy["driver_pj_per_row"], adc_pj_per_col=energy["adc_pj_per_col"],
-                         device=device, digital_baseline=data.get("digital_baseline", {}))
+        return RRAMMacro(
+            name=data.get("name", path.stem),
+            rows=data["rows"],
+            cols=data["cols"],
+            v_read=read["v_read"],
+            t_read_ns=read["t_read_ns"],
+            driver_pj_per_row=energy["driver_pj_per_row"],
+            adc_pj_per_col=energy["adc_pj_per_col"],
+            device=device,
+            digital_baseline=data.get("digital_baseline", {}),
+        )
     except KeyError as err:
         raise ProfileError(f"{path.name}: missing field {err.args[0]!r}") from None
     except TypeError as err:
@@ -195,8 +211,9 @@ def read(device: RRAMDevice, g: np.ndarray, rng: Optional[np.random.Generator]) 
     return g * (1.0 + device.read_noise * rng.standard_normal(g.shape))
 
 
-def crossbar_mvm(macro: RRAMMacro, x: np.ndarray, g_plus: np.ndarray, g_minus: np.ndarray,
-                 rng: Optional[np.random.Generator] = None) -> np.ndarray:
+def crossbar_mvm(
+    macro: RRAMMacro, x: np.ndarray, g_plus: np.ndarray, g_minus: np.ndarray, rng: Optional[np.random.Generator] = None
+) -> np.ndarray:
     """Column currents in uA for row inputs ``x (B, rows)`` in [0, 1] (fraction of ``v_read``).
 
     Returns ``(B, cols)`` = ``v_read * x @ (G+ - G-)`` with one noisy read per call.
@@ -209,7 +226,7 @@ def read_energy_pj(macro: RRAMMacro, active_rows: np.ndarray, g_plus: np.ndarray
     """Energy of one read with ``active_rows`` (bool, rows) driven: cells + drivers + ADCs."""
     rows = np.asarray(active_rows, dtype=bool)
     g_on = float(g_plus[rows].sum() + g_minus[rows].sum()) * 1e-6  # S
-    cell_pj = macro.v_read ** 2 * g_on * macro.t_read_ns * 1e-9 * 1e12
+    cell_pj = macro.v_read**2 * g_on * macro.t_read_ns * 1e-9 * 1e12
     return cell_pj + macro.driver_pj_per_row * int(rows.sum()) + macro.adc_pj_per_col * 2 * g_plus.shape[1]
 
 
@@ -247,7 +264,7 @@ def crossbar_energy(macro: RRAMMacro, activity: CrossbarActivity, n_neurons: int
     base, per = macro.digital_baseline, 1.0 / max(samples, 1)
     synops = activity.active_rows * n_neurons  # each active row feeds every neuron
     parts = {
-        "rram_cells_pj": macro.v_read ** 2 * activity.row_conductance_us * macro.t_read_ns * 1e-3 * per,  # uS*ns -> pJ
+        "rram_cells_pj": macro.v_read**2 * activity.row_conductance_us * macro.t_read_ns * 1e-3 * per,  # uS*ns -> pJ
         "rram_drivers_pj": macro.driver_pj_per_row * activity.active_rows * per,
         "rram_adcs_pj": macro.adc_pj_per_col * 2 * n_neurons * activity.reads * per,
         "neuron_updates_pj": activity.samples_steps * n_neurons * base["e_neuron_update_pj"] * per,
@@ -257,6 +274,12 @@ def crossbar_energy(macro: RRAMMacro, activity: CrossbarActivity, n_neurons: int
     crossbar = parts["rram_cells_pj"] + parts["rram_drivers_pj"] + parts["rram_adcs_pj"]
     rram_total = crossbar + parts["neuron_updates_pj"]
     digital = parts["digital_acs_pj"] + parts["digital_weight_reads_pj"] + parts["neuron_updates_pj"]
-    return {**parts, "rram_crossbar_pj": crossbar, "rram_total_pj": rram_total, "digital_pj": digital,
-            "synaptic_ops": synops * per, "efficiency_gain": digital / max(rram_total, 1e-12),
-            "synaptic_gain": (digital - parts["neuron_updates_pj"]) / max(crossbar, 1e-12)}
+    return {
+        **parts,
+        "rram_crossbar_pj": crossbar,
+        "rram_total_pj": rram_total,
+        "digital_pj": digital,
+        "synaptic_ops": synops * per,
+        "efficiency_gain": digital / max(rram_total, 1e-12),
+        "synaptic_gain": (digital - parts["neuron_updates_pj"]) / max(crossbar, 1e-12),
+    }

@@ -6,21 +6,38 @@
 - :func:`run_simulator`: the same in the event-driven simulator's streaming mode.
 - :func:`run_for_eval`: what ``snnlab eval RUN --early-exit`` runs.
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 from snnlab.inference.calibrate import Calibration, SweepPoint, calibrate, choose, pareto_front, sweep
-from snnlab.inference.confidence import (DynamicConfidence, ExitDecision, fixed_latency_accuracy, oracle,
-                                         predictions)
+from snnlab.inference.confidence import DynamicConfidence, ExitDecision, fixed_latency_accuracy, oracle, predictions
 from snnlab.inference.runner import EarlyExitRunner, RunStats, collect_outputs
 from snnlab.inference.sim_exit import SimExitResult, run_simulator
 from snnlab.inference.stream import NotStreamableError, check_streamable, run_streamed
 
 __all__ = [
-    "Calibration", "DynamicConfidence", "EarlyExitRunner", "ExitDecision", "NotStreamableError", "RunStats",
-    "SimExitResult", "SweepPoint", "calibrate", "check_streamable", "choose", "collect_outputs", "fixed_latency_accuracy",
-    "oracle", "pareto_front", "predictions", "run_for_eval", "run_simulator", "run_streamed", "sweep",
+    "Calibration",
+    "DynamicConfidence",
+    "EarlyExitRunner",
+    "ExitDecision",
+    "NotStreamableError",
+    "RunStats",
+    "SimExitResult",
+    "SweepPoint",
+    "calibrate",
+    "check_streamable",
+    "choose",
+    "collect_outputs",
+    "fixed_latency_accuracy",
+    "oracle",
+    "pareto_front",
+    "predictions",
+    "run_for_eval",
+    "run_simulator",
+    "run_streamed",
+    "sweep",
 ]
 
 

@@ -10,6 +10,7 @@ and picks a point on the Pareto front. Here the choice follows a rule the user g
 Everything works on recorded per-step outputs ``(T, B, C)`` (post hoc), so a sweep costs one
 forward pass.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -21,7 +22,16 @@ from snnlab.errors import ConfigError, ShapeError
 from snnlab.inference.confidence import DynamicConfidence, check_outputs, fixed_latency_accuracy
 
 DEFAULT_THRESHOLDS: tuple[float, ...] = tuple(round(0.05 * i, 2) for i in range(2, 18)) + (
-    0.9, 0.92, 0.94, 0.96, 0.98, 0.99, 0.995, 0.999, 1.0)
+    0.9,
+    0.92,
+    0.94,
+    0.96,
+    0.98,
+    0.99,
+    0.995,
+    0.999,
+    1.0,
+)
 
 
 @dataclass(frozen=True)
@@ -48,9 +58,14 @@ class Calibration:
     rule: dict
 
     def to_dict(self) -> dict:
-        return {"points": [p.to_dict() for p in self.points], "front": [p.to_dict() for p in self.front],
-                "chosen": self.chosen.to_dict(), "accuracy_t_max": self.accuracy_t_max, "t_max": self.t_max,
-                "rule": dict(self.rule)}
+        return {
+            "points": [p.to_dict() for p in self.points],
+            "front": [p.to_dict() for p in self.front],
+            "chosen": self.chosen.to_dict(),
+            "accuracy_t_max": self.accuracy_t_max,
+            "t_max": self.t_max,
+            "rule": dict(self.rule),
+        }
 
 
 def _check_labels(outputs: torch.Tensor, labels: torch.Tensor, owner: str) -> None:
@@ -59,8 +74,14 @@ def _check_labels(outputs: torch.Tensor, labels: torch.Tensor, owner: str) -> No
         raise ShapeError(f"{owner}: labels must be (B,) = ({outputs.shape[1]},), got {got}")
 
 
-def sweep(outputs: torch.Tensor, labels: torch.Tensor, thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-          smoothing: float = 30.0, t_max: Optional[int] = None, accumulate: bool = True) -> list[SweepPoint]:
+def sweep(
+    outputs: torch.Tensor,
+    labels: torch.Tensor,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    smoothing: float = 30.0,
+    t_max: Optional[int] = None,
+    accumulate: bool = True,
+) -> list[SweepPoint]:
     """(mean latency, accuracy) of DC at every threshold, on outputs (T, B, C) and labels (B,)."""
     check_outputs(outputs, "sweep")
     _check_labels(outputs, labels, "sweep")
@@ -86,8 +107,12 @@ def pareto_front(points: Sequence[SweepPoint]) -> list[SweepPoint]:
     return front
 
 
-def choose(front: Sequence[SweepPoint], accuracy_t_max: float, max_drop: Optional[float] = None,
-           target_latency: Optional[float] = None) -> SweepPoint:
+def choose(
+    front: Sequence[SweepPoint],
+    accuracy_t_max: float,
+    max_drop: Optional[float] = None,
+    target_latency: Optional[float] = None,
+) -> SweepPoint:
     """Pick a point of the front by one rule (see the module docstring).
 
     Raises:
@@ -107,9 +132,16 @@ def choose(front: Sequence[SweepPoint], accuracy_t_max: float, max_drop: Optiona
     return max(ok, key=lambda p: p.accuracy) if ok else min(front, key=lambda p: p.mean_latency)
 
 
-def calibrate(outputs: torch.Tensor, labels: torch.Tensor, max_drop: Optional[float] = None,
-              target_latency: Optional[float] = None, thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-              smoothing: float = 30.0, t_max: Optional[int] = None, accumulate: bool = True) -> Calibration:
+def calibrate(
+    outputs: torch.Tensor,
+    labels: torch.Tensor,
+    max_drop: Optional[float] = None,
+    target_latency: Optional[float] = None,
+    thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
+    smoothing: float = 30.0,
+    t_max: Optional[int] = None,
+    accumulate: bool = True,
+) -> Calibration:
     """Sweep thresholds on a validation split and choose an operating point.
 
     Args:

@@ -19,6 +19,7 @@ The *oracle* (the network's potential in the paper) stops every input at the fir
 prediction is correct (paper's definition, ``mode="earliest"``); ``mode="stable"`` stops at the
 first step from which the prediction stays correct to T_max.
 """
+
 from __future__ import annotations
 
 import math
@@ -78,8 +79,9 @@ class DynamicConfidence:
         ConfigError: for a value outside the ranges above.
     """
 
-    def __init__(self, threshold: float = 0.6, smoothing: float = 30.0, t_max: Optional[int] = None,
-                 accumulate: bool = True) -> None:
+    def __init__(
+        self, threshold: float = 0.6, smoothing: float = 30.0, t_max: Optional[int] = None, accumulate: bool = True
+    ) -> None:
         if not (_is_num(threshold) and 0.0 < threshold <= 1.0):
             raise ConfigError(f"DynamicConfidence: threshold must be a number in (0, 1], got {threshold!r}")
         if not (_is_num(smoothing) and smoothing > 0):
@@ -92,8 +94,10 @@ class DynamicConfidence:
         self.accumulate = bool(accumulate)
 
     def __repr__(self) -> str:
-        return (f"DynamicConfidence(threshold={self.threshold}, smoothing={self.smoothing}, "
-                f"t_max={self.t_max}, accumulate={self.accumulate})")
+        return (
+            f"DynamicConfidence(threshold={self.threshold}, smoothing={self.smoothing}, "
+            f"t_max={self.t_max}, accumulate={self.accumulate})"
+        )
 
     def budget(self, steps: int) -> int:
         """Steps that will be run for an input of ``steps`` steps: ``min(steps, t_max)``."""
@@ -150,8 +154,13 @@ def fixed_latency_accuracy(outputs: torch.Tensor, labels: torch.Tensor, accumula
     return correct.float().mean(1)
 
 
-def oracle(outputs: torch.Tensor, labels: torch.Tensor, mode: str = "earliest", accumulate: bool = True,
-           t_max: Optional[int] = None) -> ExitDecision:
+def oracle(
+    outputs: torch.Tensor,
+    labels: torch.Tensor,
+    mode: str = "earliest",
+    accumulate: bool = True,
+    t_max: Optional[int] = None,
+) -> ExitDecision:
     """The oracle exit: per sample, the earliest step that gets it right (an upper bound for DC).
 
     Args:

@@ -3,6 +3,7 @@
 Counting itself is :class:`snnlab.analysis.hooks.ActivityRecorder` (one set of NeuroBench
 rules for the whole project); this module only derives the paper's activity measure from it.
 """
+
 from __future__ import annotations
 
 from snnlab.ir.activity import ActivityProfile

@@ -11,6 +11,7 @@ the network learns ``eps`` with an MSE loss (``t`` indexed 0..N-1 as in the offi
   steps: ``x_prev = sqrt(abar_prev) x0_hat + sqrt(1 - abar_prev - sigma^2) eps + sigma z``,
   ``x0_hat`` clipped to [-1, 1].
 """
+
 from __future__ import annotations
 
 from typing import Callable, Optional
@@ -74,9 +75,15 @@ def _t(step: int, n: int, like: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def ddim_sample(model: EpsModel, schedule: NoiseSchedule, x_T: torch.Tensor, steps: int = 50, eta: float = 0.0,
-                generator: Optional[torch.Generator] = None,
-                progress: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+def ddim_sample(
+    model: EpsModel,
+    schedule: NoiseSchedule,
+    x_T: torch.Tensor,
+    steps: int = 50,
+    eta: float = 0.0,
+    generator: Optional[torch.Generator] = None,
+    progress: Optional[Callable[[int], None]] = None,
+) -> torch.Tensor:
     """DDIM from noise ``x_T`` (B, C, H, W) in ``steps`` network evaluations; returns x_0 in [-1, 1]."""
     if eta < 0:
         raise ConfigError(f"DDIM eta must be >= 0, got {eta}")
@@ -96,20 +103,31 @@ def ddim_sample(model: EpsModel, schedule: NoiseSchedule, x_T: torch.Tensor, ste
     return x
 
 
-def _ddim_step(schedule: NoiseSchedule, x0: torch.Tensor, eps: torch.Tensor, step: int, prev: int, eta: float,
-               generator: Optional[torch.Generator]) -> torch.Tensor:
+def _ddim_step(
+    schedule: NoiseSchedule,
+    x0: torch.Tensor,
+    eps: torch.Tensor,
+    step: int,
+    prev: int,
+    eta: float,
+    generator: Optional[torch.Generator],
+) -> torch.Tensor:
     ab, ab_prev = float(schedule.alphas_bar[step]), float(schedule.alphas_bar[prev])
     sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)) ** 0.5
-    x = ab_prev ** 0.5 * x0 + max(1 - ab_prev - sigma ** 2, 0.0) ** 0.5 * eps
+    x = ab_prev**0.5 * x0 + max(1 - ab_prev - sigma**2, 0.0) ** 0.5 * eps
     if sigma > 0:
         x = x + sigma * torch.randn(x0.shape, device=x0.device, dtype=x0.dtype, generator=generator)
     return x
 
 
 @torch.no_grad()
-def ddpm_sample(model: EpsModel, schedule: NoiseSchedule, x_T: torch.Tensor,
-                generator: Optional[torch.Generator] = None,
-                progress: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+def ddpm_sample(
+    model: EpsModel,
+    schedule: NoiseSchedule,
+    x_T: torch.Tensor,
+    generator: Optional[torch.Generator] = None,
+    progress: Optional[Callable[[int], None]] = None,
+) -> torch.Tensor:
     """Ancestral sampling over all ``N`` steps with the fixed-large variance; returns x_0 in [-1, 1]."""
     var = torch.cat([schedule.posterior_var[1:2], schedule.betas[1:]])  # fixedlarge
     x = x_T
@@ -132,14 +150,22 @@ def _posterior_mean(schedule: NoiseSchedule, x0: torch.Tensor, x_t: torch.Tensor
     ab = float(schedule.alphas_bar[step])
     ab_prev = float(schedule.alphas_bar[step - 1]) if step > 0 else 1.0
     beta = float(schedule.betas[step])
-    c0 = ab_prev ** 0.5 * beta / (1 - ab)
+    c0 = ab_prev**0.5 * beta / (1 - ab)
     ct = (1 - beta) ** 0.5 * (1 - ab_prev) / (1 - ab)
     return c0 * x0 + ct * x_t
 
 
-def sample(model: EpsModel, schedule: NoiseSchedule, shape: tuple[int, ...], sampler: str = "ddim", steps: int = 50,
-           eta: float = 0.0, seed: int = 0, device: Optional[torch.device] = None,
-           progress: Optional[Callable[[int], None]] = None) -> torch.Tensor:
+def sample(
+    model: EpsModel,
+    schedule: NoiseSchedule,
+    shape: tuple[int, ...],
+    sampler: str = "ddim",
+    steps: int = 50,
+    eta: float = 0.0,
+    seed: int = 0,
+    device: Optional[torch.device] = None,
+    progress: Optional[Callable[[int], None]] = None,
+) -> torch.Tensor:
     """Draw ``shape[0]`` images with a seeded generator; ``sampler`` "ddim" or "ddpm" (all N steps)."""
     if sampler not in ("ddim", "ddpm"):
         raise ConfigError(f"sampler must be ddim or ddpm, got {sampler!r}")

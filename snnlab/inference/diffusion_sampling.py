@@ -6,6 +6,7 @@ threshold scaled (threshold guidance, SDM Eq. 18: training-free). Images are ret
 [-1, 1]; :func:`save_samples` writes the ``.npz`` (uint8 ``images`` (N, C, H, W)) and an
 image-grid PNG.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,13 +35,24 @@ def guidance(model: nn.Module, threshold: float) -> contextlib.AbstractContextMa
     if threshold == 1.0:
         return contextlib.nullcontext()
     if not getattr(model, "spiking", False):
-        raise ConfigError(f"--threshold {threshold}: threshold guidance needs a spiking model; this one has no IF neurons")
+        raise ConfigError(
+            f"--threshold {threshold}: threshold guidance needs a spiking model; this one has no IF neurons"
+        )
     return model.threshold_scale(threshold)
 
 
-def generate(model: nn.Module, schedule: NoiseSchedule, n: int, sampler: str = "ddim", steps: int = 50,
-             threshold: float = 1.0, seed: int = 0, batch: int = 64, progress: bool = False,
-             device: Optional[torch.device] = None) -> torch.Tensor:
+def generate(
+    model: nn.Module,
+    schedule: NoiseSchedule,
+    n: int,
+    sampler: str = "ddim",
+    steps: int = 50,
+    threshold: float = 1.0,
+    seed: int = 0,
+    batch: int = 64,
+    progress: bool = False,
+    device: Optional[torch.device] = None,
+) -> torch.Tensor:
     """``n`` images ``(n, C, S, S)`` in [-1, 1]."""
     if not (isinstance(n, int) and n >= 1):
         raise ConfigError(f"--n must be a positive int, got {n!r}")
@@ -54,8 +66,18 @@ def generate(model: nn.Module, schedule: NoiseSchedule, n: int, sampler: str = "
     with guidance(model, threshold), torch.no_grad():
         for i, start in enumerate(range(0, n, batch)):
             b = min(batch, n - start)
-            out.append(sample(model, schedule, (b, *shape), sampler, steps, seed=seed + i, device=device,
-                              progress=bar.update if bar else None).cpu())
+            out.append(
+                sample(
+                    model,
+                    schedule,
+                    (b, *shape),
+                    sampler,
+                    steps,
+                    seed=seed + i,
+                    device=device,
+                    progress=bar.update if bar else None,
+                ).cpu()
+            )
     if bar:
         bar.close()
     return torch.cat(out)
@@ -83,7 +105,7 @@ def image_grid(images: np.ndarray, cols: Optional[int] = None, pad: int = 1) -> 
     for k in range(n):
         r, q = divmod(k, cols)
         y, x = pad + r * (h + pad), pad + q * (w + pad)
-        grid[y:y + h, x:x + w] = images[k].transpose(1, 2, 0)
+        grid[y : y + h, x : x + w] = images[k].transpose(1, 2, 0)
     return grid
 
 

@@ -18,6 +18,7 @@ Protocol (no choice ever reads the test split):
 Outputs: ``RUN/early_exit.json``, ``RUN/plots/early_exit_pareto.png`` and
 ``RUN/plots/early_exit_latency_hist.png``.
 """
+
 from __future__ import annotations
 
 import json
@@ -39,7 +40,9 @@ from snnlab.inference.stream import NotStreamableError, check_streamable
 
 CALIB_SEED = 0
 PAPER_THRESHOLD = 0.6  # Li, Jones and Furber's official main.py: exit once the confidence exceeds 0.6
-PAPER_RULE_SOURCE = "fixed threshold 0.6 (official repository chenlicodebank/Dynamic-Confidence-in-Spiking-Neural-Networks, main.py)"
+PAPER_RULE_SOURCE = (
+    "fixed threshold 0.6 (official repository chenlicodebank/Dynamic-Confidence-in-Spiking-Neural-Networks, main.py)"
+)
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,16 @@ class EarlyExitOptions:
     hw: str = "loihi2"  # hardware profile for the energy estimate ("" or "none": skip)
 
     @classmethod
-    def from_args(cls, args: Any) -> "EarlyExitOptions":
+    def from_args(cls, args: Any) -> EarlyExitOptions:
         """Read the fields above from an argparse namespace (or any object), hyphens as underscores."""
         values = {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name, None) is not None}
         opts = cls(**values)
         if opts.calib_size is not None and opts.calib_size < 2:
             raise ConfigError(f"--calib-size must be >= 2 validation samples, got {opts.calib_size}")
         if opts.threshold is not None and not 0 < opts.threshold <= 1:
-            raise ConfigError(f"--threshold must be in (0, 1] (the paper's rule is {PAPER_THRESHOLD}), got {opts.threshold}")
+            raise ConfigError(
+                f"--threshold must be in (0, 1] (the paper's rule is {PAPER_THRESHOLD}), got {opts.threshold}"
+            )
         return opts
 
 
@@ -81,7 +86,7 @@ def _rows(batches: Iterable, keep: torch.Tensor) -> Iterator[tuple[torch.Tensor,
     offset = 0
     for x, y in batches:
         n = x.shape[1]
-        idx = keep[offset:offset + n].nonzero().squeeze(1)
+        idx = keep[offset : offset + n].nonzero().squeeze(1)
         offset += n
         if idx.numel():
             yield x.index_select(1, idx.to(x.device)), torch.as_tensor(y)[idx]
@@ -98,16 +103,20 @@ def _energy(stats: RunStats, hw: str) -> dict[str, float]:
     return energy_per_inference(profile, hw)
 
 
-def _compute(model: nn.Module, rule: DynamicConfidence, loader: Iterable, keep: torch.Tensor,
-             hw: str) -> dict[str, Any]:
+def _compute(
+    model: nn.Module, rule: DynamicConfidence, loader: Iterable, keep: torch.Tensor, hw: str
+) -> dict[str, Any]:
     """Run held-out samples with and without exit; wall time, SynOps, spikes and energy."""
     runner = EarlyExitRunner(model, rule, count=True)
     runs = {mode: runner.run(_rows(loader, keep), early_exit=mode == "exit") for mode in ("exit", "full")}
     result: dict[str, Any] = {"streamable": True}
     for mode, stats in runs.items():
-        result[mode] = {"wall_s": stats.wall_s, "synaptic_ops_per_sample": stats.synaptic_ops,
-                        "spikes_per_neuron": spikes_per_neuron(stats.profile),
-                        "mean_latency": stats.decision.mean_latency()}
+        result[mode] = {
+            "wall_s": stats.wall_s,
+            "synaptic_ops_per_sample": stats.synaptic_ops,
+            "spikes_per_neuron": spikes_per_neuron(stats.profile),
+            "mean_latency": stats.decision.mean_latency(),
+        }
     for key in ("wall_s", "synaptic_ops_per_sample", "spikes_per_neuron"):
         full = result["full"][key]
         result[f"{key}_saved"] = 1.0 - result["exit"][key] / full if full else 0.0
@@ -116,9 +125,14 @@ def _compute(model: nn.Module, rule: DynamicConfidence, loader: Iterable, keep: 
     except (ImportError, ValueError, TypeError, KeyError) as err:  # a missing or unusable cost model
         result["energy"] = {"error": str(err)}
         return result
-    result["energy"] = {k: {"exit": energy["exit"][k], "full": energy["full"][k],
-                            "saved": 1.0 - energy["exit"][k] / energy["full"][k] if energy["full"][k] else 0.0}
-                        for k in energy["full"]}
+    result["energy"] = {
+        k: {
+            "exit": energy["exit"][k],
+            "full": energy["full"][k],
+            "saved": 1.0 - energy["exit"][k] / energy["full"][k] if energy["full"][k] else 0.0,
+        }
+        for k in energy["full"]
+    }
     result["energy_basis"] = energy_basis(hw)
     return result
 
@@ -133,12 +147,14 @@ def _streamable(model: nn.Module, loader: Iterable) -> Optional[str]:
     return None
 
 
-def calibrate_on_validation(outputs: torch.Tensor, labels: torch.Tensor,
-                            opts: EarlyExitOptions) -> tuple[Calibration, DynamicConfidence]:
+def calibrate_on_validation(
+    outputs: torch.Tensor, labels: torch.Tensor, opts: EarlyExitOptions
+) -> tuple[Calibration, DynamicConfidence]:
     """Sweep and choose on validation outputs (T, N, C); the rule to apply to the test split."""
     idx = calibration_subset(labels.numel(), opts.calib_size)
-    cal = calibrate(outputs[:, idx], labels[idx], opts.max_drop, opts.target_latency, DEFAULT_THRESHOLDS,
-                    opts.smoothing, opts.t_max)
+    cal = calibrate(
+        outputs[:, idx], labels[idx], opts.max_drop, opts.target_latency, DEFAULT_THRESHOLDS, opts.smoothing, opts.t_max
+    )
     threshold = opts.threshold if opts.threshold is not None else cal.chosen.threshold
     return cal, DynamicConfidence(threshold, opts.smoothing, opts.t_max)
 
@@ -154,8 +170,9 @@ class Reported:
     labels: torch.Tensor  # (N_test,)
 
 
-def evaluate_outputs(outputs: torch.Tensor, labels: torch.Tensor, cal: Calibration, rule: DynamicConfidence,
-                     opts: EarlyExitOptions) -> tuple[dict[str, Any], Reported]:
+def evaluate_outputs(
+    outputs: torch.Tensor, labels: torch.Tensor, cal: Calibration, rule: DynamicConfidence, opts: EarlyExitOptions
+) -> tuple[dict[str, Any], Reported]:
     """Apply a rule fixed beforehand to test outputs (T, N, C) and report (no model needed).
 
     Returns:
@@ -167,17 +184,28 @@ def evaluate_outputs(outputs: torch.Tensor, labels: torch.Tensor, cal: Calibrati
     paper, stable = oracle(outputs, labels, "earliest", t_max=T), oracle(outputs, labels, "stable", t_max=T)
     fixed = DynamicConfidence(PAPER_THRESHOLD, opts.smoothing, opts.t_max).decide(outputs)
     report = {
-        "threshold": rule.threshold, "smoothing": rule.smoothing, "t_max": T,
+        "threshold": rule.threshold,
+        "smoothing": rule.smoothing,
+        "t_max": T,
         "rule": ({"fixed_threshold": rule.threshold} if opts.threshold is not None else dict(cal.rule)),
-        **_summary(decision, labels), "accuracy_t_max": float(acc_curve[-1]),
+        **_summary(decision, labels),
+        "accuracy_t_max": float(acc_curve[-1]),
         "latency_cut": 1.0 - decision.mean_latency() / T,
         "accuracy_per_step": [float(a) for a in acc_curve],
-        "paper_rule": {"definition": PAPER_RULE_SOURCE, "threshold": PAPER_THRESHOLD, **_summary(fixed, labels),
-                       "latency_cut": 1.0 - fixed.mean_latency() / T},
-        "oracle": {"definition": "earliest step whose prediction is correct (the paper's potential)",
-                   **_summary(paper, labels)},
-        "oracle_stable": {"definition": "earliest step from which the prediction stays correct to T_max",
-                          **_summary(stable, labels)},
+        "paper_rule": {
+            "definition": PAPER_RULE_SOURCE,
+            "threshold": PAPER_THRESHOLD,
+            **_summary(fixed, labels),
+            "latency_cut": 1.0 - fixed.mean_latency() / T,
+        },
+        "oracle": {
+            "definition": "earliest step whose prediction is correct (the paper's potential)",
+            **_summary(paper, labels),
+        },
+        "oracle_stable": {
+            "definition": "earliest step from which the prediction stays correct to T_max",
+            **_summary(stable, labels),
+        },
         "calibration": cal.to_dict(),
     }
     return report, Reported(cal, decision, paper, outputs, labels)
@@ -192,8 +220,14 @@ def _prepare(model: nn.Module, opts: EarlyExitOptions) -> nn.Module:
     return model.eval()
 
 
-def run_for_eval(run_dir: str | Path, model: nn.Module, loader: Iterable, args: Any,
-                 calib_loader: Optional[Iterable] = None, calib_split: str = "valid") -> dict[str, Any]:
+def run_for_eval(
+    run_dir: str | Path,
+    model: nn.Module,
+    loader: Iterable,
+    args: Any,
+    calib_loader: Optional[Iterable] = None,
+    calib_split: str = "valid",
+) -> dict[str, Any]:
     """Early-exit evaluation of a trained model; writes ``early_exit.json`` and two plots.
 
     Args:
@@ -213,8 +247,10 @@ def run_for_eval(run_dir: str | Path, model: nn.Module, loader: Iterable, args: 
     """
     opts = EarlyExitOptions.from_args(args)
     if calib_loader is None:
-        raise ConfigError("early exit chooses its threshold on a validation split, never on the test split; the run's "
-                          "recipe has none: set data.valid_split (e.g. data.valid_split=valid)")
+        raise ConfigError(
+            "early exit chooses its threshold on a validation split, never on the test split; the run's "
+            "recipe has none: set data.valid_split (e.g. data.valid_split=valid)"
+        )
     run_dir = Path(run_dir)
     model = _prepare(model, opts)
     with torch.no_grad():
@@ -223,17 +259,27 @@ def run_for_eval(run_dir: str | Path, model: nn.Module, loader: Iterable, args: 
     with torch.no_grad():  # the test split, read only after the rule is fixed
         outputs, labels = collect_outputs(model, loader)
     report, rep = evaluate_outputs(outputs, labels, cal, rule, opts)
-    report["split"] = {"calibration": int(calibration_subset(cal_y.numel(), opts.calib_size).numel()),
-                       "calibration_split": calib_split, "reported": int(labels.numel()),
-                       "how": "threshold chosen on the validation split (held out from training); the test split only reports"}
+    report["split"] = {
+        "calibration": int(calibration_subset(cal_y.numel(), opts.calib_size).numel()),
+        "calibration_split": calib_split,
+        "reported": int(labels.numel()),
+        "how": "threshold chosen on the validation split (held out from training); the test split only reports",
+    }
     reason = _streamable(model, loader)
     everything = torch.ones(labels.numel(), dtype=torch.bool)
-    report["compute"] = _compute(model, rule, loader, everything, opts.hw) if reason is None else {
-        "streamable": False, "reason": reason}
+    report["compute"] = (
+        _compute(model, rule, loader, everything, opts.hw)
+        if reason is None
+        else {"streamable": False, "reason": reason}
+    )
     test_sweep = sweep(rep.outputs, rep.labels, [p.threshold for p in cal.points], opts.smoothing, opts.t_max)
     plots = run_dir / "plots"
-    plot_pareto(cal, plots / "early_exit_pareto.png", test_sweep, (rep.oracle.mean_latency(), rep.oracle.accuracy(rep.labels)))
-    plot_latency_hist(rep.decision.exit_step, rep.decision.t_max, plots / "early_exit_latency_hist.png", rep.oracle.exit_step)
+    plot_pareto(
+        cal, plots / "early_exit_pareto.png", test_sweep, (rep.oracle.mean_latency(), rep.oracle.accuracy(rep.labels))
+    )
+    plot_latency_hist(
+        rep.decision.exit_step, rep.decision.t_max, plots / "early_exit_latency_hist.png", rep.oracle.exit_step
+    )
     report["plots"] = ["plots/early_exit_pareto.png", "plots/early_exit_latency_hist.png"]
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "early_exit.json").write_text(json.dumps(report, indent=1))
@@ -247,9 +293,11 @@ def summary_line(report: dict[str, Any], path: Any) -> str:
     ops = f", synaptic ops -{saved:.0%}" if saved is not None else ""
     split, paper = report["split"], report["paper_rule"]
     how = "fixed" if "fixed_threshold" in report.get("rule", {}) else "chosen"
-    return (f"early exit (threshold {report['threshold']:g} {how}; validation sweep on {split['calibration']} "
-            f"'{split['calibration_split']}' samples): mean latency {report['mean_latency']:.2f} of {report['t_max']} "
-            f"steps (cut {report['latency_cut']:.0%}), accuracy {report['accuracy']:.2%} vs "
-            f"{report['accuracy_t_max']:.2%} at T_max ({change:+.2f} pp) on {split['reported']} test samples{ops}; "
-            f"paper's fixed threshold {paper['threshold']:g}: {paper['mean_latency']:.2f} steps, "
-            f"{paper['accuracy']:.2%} -> {path}")
+    return (
+        f"early exit (threshold {report['threshold']:g} {how}; validation sweep on {split['calibration']} "
+        f"'{split['calibration_split']}' samples): mean latency {report['mean_latency']:.2f} of {report['t_max']} "
+        f"steps (cut {report['latency_cut']:.0%}), accuracy {report['accuracy']:.2%} vs "
+        f"{report['accuracy_t_max']:.2%} at T_max ({change:+.2f} pp) on {split['reported']} test samples{ops}; "
+        f"paper's fixed threshold {paper['threshold']:g}: {paper['mean_latency']:.2f} steps, "
+        f"{paper['accuracy']:.2%} -> {path}"
+    )

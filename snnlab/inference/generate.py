@@ -8,6 +8,7 @@ without a recurrent form must do. Both sample from the same logits.
 Sampling: ``temperature`` divides the logits (0: greedy); ``top_p`` keeps the smallest set of
 most likely tokens whose probability reaches ``top_p`` (nucleus sampling).
 """
+
 from __future__ import annotations
 
 import time
@@ -48,8 +49,9 @@ def sample(logits: torch.Tensor, temperature: float, top_p: Optional[float], gen
     return int(torch.multinomial(probs, 1, generator=gen))
 
 
-def check_generation_args(prompt_ids: Any, tokens: int, temperature: float, top_p: Optional[float],
-                          ctx_len: int, mode: str) -> None:
+def check_generation_args(
+    prompt_ids: Any, tokens: int, temperature: float, top_p: Optional[float], ctx_len: int, mode: str
+) -> None:
     """One-line errors for the bad inputs of :func:`generate`."""
     if len(prompt_ids) == 0:
         raise ConfigError("--prompt: the prompt is empty; give at least one character")
@@ -66,10 +68,17 @@ def check_generation_args(prompt_ids: Any, tokens: int, temperature: float, top_
 
 
 @torch.no_grad()
-def generate(model: torch.nn.Module, prompt_ids: list[int], tokens: int, temperature: float = 1.0,
-             top_p: Optional[float] = None, seed: int = 0, mode: str = "recurrent",
-             decode: Optional[Callable[[list[int]], str]] = None,
-             on_text: Optional[Callable[[str], None]] = None) -> Generation:
+def generate(
+    model: torch.nn.Module,
+    prompt_ids: list[int],
+    tokens: int,
+    temperature: float = 1.0,
+    top_p: Optional[float] = None,
+    seed: int = 0,
+    mode: str = "recurrent",
+    decode: Optional[Callable[[list[int]], str]] = None,
+    on_text: Optional[Callable[[str], None]] = None,
+) -> Generation:
     """Continue ``prompt_ids`` by ``tokens`` tokens; ``on_text`` receives each piece as it comes.
 
     Args:

@@ -7,6 +7,7 @@ next steps run on fewer rows. With ``early_exit=False`` the same loop runs every
 T_max: the fair baseline for wall time and operation counts. Its decisions equal the post hoc
 :meth:`DynamicConfidence.decide` on the multi-step outputs.
 """
+
 from __future__ import annotations
 
 import time
@@ -16,11 +17,11 @@ from typing import Iterable, Optional
 import torch
 from torch import nn
 
-from snnlab.ir.activity import ActivityProfile
+from snnlab.analysis.hooks import ActivityRecorder
 from snnlab.errors import ShapeError
 from snnlab.inference.confidence import DynamicConfidence, ExitDecision
-from snnlab.analysis.hooks import ActivityRecorder
 from snnlab.inference.stream import keep_rows, step_outputs, streaming
+from snnlab.ir.activity import ActivityProfile
 
 
 @dataclass
@@ -42,8 +43,12 @@ class RunStats:
 
 
 def _concat(decisions: list[ExitDecision]) -> ExitDecision:
-    return ExitDecision(torch.cat([d.exit_step for d in decisions]), torch.cat([d.prediction for d in decisions]),
-                        torch.cat([d.confidence for d in decisions]), max(d.t_max for d in decisions))
+    return ExitDecision(
+        torch.cat([d.exit_step for d in decisions]),
+        torch.cat([d.prediction for d in decisions]),
+        torch.cat([d.confidence for d in decisions]),
+        max(d.t_max for d in decisions),
+    )
 
 
 class EarlyExitRunner:
@@ -88,8 +93,14 @@ class EarlyExitRunner:
                     acc, active = acc.index_select(0, keep), active.index_select(0, keep)
         return ExitDecision(exit_step, pred, conf, T)
 
-    def _record(self, done: torch.Tensor, active: torch.Tensor, acc: torch.Tensor, t: int,
-                into: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> None:
+    def _record(
+        self,
+        done: torch.Tensor,
+        active: torch.Tensor,
+        acc: torch.Tensor,
+        t: int,
+        into: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    ) -> None:
         """Write exit step, prediction and confidence of the samples finishing at step ``t``."""
         if not bool(done.any()):
             return
@@ -139,8 +150,9 @@ def model_device(model: nn.Module) -> torch.device:
 
 
 @torch.no_grad()
-def collect_outputs(model: nn.Module, batches: Iterable,
-                    device: Optional[torch.device] = None) -> tuple[torch.Tensor, torch.Tensor]:
+def collect_outputs(
+    model: nn.Module, batches: Iterable, device: Optional[torch.device] = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Dense multi-step outputs of every batch: ``(T, N, C)`` and labels ``(N,)``.
 
     Batches of different lengths are padded at the end with zero outputs, which leave the

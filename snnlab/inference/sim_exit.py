@@ -8,6 +8,7 @@ removed: from its exit on it receives no input events (an event-driven simulator
 synaptic work for absent events) and its decision is frozen. The loop ends when every sample
 has exited or at T_max.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

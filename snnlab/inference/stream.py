@@ -12,6 +12,7 @@ Models with other memory (a time convolution, learnable delays, an encoder that 
 input T times) do not stream; :func:`check_streamable` compares the streamed outputs with the
 multi-step ones and raises :class:`NotStreamableError` instead of giving wrong answers.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -67,8 +68,10 @@ def keep_rows(model: nn.Module, keep: torch.Tensor, batch: int) -> None:
         sliced = []
         for tensor in m.state:
             if tensor.numel() % batch:
-                raise ShapeError(f"keep_rows: a {type(m).__name__} state of {tensor.numel()} elements does not "
-                                 f"split into {batch} samples")
+                raise ShapeError(
+                    f"keep_rows: a {type(m).__name__} state of {tensor.numel()} elements does not "
+                    f"split into {batch} samples"
+                )
             sliced.append(tensor.reshape(batch, -1).index_select(0, keep).reshape(-1))
         m.state = type(m.state)(*sliced)
 
@@ -78,8 +81,10 @@ def step_outputs(model: nn.Module, x_t: torch.Tensor) -> torch.Tensor:
     out = model(x_t.unsqueeze(0))
     if not isinstance(out, torch.Tensor) or out.dim() < 2 or out.shape[0] != 1:
         got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise NotStreamableError(f"streaming: a one-step input (1, B, ...) gave {got}; the model must return "
-                                 "per-step outputs (T, B, C) with T = 1")
+        raise NotStreamableError(
+            f"streaming: a one-step input (1, B, ...) gave {got}; the model must return "
+            "per-step outputs (T, B, C) with T = 1"
+        )
     return out[0]
 
 
@@ -97,6 +102,8 @@ def check_streamable(model: nn.Module, x: torch.Tensor, rtol: float = 1e-4, atol
     streamed = run_streamed(model, x)
     if full.shape != streamed.shape or not torch.allclose(full, streamed, rtol=rtol, atol=atol):
         err = (full - streamed).abs().max().item() if full.shape == streamed.shape else float("nan")
-        raise NotStreamableError(f"streaming: step-by-step outputs {tuple(streamed.shape)} differ from the multi-step "
-                                 f"outputs {tuple(full.shape)} (max abs diff {err:.3g}); the model keeps memory "
-                                 "outside its neuron modules, so per-sample early stopping cannot skip its compute")
+        raise NotStreamableError(
+            f"streaming: step-by-step outputs {tuple(streamed.shape)} differ from the multi-step "
+            f"outputs {tuple(full.shape)} (max abs diff {err:.3g}); the model keeps memory "
+            "outside its neuron modules, so per-sample early stopping cannot skip its compute"
+        )

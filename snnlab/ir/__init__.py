@@ -31,13 +31,20 @@ Where peers fire the same spikes as snnlab (tests marked ``peers``):
 The flattened-graph type that sim and hw read lives in :mod:`snnlab.ir.graph` (nir + numpy
 only); this package's names load lazily so that importing it pulls in no torch.
 """
+
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
-_NAMES = {"to_nir": "snnlab.ir.export", "from_nir": "snnlab.ir.importer", "load": "snnlab.ir.io",
-          "save": "snnlab.ir.io", "flat_graph": "snnlab.ir.graph", "FlatGraph": "snnlab.ir.graph"}
+_NAMES = {
+    "to_nir": "snnlab.ir.export",
+    "from_nir": "snnlab.ir.importer",
+    "load": "snnlab.ir.io",
+    "save": "snnlab.ir.io",
+    "flat_graph": "snnlab.ir.graph",
+    "FlatGraph": "snnlab.ir.graph",
+}
 
 __all__ = sorted(_NAMES)
 

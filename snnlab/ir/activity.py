@@ -10,6 +10,7 @@ Operation counts follow NeuroBench: a synapse layer whose input is real-valued p
 multiply-accumulates (``macs``); one whose input is binary spikes performs accumulates
 (``acs``), one per non-zero input times its fan-out (effective synaptic operations).
 """
+
 from __future__ import annotations
 
 import json
@@ -55,7 +56,7 @@ class ActivityProfile:
     source: str = "dense"  # "dense" (torch hooks) or "event" (event-driven simulator)
     meta: dict[str, Any] = field(default_factory=dict)  # model-level metrics (footprint, sparsity)
 
-    def per_inference(self) -> "ActivityProfile":
+    def per_inference(self) -> ActivityProfile:
         """The same profile scaled to one sample."""
         scale = 1.0 / max(self.samples, 1)
         summed = ("macs", "acs", "neuron_updates", "spikes")
@@ -90,17 +91,23 @@ class ActivityProfile:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ActivityProfile":
+    def from_dict(cls, data: dict[str, Any]) -> ActivityProfile:
         known = {f.name for f in fields(LayerActivity)}
         layers = [LayerActivity(**{k: v for k, v in d.items() if k in known}) for d in data["layers"]]
-        return cls(int(data["samples"]), int(data["timesteps"]), data.get("dt"), layers, data.get("source", "dense"),
-                   dict(data.get("meta", {})))
+        return cls(
+            int(data["samples"]),
+            int(data["timesteps"]),
+            data.get("dt"),
+            layers,
+            data.get("source", "dense"),
+            dict(data.get("meta", {})),
+        )
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1))
 
     @classmethod
-    def load(cls, path: str | Path) -> "ActivityProfile":
+    def load(cls, path: str | Path) -> ActivityProfile:
         """Read ``activity.json``; a damaged file is one DataError naming it."""
         from snnlab.errors import DataError, SnnlabError, one_line
 
@@ -110,5 +117,7 @@ class ActivityProfile:
         except SnnlabError:
             raise
         except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSON, encoding, schema
-            raise DataError(f"{path}: not a readable activity profile ({type(err).__name__}: {one_line(err)[:120]}); "
-                            "write it again with snnlab eval RUN") from None
+            raise DataError(
+                f"{path}: not a readable activity profile ({type(err).__name__}: {one_line(err)[:120]}); "
+                "write it again with snnlab eval RUN"
+            ) from None

@@ -12,6 +12,7 @@ Import: groups with that metadata become one :class:`DelayGroupLinear`; other ``
 become a :class:`DelayBuffer`. Both are time-major; with ``step_mode = "s"`` they keep a history
 of inputs so that a recurrent graph can run them one step at a time.
 """
+
 from __future__ import annotations
 
 import abc
@@ -52,8 +53,9 @@ def _taps(module: nn.Module) -> list[tuple[np.ndarray, np.ndarray]]:
     return out
 
 
-def delay_groups(module: nn.Module, name: str, dt: float) -> tuple[dict[str, nir.NIRNode], list[tuple[str, str]],
-                                                                     list[str], list[str]]:
+def delay_groups(
+    module: nn.Module, name: str, dt: float
+) -> tuple[dict[str, nir.NIRNode], list[tuple[str, str]], list[str], list[str]]:
     """NIR delay groups of a delay layer.
 
     Returns:
@@ -89,8 +91,9 @@ def delay_groups(module: nn.Module, name: str, dt: float) -> tuple[dict[str, nir
     return nodes, edges, entries, exits
 
 
-def fold_batchnorm_groups(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]], exits: list[str],
-                          scale: np.ndarray, shift: np.ndarray) -> list[str]:
+def fold_batchnorm_groups(
+    nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]], exits: list[str], scale: np.ndarray, shift: np.ndarray
+) -> list[str]:
     """Fold a batch norm that follows a delay layer into its groups, in place.
 
     ``bn(sum_d delay_d(W_d x) + b) = sum_d delay_d((scale W_d) x) + (scale b + shift)``: every
@@ -111,8 +114,11 @@ def fold_batchnorm_groups(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, 
         weight = (node.weight.astype(np.float64) * scale[:, None]).astype(np.float32)
         bias = getattr(node, "bias", None)
         meta = dict(node.metadata or {})
-        nodes[lin] = (nir.Linear(weight=weight, metadata=meta) if bias is None else
-                      nir.Affine(weight=weight, bias=(bias.astype(np.float64) * scale).astype(np.float32), metadata=meta))
+        nodes[lin] = (
+            nir.Linear(weight=weight, metadata=meta)
+            if bias is None
+            else nir.Affine(weight=weight, bias=(bias.astype(np.float64) * scale).astype(np.float32), metadata=meta)
+        )
     zero = next((lin for lin in groups.values() if (nodes[lin].metadata or {}).get(STEPS_KEY) == 0), None)
     exits = list(exits)
     if zero is None:
@@ -150,7 +156,7 @@ class _History(nn.Module, abc.ABC):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.step_mode == "m":
             return self.run_sequence(x)
-        self.history = (self.history + [x])[-(self.max_delay + 1):]
+        self.history = (self.history + [x])[-(self.max_delay + 1) :]
         return self.run_sequence(torch.stack(self.history))[-1]
 
     @abc.abstractmethod
@@ -235,8 +241,12 @@ def pack_taps(weights: np.ndarray, delays: list[int]) -> list[tuple[torch.Tensor
     taps = []
     for m in range(max(int(mask.sum(0).max(initial=0)), 1)):
         pick = mask & (rank == m)
-        taps.append((torch.as_tensor((weights * pick).sum(0), dtype=torch.float32),
-                     torch.as_tensor((d * pick).sum(0), dtype=torch.long)))
+        taps.append(
+            (
+                torch.as_tensor((weights * pick).sum(0), dtype=torch.float32),
+                torch.as_tensor((d * pick).sum(0), dtype=torch.long),
+            )
+        )
     return taps
 
 
@@ -246,8 +256,9 @@ def _delayed_linear(weights: np.ndarray, delays: list[int], bias: Optional[torch
 
     taps = pack_taps(weights, delays)
     out_f, in_f = weights.shape[1:]
-    layer = DelayedLinear(in_f, out_f, max_delay=max(delays) + 1, kernel_count=len(taps), bias=bias is not None,
-                          right_pad=pad)
+    layer = DelayedLinear(
+        in_f, out_f, max_delay=max(delays) + 1, kernel_count=len(taps), bias=bias is not None, right_pad=pad
+    )
     layer.set_taps(taps)
     if bias is not None:
         with torch.no_grad():

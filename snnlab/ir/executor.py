@@ -7,6 +7,7 @@ edge, carrying the value of the previous time step (zero at ``t = 0``). Convergi
 Without back edges every node runs once on the whole sequence, in topological order. With back
 edges the graph runs step by step: stateful nodes are switched to single-step mode for the run.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -36,8 +37,13 @@ class GraphExecutor(nn.Module):
         outputs: names of the output nodes (the forward returns a tensor, or a tuple for several).
     """
 
-    def __init__(self, modules: dict[str, Optional[nn.Module]], edges: list[tuple[str, str]],
-                 inputs: list[str], outputs: list[str]) -> None:
+    def __init__(
+        self,
+        modules: dict[str, Optional[nn.Module]],
+        edges: list[tuple[str, str]],
+        inputs: list[str],
+        outputs: list[str],
+    ) -> None:
         super().__init__()
         self.names = list(modules)
         self.keys = {n: n.replace(".", "_") for n in self.names}
@@ -57,8 +63,9 @@ class GraphExecutor(nn.Module):
             raise ShapeError(f"GraphExecutor: the graph has inputs {self.inputs}, got {len(xs)} tensors")
         return dict(zip(self.inputs, xs))
 
-    def _evaluate(self, feeds: dict[str, torch.Tensor], prev: dict[str, torch.Tensor],
-                  wrap: bool) -> dict[str, torch.Tensor]:
+    def _evaluate(
+        self, feeds: dict[str, torch.Tensor], prev: dict[str, torch.Tensor], wrap: bool
+    ) -> dict[str, torch.Tensor]:
         values: dict[str, torch.Tensor] = {}
         for name in self.order:
             if name in feeds:

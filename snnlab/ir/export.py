@@ -11,6 +11,7 @@ A ``Linear`` that receives a multi-dimensional per-sample shape whose size is it
 ``in_features`` gets an implicit ``Flatten`` node before it (models that call ``x.flatten(2)``
 in ``forward``). Leading encoders are not part of the graph (its input is the encoded train).
 """
+
 from __future__ import annotations
 
 import math
@@ -32,8 +33,11 @@ Leaf = tuple[str, nn.Module, int]  # (dotted name, module, leading dims it sees:
 
 
 def _is_leaf(module: nn.Module) -> bool:
-    return isinstance(module, (snn.SpikingNeuron, ENCODERS, BATCHNORMS, layers.DROPPED, snn.Flatten)) \
-        or delays.is_delay_layer(module) or not any(True for _ in module.children())
+    return (
+        isinstance(module, (snn.SpikingNeuron, ENCODERS, BATCHNORMS, layers.DROPPED, snn.Flatten))
+        or delays.is_delay_layer(module)
+        or not any(True for _ in module.children())
+    )
 
 
 def _join(prefix: str, name: str) -> str:
@@ -107,8 +111,9 @@ def _add_linear_input(b: _Builder, name: str, module: nn.Module, n_in: int) -> N
     if b.shape is None and not b.nodes:
         b.set_shape((n_in,))
     elif b.shape is not None and len(b.shape) > 1 and math.prod(b.shape) == n_in:
-        flat = nir.Flatten(input_type={"input": np.asarray(b.shape)}, start_dim=0, end_dim=-1,
-                           metadata={"snnlab.implicit": True})
+        flat = nir.Flatten(
+            input_type={"input": np.asarray(b.shape)}, start_dim=0, end_dim=-1, metadata={"snnlab.implicit": True}
+        )
         b.add(f"{name}.flatten", flat, (n_in,))
         b.trace.append(lambda x: x.flatten(2))
 
@@ -122,8 +127,9 @@ def _add_leaf(b: _Builder, name: str, module: nn.Module, offset: int) -> None:
     if isinstance(module, layers.DROPPED):
         return
     if isinstance(module, BATCHNORMS):
-        if b.tail and all(isinstance(b.nodes.get(t), nir.Delay) and delays.LAYER_KEY in (b.nodes[t].metadata or {})
-                          for t in b.tail):  # after a delay layer: fold into its groups
+        if b.tail and all(
+            isinstance(b.nodes.get(t), nir.Delay) and delays.LAYER_KEY in (b.nodes[t].metadata or {}) for t in b.tail
+        ):  # after a delay layer: fold into its groups
             scale, shift = layers.batchnorm_affine(module, name)
             b.tail = delays.fold_batchnorm_groups(b.nodes, b.edges, b.tail, scale, shift)
         elif len(b.tail) != 1 or b.tail[0] not in b.nodes:
@@ -134,8 +140,10 @@ def _add_leaf(b: _Builder, name: str, module: nn.Module, offset: int) -> None:
         return
     if isinstance(module, snn.SpikingNeuron):
         if b.shape is None:
-            raise GraphError(f"layer {name!r}: the shape reaching neuron {type(module).__name__} is unknown; "
-                             f"pass input_shape=(...) per sample")
+            raise GraphError(
+                f"layer {name!r}: the shape reaching neuron {type(module).__name__} is unknown; "
+                f"pass input_shape=(...) per sample"
+            )
         b.add(name, neurons.neuron_to_node(module, b.shape, b.dt, name), b.shape)
         b.trace.append(module)
         return
@@ -165,15 +173,22 @@ def _add_delay_layer(b: _Builder, name: str, module: nn.Module) -> None:
 def _graph_metadata(b: _Builder) -> dict[str, Any]:
     import snnlab
 
-    return {"dt": float(b.dt), "time_unit": "s", "writer": "snnlab",
-            "snnlab_version": str(snnlab.__version__), **b.meta}
+    return {
+        "dt": float(b.dt),
+        "time_unit": "s",
+        "writer": "snnlab",
+        "snnlab_version": str(snnlab.__version__),
+        **b.meta,
+    }
 
 
 def _verify(model: nn.Module, b: _Builder, containers: list[str]) -> None:
     """Run the walked chain and the model on one probe; GraphError when they differ."""
     if b.input_shape is None or "snnlab.encoder" in b.meta:
-        raise GraphError(f"module {containers[0]!r} is not a Sequential and the chain of its children cannot be "
-                         f"checked (unknown input shape or an encoder); pass input_shape or give it nir_layers()")
+        raise GraphError(
+            f"module {containers[0]!r} is not a Sequential and the chain of its children cannot be "
+            f"checked (unknown input shape or an encoder); pass input_shape or give it nir_layers()"
+        )
     gen = torch.Generator().manual_seed(0)
     param = next(model.parameters(), None)
     dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
@@ -183,12 +198,15 @@ def _verify(model: nn.Module, b: _Builder, containers: list[str]) -> None:
         for step in b.trace:
             h = step(h)
     if not (isinstance(expected, torch.Tensor) and expected.shape == h.shape and torch.equal(expected, h)):
-        raise GraphError(f"module {containers[0]!r} ({type(model).__name__}): its forward is not the chain of its "
-                         f"children in order; give the model a nir_layers() method listing its layers")
+        raise GraphError(
+            f"module {containers[0]!r} ({type(model).__name__}): its forward is not the chain of its "
+            f"children in order; give the model a nir_layers() method listing its layers"
+        )
 
 
-def to_nir(model: nn.Module, dt: Optional[float] = None, input_shape: Optional[tuple[int, ...]] = None,
-           check: bool = True) -> nir.NIRGraph:
+def to_nir(
+    model: nn.Module, dt: Optional[float] = None, input_shape: Optional[tuple[int, ...]] = None, check: bool = True
+) -> nir.NIRGraph:
     """Export a time-major snnlab model to a NIR graph (evaluation semantics: no dropout, BN folded).
 
     Args:

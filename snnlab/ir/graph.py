@@ -18,6 +18,7 @@ once for ``from_nir`` (:mod:`snnlab.ir.importer`), the event-driven simulator
 
 This module imports nir and numpy only (sim and hw import no torch).
 """
+
 from __future__ import annotations
 
 import math
@@ -47,14 +48,25 @@ class NodeKind:
 
 _SIM_HW = ("sim", "hw")
 NODES: dict[str, NodeKind] = {
-    "Input": NodeKind("io"), "Output": NodeKind("io"),
-    "Port": NodeKind("identity"), "Identity": NodeKind("identity"), "Flatten": NodeKind("identity"),
-    "Affine": NodeKind("weight"), "Linear": NodeKind("weight"),
-    "Conv1d": NodeKind("weight"), "Conv2d": NodeKind("weight"),
-    "SumPool2d": NodeKind("pool"), "AvgPool2d": NodeKind("pool"), "Scale": NodeKind("scale"),
+    "Input": NodeKind("io"),
+    "Output": NodeKind("io"),
+    "Port": NodeKind("identity"),
+    "Identity": NodeKind("identity"),
+    "Flatten": NodeKind("identity"),
+    "Affine": NodeKind("weight"),
+    "Linear": NodeKind("weight"),
+    "Conv1d": NodeKind("weight"),
+    "Conv2d": NodeKind("weight"),
+    "SumPool2d": NodeKind("pool"),
+    "AvgPool2d": NodeKind("pool"),
+    "Scale": NodeKind("scale"),
     "Delay": NodeKind("delay"),
-    "IF": NodeKind("neuron"), "LIF": NodeKind("neuron"), "LI": NodeKind("neuron"), "CubaLIF": NodeKind("neuron"),
-    "I": NodeKind("neuron", _SIM_HW), "CubaLI": NodeKind("neuron", _SIM_HW),
+    "IF": NodeKind("neuron"),
+    "LIF": NodeKind("neuron"),
+    "LI": NodeKind("neuron"),
+    "CubaLIF": NodeKind("neuron"),
+    "I": NodeKind("neuron", _SIM_HW),
+    "CubaLI": NodeKind("neuron", _SIM_HW),
     "Threshold": NodeKind("neuron", ("sim",)),
     "NIRGraph": NodeKind("graph", ("from_nir", "sim")),
 }
@@ -88,8 +100,10 @@ def check_kind(name: str, node: Any, reader: str) -> str:
         return kind
     valid = ", ".join(supported(reader))
     if kind == "NIRGraph":
-        raise GraphError(f"node {name!r} is a nested NIRGraph; {reader} reads flat graphs only "
-                         f"(flatten the graph first; supported: {valid})")
+        raise GraphError(
+            f"node {name!r} is a nested NIRGraph; {reader} reads flat graphs only "
+            f"(flatten the graph first; supported: {valid})"
+        )
     raise GraphError(f"node {name!r} has unsupported type {kind}; supported: {valid} (by {reader})")
 
 
@@ -121,8 +135,10 @@ def graph_dt(graph: nir.NIRGraph, dt: Optional[float] = None) -> Optional[float]
 def need_dt(dt: Optional[float], what: str) -> float:
     """``dt``, or GraphError saying that ``what`` needs one."""
     if dt is None:
-        raise GraphError(f"{what} needs a time step: the graph has no metadata 'dt'; pass dt= "
-                         f"(seconds per step, CLI --dt), e.g. dt=1e-3")
+        raise GraphError(
+            f"{what} needs a time step: the graph has no metadata 'dt'; pass dt= "
+            f"(seconds per step, CLI --dt), e.g. dt=1e-3"
+        )
     return dt
 
 
@@ -143,8 +159,9 @@ def delay_steps(node: Any, name: str, dt: Optional[float]) -> np.ndarray:
     off = np.abs(steps - rounded) - DELAY_TOL * np.maximum(np.abs(steps), 1.0)
     if np.any(off > 0):
         bad = float(raw.reshape(-1)[int(np.argmax(off.reshape(-1)))])
-        raise GraphError(f"node {name!r}: field delay {bad:g} s is {bad / dt:g} steps of dt={dt:g} s, "
-                         f"not an integer number of steps")
+        raise GraphError(
+            f"node {name!r}: field delay {bad:g} s is {bad / dt:g} steps of dt={dt:g} s, not an integer number of steps"
+        )
     return rounded.astype(np.int64)
 
 
@@ -248,7 +265,7 @@ class FlatGraph:
         """Per-sample output shape of every node."""
         return self._infer()[1]
 
-    def contracted(self) -> "FlatGraph":
+    def contracted(self) -> FlatGraph:
         """The graph without identity nodes (each source joined to each target), shapes kept."""
         shapes = self._infer()
         edges = list(self.edges)
@@ -259,8 +276,18 @@ class FlatGraph:
         edges = list(dict.fromkeys(edges))
         kept = {n: v for n, v in self.nodes.items() if not self.is_identity(n)}
         order, back = order_nodes(list(kept), edges, [n for n in self.inputs if n in kept])
-        return FlatGraph(kept, edges, list(self.inputs), list(self.outputs), order, back, self.dt,
-                         dict(self.delays), dict(self.metadata), shapes)
+        return FlatGraph(
+            kept,
+            edges,
+            list(self.inputs),
+            list(self.outputs),
+            order,
+            back,
+            self.dt,
+            dict(self.delays),
+            dict(self.metadata),
+            shapes,
+        )
 
 
 def _endpoint(graph: nir.NIRGraph, name: str, side: str) -> str:
@@ -298,8 +325,9 @@ def _flatten(graph: nir.NIRGraph, prefix: str, reader: str) -> tuple[dict[str, A
     return nodes, edges
 
 
-def flat_graph(source: Union[nir.NIRGraph, FlatGraph, str, Path], dt: Optional[float] = None,
-               reader: str = "sim") -> FlatGraph:
+def flat_graph(
+    source: Union[nir.NIRGraph, FlatGraph, str, Path], dt: Optional[float] = None, reader: str = "sim"
+) -> FlatGraph:
     """Read, flatten, check and order a NIR graph (see the module docstring).
 
     Args:

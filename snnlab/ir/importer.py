@@ -6,6 +6,7 @@ snnlab collapse into one :class:`~snnlab.ir.delays.DelayGroupLinear`; every othe
 one module. A chain ``input -> ... -> output`` gives an ``nn.Sequential``; anything else
 (branches, converging edges, cycles) gives a :class:`~snnlab.ir.executor.GraphExecutor`.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -49,8 +50,9 @@ def _group_members(nodes: dict[str, Any], edges: list[tuple[str, str]]) -> dict[
     return groups
 
 
-def _collapse_group(nodes: dict[str, Any], edges: list[tuple[str, str]], layer: str, members: list[str],
-                    dt: float, native: bool) -> Optional[tuple[dict[str, Any], list[tuple[str, str]]]]:
+def _collapse_group(
+    nodes: dict[str, Any], edges: list[tuple[str, str]], layer: str, members: list[str], dt: float, native: bool
+) -> Optional[tuple[dict[str, Any], list[tuple[str, str]]]]:
     """The graph with one layer's groups replaced by a node ``layer``; None when they are not well formed."""
     preds = {m: sorted(a for a, b in edges if b == m) for m in members}
     succs = {m: [b for a, b in edges if a == m] for m in members}
@@ -86,8 +88,9 @@ def _modules(nodes: dict[str, Any], edges: list[tuple[str, str]], dt: Optional[f
     return modules, edges
 
 
-def _as_chain(modules: dict[str, Optional[nn.Module]], edges: list[tuple[str, str]], inputs: list[str],
-              outputs: list[str]) -> Optional[nn.Sequential]:
+def _as_chain(
+    modules: dict[str, Optional[nn.Module]], edges: list[tuple[str, str]], inputs: list[str], outputs: list[str]
+) -> Optional[nn.Sequential]:
     if len(inputs) != 1 or len(outputs) != 1 or len(edges) != len(modules) - 1:
         return None
     nxt = dict(edges)

@@ -1,4 +1,5 @@
 """Reading and writing ``.nir`` files (HDF5) over ``nir.write`` / ``nir.read``."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Export works on one leaf module at a time; ``offset`` is how many leading dims t
 besides the per-sample shape (1 inside :class:`snnlab.nn.TimeDistributed`, 2 in the time-major
 chain). Import returns time-major modules ``(T, B, ...) -> (T, B, ...)``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -38,15 +39,22 @@ def _conv_padding(conv: nn.Module, name: str) -> Any:
 
 def _conv_node(conv: nn.Module, shape: Optional[tuple[int, ...]], name: str) -> nir.NIRNode:
     if shape is None:
-        raise GraphError(f"layer {name!r}: {type(conv).__name__} needs the per-sample input shape; "
-                         f"pass input_shape=(C, ...) to to_nir")
+        raise GraphError(
+            f"layer {name!r}: {type(conv).__name__} needs the per-sample input shape; "
+            f"pass input_shape=(C, ...) to to_nir"
+        )
     bias = _np(conv.bias) if conv.bias is not None else np.zeros(conv.out_channels, np.float32)
     common = dict(weight=_np(conv.weight), padding=_conv_padding(conv, name), groups=int(conv.groups), bias=bias)
     if isinstance(conv, nn.Conv1d):
-        return nir.Conv1d(input_shape=int(shape[-1]), stride=int(conv.stride[0]), dilation=int(conv.dilation[0]),
-                          **common)
-    return nir.Conv2d(input_shape=tuple(int(s) for s in shape[-2:]), stride=_pair(conv.stride),
-                      dilation=_pair(conv.dilation), **common)
+        return nir.Conv1d(
+            input_shape=int(shape[-1]), stride=int(conv.stride[0]), dilation=int(conv.dilation[0]), **common
+        )
+    return nir.Conv2d(
+        input_shape=tuple(int(s) for s in shape[-2:]),
+        stride=_pair(conv.stride),
+        dilation=_pair(conv.dilation),
+        **common,
+    )
 
 
 def _pool_node(pool: nn.Module, name: str) -> nir.NIRNode:
@@ -62,8 +70,9 @@ def _pool_node(pool: nn.Module, name: str) -> nir.NIRNode:
     if pool.divisor_override == 1:
         return nir.SumPool2d(**args)
     if pool.divisor_override is not None:
-        raise GraphError(f"layer {name!r}: AvgPool2d(divisor_override={pool.divisor_override}) has no NIR node "
-                         f"(valid: None or 1)")
+        raise GraphError(
+            f"layer {name!r}: AvgPool2d(divisor_override={pool.divisor_override}) has no NIR node (valid: None or 1)"
+        )
     return nir.AvgPool2d(**args)
 
 
@@ -94,11 +103,15 @@ def layer_to_node(module: nn.Module, shape: Optional[tuple[int, ...]], offset: i
     if isinstance(module, (nn.Flatten, snn.Flatten)):
         return _flatten_node(module, shape, offset, name)
     if isinstance(module, (nn.MaxPool1d, nn.MaxPool2d, nn.AdaptiveMaxPool2d)):
-        raise GraphError(f"layer {name!r}: {type(module).__name__} has no NIR node (NIR has no max pooling); "
-                         f"use AvgPool2d or a strided convolution")
-    raise GraphError(f"layer {name!r}: module type {type(module).__name__} is not supported by to_nir "
-                     f"(supported: Linear, Conv1d, Conv2d, AvgPool2d, LPPool2d(1), Flatten, BatchNorm after a "
-                     f"synapse, Dropout, SeqDropout, snnlab neurons, DelayedLinear)")
+        raise GraphError(
+            f"layer {name!r}: {type(module).__name__} has no NIR node (NIR has no max pooling); "
+            f"use AvgPool2d or a strided convolution"
+        )
+    raise GraphError(
+        f"layer {name!r}: module type {type(module).__name__} is not supported by to_nir "
+        f"(supported: Linear, Conv1d, Conv2d, AvgPool2d, LPPool2d(1), Flatten, BatchNorm after a "
+        f"synapse, Dropout, SeqDropout, snnlab neurons, DelayedLinear)"
+    )
 
 
 def batchnorm_affine(bn: nn.Module, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -118,8 +131,10 @@ def batchnorm_affine(bn: nn.Module, name: str) -> tuple[np.ndarray, np.ndarray]:
 def fold_batchnorm(node: nir.NIRNode, bn: nn.Module, name: str) -> nir.NIRNode:
     """A copy of the synapse ``node`` with the eval-mode batch norm ``bn`` folded into weight and bias."""
     if not isinstance(node, (nir.Affine, nir.Linear, nir.Conv1d, nir.Conv2d)):
-        raise GraphError(f"layer {name!r}: {type(bn).__name__} must follow a Linear or Conv layer to be folded, "
-                         f"it follows a {type(node).__name__} node")
+        raise GraphError(
+            f"layer {name!r}: {type(bn).__name__} must follow a Linear or Conv layer to be folded, "
+            f"it follows a {type(node).__name__} node"
+        )
     scale, shift = batchnorm_affine(bn, name)
     weight = node.weight.astype(np.float64) * scale.reshape((-1,) + (1,) * (node.weight.ndim - 1))
     bias = getattr(node, "bias", None)
@@ -153,7 +168,9 @@ def _ints(value: Any) -> Any:
 def _linear(node: Any) -> nn.Module:
     weight = torch.as_tensor(np.asarray(node.weight, dtype=np.float32))
     if weight.dim() != 2:
-        raise GraphError(f"an {type(node).__name__} node has a weight of shape {tuple(weight.shape)}; expected (out, in)")
+        raise GraphError(
+            f"an {type(node).__name__} node has a weight of shape {tuple(weight.shape)}; expected (out, in)"
+        )
     bias = getattr(node, "bias", None)
     layer = nn.Linear(weight.shape[1], weight.shape[0], bias=bias is not None)
     with torch.no_grad():
@@ -167,8 +184,16 @@ def _conv(node: Any) -> nn.Module:
     weight = torch.as_tensor(np.asarray(node.weight, dtype=np.float32))
     cls = nn.Conv1d if isinstance(node, nir.Conv1d) else nn.Conv2d
     groups = int(np.asarray(node.groups).reshape(-1)[0])
-    layer = cls(weight.shape[1] * groups, weight.shape[0], tuple(weight.shape[2:]), stride=_ints(node.stride),
-                padding=_ints(node.padding), dilation=_ints(node.dilation), groups=groups, bias=True)
+    layer = cls(
+        weight.shape[1] * groups,
+        weight.shape[0],
+        tuple(weight.shape[2:]),
+        stride=_ints(node.stride),
+        padding=_ints(node.padding),
+        dilation=_ints(node.dilation),
+        groups=groups,
+        bias=True,
+    )
     with torch.no_grad():
         layer.weight.copy_(weight)
         layer.bias.copy_(torch.as_tensor(np.asarray(node.bias, dtype=np.float32)).reshape(-1))
@@ -190,8 +215,12 @@ def node_to_layer(node: nir.NIRNode, name: str) -> nn.Module:
     if kind in ("Conv1d", "Conv2d"):
         return snn.TimeDistributed(_conv(node))
     if kind in ("SumPool2d", "AvgPool2d"):
-        pool = nn.AvgPool2d(_ints(node.kernel_size), _ints(node.stride), _ints(node.padding),
-                            divisor_override=1 if kind == "SumPool2d" else None)
+        pool = nn.AvgPool2d(
+            _ints(node.kernel_size),
+            _ints(node.stride),
+            _ints(node.padding),
+            divisor_override=1 if kind == "SumPool2d" else None,
+        )
         return snn.TimeDistributed(pool)
     if kind == "Flatten":
         return _flatten(node)

@@ -6,6 +6,7 @@ writes ``r = tau`` (steps); soft reset writes ``v_reset = v_leak = 0`` and
 infinite or >= 1e9 (a readout) becomes ``nir.LI``. Import inverts every rule; a general ``r``
 becomes an input gain in front of the neuron (forward Euler: ``dt/tau_s * r * x``).
 """
+
 from __future__ import annotations
 
 import math
@@ -59,31 +60,52 @@ def _lif_node(module: snn.LIF, shape: tuple[int, ...], dt: float) -> nir.NIRNode
         return nir.LI(tau=_full(shape, tau * dt), r=_full(shape, r), v_leak=_full(shape, rest), metadata=meta)
     v_reset, reset_meta = _reset_fields(p.v_reset)
     meta.update(reset_meta)
-    return nir.LIF(tau=_full(shape, tau * dt), r=_full(shape, r), v_leak=_full(shape, v_reset),
-                   v_threshold=_full(shape, p.v_threshold), v_reset=_full(shape, v_reset), metadata=meta)
+    return nir.LIF(
+        tau=_full(shape, tau * dt),
+        r=_full(shape, r),
+        v_leak=_full(shape, v_reset),
+        v_threshold=_full(shape, p.v_threshold),
+        v_reset=_full(shape, v_reset),
+        metadata=meta,
+    )
 
 
 def _cuba_node(module: snn.CubaLIF, shape: tuple[int, ...], dt: float) -> nir.NIRNode:
     p = module.params
     v_reset, meta = _reset_fields(p.v_reset)
     meta.update(_training_metadata(module))
-    return nir.CubaLIF(tau_syn=_full(shape, p.tau_syn * dt), tau_mem=_full(shape, p.tau_mem * dt),
-                       r=_full(shape, p.r), v_leak=_full(shape, p.v_leak), v_threshold=_full(shape, p.v_threshold),
-                       v_reset=_full(shape, v_reset), w_in=_full(shape, p.w_in), metadata=meta)
+    return nir.CubaLIF(
+        tau_syn=_full(shape, p.tau_syn * dt),
+        tau_mem=_full(shape, p.tau_mem * dt),
+        r=_full(shape, p.r),
+        v_leak=_full(shape, p.v_leak),
+        v_threshold=_full(shape, p.v_threshold),
+        v_reset=_full(shape, v_reset),
+        w_in=_full(shape, p.w_in),
+        metadata=meta,
+    )
 
 
 def _if_node(module: snn.IF, shape: tuple[int, ...], dt: float) -> nir.NIRNode:
     v_reset, meta = _reset_fields(module.params.v_reset)
     meta.update(_training_metadata(module))
-    return nir.IF(r=_full(shape, 1.0 / dt), v_threshold=_full(shape, module.params.v_threshold),
-                  v_reset=_full(shape, v_reset), metadata=meta)
+    return nir.IF(
+        r=_full(shape, 1.0 / dt),
+        v_threshold=_full(shape, module.params.v_threshold),
+        v_reset=_full(shape, v_reset),
+        metadata=meta,
+    )
 
 
 def _li_node(module: snn.LI, shape: tuple[int, ...], dt: float) -> nir.NIRNode:
     p = module.params
     r = 1.0 if p.decay_input else p.tau
-    return nir.LI(tau=_full(shape, p.tau * dt), r=_full(shape, r), v_leak=_full(shape, p.v_reset),
-                  metadata={"snnlab.module": "LI"})
+    return nir.LI(
+        tau=_full(shape, p.tau * dt),
+        r=_full(shape, r),
+        v_leak=_full(shape, p.v_reset),
+        metadata={"snnlab.module": "LI"},
+    )
 
 
 _EXPORTERS = {"if": _if_node, "lif": _lif_node, "cuba_lif": _cuba_node, "li": _li_node}  # by neuron kind
@@ -98,8 +120,10 @@ def neuron_to_node(module: nn.Module, shape: tuple[int, ...], dt: float, name: s
     kind = getattr(module, "kind", "")
     if kind not in _EXPORTERS:
         exportable = sorted({KINDS.get(k).module for k in _EXPORTERS} | {"PLIF"})
-        raise GraphError(f"layer {name!r}: neuron {type(module).__name__} has no NIR node "
-                         f"(exportable neurons: {', '.join(exportable)})")
+        raise GraphError(
+            f"layer {name!r}: neuron {type(module).__name__} has no NIR node "
+            f"(exportable neurons: {', '.join(exportable)})"
+        )
     return _EXPORTERS[kind](module, shape, dt)
 
 
@@ -119,8 +143,10 @@ def uniform(node: Any, name: str, field: str) -> float:
     """The single value of a per-neuron field; GraphError when neurons differ."""
     values = np.unique(np.asarray(getattr(node, field), dtype=np.float64))
     if values.size != 1:
-        raise GraphError(f"node {name!r}: field {field} differs between neurons ({values.size} values); "
-                         f"snnlab neurons take one value per layer")
+        raise GraphError(
+            f"node {name!r}: field {field} differs between neurons ({values.size} values); "
+            f"snnlab neurons take one value per layer"
+        )
     return float(values[0])
 
 
@@ -141,8 +167,10 @@ def _soft(node: Any, name: str) -> bool:
 def _tau_steps(node: Any, name: str, field: str, dt: float) -> float:
     tau = to_steps(uniform(node, name, field), dt)
     if not tau >= 1.0:
-        raise GraphError(f"node {name!r}: field {field} is {tau * dt} s < dt={dt} s; forward Euler needs "
-                         f"tau >= dt (pass a smaller dt)")
+        raise GraphError(
+            f"node {name!r}: field {field} is {tau * dt} s < dt={dt} s; forward Euler needs "
+            f"tau >= dt (pass a smaller dt)"
+        )
     return tau
 
 
@@ -161,8 +189,13 @@ def _lif_module(node: nir.LIF, name: str, dt: float) -> nn.Module:
         raise GraphError(f"node {name!r}: field v_leak={v_leak} must equal {want} for a snnlab LIF")
     decay_input = not (r != 1.0 and math.isclose(r, tau, rel_tol=1e-6))
     meta = node.metadata or {}
-    kw = dict(v_threshold=thr, v_reset=None if soft else v_reset, decay_input=decay_input,
-              detach_reset=bool(meta.get("detach_reset", False)), surrogate=_surrogate(meta))
+    kw = dict(
+        v_threshold=thr,
+        v_reset=None if soft else v_reset,
+        decay_input=decay_input,
+        detach_reset=bool(meta.get("detach_reset", False)),
+        surrogate=_surrogate(meta),
+    )
     if "snnlab.plif_w" in meta and meta.get("snnlab.module") == "PLIF":
         neuron = snn.PLIF(init_tau=tau, **kw)
         with torch.no_grad():
@@ -177,8 +210,13 @@ def _li_module(node: nir.LI, name: str, dt: float) -> nn.Module:
     decay_input = not (r != 1.0 and math.isclose(r, tau, rel_tol=1e-6))
     meta = node.metadata or {}
     if "snnlab.v_threshold" in meta:  # an exported readout LIF: rebuild it exactly
-        neuron: nn.Module = snn.LIF(tau=tau, v_threshold=float(meta["snnlab.v_threshold"]), v_reset=v_leak,
-                                    decay_input=decay_input, surrogate=_surrogate(meta))
+        neuron: nn.Module = snn.LIF(
+            tau=tau,
+            v_threshold=float(meta["snnlab.v_threshold"]),
+            v_reset=v_leak,
+            decay_input=decay_input,
+            surrogate=_surrogate(meta),
+        )
     else:
         neuron = snn.LI(tau=tau, v_reset=v_leak, decay_input=decay_input)
     return _with_gain(r if decay_input else 1.0, neuron)
@@ -189,20 +227,29 @@ def _if_module(node: nir.IF, name: str, dt: float) -> nn.Module:
     gain = float(f"{gain:.10g}") if math.isclose(gain, round(gain, 9), rel_tol=1e-12) else gain
     soft = _soft(node, name)
     meta = node.metadata or {}
-    neuron = snn.IF(v_threshold=uniform(node, name, "v_threshold"),
-                    v_reset=None if soft else uniform(node, name, "v_reset"),
-                    detach_reset=bool(meta.get("detach_reset", False)), surrogate=_surrogate(meta))
+    neuron = snn.IF(
+        v_threshold=uniform(node, name, "v_threshold"),
+        v_reset=None if soft else uniform(node, name, "v_reset"),
+        detach_reset=bool(meta.get("detach_reset", False)),
+        surrogate=_surrogate(meta),
+    )
     return _with_gain(gain, neuron)
 
 
 def _cuba_module(node: nir.CubaLIF, name: str, dt: float) -> nn.Module:
     soft = _soft(node, name)
     meta = node.metadata or {}
-    return snn.CubaLIF(tau_syn=_tau_steps(node, name, "tau_syn", dt), tau_mem=_tau_steps(node, name, "tau_mem", dt),
-                       r=uniform(node, name, "r"), v_leak=uniform(node, name, "v_leak"),
-                       w_in=uniform(node, name, "w_in"), v_threshold=uniform(node, name, "v_threshold"),
-                       v_reset=None if soft else uniform(node, name, "v_reset"),
-                       detach_reset=bool(meta.get("detach_reset", False)), surrogate=_surrogate(meta))
+    return snn.CubaLIF(
+        tau_syn=_tau_steps(node, name, "tau_syn", dt),
+        tau_mem=_tau_steps(node, name, "tau_mem", dt),
+        r=uniform(node, name, "r"),
+        v_leak=uniform(node, name, "v_leak"),
+        w_in=uniform(node, name, "w_in"),
+        v_threshold=uniform(node, name, "v_threshold"),
+        v_reset=None if soft else uniform(node, name, "v_reset"),
+        detach_reset=bool(meta.get("detach_reset", False)),
+        surrogate=_surrogate(meta),
+    )
 
 
 def _surrogate(meta: dict[str, Any]) -> Any:

@@ -5,6 +5,7 @@ the geometry helpers shared by the simulator's compiler, its dense reference and
 convolution/pooling parameters normalised to 2-D (a ``Conv1d`` is a 2-D convolution of
 height 1).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,8 +75,11 @@ def geometry(node: Any, name: str, in_shape: Shape) -> Geometry:
         k = (1, int(weight.shape[2])) if one_d else (int(weight.shape[2]), int(weight.shape[3]))
         stride = (1, int(np.asarray(node.stride).reshape(-1)[0])) if one_d else _pair(node.stride, "stride", name)
         dil = (1, int(np.asarray(node.dilation).reshape(-1)[0])) if one_d else _pair(node.dilation, "dilation", name)
-        pad_raw = node.padding if isinstance(node.padding, str) else (
-            (0, int(np.asarray(node.padding).reshape(-1)[0])) if one_d else node.padding)
+        pad_raw = (
+            node.padding
+            if isinstance(node.padding, str)
+            else ((0, int(np.asarray(node.padding).reshape(-1)[0])) if one_d else node.padding)
+        )
         pad = _padding(pad_raw, k, dil, name)
         same = isinstance(node.padding, str) and node.padding == "same"
     else:  # pooling
@@ -90,8 +94,7 @@ def geometry(node: Any, name: str, in_shape: Shape) -> Geometry:
     if ho < 1 or wo < 1:
         raise ShapeError(f"node {name!r}: input {tuple(in_shape)} is smaller than the kernel {k}")
     c_out = c_out if kind.startswith("Conv") else c_in
-    return Geometry(c_in, h, w, c_out, ho, wo, k[0], k[1], stride[0], stride[1], pad[0], pad[1],
-                    dil[0], dil[1], groups)
+    return Geometry(c_in, h, w, c_out, ho, wo, k[0], k[1], stride[0], stride[1], pad[0], pad[1], dil[0], dil[1], groups)
 
 
 def _spatial(node: Any, name: str, in_shape: Shape, size: int, c_in: int, one_d: bool) -> tuple[int, int]:
@@ -106,8 +109,7 @@ def _spatial(node: Any, name: str, in_shape: Shape, size: int, c_in: int, one_d:
         raise ShapeError(f"node {name!r}: cannot tell the spatial size of input {tuple(in_shape)}; set input_shape")
     c_in = c_in or (size // max(hw[0] * hw[1], 1))
     if c_in * hw[0] * hw[1] != size:
-        raise ShapeError(
-            f"node {name!r}: input of {size} values does not fit (C_in={c_in}, H={hw[0]}, W={hw[1]})")
+        raise ShapeError(f"node {name!r}: input of {size} values does not fit (C_in={c_in}, H={hw[0]}, W={hw[1]})")
     return hw
 
 
@@ -118,11 +120,15 @@ def _param_size(node: Any, fields: tuple[str, ...]) -> int:
 
 
 PARAM_FIELDS = {
-    "I": ("r",), "IF": ("r", "v_threshold", "v_reset"), "LI": ("tau", "r", "v_leak"),
+    "I": ("r",),
+    "IF": ("r", "v_threshold", "v_reset"),
+    "LI": ("tau", "r", "v_leak"),
     "LIF": ("tau", "r", "v_leak", "v_threshold", "v_reset"),
     "CubaLI": ("tau_syn", "tau_mem", "r", "v_leak", "w_in"),
     "CubaLIF": ("tau_syn", "tau_mem", "r", "v_leak", "v_threshold", "v_reset", "w_in"),
-    "Threshold": ("threshold",), "Scale": ("scale",), "Delay": ("delay",),
+    "Threshold": ("threshold",),
+    "Scale": ("scale",),
+    "Delay": ("delay",),
 }
 
 
@@ -152,7 +158,8 @@ def node_out_shape(node: Any, name: str, in_shape: Shape | None) -> Shape:
     if kind in PARAM_FIELDS and _param_size(node, PARAM_FIELDS[kind]) not in (1, size):
         raise ShapeError(
             f"node {name!r} ({kind}): parameters hold {_param_size(node, PARAM_FIELDS[kind])} values "
-            f"but its input has {size} ({tuple(in_shape)})")
+            f"but its input has {size} ({tuple(in_shape)})"
+        )
     return tuple(in_shape)
 
 
@@ -162,11 +169,12 @@ def _flatten_shape(node: Any, in_shape: Shape) -> Shape:
     start, end = start % nd if nd else 0, end % nd if nd else 0
     if start >= nd:  # writers that count the batch dim (start_dim=1 on a 1-D sample)
         return tuple(in_shape)
-    return tuple(in_shape[:start]) + (int(np.prod(in_shape[start:end + 1])),) + tuple(in_shape[end + 1:])
+    return tuple(in_shape[:start]) + (int(np.prod(in_shape[start : end + 1])),) + tuple(in_shape[end + 1 :])
 
 
-def infer_shapes(nodes: dict[str, Any], edges: list[tuple[str, str]], order: list[str],
-                 back: set) -> tuple[dict[str, Shape], dict[str, Shape]]:
+def infer_shapes(
+    nodes: dict[str, Any], edges: list[tuple[str, str]], order: list[str], back: set
+) -> tuple[dict[str, Shape], dict[str, Shape]]:
     """Input and output shape of every node, checked along every edge."""
     in_shape: dict[str, Shape] = {}
     out_shape: dict[str, Shape] = {}
@@ -186,6 +194,5 @@ def check_same_size(edge: tuple[str, str], got: Shape, want: Shape) -> None:
     """ShapeError when the values on ``edge`` do not have the size its target expects."""
     if int(np.prod(got)) != int(np.prod(want)):
         raise ShapeError(
-            f"edge {edge[0]!r} -> {edge[1]!r}: source gives shape {tuple(got)} "
-            f"but {edge[1]!r} expects {tuple(want)}"
+            f"edge {edge[0]!r} -> {edge[1]!r}: source gives shape {tuple(got)} but {edge[1]!r} expects {tuple(want)}"
         )

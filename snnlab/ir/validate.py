@@ -11,6 +11,7 @@ same one-line :class:`~snnlab.errors.GraphError`:
 - delays stay within :data:`MAX_DELAY_STEPS` steps (a bound of the ring buffers readers
   allocate: one slot per step of delay per synapse).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,11 +41,14 @@ def _check_field(name: str, kind: str, key: str, arr: np.ndarray) -> None:
     if not np.all(np.isfinite(arr)):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         first = arr.reshape(-1)[int(np.argmax(~np.isfinite(arr).reshape(-1)))]
-        raise GraphError(f"node {name!r} ({kind}): field {key} holds {bad} non-finite value(s) (first {first}); "
-                         "valid: finite numbers")
+        raise GraphError(
+            f"node {name!r} ({kind}): field {key} holds {bad} non-finite value(s) (first {first}); "
+            "valid: finite numbers"
+        )
     if key in TIME_CONSTANTS and arr.size and arr.min() <= 0:
-        raise GraphError(f"node {name!r} ({kind}): field {key} has a value {arr.min():g} <= 0; valid: time "
-                         "constants > 0 seconds")
+        raise GraphError(
+            f"node {name!r} ({kind}): field {key} has a value {arr.min():g} <= 0; valid: time constants > 0 seconds"
+        )
 
 
 def _check_shapes(name: str, kind: str, node: Any) -> None:
@@ -58,8 +62,10 @@ def _check_shapes(name: str, kind: str, node: Any) -> None:
         return
     outputs = weight.shape[0]
     if bias.size != outputs and not (bias.size == 1 and bias.ndim == 0):
-        raise GraphError(f"node {name!r} ({kind}): bias has {bias.size} entries but the weight has {outputs} "
-                         f"outputs; valid: one bias per output ({outputs})")
+        raise GraphError(
+            f"node {name!r} ({kind}): bias has {bias.size} entries but the weight has {outputs} "
+            f"outputs; valid: one bias per output ({outputs})"
+        )
 
 
 def check_node(name: str, node: Any) -> None:
@@ -81,9 +87,11 @@ def check_delays(delays: dict[str, np.ndarray], dt: float | None) -> None:
     """Delays within :data:`MAX_DELAY_STEPS` steps."""
     for name, steps in delays.items():
         if steps.size and int(steps.max()) > MAX_DELAY_STEPS:
-            raise GraphError(f"node {name!r} (Delay): a delay of {int(steps.max()):,} steps (dt={dt:g} s) exceeds "
-                             f"{MAX_DELAY_STEPS:,}; valid: delays up to {MAX_DELAY_STEPS:,} steps "
-                             f"({MAX_DELAY_STEPS * (dt or 0):g} s)")
+            raise GraphError(
+                f"node {name!r} (Delay): a delay of {int(steps.max()):,} steps (dt={dt:g} s) exceeds "
+                f"{MAX_DELAY_STEPS:,}; valid: delays up to {MAX_DELAY_STEPS:,} steps "
+                f"({MAX_DELAY_STEPS * (dt or 0):g} s)"
+            )
 
 
 def check_nodes(nodes: dict[str, Any], delays: dict[str, np.ndarray], dt: float | None) -> None:

@@ -7,9 +7,27 @@ cuba_lif, li), ``delay.taps`` and ``delay.dense``. Every neuron kernel takes
 ``state`` a NamedTuple of (M,) tensors, ``k`` an optional 0-d tensor ``1/tau`` (PLIF), and
 ``v_seq`` the post-reset membrane when ``return_v``.
 """
+
 from snnlab.kernels.registry import (
-    BACKENDS, KERNELS, add_backend, availability, backends, dispatch, get_backend, has_kernel, register,
+    BACKENDS,
+    KERNELS,
+    add_backend,
+    availability,
+    backends,
+    dispatch,
+    get_backend,
+    has_kernel,
+    register,
 )
 
-__all__ = ["BACKENDS", "KERNELS", "add_backend", "availability", "backends", "dispatch", "get_backend", "has_kernel",
-           "register"]
+__all__ = [
+    "BACKENDS",
+    "KERNELS",
+    "add_backend",
+    "availability",
+    "backends",
+    "dispatch",
+    "get_backend",
+    "has_kernel",
+    "register",
+]

@@ -14,6 +14,7 @@ blocks are held up to a limit (least recently returned dropped first): ``SNNLAB_
 off. Tensors handed out are ordinary CPU tensors except that their storage cannot be resized in
 place (``Tensor.resize_`` to a larger size raises). :func:`clear` releases the free blocks.
 """
+
 from __future__ import annotations
 
 import collections
@@ -40,8 +41,11 @@ def _default_limit() -> int:
             mb = -1.0
         if mb >= 0:
             return int(mb * 2**20)
-        warnings.warn(f"SNNLAB_CPU_POOL_MB must be a number of megabytes >= 0 (0 disables pooling), got {raw!r}; "
-                      "using the default", stacklevel=2)
+        warnings.warn(
+            f"SNNLAB_CPU_POOL_MB must be a number of megabytes >= 0 (0 disables pooling), got {raw!r}; "
+            "using the default",
+            stacklevel=2,
+        )
     try:
         physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
@@ -55,7 +59,7 @@ class BufferPool:
     def __init__(self, limit_bytes: Optional[int] = None) -> None:
         self.limit = _default_limit() if limit_bytes is None else int(limit_bytes)
         self._lock = threading.Lock()
-        self._free: "collections.OrderedDict[int, list[np.ndarray]]" = collections.OrderedDict()
+        self._free: collections.OrderedDict[int, list[np.ndarray]] = collections.OrderedDict()
         self._free_bytes = 0
         self.hits = self.misses = 0
 
@@ -117,8 +121,13 @@ class BufferPool:
         """``{"free_bytes", "free_blocks", "hits", "misses", "limit_bytes"}``."""
         with self._lock:
             blocks = sum(len(b) for b in self._free.values())
-            return {"free_bytes": self._free_bytes, "free_blocks": blocks, "hits": self.hits,
-                    "misses": self.misses, "limit_bytes": self.limit}
+            return {
+                "free_bytes": self._free_bytes,
+                "free_blocks": blocks,
+                "hits": self.hits,
+                "misses": self.misses,
+                "limit_bytes": self.limit,
+            }
 
 
 POOL = BufferPool()

@@ -8,6 +8,7 @@ kernels with :func:`register`. Model code never imports a backend: it calls :fun
 implement the op), else ``torch``, and logs the fallback once. An explicit backend that cannot
 run raises :class:`snnlab.errors.BackendError`.
 """
+
 from __future__ import annotations
 
 import importlib

@@ -8,6 +8,7 @@ Ops (all on ``x (B, I, T)`` channel-major, output ``(B, O, T_out)``):
   gives the gradients wrt ``x`` and ``g``.
 - ``delay.dense(x, kernel, t_out)``: dense kernel ``(O, I, K)`` (index ``k`` = delay ``K - 1 - k``).
 """
+
 from __future__ import annotations
 
 import torch
@@ -19,8 +20,10 @@ from snnlab.kernels.registry import register
 def check_taps_args(x: torch.Tensor, g: torch.Tensor, d0: torch.Tensor, t_out: int) -> int:
     """Check the shared contract of ``delay.taps`` kernels; returns the kernel size needed."""
     if x.dim() != 3 or g.dim() != 4 or d0.shape != g.shape[:3] or g.shape[1] != x.shape[1]:
-        raise ValueError(f"delay.taps: expected x (B, I, T), g (O, I, M, S), d0 (O, I, M); got "
-                         f"x {tuple(x.shape)}, g {tuple(g.shape)}, d0 {tuple(d0.shape)}")
+        raise ValueError(
+            f"delay.taps: expected x (B, I, T), g (O, I, M, S), d0 (O, I, M); got "
+            f"x {tuple(x.shape)}, g {tuple(g.shape)}, d0 {tuple(d0.shape)}"
+        )
     if t_out < x.shape[2]:
         raise ValueError(f"delay.taps: t_out must be >= T={x.shape[2]}, got {t_out}")
     low = int(d0.min()) if d0.numel() else 0

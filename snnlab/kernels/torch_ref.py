@@ -2,6 +2,7 @@
 
 Autograd differentiates it directly; every fast kernel is tested equal to it.
 """
+
 from __future__ import annotations
 
 from typing import Optional
@@ -22,8 +23,14 @@ def why_not() -> str:
 
 
 def _multistep(kind: str):
-    def kernel(x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Optional[Surrogate],
-               k: Optional[torch.Tensor] = None, return_v: bool = False):
+    def kernel(
+        x_seq: torch.Tensor,
+        state: tuple,
+        p: NeuronParams,
+        surrogate: Optional[Surrogate],
+        k: Optional[torch.Tensor] = None,
+        return_v: bool = False,
+    ):
         """(T, M) input -> (out (T, M), final state, v_seq (T, M) or None)."""
         return run_sequence(kind, x_seq, state, p, surrogate, k=k, return_v=return_v)
 

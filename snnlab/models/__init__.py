@@ -10,6 +10,7 @@ Every module of this package is imported here, so a family registers itself by l
 ``snnlab/models/<family>.py`` and decorating its class with ``@register_model("name")``.
 Models map time-major input ``(T, B, ...)`` to per-step outputs ``(T, B, classes)``.
 """
+
 import importlib
 import pkgutil
 

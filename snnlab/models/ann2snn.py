@@ -22,6 +22,7 @@ Both the ANN and the SNN take time-major input ``(T, B, ...)`` or a static batch
 ``(B, ...)`` (repeated ``timesteps`` times) and return per-step outputs ``(T, B, C)``; the ANN
 runs once on the time-averaged input and repeats its logits over the steps.
 """
+
 from __future__ import annotations
 
 import copy
@@ -102,8 +103,9 @@ def _as_time_major(x: torch.Tensor, step_rank: int, timesteps: int, owner: str) 
     if x.dim() == step_rank + 1:
         return x.unsqueeze(0).expand(timesteps, *x.shape)  # static batch, direct encoding
     if x.dim() != step_rank + 2:
-        raise ShapeError(f"{owner}: expected (T, B, ...) with {step_rank} dims per sample or a static batch, "
-                         f"got {tuple(x.shape)}")
+        raise ShapeError(
+            f"{owner}: expected (T, B, ...) with {step_rank} dims per sample or a static batch, got {tuple(x.shape)}"
+        )
     return x
 
 
@@ -166,8 +168,14 @@ def _replace_quantisers(module: nn.Module) -> None:
 
 
 @register_model("qann_mlp")
-def qann_mlp(in_features: int = 512, num_classes: int = 10, hidden: Sequence[int] = (256,), bits: int = 2,
-             init_scale: float = 0.5, timesteps: int = 16) -> QuantizedANN:
+def qann_mlp(
+    in_features: int = 512,
+    num_classes: int = 10,
+    hidden: Sequence[int] = (256,),
+    bits: int = 2,
+    init_scale: float = 0.5,
+    timesteps: int = 16,
+) -> QuantizedANN:
     """Quantised MLP: (Linear -> BatchNorm -> LSQQuant) per hidden width, then Linear.
 
     Args:
@@ -188,8 +196,14 @@ def qann_mlp(in_features: int = 512, num_classes: int = 10, hidden: Sequence[int
 
 
 @register_model("qann_cnn")
-def qann_cnn(in_channels: int = 2, num_classes: int = 10, channels: Sequence[int] = (16, 32), bits: int = 2,
-             init_scale: float = 0.5, timesteps: int = 16) -> QuantizedANN:
+def qann_cnn(
+    in_channels: int = 2,
+    num_classes: int = 10,
+    channels: Sequence[int] = (16, 32),
+    bits: int = 2,
+    init_scale: float = 0.5,
+    timesteps: int = 16,
+) -> QuantizedANN:
     """Small quantised CNN: (Conv3x3 -> BatchNorm -> LSQQuant -> AvgPool2) per stage, global pool, Linear.
 
     Args:
@@ -203,8 +217,12 @@ def qann_cnn(in_channels: int = 2, num_classes: int = 10, channels: Sequence[int
     layers: list[nn.Module] = []
     c_in = int(in_channels)
     for c in channels:
-        layers += [nn.Conv2d(c_in, int(c), 3, padding=1, bias=False), nn.BatchNorm2d(int(c)),
-                   LSQQuant(bits, init_scale), nn.AvgPool2d(2)]
+        layers += [
+            nn.Conv2d(c_in, int(c), 3, padding=1, bias=False),
+            nn.BatchNorm2d(int(c)),
+            LSQQuant(bits, init_scale),
+            nn.AvgPool2d(2),
+        ]
         c_in = int(c)
     layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(1), nn.Linear(c_in, int(num_classes))]
     return QuantizedANN(nn.Sequential(*layers), 3, timesteps, int(num_classes))
@@ -213,8 +231,9 @@ def qann_cnn(in_channels: int = 2, num_classes: int = 10, channels: Sequence[int
 class QuantBasicBlock(nn.Module):
     """ResNet basic block with quantised activations: ``q(bn2(conv2(q(bn1(conv1 x)))) + shortcut(x))``."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, bits: int, init_scale: float,
-                 init_scale2: Optional[float] = None) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, stride: int, bits: int, init_scale: float, init_scale2: Optional[float] = None
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(c_out)
@@ -237,7 +256,9 @@ def _scales(init_scale: float, init_scales: Optional[Sequence[float]]) -> tuple[
         return (float(init_scale),) * 4
     values = tuple(float(v) for v in init_scales)
     if len(values) != 4 or not all(v > 0 for v in values):
-        raise ConfigError(f"init_scales must be 4 values > 0 (stem, block act1, block act2, output), got {init_scales!r}")
+        raise ConfigError(
+            f"init_scales must be 4 values > 0 (stem, block act1, block act2, output), got {init_scales!r}"
+        )
     return values  # type: ignore[return-value]
 
 
@@ -256,15 +277,24 @@ def load_pretrained(model: nn.Module, path: str) -> None:
     own = model.state_dict()
     match = {k: v for k, v in state.items() if k in own and getattr(v, "shape", None) == own[k].shape}
     if not match:
-        raise ConfigError(f"model.pretrained: no tensor of {path!r} matches this model's names and shapes "
-                          f"(expected names like {next(iter(own))!r})")
+        raise ConfigError(
+            f"model.pretrained: no tensor of {path!r} matches this model's names and shapes "
+            f"(expected names like {next(iter(own))!r})"
+        )
     model.load_state_dict(match, strict=False)
 
 
 @register_model("qann_resnet18")
-def qann_resnet18(num_classes: int = 10, in_channels: int = 3, bits: int = 2, init_scale: float = 1.0,
-                  timesteps: int = 27, init_scales: Optional[Sequence[float]] = None,
-                  quantize_output: bool = False, pretrained: Optional[str] = None) -> QuantizedANN:
+def qann_resnet18(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    bits: int = 2,
+    init_scale: float = 1.0,
+    timesteps: int = 27,
+    init_scales: Optional[Sequence[float]] = None,
+    quantize_output: bool = False,
+    pretrained: Optional[str] = None,
+) -> QuantizedANN:
     """CIFAR ResNet-18 with b-bit activations (the Dynamic Confidence base network).
 
     Stem conv3x3 64 -> BatchNorm -> LSQQuant; stages [2, 2, 2, 2] of basic blocks with
@@ -283,8 +313,11 @@ def qann_resnet18(num_classes: int = 10, in_channels: int = 3, bits: int = 2, in
         pretrained: a state dict to fine-tune from (matching names and shapes are copied).
     """
     stem, act1, act2, out = _scales(init_scale, init_scales)
-    layers: list[nn.Module] = [nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64),
-                               LSQQuant(bits, stem)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(in_channels, 64, 3, 1, 1, bias=False),
+        nn.BatchNorm2d(64),
+        LSQQuant(bits, stem),
+    ]
     c_in = 64
     for stage, c_out in enumerate((64, 128, 256, 512)):
         for block in range(2):

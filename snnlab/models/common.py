@@ -4,16 +4,16 @@ Every family exposes the same neuron options (``neuron``, ``tau``, ``v_threshold
 ``v_reset``, ``decay_input``, ``detach_reset``, ``surrogate``, ``surrogate_alpha``,
 ``backend``), so ``--set model.tau=4.0`` means the same thing for all of them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Optional
 
-import torch
 from torch import nn
 
 from snnlab import nn as snn
-from snnlab.errors import ConfigError, ShapeError
+from snnlab.errors import ConfigError
 
 NEURONS = ("lif", "if", "plif", "alif", "cuba_lif")
 READOUTS = ("li", "lif")
@@ -42,8 +42,13 @@ class NeuronSpec:
     def build(self) -> snn.SpikingNeuron:
         """A fresh neuron module (multi-step, time-major)."""
         sg = {"name": self.surrogate, "alpha": self.surrogate_alpha}
-        common: dict[str, Any] = dict(v_threshold=self.v_threshold, v_reset=self.v_reset,
-                                      detach_reset=self.detach_reset, surrogate=sg, backend=self.backend)
+        common: dict[str, Any] = dict(
+            v_threshold=self.v_threshold,
+            v_reset=self.v_reset,
+            detach_reset=self.detach_reset,
+            surrogate=sg,
+            backend=self.backend,
+        )
         if self.neuron == "if":
             return snn.IF(**common)
         if self.neuron == "plif":

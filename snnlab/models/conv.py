@@ -6,6 +6,7 @@ only the ``avg`` and ``sum`` variants export (``snnlab export``) and simulate ev
 spiking-network tutorials since Lee et al. 2016); the readout is a leaky integrator over
 ``W_o flatten(s_L[t])``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -51,20 +52,41 @@ class ConvSNN(nn.Module):
         backend: neuron kernel backend.
     """
 
-    def __init__(self, input_shape: Sequence[int] = (2, 34, 34), num_classes: int = 10,
-                 channels: Sequence[int] = (12, 64), kernel_size: int = 5, padding: int = 0, pool: int = 2,
-                 pool_kind: str = "max", batch_norm: bool = True, dropout: float = 0.0, neuron: str = "lif", tau: float = 2.0,
-                 v_threshold: float = 1.0, v_reset: Optional[float] = 0.0, decay_input: bool = True,
-                 detach_reset: bool = True, surrogate: str = "atan", surrogate_alpha: float = 2.0,
-                 readout: str = "li", readout_tau: float = 2.0, dt: float = 1e-3, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        input_shape: Sequence[int] = (2, 34, 34),
+        num_classes: int = 10,
+        channels: Sequence[int] = (12, 64),
+        kernel_size: int = 5,
+        padding: int = 0,
+        pool: int = 2,
+        pool_kind: str = "max",
+        batch_norm: bool = True,
+        dropout: float = 0.0,
+        neuron: str = "lif",
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        decay_input: bool = True,
+        detach_reset: bool = True,
+        surrogate: str = "atan",
+        surrogate_alpha: float = 2.0,
+        readout: str = "li",
+        readout_tau: float = 2.0,
+        dt: float = 1e-3,
+        backend: str = "auto",
+    ) -> None:
         super().__init__()
         if len(input_shape) != 3 or not channels or min(channels) < 1:
-            raise ConfigError(f"conv_snn: input_shape must be (C, H, W) and channels non-empty positive, got "
-                              f"input_shape={list(input_shape)}, channels={list(channels)}")
+            raise ConfigError(
+                f"conv_snn: input_shape must be (C, H, W) and channels non-empty positive, got "
+                f"input_shape={list(input_shape)}, channels={list(channels)}"
+            )
         if pool_kind not in POOL_KINDS:
             raise ConfigError(f"conv_snn: pool_kind must be one of {', '.join(POOL_KINDS)}, got {pool_kind!r}")
-        spec = NeuronSpec(neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate,
-                          surrogate_alpha, backend)
+        spec = NeuronSpec(
+            neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate, surrogate_alpha, backend
+        )
         self.input_shape = tuple(int(s) for s in input_shape)
         self.num_classes, self.dt = int(num_classes), float(dt)
         blocks, c_in = [], self.input_shape[0]
@@ -101,15 +123,19 @@ class ConvSNN(nn.Module):
         except RuntimeError:  # a kernel larger than its input
             h = torch.zeros(0)
         if h.numel() == 0:
-            raise ConfigError(f"conv_snn: input {list(self.input_shape)} is too small for {len(self.features)} "
-                              "conv/pool blocks; lower model.kernel_size or model.pool, or raise model.padding")
+            raise ConfigError(
+                f"conv_snn: input {list(self.input_shape)} is too small for {len(self.features)} "
+                "conv/pool blocks; lower model.kernel_size or model.pool, or raise model.padding"
+            )
         return int(h[0, 0].numel())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (T, B, C, H, W)`` -> per-step outputs ``(T, B, num_classes)``."""
         if x.dim() != 5 or tuple(x.shape[2:]) != self.input_shape:
-            raise ShapeError(f"conv_snn: expected (T, B, {', '.join(map(str, self.input_shape))}), "
-                             f"got {tuple(x.shape)}; set model.input_shape")
+            raise ShapeError(
+                f"conv_snn: expected (T, B, {', '.join(map(str, self.input_shape))}), "
+                f"got {tuple(x.shape)}; set model.input_shape"
+            )
         h = x
         for block in self.features:
             h = block(h)  # (T, B, C_l, H_l, W_l)

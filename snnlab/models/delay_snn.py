@@ -10,6 +10,7 @@ The LI readout with ``decay_input=False`` equals the paper's LIF with threshold 
 forwards the trainer hooks to its delay layers: :meth:`on_epoch_end` (sigma schedule) and
 :meth:`after_optimizer_step` (position clamp); ``eval()`` switches to integer delays.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -54,23 +55,51 @@ class DelaySNN(nn.Module):
         delay_backend: ``delay.taps`` kernel backend.
     """
 
-    def __init__(self, in_features: int = 140, num_classes: int = 20, hidden: Sequence[int] = (256, 256),
-                 max_delay: int = 25, kernel_count: int = 1, right_pad: Optional[int] = None,
-                 sigma_init: Optional[float] = None, truncate: float = 3.0, tau: float = 1.005,
-                 v_threshold: float = 1.0, v_reset: Optional[float] = 0.0, decay_input: bool = False,
-                 detach_reset: bool = True, surrogate: str = "atan", surrogate_alpha: float = 5.0,
-                 batch_norm: bool = True, dropout: float = 0.4, bias: bool = False, readout_tau: float = 1.005,
-                 dt: float = 0.01, backend: str = "auto", delay_backend: str = "auto") -> None:
+    def __init__(
+        self,
+        in_features: int = 140,
+        num_classes: int = 20,
+        hidden: Sequence[int] = (256, 256),
+        max_delay: int = 25,
+        kernel_count: int = 1,
+        right_pad: Optional[int] = None,
+        sigma_init: Optional[float] = None,
+        truncate: float = 3.0,
+        tau: float = 1.005,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        decay_input: bool = False,
+        detach_reset: bool = True,
+        surrogate: str = "atan",
+        surrogate_alpha: float = 5.0,
+        batch_norm: bool = True,
+        dropout: float = 0.4,
+        bias: bool = False,
+        readout_tau: float = 1.005,
+        dt: float = 0.01,
+        backend: str = "auto",
+        delay_backend: str = "auto",
+    ) -> None:
         super().__init__()
         if int(in_features) < 1 or int(num_classes) < 1 or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"delay_snn: in_features, num_classes and hidden widths must be >= 1, got "
-                              f"{in_features}, {num_classes}, {list(hidden)}")
-        self.spec = NeuronSpec("lif", tau, v_threshold, v_reset, decay_input, detach_reset, surrogate,
-                               surrogate_alpha, backend)
+            raise ConfigError(
+                f"delay_snn: in_features, num_classes and hidden widths must be >= 1, got "
+                f"{in_features}, {num_classes}, {list(hidden)}"
+            )
+        self.spec = NeuronSpec(
+            "lif", tau, v_threshold, v_reset, decay_input, detach_reset, surrogate, surrogate_alpha, backend
+        )
         check_probability("dropout", dropout)
         self.in_features, self.num_classes, self.dt = int(in_features), int(num_classes), float(dt)
-        self._delay_kw = dict(max_delay=max_delay, kernel_count=kernel_count, right_pad=right_pad,
-                              sigma_init=sigma_init, truncate=truncate, bias=bias, backend=delay_backend)
+        self._delay_kw = dict(
+            max_delay=max_delay,
+            kernel_count=kernel_count,
+            right_pad=right_pad,
+            sigma_init=sigma_init,
+            truncate=truncate,
+            bias=bias,
+            backend=delay_backend,
+        )
         widths = [self.in_features, *(int(h) for h in hidden)]
         self.blocks = nn.ModuleList(self._block(a, b, batch_norm, dropout) for a, b in zip(widths, widths[1:]))
         self.fc_out = self._delay(widths[-1], self.num_classes)
@@ -122,8 +151,10 @@ class DelaySNN(nn.Module):
             raise ShapeError(f"delay_snn: expected a time-major input (T, B, ...), got shape {tuple(x.shape)}")
         h = x.flatten(2)  # (T, B, F)
         if h.shape[-1] != self.in_features:
-            raise ShapeError(f"delay_snn: expected {self.in_features} features per step, got {h.shape[-1]} "
-                             f"(input shape {tuple(x.shape)}); set model.in_features")
+            raise ShapeError(
+                f"delay_snn: expected {self.in_features} features per step, got {h.shape[-1]} "
+                f"(input shape {tuple(x.shape)}); set model.in_features"
+            )
         h = h.to(self.fc_out.weight.dtype)
         for block in self.blocks:
             h = block(h)  # (T_l, B, H)

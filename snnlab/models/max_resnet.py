@@ -10,6 +10,7 @@ convolution (the shortcut: ``BN(Conv1x1 stride 2)`` of the membrane input). Head
 ``max_resnet18``: stem 64, widths 128/256/512, layers [3, 3, 2]: 12,502,090 parameters with 10
 classes, as the official code (bic-L/MaxFormer cifar10-100/max_resnet.py) counts them.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,7 +28,6 @@ from snnlab.models.resnet import MSBasicBlock, _conv_bn
 
 @register_model("max_resnet18")
 class MaxResNet(nn.Module):
-
     """Max-ResNet; every size a keyword (``layers``, ``widths``, ``stem_width``, ``T``, ...).
 
     Args:
@@ -46,20 +46,37 @@ class MaxResNet(nn.Module):
 
     nir_unsupported = "max pooling and membrane-shortcut branches have no NIR export in snnlab, so no chip mapping"
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, img_size: int = 32, T: int = 4,
-                 layers: Sequence[int] = (3, 3, 2), widths: Sequence[int] = (128, 256, 512), stem_width: int = 64,
-                 tau: float = 2.0, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
-                 detach_reset: bool = True, surrogate: str = "sigmoid", surrogate_alpha: float = 4.0,
-                 dt: float = 1e-3, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        img_size: int = 32,
+        T: int = 4,
+        layers: Sequence[int] = (3, 3, 2),
+        widths: Sequence[int] = (128, 256, 512),
+        stem_width: int = 64,
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        detach_reset: bool = True,
+        surrogate: str = "sigmoid",
+        surrogate_alpha: float = 4.0,
+        dt: float = 1e-3,
+        backend: str = "auto",
+    ) -> None:
         super().__init__()
         layers, widths = tuple(layers), tuple(widths)
         if len(layers) != len(widths) or not layers or min(layers) < 1 or min(widths) < 1 or stem_width < 1:
-            raise ConfigError(f"max_resnet18: layers {list(layers)} and widths {list(widths)} must be non-empty "
-                              f"positive lists of one length, stem_width >= 1 (got {stem_width})")
+            raise ConfigError(
+                f"max_resnet18: layers {list(layers)} and widths {list(widths)} must be non-empty "
+                f"positive lists of one length, stem_width >= 1 (got {stem_width})"
+            )
         factor = 2 ** (len(widths) - 1)
         if img_size < factor or img_size % factor:
-            raise ConfigError(f"max_resnet18: img_size {img_size} cannot be halved {len(widths) - 1} time(s); "
-                              f"valid: a positive multiple of {factor}")
+            raise ConfigError(
+                f"max_resnet18: img_size {img_size} cannot be halved {len(widths) - 1} time(s); "
+                f"valid: a positive multiple of {factor}"
+            )
         spec = NeuronSpec("lif", tau, v_threshold, v_reset, True, detach_reset, surrogate, surrogate_alpha, backend)
         self.num_classes, self.in_channels, self.img_size, self.dt = int(num_classes), int(in_channels), img_size, dt
         self.input_shape = (self.in_channels, int(img_size), int(img_size))  # per step and sample
@@ -85,8 +102,10 @@ class MaxResNet(nn.Module):
         if x.dim() == 4:
             x = self.encoder(x)  # (T, B, C, H, W)
         if x.dim() != 5 or x.shape[2] != self.in_channels:
-            raise ShapeError(f"max_resnet18: expected (B, {self.in_channels}, H, W) or "
-                             f"(T, B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+            raise ShapeError(
+                f"max_resnet18: expected (B, {self.in_channels}, H, W) or "
+                f"(T, B, {self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
         h = self.stages(self.stem(x))  # (T, B, C, H', W')
         h = self.head_neuron(h).mean(dim=(3, 4))  # (T, B, C)
         return self.fc_out(h)  # (T, B, classes)

@@ -18,6 +18,7 @@ Registered configurations (parameter counts equal those of the official code, bi
 | ``maxformer_10_768`` | orig_imagenet (/4) | 192/384/768 | 63,992,200 |
 | ``maxformer_dvs`` | max_plus (/8) | 128/256; dwc3, ssa x 16; 1/1; mlp ratio 1; T 16 | 1,455,626 (10 classes) |
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -42,15 +43,18 @@ def spec_factory(spec: NeuronSpec):
     return build
 
 
-def check_sizes(dims: Sequence[int], depths: Sequence[int], mixers: Sequence[str], heads: Sequence[int],
-                stem: str) -> None:
+def check_sizes(
+    dims: Sequence[int], depths: Sequence[int], mixers: Sequence[str], heads: Sequence[int], stem: str
+) -> None:
     """Raise ConfigError unless the per-stage lists agree and hold valid values."""
     if stem not in STEMS:
         raise ConfigError(f"maxformer: unknown stem '{stem}'; valid: {', '.join(STEMS)}")
     lengths = {len(dims), len(depths), len(mixers), len(heads)}
     if len(lengths) != 1 or not dims:
-        raise ConfigError(f"maxformer: dims {list(dims)}, depths {list(depths)}, mixers {list(mixers)} and heads "
-                          f"{list(heads)} need one entry per stage")
+        raise ConfigError(
+            f"maxformer: dims {list(dims)}, depths {list(depths)}, mixers {list(mixers)} and heads "
+            f"{list(heads)} need one entry per stage"
+        )
     if min(depths) < 0 or min(dims) < 1:
         raise ConfigError(f"maxformer: dims must be >= 1 and depths >= 0, got {list(dims)} / {list(depths)}")
     factor = 8 if stem == "max_plus" else 2
@@ -62,8 +66,10 @@ def check_image(img_size: int, downsample: int, stages: int) -> None:
     """Raise ConfigError unless every stride-2 stage can halve the image exactly."""
     factor = downsample * 2 ** (stages - 1)
     if img_size < factor or img_size % factor:
-        raise ConfigError(f"maxformer: img_size {img_size} cannot be halved by the stem (/{downsample}) and "
-                          f"{stages - 1} Embed-Max stage(s); valid: a positive multiple of {factor}")
+        raise ConfigError(
+            f"maxformer: img_size {img_size} cannot be halved by the stem (/{downsample}) and "
+            f"{stages - 1} Embed-Max stage(s); valid: a positive multiple of {factor}"
+        )
 
 
 @register_model("maxformer")
@@ -87,16 +93,33 @@ class MaxFormer(nn.Module):
         backend: neuron kernel backend.
     """
 
-    nir_unsupported = ("max pooling (Embed-Max), spiking self-attention products and membrane-shortcut branches "
-                       "have no NIR export in snnlab, so no chip mapping")
+    nir_unsupported = (
+        "max pooling (Embed-Max), spiking self-attention products and membrane-shortcut branches "
+        "have no NIR export in snnlab, so no chip mapping"
+    )
 
-    def __init__(self, num_classes: int = 10, in_channels: int = 3, img_size: int = 32, T: int = 4,
-                 dims: Sequence[int] = (96, 192, 384), depths: Sequence[int] = (1, 1, 2),
-                 mixers: Sequence[str] = ("identity", "dwc3", "ssa"), heads: Sequence[int] = (8, 8, 8),
-                 mlp_ratio: float = 4.0, stem: str = "orig", tau: float = 2.0, v_threshold: float = 1.0,
-                 v_reset: Optional[float] = 0.0, detach_reset: bool = True, surrogate: str = "sigmoid",
-                 surrogate_alpha: float = 4.0, attn_threshold: float = 0.5, dt: float = 1e-3,
-                 backend: str = "auto") -> None:
+    def __init__(
+        self,
+        num_classes: int = 10,
+        in_channels: int = 3,
+        img_size: int = 32,
+        T: int = 4,
+        dims: Sequence[int] = (96, 192, 384),
+        depths: Sequence[int] = (1, 1, 2),
+        mixers: Sequence[str] = ("identity", "dwc3", "ssa"),
+        heads: Sequence[int] = (8, 8, 8),
+        mlp_ratio: float = 4.0,
+        stem: str = "orig",
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        detach_reset: bool = True,
+        surrogate: str = "sigmoid",
+        surrogate_alpha: float = 4.0,
+        attn_threshold: float = 0.5,
+        dt: float = 1e-3,
+        backend: str = "auto",
+    ) -> None:
         super().__init__()
         dims, depths, mixers, heads = (tuple(v) for v in (dims, depths, mixers, heads))
         check_sizes(dims, depths, mixers, heads, stem)
@@ -108,16 +131,21 @@ class MaxFormer(nn.Module):
         self.encoder = snn.DirectEncoder(int(T))
         self.stem = STEMS[stem](self.in_channels, dims[0], neuron)
         check_image(self.img_size, self.stem.downsample, len(dims))
-        self.stages = nn.ModuleList(self._stage(i, dims, depths, mixers, heads, mlp_ratio, neuron)
-                                    for i in range(len(dims)))
+        self.stages = nn.ModuleList(
+            self._stage(i, dims, depths, mixers, heads, mlp_ratio, neuron) for i in range(len(dims))
+        )
         self.head = SpikingHead(dims[-1], self.num_classes, neuron)
         self.apply(_init_weights)
 
     def _stage(self, i: int, dims, depths, mixers, heads, mlp_ratio: float, neuron) -> nn.Sequential:
         layers: list[nn.Module] = [EmbedMax(dims[i - 1], dims[i], neuron)] if i > 0 else []
         for _ in range(depths[i]):
-            layers.append(MaxFormerBlock(make_mixer(mixers[i], dims[i], heads[i], neuron, self.attn_threshold),
-                                         SpikingMLP(dims[i], mlp_ratio, neuron)))
+            layers.append(
+                MaxFormerBlock(
+                    make_mixer(mixers[i], dims[i], heads[i], neuron, self.attn_threshold),
+                    SpikingMLP(dims[i], mlp_ratio, neuron),
+                )
+            )
         return nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -125,8 +153,10 @@ class MaxFormer(nn.Module):
         if x.dim() == 4:
             x = self.encoder(x)  # (T, B, C, H, W)
         if x.dim() != 5 or x.shape[2] != self.in_channels or tuple(x.shape[3:]) != (self.img_size,) * 2:
-            raise ShapeError(f"maxformer: expected (B, {self.in_channels}, {self.img_size}, {self.img_size}) or "
-                             f"(T, B, {self.in_channels}, {self.img_size}, {self.img_size}), got {tuple(x.shape)}")
+            raise ShapeError(
+                f"maxformer: expected (B, {self.in_channels}, {self.img_size}, {self.img_size}) or "
+                f"(T, B, {self.in_channels}, {self.img_size}, {self.img_size}), got {tuple(x.shape)}"
+            )
         h = self.stem(x)
         for stage in self.stages:
             h = stage(h)
@@ -142,51 +172,112 @@ def _init_weights(m: nn.Module) -> None:
 
 
 @register_model("maxformer_cifar")
-def maxformer_cifar(num_classes: int = 10, in_channels: int = 3, img_size: int = 32, T: int = 4,
-                    dims: Sequence[int] = (96, 192, 384), depths: Sequence[int] = (1, 1, 2),
-                    mixers: Sequence[str] = ("identity", "dwc3", "ssa"), heads: Sequence[int] = (8, 8, 8),
-                    mlp_ratio: float = 4.0, backend: str = "auto") -> MaxFormer:
+def maxformer_cifar(
+    num_classes: int = 10,
+    in_channels: int = 3,
+    img_size: int = 32,
+    T: int = 4,
+    dims: Sequence[int] = (96, 192, 384),
+    depths: Sequence[int] = (1, 1, 2),
+    mixers: Sequence[str] = ("identity", "dwc3", "ssa"),
+    heads: Sequence[int] = (8, 8, 8),
+    mlp_ratio: float = 4.0,
+    backend: str = "auto",
+) -> MaxFormer:
     """CIFAR Max-Former (dim 384): 6,568,282 parameters with 10 classes, 6,602,932 with 100."""
-    return MaxFormer(num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "orig",
-                     backend=backend)
+    return MaxFormer(
+        num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "orig", backend=backend
+    )
 
 
-def _imagenet(dim: int, num_classes: int, in_channels: int, img_size: int, T: int, depths: Sequence[int],
-              mlp_ratio: float, backend: str) -> MaxFormer:
+def _imagenet(
+    dim: int,
+    num_classes: int,
+    in_channels: int,
+    img_size: int,
+    T: int,
+    depths: Sequence[int],
+    mlp_ratio: float,
+    backend: str,
+) -> MaxFormer:
     dims = (dim // 4, dim // 2, dim)
-    return MaxFormer(num_classes, in_channels, img_size, T, dims, depths, ("dwc7", "dwc5", "ssa"),
-                     (1, 1, max(1, dim // 64)), mlp_ratio, "orig_imagenet", backend=backend)
+    return MaxFormer(
+        num_classes,
+        in_channels,
+        img_size,
+        T,
+        dims,
+        depths,
+        ("dwc7", "dwc5", "ssa"),
+        (1, 1, max(1, dim // 64)),
+        mlp_ratio,
+        "orig_imagenet",
+        backend=backend,
+    )
 
 
 @register_model("maxformer_10_384")
-def maxformer_10_384(num_classes: int = 1000, in_channels: int = 3, img_size: int = 224, T: int = 4,
-                     dim: int = 384, depths: Sequence[int] = (1, 2, 7), mlp_ratio: float = 4.0,
-                     backend: str = "auto", **neuron: Any) -> MaxFormer:
+def maxformer_10_384(
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    img_size: int = 224,
+    T: int = 4,
+    dim: int = 384,
+    depths: Sequence[int] = (1, 2, 7),
+    mlp_ratio: float = 4.0,
+    backend: str = "auto",
+    **neuron: Any,
+) -> MaxFormer:
     """ImageNet Max-Former-10-384 (16,237,240 parameters); heads = dim / 64."""
     return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend)
 
 
 @register_model("maxformer_10_512")
-def maxformer_10_512(num_classes: int = 1000, in_channels: int = 3, img_size: int = 224, T: int = 4,
-                     dim: int = 512, depths: Sequence[int] = (1, 2, 7), mlp_ratio: float = 4.0,
-                     backend: str = "auto", **neuron: Any) -> MaxFormer:
+def maxformer_10_512(
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    img_size: int = 224,
+    T: int = 4,
+    dim: int = 512,
+    depths: Sequence[int] = (1, 2, 7),
+    mlp_ratio: float = 4.0,
+    backend: str = "auto",
+    **neuron: Any,
+) -> MaxFormer:
     """ImageNet Max-Former-10-512 (28,653,480 parameters)."""
     return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend)
 
 
 @register_model("maxformer_10_768")
-def maxformer_10_768(num_classes: int = 1000, in_channels: int = 3, img_size: int = 224, T: int = 4,
-                     dim: int = 768, depths: Sequence[int] = (1, 2, 7), mlp_ratio: float = 4.0,
-                     backend: str = "auto", **neuron: Any) -> MaxFormer:
+def maxformer_10_768(
+    num_classes: int = 1000,
+    in_channels: int = 3,
+    img_size: int = 224,
+    T: int = 4,
+    dim: int = 768,
+    depths: Sequence[int] = (1, 2, 7),
+    mlp_ratio: float = 4.0,
+    backend: str = "auto",
+    **neuron: Any,
+) -> MaxFormer:
     """ImageNet Max-Former-10-768 (63,992,200 parameters)."""
     return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend)
 
 
 @register_model("maxformer_dvs")
-def maxformer_dvs(num_classes: int = 10, in_channels: int = 2, img_size: int = 128, T: int = 16,
-                  dims: Sequence[int] = (128, 256), depths: Sequence[int] = (1, 1),
-                  mixers: Sequence[str] = ("dwc3", "ssa"), heads: Sequence[int] = (16, 16),
-                  mlp_ratio: float = 1.0, backend: str = "auto") -> MaxFormer:
+def maxformer_dvs(
+    num_classes: int = 10,
+    in_channels: int = 2,
+    img_size: int = 128,
+    T: int = 16,
+    dims: Sequence[int] = (128, 256),
+    depths: Sequence[int] = (1, 1),
+    mixers: Sequence[str] = ("dwc3", "ssa"),
+    heads: Sequence[int] = (16, 16),
+    mlp_ratio: float = 1.0,
+    backend: str = "auto",
+) -> MaxFormer:
     """Event-camera Max-Former (dim 256, mlp ratio 1, 16 heads): 1,455,626 parameters with 10 classes."""
-    return MaxFormer(num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "max_plus",
-                     backend=backend)
+    return MaxFormer(
+        num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "max_plus", backend=backend
+    )

@@ -5,6 +5,7 @@ Per hidden layer ``l`` and step ``t``:
 mask per sample for all steps). The readout ``o[t] = LI(W_o s_L[t])`` is a leaky integrator whose
 membrane is the per-step output (or an LIF whose spikes are the output).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -44,17 +45,36 @@ class SpikingMLP(nn.Module):
         backend: neuron kernel backend (auto, torch, numba, cuda).
     """
 
-    def __init__(self, in_features: int = 512, num_classes: int = 10, hidden: Sequence[int] = (128,),
-                 neuron: str = "lif", tau: float = 2.0, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
-                 decay_input: bool = True, detach_reset: bool = True, surrogate: str = "atan",
-                 surrogate_alpha: float = 2.0, batch_norm: bool = False, dropout: float = 0.0, bias: bool = True,
-                 readout: str = "li", readout_tau: float = 2.0, dt: float = 1e-3, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        in_features: int = 512,
+        num_classes: int = 10,
+        hidden: Sequence[int] = (128,),
+        neuron: str = "lif",
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        decay_input: bool = True,
+        detach_reset: bool = True,
+        surrogate: str = "atan",
+        surrogate_alpha: float = 2.0,
+        batch_norm: bool = False,
+        dropout: float = 0.0,
+        bias: bool = True,
+        readout: str = "li",
+        readout_tau: float = 2.0,
+        dt: float = 1e-3,
+        backend: str = "auto",
+    ) -> None:
         super().__init__()
         if int(in_features) < 1 or int(num_classes) < 1 or any(int(h) < 1 for h in hidden):
-            raise ConfigError(f"mlp_snn: in_features, num_classes and hidden widths must be >= 1, got "
-                              f"{in_features}, {num_classes}, {list(hidden)}")
-        spec = NeuronSpec(neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate,
-                          surrogate_alpha, backend)
+            raise ConfigError(
+                f"mlp_snn: in_features, num_classes and hidden widths must be >= 1, got "
+                f"{in_features}, {num_classes}, {list(hidden)}"
+            )
+        spec = NeuronSpec(
+            neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate, surrogate_alpha, backend
+        )
         check_probability("dropout", dropout)
         self.in_features, self.num_classes, self.dt = int(in_features), int(num_classes), float(dt)
         layers: list[nn.Module] = []
@@ -67,8 +87,9 @@ class SpikingMLP(nn.Module):
         self.readout = build_readout(readout, spec, readout_tau)
 
     @staticmethod
-    def _hidden_block(n_in: int, n_out: int, spec: NeuronSpec, batch_norm: bool, dropout: float,
-                      bias: bool) -> nn.Sequential:
+    def _hidden_block(
+        n_in: int, n_out: int, spec: NeuronSpec, batch_norm: bool, dropout: float, bias: bool
+    ) -> nn.Sequential:
         mods: list[nn.Module] = [nn.Linear(n_in, n_out, bias=bias)]
         if batch_norm:
             mods.append(nn.BatchNorm1d(n_out))
@@ -85,8 +106,10 @@ class SpikingMLP(nn.Module):
             raise ShapeError(f"mlp_snn: expected a time-major input (T, B, ...), got shape {tuple(x.shape)}")
         h = x.flatten(2)  # (T, B, F)
         if h.shape[-1] != self.in_features:
-            raise ShapeError(f"mlp_snn: expected {self.in_features} features per step, got {h.shape[-1]} "
-                             f"(input shape {tuple(x.shape)}); set model.in_features")
+            raise ShapeError(
+                f"mlp_snn: expected {self.in_features} features per step, got {h.shape[-1]} "
+                f"(input shape {tuple(x.shape)}); set model.in_features"
+            )
         for block in self.hidden:
             h = block(h)  # (T, B, H)
         return self.readout(self.fc_out(h))  # (T, B, C)

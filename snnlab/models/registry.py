@@ -5,6 +5,7 @@ are encoded inside the model) and returns per-step outputs ``(T, B, classes)``. 
 validates configuration keys against the factory's signature, so a typo in a YAML file fails
 with the list of valid keys instead of a ``TypeError`` deep inside a constructor.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -36,8 +37,7 @@ def model_defaults(name: str) -> dict[str, Any]:
     """Keyword arguments of model ``name`` with their defaults (``inspect.Parameter.empty`` if none)."""
     factory = _get(name)
     params = inspect.signature(factory).parameters
-    return {k: p.default for k, p in params.items()
-            if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    return {k: p.default for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
 
 
 def _get(name: str) -> Callable[..., nn.Module]:

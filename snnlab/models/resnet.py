@@ -18,6 +18,7 @@ values. Two block kinds (``block``):
 Architectures: ``resnet18`` (stages [2, 2, 2, 2], widths 64..512), ``resnet19`` (the tdBN /
 MS-ResNet CIFAR variant: stages [3, 3, 2], widths 128, 256, 512), ``resnet34`` ([3, 4, 6, 3]).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -39,8 +40,10 @@ ARCHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
 
 
 def _conv_bn(c_in: int, c_out: int, k: int, stride: int, pool: bool = False) -> snn.TimeDistributed:
-    layers = [nn.Conv2d(c_in, c_out, k, stride=1 if pool else stride, padding=k // 2, bias=False),
-              nn.BatchNorm2d(c_out)]
+    layers = [
+        nn.Conv2d(c_in, c_out, k, stride=1 if pool else stride, padding=k // 2, bias=False),
+        nn.BatchNorm2d(c_out),
+    ]
     if pool and stride != 1:
         layers.append(nn.MaxPool2d(3, stride=stride, padding=1))
     return snn.TimeDistributed(*layers)
@@ -108,24 +111,43 @@ class SpikingResNet(nn.Module):
         backend: neuron kernel backend.
     """
 
-    def __init__(self, arch: str = "resnet19", num_classes: int = 10, in_channels: int = 3, T: int = 4,
-                 layers: Optional[Sequence[int]] = None, widths: Optional[Sequence[int]] = None,
-                 block: str = "ms", stem_width: Optional[int] = None, head_hidden: Optional[int] = None,
-                 neuron: str = "lif", tau: float = 2.0, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
-                 decay_input: bool = True, detach_reset: bool = True, surrogate: str = "atan",
-                 surrogate_alpha: float = 2.0, dt: float = 1e-3, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        arch: str = "resnet19",
+        num_classes: int = 10,
+        in_channels: int = 3,
+        T: int = 4,
+        layers: Optional[Sequence[int]] = None,
+        widths: Optional[Sequence[int]] = None,
+        block: str = "ms",
+        stem_width: Optional[int] = None,
+        head_hidden: Optional[int] = None,
+        neuron: str = "lif",
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        decay_input: bool = True,
+        detach_reset: bool = True,
+        surrogate: str = "atan",
+        surrogate_alpha: float = 2.0,
+        dt: float = 1e-3,
+        backend: str = "auto",
+    ) -> None:
         super().__init__()
         if arch not in ARCHS:
             raise ConfigError(f"spiking_resnet: unknown arch '{arch}'; valid: {', '.join(ARCHS)}")
         layers = tuple(layers) if layers is not None else ARCHS[arch][0]
         widths = tuple(widths) if widths is not None else ARCHS[arch][1]
         if len(layers) != len(widths) or not layers or min(layers) < 1 or min(widths) < 1:
-            raise ConfigError(f"spiking_resnet: layers {list(layers)} and widths {list(widths)} must be non-empty "
-                              "positive lists of the same length")
+            raise ConfigError(
+                f"spiking_resnet: layers {list(layers)} and widths {list(widths)} must be non-empty "
+                "positive lists of the same length"
+            )
         if block not in BLOCKS:
             raise ConfigError(f"spiking_resnet: unknown block '{block}'; valid: {', '.join(BLOCKS)}")
-        spec = NeuronSpec(neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate,
-                          surrogate_alpha, backend)
+        spec = NeuronSpec(
+            neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate, surrogate_alpha, backend
+        )
         self.encoder = snn.DirectEncoder(int(T))
         self.num_classes, self.dt, self.in_channels = int(num_classes), float(dt), int(in_channels)
         self.block = block
@@ -142,8 +164,9 @@ class SpikingResNet(nn.Module):
         self.fc_out = snn.TimeDistributed(nn.Linear(width, self.num_classes))
 
     @staticmethod
-    def _make_stages(layers: Sequence[int], widths: Sequence[int], spec: NeuronSpec, kind: type,
-                     c_in: int) -> list[nn.Module]:
+    def _make_stages(
+        layers: Sequence[int], widths: Sequence[int], spec: NeuronSpec, kind: type, c_in: int
+    ) -> list[nn.Module]:
         stages = []
         for i, (n_blocks, c_out) in enumerate(zip(layers, widths)):
             stride = 1 if i == 0 else 2
@@ -158,8 +181,10 @@ class SpikingResNet(nn.Module):
         if x.dim() == 4:
             x = self.encoder(x)  # (T, B, C, H, W)
         if x.dim() != 5 or x.shape[2] != self.in_channels:
-            raise ShapeError(f"spiking_resnet: expected (B, {self.in_channels}, H, W) or "
-                             f"(T, B, {self.in_channels}, H, W), got {tuple(x.shape)}")
+            raise ShapeError(
+                f"spiking_resnet: expected (B, {self.in_channels}, H, W) or "
+                f"(T, B, {self.in_channels}, H, W), got {tuple(x.shape)}"
+            )
         h = self.stem(x)
         if self.stem_neuron is not None:
             h = self.stem_neuron(h)

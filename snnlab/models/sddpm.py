@@ -11,6 +11,7 @@ sinusoid table; the paper's "63.61M" is this count divided by 1024^2. ``tsm=True
 learnable ``p`` in R^T per convolution (67 convolutions: 268 parameters at T = 4).
 ``spiking=False`` builds the same network with Swish in place of every IF (the ANN baseline).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -24,18 +25,20 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.registry import register_model
-from snnlab.nn.unet import (OutputHead, SpikingDown, SpikingResBlock, SpikingUp, StepBN, StepConv2d, Swish,
-                            TimeEmbedding)
+from snnlab.nn.unet import OutputHead, SpikingDown, SpikingResBlock, SpikingUp, StepBN, StepConv2d, Swish, TimeEmbedding
 
 
-def _check_config(image_size: int, ch: int, ch_mult: Sequence[int], num_res_blocks: int, T: int,
-                  v_threshold: float) -> None:
+def _check_config(
+    image_size: int, ch: int, ch_mult: Sequence[int], num_res_blocks: int, T: int, v_threshold: float
+) -> None:
     levels = len(ch_mult)
     if levels < 1 or any(int(m) < 1 for m in ch_mult):
         raise ConfigError(f"model.ch_mult must be a non-empty list of positive ints, got {list(ch_mult)}")
     if image_size % (2 ** (levels - 1)) != 0:
-        raise ConfigError(f"model.image_size {image_size} is not divisible by 2^(levels-1) = {2 ** (levels - 1)} "
-                          f"for ch_mult {list(ch_mult)}; use a multiple of {2 ** (levels - 1)}")
+        raise ConfigError(
+            f"model.image_size {image_size} is not divisible by 2^(levels-1) = {2 ** (levels - 1)} "
+            f"for ch_mult {list(ch_mult)}; use a multiple of {2 ** (levels - 1)}"
+        )
     if ch < 2 or ch % 2:
         raise ConfigError(f"model.ch must be an even int >= 2 (sinusoidal embedding), got {ch}")
     if num_res_blocks < 1 or T < 1:
@@ -63,17 +66,29 @@ class SpikingUNet(nn.Module):
         backend: neuron kernel backend (auto, torch, numba, cuda).
     """
 
-    def __init__(self, in_channels: int = 3, image_size: int = 32, ch: int = 128,
-                 ch_mult: Sequence[int] = (1, 2, 2, 4), num_res_blocks: int = 2, T: int = 4,
-                 diffusion_steps: int = 1000, tsm: bool = False, spiking: bool = True, v_threshold: float = 1.0,
-                 surrogate_alpha: float = 2.0, backend: str = "auto") -> None:
+    def __init__(
+        self,
+        in_channels: int = 3,
+        image_size: int = 32,
+        ch: int = 128,
+        ch_mult: Sequence[int] = (1, 2, 2, 4),
+        num_res_blocks: int = 2,
+        T: int = 4,
+        diffusion_steps: int = 1000,
+        tsm: bool = False,
+        spiking: bool = True,
+        v_threshold: float = 1.0,
+        surrogate_alpha: float = 2.0,
+        backend: str = "auto",
+    ) -> None:
         super().__init__()
         _check_config(image_size, ch, ch_mult, num_res_blocks, T, v_threshold)
         self.in_channels, self.image_size, self.T, self.levels = in_channels, image_size, T, len(ch_mult)
         self.spiking, self.diffusion_steps = spiking, diffusion_steps
         sg = {"name": "atan", "alpha": surrogate_alpha}
-        neuron = (lambda: snn.IF(v_threshold=v_threshold, v_reset=0.0, surrogate=sg, backend=backend)) \
-            if spiking else Swish
+        neuron = (
+            (lambda: snn.IF(v_threshold=v_threshold, v_reset=0.0, surrogate=sg, backend=backend)) if spiking else Swish
+        )
         tdim = 4 * ch
         self.time_embedding = TimeEmbedding(diffusion_steps, ch, tdim)
         self.stem_conv, self.stem_bn = StepConv2d(in_channels, ch, 3, T=T, tsm=tsm), StepBN(ch)
@@ -103,10 +118,16 @@ class SpikingUNet(nn.Module):
                 self.up.append(SpikingUp(now, neuron, T, tsm))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != self.in_channels or x.shape[-1] % (2 ** (self.levels - 1)) \
-                or x.shape[-2] % (2 ** (self.levels - 1)):
-            raise ShapeError(f"sddpm_unet: expected images (B, {self.in_channels}, H, W) with H, W divisible by "
-                             f"{2 ** (self.levels - 1)}, got {tuple(x.shape)}")
+        if (
+            x.dim() != 4
+            or x.shape[1] != self.in_channels
+            or x.shape[-1] % (2 ** (self.levels - 1))
+            or x.shape[-2] % (2 ** (self.levels - 1))
+        ):
+            raise ShapeError(
+                f"sddpm_unet: expected images (B, {self.in_channels}, H, W) with H, W divisible by "
+                f"{2 ** (self.levels - 1)}, got {tuple(x.shape)}"
+            )
         temb = self.time_embedding(t)  # (B, 4ch)
         h = x.unsqueeze(0).expand(self.T, *x.shape)  # (T, B, C, H, W)
         h = self.stem_bn(self.stem_conv(h))
@@ -162,8 +183,9 @@ def load_sddpm_weights(model: SpikingUNet, state: dict[str, torch.Tensor], sourc
     missing = sorted(set(own) - set(state))
     if unexpected or any(not k.endswith(".p") for k in missing):
         bad = unexpected[:3] or [k for k in missing if not k.endswith(".p")][:3]
-        raise CheckpointError(f"{source}: weights do not fit this sddpm_unet (e.g. {bad}); "
-                              "is it a checkpoint of another model or size?")
+        raise CheckpointError(
+            f"{source}: weights do not fit this sddpm_unet (e.g. {bad}); is it a checkpoint of another model or size?"
+        )
     for k, v in state.items():
         if own[k].shape != v.shape:
             raise CheckpointError(f"{source}: {k} has shape {tuple(v.shape)}, the model wants {tuple(own[k].shape)}")
@@ -177,4 +199,3 @@ def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
 
 
 __all__ = ["SpikingUNet", "count_parameters", "load_sddpm_weights"]
-

@@ -17,6 +17,7 @@ layer, for float16 safety. In a plain RWKV that is exact (LayerNorms undo a comm
 here the LIF thresholds see the scaled branch inputs, so the recurrent logits stop matching the
 parallel (training) ones; when set it applies to :meth:`step` only, as in the official code.
 """
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -46,10 +47,21 @@ class SpikeGPT(nn.Module):
         num_classes: set by the trainer from the dataset's vocabulary; overrides ``vocab_size``.
     """
 
-    def __init__(self, vocab_size: int = 77, n_layer: int = 4, dim: int = 128, ctx_len: int = 128,
-                 spiking: bool = True, binary_embedding: bool = True, dropout: float = 0.0,
-                 rescale_every: int = 0, backend: str = "auto", num_classes: Optional[int] = None,
-                 device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int = 77,
+        n_layer: int = 4,
+        dim: int = 128,
+        ctx_len: int = 128,
+        spiking: bool = True,
+        binary_embedding: bool = True,
+        dropout: float = 0.0,
+        rescale_every: int = 0,
+        backend: str = "auto",
+        num_classes: Optional[int] = None,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         vocab_size = int(num_classes) if num_classes else vocab_size
         for name, value in (("vocab_size", vocab_size), ("n_layer", n_layer), ("dim", dim), ("ctx_len", ctx_len)):
@@ -61,8 +73,9 @@ class SpikeGPT(nn.Module):
         self.vocab_size, self.n_layer, self.dim, self.ctx_len = vocab_size, n_layer, dim, ctx_len
         self.rescale_every = rescale_every
         self.emb = BinaryEmbedding(vocab_size, dim, binary_embedding, **kw)
-        self.blocks = nn.ModuleList(SpikeGPTBlock(dim, i, n_layer, spiking, dropout, backend, **kw)
-                                    for i in range(n_layer))
+        self.blocks = nn.ModuleList(
+            SpikeGPTBlock(dim, i, n_layer, spiking, dropout, backend, **kw) for i in range(n_layer)
+        )
         self.ln_out = nn.LayerNorm(dim, **kw)
         self.head = nn.Linear(dim, vocab_size, bias=False, **kw)
 
@@ -87,8 +100,9 @@ class SpikeGPT(nn.Module):
         like = self.head.weight.new_zeros(batch, self.dim)
         return [block.initial_state(like) for block in self.blocks]
 
-    def step(self, idx: torch.Tensor, state: Optional[list[BlockState]] = None
-             ) -> tuple[torch.Tensor, list[BlockState]]:
+    def step(
+        self, idx: torch.Tensor, state: Optional[list[BlockState]] = None
+    ) -> tuple[torch.Tensor, list[BlockState]]:
         """Recurrent mode: one token per sequence ``(B,)`` -> ``(logits (B, vocab), next state)``."""
         self._check_tokens(idx, 1)
         state = state if state is not None else self.initial_state(idx.shape[0])
@@ -104,27 +118,57 @@ class SpikeGPT(nn.Module):
 
 
 @register_model("spikegpt")
-def spikegpt(vocab_size: int = 77, n_layer: int = 4, dim: int = 128, ctx_len: int = 128, spiking: bool = True,
-             binary_embedding: bool = True, dropout: float = 0.0, rescale_every: int = 0, backend: str = "auto",
-             num_classes: Optional[int] = None) -> SpikeGPT:
+def spikegpt(
+    vocab_size: int = 77,
+    n_layer: int = 4,
+    dim: int = 128,
+    ctx_len: int = 128,
+    spiking: bool = True,
+    binary_embedding: bool = True,
+    dropout: float = 0.0,
+    rescale_every: int = 0,
+    backend: str = "auto",
+    num_classes: Optional[int] = None,
+) -> SpikeGPT:
     """A SpikeGPT of any size (default: 4 layers, d 128, context 128, a character vocabulary)."""
-    return SpikeGPT(vocab_size, n_layer, dim, ctx_len, spiking, binary_embedding, dropout, rescale_every,
-                    backend, num_classes)
+    return SpikeGPT(
+        vocab_size, n_layer, dim, ctx_len, spiking, binary_embedding, dropout, rescale_every, backend, num_classes
+    )
 
 
 @register_model("spikegpt_46m")
-def spikegpt_46m(vocab_size: int = 5458, n_layer: int = 12, dim: int = 512, ctx_len: int = 1024,
-                 spiking: bool = True, binary_embedding: bool = True, dropout: float = 0.03, rescale_every: int = 0,
-                 backend: str = "auto", num_classes: Optional[int] = None) -> SpikeGPT:
+def spikegpt_46m(
+    vocab_size: int = 5458,
+    n_layer: int = 12,
+    dim: int = 512,
+    ctx_len: int = 1024,
+    spiking: bool = True,
+    binary_embedding: bool = True,
+    dropout: float = 0.03,
+    rescale_every: int = 0,
+    backend: str = "auto",
+    num_classes: Optional[int] = None,
+) -> SpikeGPT:
     """SpikeGPT-46M (the enwik8 model): 12 layers, d 512, context 1024, vocabulary 5458."""
-    return SpikeGPT(vocab_size, n_layer, dim, ctx_len, spiking, binary_embedding, dropout, rescale_every,
-                    backend, num_classes)
+    return SpikeGPT(
+        vocab_size, n_layer, dim, ctx_len, spiking, binary_embedding, dropout, rescale_every, backend, num_classes
+    )
 
 
 @register_model("spikegpt_216m")
-def spikegpt_216m(vocab_size: int = 50277, n_layer: int = 18, dim: int = 768, ctx_len: int = 1024,
-                  spiking: bool = True, binary_embedding: bool = True, dropout: float = 0.03, rescale_every: int = 0,
-                  backend: str = "auto", num_classes: Optional[int] = None) -> SpikeGPT:
+def spikegpt_216m(
+    vocab_size: int = 50277,
+    n_layer: int = 18,
+    dim: int = 768,
+    ctx_len: int = 1024,
+    spiking: bool = True,
+    binary_embedding: bool = True,
+    dropout: float = 0.03,
+    rescale_every: int = 0,
+    backend: str = "auto",
+    num_classes: Optional[int] = None,
+) -> SpikeGPT:
     """SpikeGPT-216M: 18 layers, d 768, context 1024, the GPT-NeoX vocabulary of 50277 tokens."""
-    return SpikeGPT(vocab_size, n_layer, dim, ctx_len, spiking, binary_embedding, dropout, rescale_every,
-                    backend, num_classes)
+    return SpikeGPT(
+        vocab_size, n_layer, dim, ctx_len, spiking, binary_embedding, dropout, rescale_every, backend, num_classes
+    )

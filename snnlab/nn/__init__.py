@@ -1,12 +1,26 @@
 """Thin modules over :mod:`snnlab.functional`: neurons, encoders and multi-step layers (time-major)."""
+
 from snnlab.nn.encoders import DeltaEncoder, DirectEncoder, LatencyEncoder, PoissonEncoder
 from snnlab.nn.layers import Flatten, SeqDropout, TimeDistributed
 from snnlab.nn.neuron import ALIF, IF, LI, LIF, PLIF, CubaLIF, SpikingNeuron, neuron_class, reset
 
 __all__ = [
-    "ALIF", "IF", "LI", "LIF", "PLIF", "CubaLIF", "SpikingNeuron", "neuron_class", "reset",
-    "DeltaEncoder", "DirectEncoder", "LatencyEncoder", "PoissonEncoder",
-    "Flatten", "SeqDropout", "TimeDistributed",
+    "ALIF",
+    "IF",
+    "LI",
+    "LIF",
+    "PLIF",
+    "CubaLIF",
+    "SpikingNeuron",
+    "neuron_class",
+    "reset",
+    "DeltaEncoder",
+    "DirectEncoder",
+    "LatencyEncoder",
+    "PoissonEncoder",
+    "Flatten",
+    "SeqDropout",
+    "TimeDistributed",
 ]
 
 

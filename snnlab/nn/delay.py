@@ -17,6 +17,7 @@ covers more than ``dense_fraction`` of the kernel the dense convolution is cheap
 Call :meth:`on_epoch_end` once per epoch (sigma schedule) and :meth:`after_optimizer_step`
 after every step (position clamp); the trainer does both through the model.
 """
+
 from __future__ import annotations
 
 import math
@@ -30,6 +31,8 @@ from snnlab.functional import delay as F
 from snnlab.kernels import BACKENDS, dispatch, get_backend
 
 PATHS = ("auto", "taps", "dense")
+
+
 def _check_count(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low:
         raise ValueError(f"DelayedLinear: {name} must be an integer >= {low}, got {value!r}")
@@ -58,10 +61,22 @@ class DelayedLinear(nn.Module):
 
     is_delay_layer = True
 
-    def __init__(self, in_features: int, out_features: int, max_delay: int, kernel_count: int = 1,
-                 bias: bool = False, sigma_init: Optional[float] = None, right_pad: Optional[int] = None,
-                 truncate: float = 3.0, path: str = "auto", dense_fraction: float = 0.5,
-                 backend: str = "auto", device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        max_delay: int,
+        kernel_count: int = 1,
+        bias: bool = False,
+        sigma_init: Optional[float] = None,
+        right_pad: Optional[int] = None,
+        truncate: float = 3.0,
+        path: str = "auto",
+        dense_fraction: float = 0.5,
+        backend: str = "auto",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         self.in_features = _check_count("in_features", in_features, 1)
         self.out_features = _check_count("out_features", out_features, 1)
@@ -142,8 +157,10 @@ class DelayedLinear(nn.Module):
             for m, (w, d) in enumerate(taps):
                 w, d = torch.as_tensor(w), torch.as_tensor(d)
                 if tuple(w.shape) != shape or tuple(d.shape) != shape:
-                    raise ValueError(f"set_taps: tap {m} weight and delays must be {shape}, got "
-                                     f"{tuple(w.shape)} and {tuple(d.shape)}")
+                    raise ValueError(
+                        f"set_taps: tap {m} weight and delays must be {shape}, got "
+                        f"{tuple(w.shape)} and {tuple(d.shape)}"
+                    )
                 self.positions[..., m] = F.delays_to_positions(d, self.max_delay).to(self.positions)
                 self.weight[..., m] = w.to(self.weight)
 
@@ -193,6 +210,8 @@ class DelayedLinear(nn.Module):
         return y.permute(2, 0, 1)  # (T', B, O)
 
     def extra_repr(self) -> str:
-        return (f"{self.in_features}, {self.out_features}, max_delay={self.max_delay}, "
-                f"kernel_count={self.kernel_count}, bias={self.bias is not None}, right_pad={self.right_pad}, "
-                f"sigma={float(self.sigma):.4g}, path={self.path!r}, backend={self.backend!r}")
+        return (
+            f"{self.in_features}, {self.out_features}, max_delay={self.max_delay}, "
+            f"kernel_count={self.kernel_count}, bias={self.bias is not None}, right_pad={self.right_pad}, "
+            f"sigma={float(self.sigma):.4g}, path={self.path!r}, backend={self.backend!r}"
+        )

@@ -7,6 +7,7 @@
 - :class:`DeltaEncoder`: on a sequence ``(T, B, ...)``, spikes where the change since the last
   emitted level exceeds ``threshold``; ON/OFF as +1/-1 or as two channels.
 """
+
 from __future__ import annotations
 
 from typing import Optional

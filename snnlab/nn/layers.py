@@ -1,4 +1,5 @@
 """Multi-step helpers for stateless layers on time-major input ``(T, B, ...)``."""
+
 from __future__ import annotations
 
 import torch

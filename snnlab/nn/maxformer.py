@@ -18,6 +18,7 @@ Equations (``S = LIF``, ``CB_k = BN o Conv_k``, ``P = MaxPool(3, 2, 1)``):
 - MLP: ``h = CB_1(S(x))`` (+ x when the hidden width equals the input's), ``y = CB_1(S(h)) + h_res``.
 - Head: ``Linear(S(mean_{H,W} x))`` per step.
 """
+
 from __future__ import annotations
 
 import functools
@@ -35,16 +36,25 @@ NeuronFactory = Callable[..., nn.Module]
 
 def maxformer_lif(**overrides: Any) -> nn.Module:
     """The official code's neuron: LIF tau 2, threshold 1, hard reset 0, detached reset, sigmoid(4)."""
-    kw: dict[str, Any] = dict(tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True, detach_reset=True,
-                              surrogate={"name": "sigmoid", "alpha": 4.0})
+    kw: dict[str, Any] = dict(
+        tau=2.0,
+        v_threshold=1.0,
+        v_reset=0.0,
+        decay_input=True,
+        detach_reset=True,
+        surrogate={"name": "sigmoid", "alpha": 4.0},
+    )
     return LIF(**{**kw, **overrides})
 
 
-def conv_bn(c_in: int, c_out: int, k: int, stride: int = 1, bias: bool = False, groups: int = 1,
-            pool: bool = False) -> TimeDistributed:
+def conv_bn(
+    c_in: int, c_out: int, k: int, stride: int = 1, bias: bool = False, groups: int = 1, pool: bool = False
+) -> TimeDistributed:
     """``BN(Conv_k(x))`` per step, followed by ``MaxPool(3, 2, 1)`` when ``pool``."""
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=bias, groups=groups),
-                               nn.BatchNorm2d(c_out)]
+    layers: list[nn.Module] = [
+        nn.Conv2d(c_in, c_out, k, stride=stride, padding=k // 2, bias=bias, groups=groups),
+        nn.BatchNorm2d(c_out),
+    ]
     if pool:
         layers.append(nn.MaxPool2d(3, stride=2, padding=1))
     return TimeDistributed(*layers)
@@ -56,8 +66,16 @@ class Embed(nn.Module):
     ``forward`` returns the output and the spikes it convolved (the shortcut of Embed-Max uses them).
     """
 
-    def __init__(self, c_in: int, c_out: int, k: int = 3, stride: int = 1, pool: bool = False,
-                 spike_input: bool = True, neuron: NeuronFactory = maxformer_lif) -> None:
+    def __init__(
+        self,
+        c_in: int,
+        c_out: int,
+        k: int = 3,
+        stride: int = 1,
+        pool: bool = False,
+        spike_input: bool = True,
+        neuron: NeuronFactory = maxformer_lif,
+    ) -> None:
         super().__init__()
         self.neuron = neuron() if spike_input else nn.Identity()
         self.conv = conv_bn(c_in, c_out, k, stride, pool=pool)
@@ -174,12 +192,20 @@ class SSA(nn.Module):
     then ``x + BN(Conv1x1(a))``.
     """
 
-    def __init__(self, dim: int, num_heads: int = 8, scale: float = 0.125, attn_threshold: float = 0.5,
-                 neuron: NeuronFactory = maxformer_lif) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int = 8,
+        scale: float = 0.125,
+        attn_threshold: float = 0.5,
+        neuron: NeuronFactory = maxformer_lif,
+    ) -> None:
         super().__init__()
         if num_heads < 1 or dim % num_heads:
-            raise ConfigError(f"SSA: num_heads {num_heads} must divide dim {dim}; valid head counts: "
-                              f"{[h for h in range(1, dim + 1) if dim % h == 0]}")
+            raise ConfigError(
+                f"SSA: num_heads {num_heads} must divide dim {dim}; valid head counts: "
+                f"{[h for h in range(1, dim + 1) if dim % h == 0]}"
+            )
         self.dim, self.num_heads, self.scale = dim, num_heads, float(scale)
         self.neuron = neuron()
         self.qkv = conv_bn(dim, 3 * dim, 1)
@@ -241,8 +267,7 @@ def make_mixer(kind: str, dim: int, num_heads: int, neuron: NeuronFactory, attn_
     raise ConfigError(f"unknown token mixer '{kind}'; valid: identity, dwc3, dwc5, dwc7 (dwcK, K odd), ssa")
 
 
-STEMS: dict[str, type[nn.Module]] = {"orig": EmbedOrig, "orig_imagenet": EmbedOrigImageNet,
-                                     "max_plus": EmbedMaxPlus}
+STEMS: dict[str, type[nn.Module]] = {"orig": EmbedOrig, "orig_imagenet": EmbedOrigImageNet, "max_plus": EmbedMaxPlus}
 
 
 class SpikingHead(nn.Module):
@@ -264,6 +289,22 @@ def neuron_factory(base: Optional[NeuronFactory] = None, **defaults: Any) -> Neu
     return functools.partial(base or maxformer_lif, **defaults)
 
 
-__all__ = ["DWCMixer", "Embed", "EmbedMax", "EmbedMaxPlus", "EmbedOrig", "EmbedOrigImageNet", "IdentityMixer",
-           "MatMul", "MaxFormerBlock", "SSA", "STEMS", "SpikingHead", "SpikingMLP", "conv_bn", "make_mixer", "maxformer_lif",
-           "neuron_factory"]
+__all__ = [
+    "DWCMixer",
+    "Embed",
+    "EmbedMax",
+    "EmbedMaxPlus",
+    "EmbedOrig",
+    "EmbedOrigImageNet",
+    "IdentityMixer",
+    "MatMul",
+    "MaxFormerBlock",
+    "SSA",
+    "STEMS",
+    "SpikingHead",
+    "SpikingMLP",
+    "conv_bn",
+    "make_mixer",
+    "maxformer_lif",
+    "neuron_factory",
+]

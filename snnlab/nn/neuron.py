@@ -12,6 +12,7 @@ Example::
     lif = snnlab.nn.LIF(tau=2.0, surrogate=snnlab.surrogate.ATan(alpha=2.0))
     spikes = lif(torch.randn(100, 32, 256))   # (T, B, N) -> (T, B, N)
 """
+
 from __future__ import annotations
 
 import math
@@ -42,9 +43,17 @@ class SpikingNeuron(nn.Module):
         if cls.kind in F.KINDS:
             cls.is_spiking_neuron = F.KINDS.get(cls.kind).spiking
 
-    def __init__(self, params: F.NeuronParams, surrogate: Any = None, backend: str = "auto",
-                 step_mode: str = "m", store_v_seq: bool = False, check_finite: bool = False,
-                 device: Any = None, dtype: Any = None) -> None:
+    def __init__(
+        self,
+        params: F.NeuronParams,
+        surrogate: Any = None,
+        backend: str = "auto",
+        step_mode: str = "m",
+        store_v_seq: bool = False,
+        check_finite: bool = False,
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
         super().__init__()
         if step_mode not in STEP_MODES:
             raise ValueError(f"{type(self).__name__}: step_mode must be one of {STEP_MODES}, got {step_mode!r}")
@@ -79,7 +88,9 @@ class SpikingNeuron(nn.Module):
         if not isinstance(x, torch.Tensor) or x.dim() < min_rank:
             shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
             want = "(T, B, ...)" if self.step_mode == "m" else "(B, ...)"
-            raise ShapeError(f"{type(self).__name__}: expected a tensor {want} in step_mode={self.step_mode!r}, got {shape}")
+            raise ShapeError(
+                f"{type(self).__name__}: expected a tensor {want} in step_mode={self.step_mode!r}, got {shape}"
+            )
         if not x.is_floating_point():
             raise ShapeError(f"{type(self).__name__}: expected a floating-point input, got {x.dtype}")
         if self.check_finite and not torch.isfinite(x).all():
@@ -92,8 +103,16 @@ class SpikingNeuron(nn.Module):
         flat = seq.reshape(T, -1)  # (T, M)
         state = self._state_for(flat[0])
         backend = get_backend(self.backend, flat, op=f"neuron.{self.kind}")
-        out, state, v_seq = dispatch(f"neuron.{self.kind}", backend, flat.contiguous(), state, self.params,
-                                     self.surrogate, k=self.leak(), return_v=self.store_v_seq)
+        out, state, v_seq = dispatch(
+            f"neuron.{self.kind}",
+            backend,
+            flat.contiguous(),
+            state,
+            self.params,
+            self.surrogate,
+            k=self.leak(),
+            return_v=self.store_v_seq,
+        )
         if self.step_mode == "s":
             self.state = state
         if self.store_v_seq:
@@ -103,8 +122,10 @@ class SpikingNeuron(nn.Module):
     def _state_for(self, like: torch.Tensor) -> tuple:
         if self.step_mode == "s" and self.state is not None:
             if self.state[0].shape != like.shape:
-                raise ShapeError(f"{type(self).__name__}: step input has {like.numel()} elements per step but the "
-                                 f"state has {self.state[0].numel()}; call reset() when the batch or shape changes")
+                raise ShapeError(
+                    f"{type(self).__name__}: step input has {like.numel()} elements per step but the "
+                    f"state has {self.state[0].numel()}; call reset() when the batch or shape changes"
+                )
             return self.state
         return F.initial_state(self.kind, self.params, like, full=pooled_full)
 
@@ -114,8 +135,14 @@ class IF(SpikingNeuron):
 
     kind = "if"
 
-    def __init__(self, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0, detach_reset: bool = False,
-                 surrogate: Any = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        detach_reset: bool = False,
+        surrogate: Any = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(F.IFParams(v_threshold, v_reset, detach_reset), surrogate, **kw)
 
 
@@ -124,8 +151,16 @@ class LIF(SpikingNeuron):
 
     kind = "lif"
 
-    def __init__(self, tau: float = 2.0, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
-                 decay_input: bool = True, detach_reset: bool = False, surrogate: Any = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        tau: float = 2.0,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        decay_input: bool = True,
+        detach_reset: bool = False,
+        surrogate: Any = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(F.LIFParams(tau, v_threshold, v_reset, decay_input, detach_reset), surrogate, **kw)
 
 
@@ -153,9 +188,18 @@ class ALIF(SpikingNeuron):
 
     kind = "alif"
 
-    def __init__(self, tau: float = 20.0, tau_adapt: float = 200.0, beta: float = 1.8, v_threshold: float = 1.0,
-                 v_reset: Optional[float] = None, decay_input: bool = True, detach_reset: bool = False,
-                 surrogate: Any = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        tau: float = 20.0,
+        tau_adapt: float = 200.0,
+        beta: float = 1.8,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = None,
+        decay_input: bool = True,
+        detach_reset: bool = False,
+        surrogate: Any = None,
+        **kw: Any,
+    ) -> None:
         params = F.ALIFParams(tau, tau_adapt, beta, v_threshold, v_reset, decay_input, detach_reset)
         super().__init__(params, surrogate, **kw)
 
@@ -165,9 +209,19 @@ class CubaLIF(SpikingNeuron):
 
     kind = "cuba_lif"
 
-    def __init__(self, tau_syn: float = 5.0, tau_mem: float = 10.0, r: float = 1.0, v_leak: float = 0.0,
-                 w_in: float = 1.0, v_threshold: float = 1.0, v_reset: Optional[float] = 0.0,
-                 detach_reset: bool = False, surrogate: Any = None, **kw: Any) -> None:
+    def __init__(
+        self,
+        tau_syn: float = 5.0,
+        tau_mem: float = 10.0,
+        r: float = 1.0,
+        v_leak: float = 0.0,
+        w_in: float = 1.0,
+        v_threshold: float = 1.0,
+        v_reset: Optional[float] = 0.0,
+        detach_reset: bool = False,
+        surrogate: Any = None,
+        **kw: Any,
+    ) -> None:
         params = F.CubaLIFParams(tau_syn, tau_mem, r, v_leak, w_in, v_threshold, v_reset, detach_reset)
         super().__init__(params, surrogate, **kw)
 

@@ -13,6 +13,7 @@ Every layer runs in two modes of the same weights: parallel (``forward``: a whol
 training) and recurrent (``step``: one token, carrying the previous token, the WKV sums and the
 LIF membranes in an explicit state), whose outputs are equal.
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,15 @@ def neuron_step(neuron: SpikingNeuron, x: torch.Tensor, state: Optional[tuple]) 
 
 def spikegpt_lif(backend: str = "auto") -> LIF:
     """The branch neuron of SpikeGPT: LIF tau 2, threshold 1, hard reset to 0, ATan(alpha 2)."""
-    return LIF(tau=2.0, v_threshold=1.0, v_reset=0.0, decay_input=True, detach_reset=False,
-               surrogate=ATan(2.0), backend=backend)
+    return LIF(
+        tau=2.0,
+        v_threshold=1.0,
+        v_reset=0.0,
+        decay_input=True,
+        detach_reset=False,
+        surrogate=ATan(2.0),
+        backend=backend,
+    )
 
 
 class BinaryEmbedding(nn.Module):
@@ -92,17 +100,24 @@ class SRWKV(nn.Module):
         decay = -5.0 + 8.0 * (h / max(dim - 1, 1)) ** (0.7 + 1.3 * ratio_0_1)
         zigzag = 0.5 * ((h + 1) % 3 - 1)
         x = _ramp(dim)
-        init = {"time_decay": decay, "time_first": math.log(0.3) + zigzag, "time_mix_k": x ** ratio_1_0,
-                "time_mix_v": x ** ratio_1_0 + 0.3 * ratio_0_1, "time_mix_r": x ** (0.5 * ratio_1_0)}
+        init = {
+            "time_decay": decay,
+            "time_first": math.log(0.3) + zigzag,
+            "time_mix_k": x**ratio_1_0,
+            "time_mix_v": x**ratio_1_0 + 0.3 * ratio_0_1,
+            "time_mix_r": x ** (0.5 * ratio_1_0),
+        }
         for name, value in init.items():
             setattr(self, name, nn.Parameter(_param(value, device, dtype)))
-        self.key, self.value, self.receptance, self.output = (
-            nn.Linear(dim, dim, bias=False, **kw) for _ in range(4))
+        self.key, self.value, self.receptance, self.output = (nn.Linear(dim, dim, bias=False, **kw) for _ in range(4))
         self.backend = backend
 
     def _kvr(self, x: torch.Tensor, prev: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (self.key(mix(x, prev, self.time_mix_k)), self.value(mix(x, prev, self.time_mix_v)),
-                self.receptance(mix(x, prev, self.time_mix_r)))
+        return (
+            self.key(mix(x, prev, self.time_mix_k)),
+            self.value(mix(x, prev, self.time_mix_v)),
+            self.receptance(mix(x, prev, self.time_mix_r)),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(T, B, C) -> (T, B, C)``, the whole sequence."""
@@ -163,8 +178,17 @@ class SpikeGPTBlock(nn.Module):
         dropout: applied to the block output in training (the paper's 0.03).
     """
 
-    def __init__(self, dim: int, layer: int, n_layer: int, spiking: bool = True, dropout: float = 0.0,
-                 backend: str = "auto", device=None, dtype=None) -> None:
+    def __init__(
+        self,
+        dim: int,
+        layer: int,
+        n_layer: int,
+        spiking: bool = True,
+        dropout: float = 0.0,
+        backend: str = "auto",
+        device=None,
+        dtype=None,
+    ) -> None:
         super().__init__()
         kw = {"device": device, "dtype": dtype}
         self.ln0 = nn.LayerNorm(dim, **kw) if layer == 0 else None

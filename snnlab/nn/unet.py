@@ -16,6 +16,7 @@ run on the ``T * B`` flattened batch; BatchNorm statistics are shared over time 
 The neuron factory (``make_neuron``) returns a spiking :class:`snnlab.nn.IF` for the SNN or an
 activation for the same network without spikes.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,8 +63,9 @@ class TimeEmbedding(nn.Module):
 class StepConv2d(nn.Module):
     """Conv2d applied per SNN step, optionally scaled per step by a learnable TSM factor ``p``."""
 
-    def __init__(self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, T: int = 4,
-                 tsm: bool = False, gain: float = 1.0) -> None:
+    def __init__(
+        self, c_in: int, c_out: int, kernel_size: int, stride: int = 1, T: int = 4, tsm: bool = False, gain: float = 1.0
+    ) -> None:
         super().__init__()
         self.conv = nn.Conv2d(c_in, c_out, kernel_size, stride=stride, padding=kernel_size // 2)
         init.xavier_uniform_(self.conv.weight, gain=gain)

@@ -5,6 +5,7 @@ event-driven simulator on the same inputs, then calls :func:`compare_runs`; the 
 spike for spike, and the readouts up to :data:`READOUT_ATOL` (the order of summation). The
 dense side arrives as numpy arrays, so this module imports no torch.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -28,17 +29,24 @@ def compare_runs(dense: dict[str, np.ndarray], readout: np.ndarray, result: SimR
         Agreement per layer (fraction of equal spike/no-spike entries), its minimum, the largest
         absolute readout difference, and the synaptic events against the dense MACs.
     """
-    layers = {name: float((result.dense(name).reshape(ref.shape) == ref.astype(bool)).mean())
-              for name, ref in dense.items() if name in result.spikes}
+    layers = {
+        name: float((result.dense(name).reshape(ref.shape) == ref.astype(bool)).mean())
+        for name, ref in dense.items()
+        if name in result.spikes
+    }
     out_name = next(p.name for p in result.plan.populations if p.op == "Output")
     sim_out = result.output(out_name).reshape(readout.shape)
     profile = result.activity_profile()
     events = sum(layer.synaptic_ops for layer in profile.layers if layer.kind == "synapse")
     dense_macs = result.batch * sum(layer.dense_ops for layer in profile.layers if layer.kind == "synapse")
-    return {"layers": layers, "spike_agreement": min(layers.values(), default=float("nan")),
-            "readout_max_abs_diff": float(np.abs(sim_out - readout).max()),
-            "synaptic_events": float(events), "dense_macs": float(dense_macs),
-            "event_fraction": float(events / dense_macs) if dense_macs else float("nan")}
+    return {
+        "layers": layers,
+        "spike_agreement": min(layers.values(), default=float("nan")),
+        "readout_max_abs_diff": float(np.abs(sim_out - readout).max()),
+        "synaptic_events": float(events),
+        "dense_macs": float(dense_macs),
+        "event_fraction": float(events / dense_macs) if dense_macs else float("nan"),
+    }
 
 
 def identical(check: dict[str, Any], atol: float = READOUT_ATOL) -> bool:

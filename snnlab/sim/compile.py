@@ -12,6 +12,7 @@ directly after a synapse node is fused into that node's synapse delays. Biases a
 projections from a constant unit, so that they too go through delays and recurrent edges.
 An edge that closes a cycle adds one step of delay (it carries the previous step's value).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,8 +22,21 @@ import numpy as np
 from snnlab.errors import GraphError
 from snnlab.ir.graph import FlatGraph, flat_graph, kinds
 from snnlab.ir.shapes import geometry
-from snnlab.sim.plan import (CONST, CONV, NEURON, RELAY, SOURCE, THRESHOLD, Plan, Population, Projection,
-                             dense_to_csr, identity_csr, per_unit, pool_csr)
+from snnlab.sim.plan import (
+    CONST,
+    CONV,
+    NEURON,
+    RELAY,
+    SOURCE,
+    THRESHOLD,
+    Plan,
+    Population,
+    Projection,
+    dense_to_csr,
+    identity_csr,
+    per_unit,
+    pool_csr,
+)
 
 BIAS = "__bias__"
 SYNAPSE_TYPES = kinds("weight") + kinds("pool") + kinds("scale") + kinds("delay")
@@ -45,13 +59,20 @@ def _alpha(node: Any, name: str, field: str, dt: float, n: int) -> np.ndarray:
     if np.any(tau <= 0) or np.any(dt > tau * (1 + 1e-9)):
         raise GraphError(
             f"node {name!r}: field {field} has {float(tau.min())} s < dt={dt} s; forward Euler needs "
-            f"tau >= dt (use a smaller dt)")
+            f"tau >= dt (use a smaller dt)"
+        )
     return dt / tau
 
 
 def _reset_mode(node: Any, name: str) -> bool:
     mode = (node.metadata or {}).get("reset_mode", "zero")
-    mode = mode.decode() if isinstance(mode, bytes) else str(np.asarray(mode).reshape(-1)[0]) if not isinstance(mode, str) else mode
+    mode = (
+        mode.decode()
+        if isinstance(mode, bytes)
+        else str(np.asarray(mode).reshape(-1)[0])
+        if not isinstance(mode, str)
+        else mode
+    )
     if mode not in ("zero", "subtract"):
         raise GraphError(f"node {name!r}: metadata reset_mode {mode!r} is not valid; use 'zero' or 'subtract'")
     return mode == "subtract"
@@ -87,8 +108,12 @@ def _linear_units(g: FlatGraph) -> dict[str, str]:
         if _kind(node) not in SYNAPSE_TYPES:
             continue
         succ = g.succs(name)
-        fuse = (len(succ) == 1 and _kind(g.nodes[succ[0]]) == "Delay" and g.preds(succ[0]) == [name]
-                and _kind(node) != "Delay")
+        fuse = (
+            len(succ) == 1
+            and _kind(g.nodes[succ[0]]) == "Delay"
+            and g.preds(succ[0]) == [name]
+            and _kind(node) != "Delay"
+        )
         tail[name] = succ[0] if fuse else name
     for fused in [t for h, t in tail.items() if t != h]:
         tail.pop(fused, None)
@@ -168,8 +193,7 @@ def _csr_projection(name: str, src: int, dst: int, op: str, csr: tuple[np.ndarra
     return Projection(name, src, dst, op=op, indptr=csr[0], indices=csr[1], weights=csr[2], delays=csr[3])
 
 
-def _add_unit(g: FlatGraph, plan: Plan, index: dict[str, int], head: str, tail: str, relay: bool,
-              extra: Any) -> None:
+def _add_unit(g: FlatGraph, plan: Plan, index: dict[str, int], head: str, tail: str, relay: bool, extra: Any) -> None:
     """Projections (and bias) of one synapse unit ``head`` (..``tail`` when a Delay is fused)."""
     parts, delay, bias = _op_parts(g, head, tail)
     inner = extra(head, tail) if tail != head else 0
@@ -201,5 +225,4 @@ def _mark_outputs(plan: Plan) -> None:
         if pop.model != RELAY:
             continue
         incoming = [q for q in plan.projections if q.dst == i]
-        pop.spiking = bool(incoming) and all(
-            q.op == "identity" and plan.populations[q.src].spiking for q in incoming)
+        pop.spiking = bool(incoming) and all(q.op == "identity" and plan.populations[q.src].spiking for q in incoming)

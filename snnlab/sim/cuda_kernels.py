@@ -15,6 +15,7 @@ vary between runs, so float results may differ from the CPU kernel by rounding; 
 of a float64 run are the same unless a membrane lands within rounding of its threshold.
 Two launches per population and step make this path launch-bound for small networks.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,9 +25,33 @@ from numba import config, cuda
 
 from snnlab.sim import equations
 from snnlab.sim.engine import split_records
-from snnlab.sim.kernels import (P_COL, P_DEPTH, P_HI, P_LO, P_MODEL, P_NCUR, P_NREC, P_OFF, P_REC, P_RECM,
-                                P_RECV, P_RING, P_SIZE, P_SOFT, P_SPIKING, Q_CD, Q_CONV, Q_CW, Q_DST, Q_IP,
-                                Q_KIND, Q_RCP, Q_SRC, Q_SYN, pack)
+from snnlab.sim.kernels import (
+    P_COL,
+    P_DEPTH,
+    P_HI,
+    P_LO,
+    P_MODEL,
+    P_NCUR,
+    P_NREC,
+    P_OFF,
+    P_REC,
+    P_RECM,
+    P_RECV,
+    P_RING,
+    P_SIZE,
+    P_SOFT,
+    P_SPIKING,
+    Q_CD,
+    Q_CONV,
+    Q_CW,
+    Q_DST,
+    Q_IP,
+    Q_KIND,
+    Q_RCP,
+    Q_SRC,
+    Q_SYN,
+    pack,
+)
 from snnlab.sim.plan import CONST, CONV, NEURON, SOURCE, THRESHOLD, Plan
 
 THREADS = 128  # threads per block
@@ -170,8 +195,20 @@ class CudaEngine:
         self.plan, self.dtype = plan, np.dtype(dtype)
         self.packed, self.rec_sizes = pack(plan, self.dtype, record)
         pk = self.packed
-        names = ("pop_tab", "unit", "syn", "refractory", "proj_tab", "indptr", "indices", "weights", "delays",
-                 "conv_tab", "conv_w", "conv_d")
+        names = (
+            "pop_tab",
+            "unit",
+            "syn",
+            "refractory",
+            "proj_tab",
+            "indptr",
+            "indices",
+            "weights",
+            "delays",
+            "conv_tab",
+            "conv_w",
+            "conv_d",
+        )
         self.dev = {k: _to_device(getattr(pk, k)) for k in names}
         self.t = 0
         self.reset(1)
@@ -179,11 +216,15 @@ class CudaEngine:
     def reset(self, batch: int) -> None:
         """Fresh state for ``batch`` samples at step 0."""
         pk, b = self.packed, batch
-        state = {"v": np.repeat(pk.unit[5][None], b, axis=0), "cur": np.zeros((b, pk.n_currents, pk.n_units), self.dtype),
-                 "refr": np.zeros((b, pk.n_units), np.int64), "ring": np.zeros((b, pk.n_ring), self.dtype),
-                 "out": np.zeros((b, pk.n_units), self.dtype),
-                 "cnt_syn": np.zeros((b, len(self.plan.projections)), np.float64),
-                 "cnt_out": np.zeros((b, len(self.plan.populations)), np.float64)}
+        state = {
+            "v": np.repeat(pk.unit[5][None], b, axis=0),
+            "cur": np.zeros((b, pk.n_currents, pk.n_units), self.dtype),
+            "refr": np.zeros((b, pk.n_units), np.int64),
+            "ring": np.zeros((b, pk.n_ring), self.dtype),
+            "out": np.zeros((b, pk.n_units), self.dtype),
+            "cnt_syn": np.zeros((b, len(self.plan.projections)), np.float64),
+            "cnt_out": np.zeros((b, len(self.plan.populations)), np.float64),
+        }
         self.state = {k: _to_device(v) for k, v in state.items()}
         self.batch, self.t = b, 0
 
@@ -192,21 +233,60 @@ class CudaEngine:
         d, s, tab = self.dev, self.state, self.packed.pop_tab
         for p in range(tab.shape[0]):
             blocks = math.ceil(self.batch * tab[p, P_SIZE] / THREADS)
-            _update[blocks, THREADS](t, tt, p, x, d["pop_tab"], d["unit"], d["syn"], d["refractory"], s["v"],
-                                     s["cur"], s["refr"], s["ring"], s["out"], *recs, s["cnt_out"])
+            _update[blocks, THREADS](
+                t,
+                tt,
+                p,
+                x,
+                d["pop_tab"],
+                d["unit"],
+                d["syn"],
+                d["refractory"],
+                s["v"],
+                s["cur"],
+                s["refr"],
+                s["ring"],
+                s["out"],
+                *recs,
+                s["cnt_out"],
+            )
             for q in range(tab[p, P_LO], tab[p, P_HI]):
                 if self.packed.proj_tab[q, Q_KIND] == CONV:
-                    _scatter_conv[blocks, THREADS](t, q, d["pop_tab"], d["proj_tab"], d["conv_tab"], d["conv_w"],
-                                                   d["conv_d"], s["out"], s["ring"], s["cnt_syn"])
+                    _scatter_conv[blocks, THREADS](
+                        t,
+                        q,
+                        d["pop_tab"],
+                        d["proj_tab"],
+                        d["conv_tab"],
+                        d["conv_w"],
+                        d["conv_d"],
+                        s["out"],
+                        s["ring"],
+                        s["cnt_syn"],
+                    )
                 else:
-                    _scatter_csr[blocks, THREADS](t, q, d["pop_tab"], d["proj_tab"], d["indptr"], d["indices"],
-                                                  d["weights"], d["delays"], s["out"], s["ring"], s["cnt_syn"])
+                    _scatter_csr[blocks, THREADS](
+                        t,
+                        q,
+                        d["pop_tab"],
+                        d["proj_tab"],
+                        d["indptr"],
+                        d["indices"],
+                        d["weights"],
+                        d["delays"],
+                        s["out"],
+                        s["ring"],
+                        s["cnt_syn"],
+                    )
 
     def advance(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Run ``x.shape[0]`` steps of input ``x`` (T, B, N_in); return (outputs, membranes)."""
         steps, sz = x.shape[0], self.rec_sizes
-        host = (np.zeros((steps, self.batch, sz["s"]), np.uint8), np.zeros((steps, self.batch, sz["v"]), self.dtype),
-                np.zeros((steps, self.batch, sz["m"]), self.dtype))
+        host = (
+            np.zeros((steps, self.batch, sz["s"]), np.uint8),
+            np.zeros((steps, self.batch, sz["v"]), self.dtype),
+            np.zeros((steps, self.batch, sz["m"]), self.dtype),
+        )
         recs = tuple(_to_device(r) for r in host)
         xd = _to_device(np.ascontiguousarray(x, self.dtype))
         for tt in range(steps):

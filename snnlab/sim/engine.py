@@ -5,6 +5,7 @@ the running counts; :meth:`NumbaEngine.advance` runs ``T`` steps and returns wha
 recorded: per population its outputs ``(T, B, N)`` (uint8 spikes or real values) and its
 membrane traces ``(T, B, N)``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,11 @@ class NumbaEngine:
 
     def _buffers(self, steps: int, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         sz = self.rec_sizes
-        return (np.zeros((steps, batch, sz["s"]), np.uint8), np.zeros((steps, batch, sz["v"]), self.dtype),
-                np.zeros((steps, batch, sz["m"]), self.dtype))
+        return (
+            np.zeros((steps, batch, sz["s"]), np.uint8),
+            np.zeros((steps, batch, sz["v"]), self.dtype),
+            np.zeros((steps, batch, sz["m"]), self.dtype),
+        )
 
     def advance(self, x: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """Run ``x.shape[0]`` steps of input ``x`` (T, B, N_in); return (outputs, membranes)."""
@@ -47,9 +51,34 @@ class NumbaEngine:
         steps, batch = x.shape[0], self.v.shape[0]
         rec_s, rec_v, rec_m = self._buffers(steps, batch)
         cnt_syn = np.zeros_like(self.cnt_syn)
-        run_steps(self.t, x, pk.pop_tab, pk.unit, pk.syn, pk.refractory, pk.proj_tab, pk.indptr, pk.indices,
-                  pk.weights, pk.delays, pk.conv_tab, pk.conv_w, pk.conv_d, self.v, self.cur, self.refr,
-                  self.ring, self.scratch, self.act_i, self.act_v, rec_s, rec_v, rec_m, cnt_syn, self.cnt_out)
+        run_steps(
+            self.t,
+            x,
+            pk.pop_tab,
+            pk.unit,
+            pk.syn,
+            pk.refractory,
+            pk.proj_tab,
+            pk.indptr,
+            pk.indices,
+            pk.weights,
+            pk.delays,
+            pk.conv_tab,
+            pk.conv_w,
+            pk.conv_d,
+            self.v,
+            self.cur,
+            self.refr,
+            self.ring,
+            self.scratch,
+            self.act_i,
+            self.act_v,
+            rec_s,
+            rec_v,
+            rec_m,
+            cnt_syn,
+            self.cnt_out,
+        )
         self.cnt_syn[:, pk.proj_order] += cnt_syn  # packed order -> plan order
         self.t += steps
         return split_records(self.plan, pk.pop_tab, rec_s, rec_v, rec_m)
@@ -59,18 +88,18 @@ class NumbaEngine:
         return {"syn_events": self.cnt_syn.sum(0), "out_events": self.cnt_out.sum(0)}
 
 
-def split_records(plan: Plan, pop_tab: np.ndarray, rec_s: np.ndarray, rec_v: np.ndarray,
-                  rec_m: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+def split_records(
+    plan: Plan, pop_tab: np.ndarray, rec_s: np.ndarray, rec_v: np.ndarray, rec_m: np.ndarray
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Cut the record buffers into per-population arrays (T, B, N)."""
     outputs: dict[str, np.ndarray] = {}
     membranes: dict[str, np.ndarray] = {}
     for i, pop in enumerate(plan.populations):
         n = pop.size
         if pop_tab[i, P_REC] >= 0:
-            outputs[pop.name] = rec_s[:, :, pop_tab[i, P_REC]:pop_tab[i, P_REC] + n]
+            outputs[pop.name] = rec_s[:, :, pop_tab[i, P_REC] : pop_tab[i, P_REC] + n]
         if pop_tab[i, P_RECV] >= 0:
-            outputs[pop.name] = rec_v[:, :, pop_tab[i, P_RECV]:pop_tab[i, P_RECV] + n]
+            outputs[pop.name] = rec_v[:, :, pop_tab[i, P_RECV] : pop_tab[i, P_RECV] + n]
         if pop_tab[i, P_RECM] >= 0:
-            membranes[pop.name] = rec_m[:, :, pop_tab[i, P_RECM]:pop_tab[i, P_RECM] + n]
+            membranes[pop.name] = rec_m[:, :, pop_tab[i, P_RECM] : pop_tab[i, P_RECM] + n]
     return outputs, membranes
-

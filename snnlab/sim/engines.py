@@ -14,6 +14,7 @@ flat graph itself) and offers ``t``, ``reset(batch)``, ``advance(x (T, B, N_in))
 Factories import their engine on first use, and the lookup does not load the kernel backend
 packages, so choosing an engine imports no torch.
 """
+
 from __future__ import annotations
 
 from typing import Any

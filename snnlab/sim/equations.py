@@ -15,6 +15,7 @@ simulator). The step of a unit with input ``x_k`` on receptor ``k`` (see :mod:`s
     s   = v >= v_th and r == 0                         fires(v, v_th, r)
     v   = v - v_th (soft) or v_reset (hard) where s;   r = refractory steps where s
 """
+
 from __future__ import annotations
 
 

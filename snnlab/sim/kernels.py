@@ -8,6 +8,7 @@ them through the outgoing projections into the targets' ring buffers at slot
 ``(t + delay) % depth``: CSR rows for explicit synapses, the kernel footprint for
 convolutions (no dense matrix).
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -68,14 +69,13 @@ def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
         tab[i, :P_LO] = (p.model, off, p.size, p.receptors, ring, depth, int(p.soft_reset), int(p.spiking), col)
         tab[i, P_NCUR] = p.n_currents
         wanted = record.get(p.name, "")
-        for col_, key, letter in ((P_REC if p.spiking else P_RECV, "s" if p.spiking else "v", "s"),
-                                  (P_RECM, "m", "m")):
+        for col_, key, letter in ((P_REC if p.spiking else P_RECV, "s" if p.spiking else "v", "s"), (P_RECM, "m", "m")):
             if letter in wanted:
                 tab[i, col_] = rec[key]
                 rec[key] += p.size
         sl = slice(off, off + p.size)
         unit[:, sl] = np.stack([p.a_leak, p.a_in, p.v_leak, p.v_th, p.v_reset, p.v_init])
-        syn[0, :p.n_currents, sl], syn[1, :p.n_currents, sl] = p.decay, p.gain
+        syn[0, : p.n_currents, sl], syn[1, : p.n_currents, sl] = p.decay, p.gain
         refr[sl] = p.refractory
         off, ring = off + p.size, ring + depth * p.receptors * p.size
         col += p.size if p.model == SOURCE else 0
@@ -120,11 +120,24 @@ def pack(plan: Plan, dtype: np.dtype, record: dict[str, str] | None = None) -> t
         tab[i, P_LO], tab[i, P_HI] = (rows[0], rows[-1] + 1) if rows.size else (0, 0)
     cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(1, dt)  # noqa: E731
     packed = Packed(
-        tab, unit, syn, refr, ptab, order, cat(csr["indptr"], np.int64), cat(csr["indices"], np.int64),
-        cat(csr["weights"], dtype), cat(csr["delays"], np.int64),
+        tab,
+        unit,
+        syn,
+        refr,
+        ptab,
+        order,
+        cat(csr["indptr"], np.int64),
+        cat(csr["indices"], np.int64),
+        cat(csr["weights"], dtype),
+        cat(csr["delays"], np.int64),
         np.stack(conv["tab"]) if conv["tab"] else np.zeros((1, 15), np.int64),
-        cat(conv["w"], dtype), cat(conv["d"], np.int64), n_total, n_ring,
-        max(p.size for p in plan.populations), r_max)
+        cat(conv["w"], dtype),
+        cat(conv["d"], np.int64),
+        n_total,
+        n_ring,
+        max(p.size for p in plan.populations),
+        r_max,
+    )
     return packed, rec
 
 
@@ -134,11 +147,11 @@ def _input_sum(b, p, base, tab, syn, cur, ring, c):
     off, n, ncur = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR]
     ring_b = ring[b]
     if ncur == 0:
-        return ring_b[base:base + n]
+        return ring_b[base : base + n]
     c[:n] = 0
     for k in range(ncur):
-        i_k, dec, gain = cur[b, k, off:off + n], syn[0, k, off:off + n], syn[1, k, off:off + n]
-        x_k = ring_b[base + k * n:base + (k + 1) * n]
+        i_k, dec, gain = cur[b, k, off : off + n], syn[0, k, off : off + n], syn[1, k, off : off + n]
+        x_k = ring_b[base + k * n : base + (k + 1) * n]
         for j in range(n):
             ik = _current(i_k[j], dec[j], gain[j], x_k[j])
             i_k[j] = ik
@@ -155,9 +168,9 @@ def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act
     """
     off, n = tab[p, P_OFF], tab[p, P_SIZE]
     c = _input_sum(b, p, base, tab, syn, cur, ring, scratch[b])
-    v_b, r_b = v[b, off:off + n], refr[b, off:off + n]
-    a_leak, a_in, v_leak = unit[0, off:off + n], unit[1, off:off + n], unit[2, off:off + n]
-    v_th, v_reset, soft, spiking = unit[3, off:off + n], unit[4, off:off + n], tab[p, P_SOFT], tab[p, P_SPIKING]
+    v_b, r_b = v[b, off : off + n], refr[b, off : off + n]
+    a_leak, a_in, v_leak = unit[0, off : off + n], unit[1, off : off + n], unit[2, off : off + n]
+    v_th, v_reset, soft, spiking = unit[3, off : off + n], unit[4, off : off + n], tab[p, P_SOFT], tab[p, P_SPIKING]
     for j in range(n):
         rn = _refractory_tick(r_b[j])
         r_b[j] = rn
@@ -185,7 +198,7 @@ def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act
                 act_v[b, na] = v_b[j]
                 na += 1
     if tab[p, P_RECM] >= 0:
-        rec_m[tt, b, tab[p, P_RECM]:tab[p, P_RECM] + n] = v_b
+        rec_m[tt, b, tab[p, P_RECM] : tab[p, P_RECM] + n] = v_b
     return na
 
 
@@ -259,8 +272,34 @@ def _scatter_conv(b, t, q, na, tab, ptab, conv_tab, conv_w, conv_d, ring, act_i,
 
 
 @numba.njit(cache=True, parallel=True, error_model="numpy")
-def run_steps(t0, x, tab, unit, syn, refrac, ptab, indptr, indices, weights, delays, conv_tab, conv_w, conv_d,
-              v, cur, refr, ring, scratch, act_i, act_v, rec_s, rec_v, rec_m, cnt_syn, cnt_out):
+def run_steps(
+    t0,
+    x,
+    tab,
+    unit,
+    syn,
+    refrac,
+    ptab,
+    indptr,
+    indices,
+    weights,
+    delays,
+    conv_tab,
+    conv_w,
+    conv_d,
+    v,
+    cur,
+    refr,
+    ring,
+    scratch,
+    act_i,
+    act_v,
+    rec_s,
+    rec_v,
+    rec_m,
+    cnt_syn,
+    cnt_out,
+):
     """Advance every sample by ``x.shape[0]`` steps starting at absolute step ``t0``.
 
     Shapes: x (T, B, N_in); v, refr (B, N); cur (B, R, N); ring (B, N_ring); scratch, act_* (B, N_max);
@@ -273,20 +312,23 @@ def run_steps(t0, x, tab, unit, syn, refrac, ptab, indptr, indices, weights, del
                 n = tab[p, P_SIZE]
                 base = tab[p, P_RING] + (t % tab[p, P_DEPTH]) * tab[p, P_NREC] * n
                 if tab[p, P_MODEL] == NEURON:
-                    na = _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v,
-                                 rec_m, tt)
+                    na = _neuron(
+                        b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt
+                    )
                 else:
                     na = _gather(b, p, base, tt, x, tab, unit, ring, act_i, act_v)
-                ring[b, base:base + tab[p, P_NREC] * n] = 0
+                ring[b, base : base + tab[p, P_NREC] * n] = 0
                 _record(b, p, tt, na, tab, act_i, act_v, rec_s, rec_v)
                 cnt_out[b, p] += na
                 for q in range(tab[p, P_LO], tab[p, P_HI]):
                     if ptab[q, Q_KIND] == CONV:
-                        cnt_syn[b, q] += _scatter_conv(b, t, q, na, tab, ptab, conv_tab, conv_w, conv_d, ring,
-                                                       act_i, act_v)
+                        cnt_syn[b, q] += _scatter_conv(
+                            b, t, q, na, tab, ptab, conv_tab, conv_w, conv_d, ring, act_i, act_v
+                        )
                     else:
-                        cnt_syn[b, q] += _scatter_csr(b, t, q, na, tab, ptab, indptr, indices, weights, delays,
-                                                      ring, act_i, act_v)
+                        cnt_syn[b, q] += _scatter_csr(
+                            b, t, q, na, tab, ptab, indptr, indices, weights, delays, ring, act_i, act_v
+                        )
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")

@@ -17,6 +17,7 @@ synaptic weight and decays with ``tau_syn``)::
 
 held during the refractory period after a spike, reset to ``v_reset``.
 """
+
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -50,9 +51,20 @@ class Network:
             raise ConfigError(f"{what} must be >= 0 seconds")
         return np.round(steps).astype(np.int64)
 
-    def lif(self, name: str, n: int, tau_m: Any = 20e-3, v_rest: Any = 0.0, v_th: Any = 1.0, v_reset: Any = 0.0,
-            r: Any = 1.0, refractory: Any = 0.0, tau_syn: tuple | None = None, v_init: Any = None,
-            soft_reset: bool = False) -> str:
+    def lif(
+        self,
+        name: str,
+        n: int,
+        tau_m: Any = 20e-3,
+        v_rest: Any = 0.0,
+        v_th: Any = 1.0,
+        v_reset: Any = 0.0,
+        r: Any = 1.0,
+        refractory: Any = 0.0,
+        tau_syn: tuple | None = None,
+        v_init: Any = None,
+        soft_reset: bool = False,
+    ) -> str:
         """Add ``n`` LIF neurons (per-neuron arrays or scalars; times in seconds). Returns ``name``."""
         taus = [per_unit(tau_m, n)] + [per_unit(t, n) for t in (tau_syn or ())]
         if any(np.any(t < self.dt) for t in taus):
@@ -60,10 +72,25 @@ class Network:
         a = self.dt / taus[0]
         k = len(taus) - 1
         v0 = per_unit(v_rest if v_init is None else v_init, n)
-        pop = Population(name, NEURON, n, (n,), "LIF", spiking=True, soft_reset=soft_reset, n_currents=k,
-                         a_leak=a, a_in=a * per_unit(r, n), v_leak=v_rest, v_th=v_th, v_reset=v_reset,
-                         v_init=v0, decay=np.stack([1 - self.dt / t for t in taus[1:]]) if k else None,
-                         gain=np.ones((k, n)) if k else None, refractory=self._steps(refractory, "refractory"))
+        pop = Population(
+            name,
+            NEURON,
+            n,
+            (n,),
+            "LIF",
+            spiking=True,
+            soft_reset=soft_reset,
+            n_currents=k,
+            a_leak=a,
+            a_in=a * per_unit(r, n),
+            v_leak=v_rest,
+            v_th=v_th,
+            v_reset=v_reset,
+            v_init=v0,
+            decay=np.stack([1 - self.dt / t for t in taus[1:]]) if k else None,
+            gain=np.ones((k, n)) if k else None,
+            refractory=self._steps(refractory, "refractory"),
+        )
         return self._add(pop)
 
     def _add(self, pop: Population) -> str:
@@ -95,9 +122,20 @@ class Network:
         self.sources[name] = frames
         return self._add(Population(name, SOURCE, n, (n,), "spike_array", spiking=True))
 
-    def connect(self, src: str, dst: str, rule: str = "fixed_probability", p: float = 0.1, weight: Any = 1.0,
-                delay: Any = 1, receptor: int = 0, pre: Any = None, post: Any = None,
-                autapses: bool = False, name: str | None = None) -> str:
+    def connect(
+        self,
+        src: str,
+        dst: str,
+        rule: str = "fixed_probability",
+        p: float = 0.1,
+        weight: Any = 1.0,
+        delay: Any = 1,
+        receptor: int = 0,
+        pre: Any = None,
+        post: Any = None,
+        autapses: bool = False,
+        name: str | None = None,
+    ) -> str:
         """Add a projection by a connectivity rule.
 
         Args:
@@ -114,19 +152,24 @@ class Network:
         d = delay(self.rng, pre_i.size) if callable(delay) else per_unit(delay, pre_i.size, np.int64)
         d = np.asarray(d, np.int64)
         if d.size and (d.min() < 0 or (d.min() < 1 and si >= di)):
-            raise ConfigError(f"projection {src!r}->{dst!r}: delays must be >= 1 step towards a population "
-                              f"added earlier or itself (>= 0 otherwise)")
+            raise ConfigError(
+                f"projection {src!r}->{dst!r}: delays must be >= 1 step towards a population "
+                f"added earlier or itself (>= 0 otherwise)"
+            )
         if receptor >= dpop.receptors:
-            raise ConfigError(f"projection {src!r}->{dst!r}: receptor {receptor} but {dst!r} has "
-                              f"{dpop.receptors} input(s)")
+            raise ConfigError(
+                f"projection {src!r}->{dst!r}: receptor {receptor} but {dst!r} has {dpop.receptors} input(s)"
+            )
         indptr, indices, weights, delays = csr_from_coo(spop.size, pre_i, post_i, w, d)
         name = name or f"{src}->{dst}"
-        self.plan.projections.append(Projection(name, si, di, CSR, receptor, "synapses", indptr, indices,
-                                                weights, delays))
+        self.plan.projections.append(
+            Projection(name, si, di, CSR, receptor, "synapses", indptr, indices, weights, delays)
+        )
         return name
 
-    def _pairs(self, rule: str, n_pre: int, n_post: int, p: float, pre: Any, post: Any, autapses: bool,
-               same: bool) -> tuple[np.ndarray, np.ndarray]:
+    def _pairs(
+        self, rule: str, n_pre: int, n_post: int, p: float, pre: Any, post: Any, autapses: bool, same: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         if rule == "all_to_all":
             pre_i, post_i = np.divmod(np.arange(n_pre * n_post), n_post)
         elif rule == "one_to_one":
@@ -148,8 +191,17 @@ class Network:
             pre_i, post_i = pre_i[keep], post_i[keep]
         return np.asarray(pre_i, np.int64), np.asarray(post_i, np.int64)
 
-    def reservoir(self, name: str, n: int, p: float = 0.1, exc_fraction: float = 0.8, w_exc: float = 0.5,
-                  w_inh: float = -2.0, delays: tuple[int, int] = (1, 1), **lif: Any) -> str:
+    def reservoir(
+        self,
+        name: str,
+        n: int,
+        p: float = 0.1,
+        exc_fraction: float = 0.8,
+        w_exc: float = 0.5,
+        w_inh: float = -2.0,
+        delays: tuple[int, int] = (1, 1),
+        **lif: Any,
+    ) -> str:
         """A recurrent LIF reservoir (liquid): one population, random E/I recurrent synapses.
 
         The first ``exc_fraction * n`` neurons are excitatory (weight ``w_exc``), the rest
@@ -160,8 +212,7 @@ class Network:
         pre_i, post_i = self._pairs("fixed_probability", n, n, p, None, None, False, True)
         weights = np.where(pre_i < n_exc, w_exc, w_inh)
         dl = self.rng.integers(delays[0], delays[1] + 1, pre_i.size)
-        self.connect(name, name, "explicit", pre=pre_i, post=post_i, weight=weights, delay=dl,
-                     name=f"{name}.recurrent")
+        self.connect(name, name, "explicit", pre=pre_i, post=post_i, weight=weights, delay=dl, name=f"{name}.recurrent")
         return name
 
     def inputs(self, steps: int, batch: int = 1, seed: int = 0) -> list[np.ndarray]:
@@ -169,8 +220,13 @@ class Network:
         rng = np.random.default_rng(seed)
         return [self.sources[p.name](steps, batch, rng) for p in self.plan.populations if p.model == SOURCE]
 
-    def simulator(self, backend: str = "auto", dtype: Any = np.float32, record: list[str] | None = None,
-                  record_v: list[str] | None = None) -> Any:
+    def simulator(
+        self,
+        backend: str = "auto",
+        dtype: Any = np.float32,
+        record: list[str] | None = None,
+        record_v: list[str] | None = None,
+    ) -> Any:
         """A :class:`~snnlab.sim.Simulator` over this network (outputs of ``record`` recorded)."""
         from snnlab.sim.simulator import Simulator
 

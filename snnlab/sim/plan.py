@@ -14,6 +14,7 @@ arrived on receptor ``k``):
     v   = v + a_leak * (v_leak - v) + a_in * c     (held while refractory)
     s   = v >= v_th;  v = v_reset (hard) or v - v_th (soft) where s
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -127,8 +128,9 @@ def per_unit(value: Any, n: int, dtype: Any = np.float64) -> np.ndarray:
     return np.broadcast_to(arr.reshape(-1) if arr.size > 1 else arr.reshape(()), (n,)).copy()
 
 
-def csr_from_coo(n_src: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray,
-                 delay: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
+def csr_from_coo(
+    n_src: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarray, delay: np.ndarray | None = None
+) -> tuple[np.ndarray, ...]:
     """CSR synapse lists per presynaptic unit from (src, dst, weight, delay) triples.
 
     Returns:
@@ -139,8 +141,12 @@ def csr_from_coo(n_src: int, src: np.ndarray, dst: np.ndarray, weight: np.ndarra
     delay = np.zeros(src.size, np.int64) if delay is None else np.broadcast_to(np.asarray(delay, np.int64), src.shape)
     indptr = np.zeros(n_src + 1, np.int64)
     np.cumsum(np.bincount(src, minlength=n_src), out=indptr[1:])
-    return (indptr, np.asarray(dst, np.int64).reshape(-1)[order],
-            np.broadcast_to(np.asarray(weight, np.float64), src.shape)[order].copy(), delay[order].copy())
+    return (
+        indptr,
+        np.asarray(dst, np.int64).reshape(-1)[order],
+        np.broadcast_to(np.asarray(weight, np.float64), src.shape)[order].copy(),
+        delay[order].copy(),
+    )
 
 
 def dense_to_csr(weight: np.ndarray, delay: np.ndarray | None = None) -> tuple[np.ndarray, ...]:
@@ -156,8 +162,9 @@ def dense_to_csr(weight: np.ndarray, delay: np.ndarray | None = None) -> tuple[n
 
 def pool_csr(g: Geometry, scale: float) -> tuple[np.ndarray, ...]:
     """CSR of a sum/average pooling window footprint (no dense matrix)."""
-    c, oy, ox, ky, kx = np.meshgrid(np.arange(g.c_in), np.arange(g.h_out), np.arange(g.w_out),
-                                    np.arange(g.kh), np.arange(g.kw), indexing="ij")
+    c, oy, ox, ky, kx = np.meshgrid(
+        np.arange(g.c_in), np.arange(g.h_out), np.arange(g.w_out), np.arange(g.kh), np.arange(g.kw), indexing="ij"
+    )
     iy, ix = oy * g.sh - g.ph + ky, ox * g.sw - g.pw + kx
     ok = (iy >= 0) & (iy < g.h) & (ix >= 0) & (ix < g.w)
     src = ((c * g.h + iy) * g.w + ix)[ok]

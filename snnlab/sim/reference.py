@@ -5,6 +5,7 @@ well as the kernels. Same discrete equations as docs/nir_conventions.md: forward
 step ``dt``; a back (recurrent) edge carries the previous step's value; a Delay node's
 history before step 0 is zero.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -29,28 +30,28 @@ def conv2d_dense(x: np.ndarray, weight: np.ndarray, g: Any) -> np.ndarray:
     """Grouped, strided, dilated, padded 2-D convolution. x (B, C_in, H, W) -> (B, C_out, Ho, Wo)."""
     b = x.shape[0]
     xp = np.zeros((b, g.c_in, g.h + 2 * g.ph + g.kh * g.dh, g.w + 2 * g.pw + g.kw * g.dw), x.dtype)
-    xp[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w] = x
+    xp[:, :, g.ph : g.ph + g.h, g.pw : g.pw + g.w] = x
     out = np.zeros((b, g.c_out, g.h_out, g.w_out), x.dtype)
     cin_g, cout_g = g.c_in // g.groups, g.c_out // g.groups
     for grp in range(g.groups):
-        xs = xp[:, grp * cin_g:(grp + 1) * cin_g]
-        ws = weight[grp * cout_g:(grp + 1) * cout_g]  # (cout_g, cin_g, kh, kw)
+        xs = xp[:, grp * cin_g : (grp + 1) * cin_g]
+        ws = weight[grp * cout_g : (grp + 1) * cout_g]  # (cout_g, cin_g, kh, kw)
         for ky in range(g.kh):
             for kx in range(g.kw):
                 y0, x0 = ky * g.dh, kx * g.dw
-                patch = xs[:, :, y0:y0 + g.sh * g.h_out:g.sh, x0:x0 + g.sw * g.w_out:g.sw]
-                out[:, grp * cout_g:(grp + 1) * cout_g] += np.einsum("bchw,oc->bohw", patch, ws[:, :, ky, kx])
+                patch = xs[:, :, y0 : y0 + g.sh * g.h_out : g.sh, x0 : x0 + g.sw * g.w_out : g.sw]
+                out[:, grp * cout_g : (grp + 1) * cout_g] += np.einsum("bchw,oc->bohw", patch, ws[:, :, ky, kx])
     return out
 
 
 def pool_dense(x: np.ndarray, g: Any) -> np.ndarray:
     """Sum pooling (zero padding). x (B, C, H, W) -> (B, C, Ho, Wo)."""
     xp = np.zeros((x.shape[0], g.c_in, g.h + 2 * g.ph + g.kh, g.w + 2 * g.pw + g.kw), x.dtype)
-    xp[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w] = x
+    xp[:, :, g.ph : g.ph + g.h, g.pw : g.pw + g.w] = x
     out = np.zeros((x.shape[0], g.c_in, g.h_out, g.w_out), x.dtype)
     for ky in range(g.kh):
         for kx in range(g.kw):
-            out += xp[:, :, ky:ky + g.sh * g.h_out:g.sh, kx:kx + g.sw * g.w_out:g.sw]
+            out += xp[:, :, ky : ky + g.sh * g.h_out : g.sh, kx : kx + g.sw * g.w_out : g.sw]
     return out
 
 
@@ -59,8 +60,9 @@ class DenseReference:
 
     def __init__(self, graph: FlatGraph, dtype: np.dtype, record: dict[str, str]) -> None:
         self.g, self.dtype, self.record = graph, np.dtype(dtype), record
-        self.delays = {n: graph.delay_steps(n).reshape(-1) for n, v in graph.nodes.items()
-                       if type(v).__name__ == "Delay"}
+        self.delays = {
+            n: graph.delay_steps(n).reshape(-1) for n, v in graph.nodes.items() if type(v).__name__ == "Delay"
+        }
         self.t = 0
         self.reset(1)
 
@@ -77,8 +79,10 @@ class DenseReference:
                 if v0 is None:
                     soft = (node.metadata or {}).get("reset_mode") == "subtract"
                     v0 = 0.0 if soft or getattr(node, "v_reset", None) is None else node.v_reset
-                self.state[name] = {"v": self._param(v0, size(name)) + np.zeros((batch, 1), self.dtype),
-                                    "i": np.zeros((batch, size(name)), self.dtype)}
+                self.state[name] = {
+                    "v": self._param(v0, size(name)) + np.zeros((batch, 1), self.dtype),
+                    "i": np.zeros((batch, size(name)), self.dtype),
+                }
             if kind == "Delay":
                 depth = int(self.delays[name].max()) + 1
                 self.state[name] = {"hist": np.zeros((depth, batch, size(name)), self.dtype)}
@@ -154,7 +158,7 @@ class DenseReference:
                 node, kind = self.g.nodes[name], type(self.g.nodes[name]).__name__
                 if kind == "Input":
                     n = int(np.prod(self.g.out_shape[name]))
-                    cur[name], col = x[step, :, col:col + n].astype(self.dtype), col + n
+                    cur[name], col = x[step, :, col : col + n].astype(self.dtype), col + n
                     continue
                 inp = self._input(name, cur)
                 if kind == "Output":

@@ -1,4 +1,5 @@
 """What a simulation run returns: sparse spikes, values, membrane traces, counts, profile."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -19,8 +20,17 @@ class SimResult:
         counts: "synaptic_events" per projection, "spikes" and "neuron_updates" per population.
     """
 
-    def __init__(self, plan: Plan, outputs: dict[str, np.ndarray], membranes: dict[str, np.ndarray],
-                 counts: dict[str, np.ndarray], steps: int, batch: int, dt: float | None, t0: int = 0) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        outputs: dict[str, np.ndarray],
+        membranes: dict[str, np.ndarray],
+        counts: dict[str, np.ndarray],
+        steps: int,
+        batch: int,
+        dt: float | None,
+        t0: int = 0,
+    ) -> None:
         self.plan, self.steps, self.batch, self.dt, self.t0 = plan, steps, batch, dt, t0
         self.spikes: dict[str, np.ndarray] = {}
         self.values: dict[str, np.ndarray] = {}
@@ -83,17 +93,28 @@ class SimResult:
             if pop.model in (NEURON, THRESHOLD):
                 layers.append(self._neuron_layer(pop, out_events[pi], steps))
         for layer_name, members in groups.items():
-            layers.append(self._synapse_layer(layer_name, [self.plan.projections[m] for m in members],
-                                              [self.raw_counts["syn_events"][m] for m in members], steps))
+            layers.append(
+                self._synapse_layer(
+                    layer_name,
+                    [self.plan.projections[m] for m in members],
+                    [self.raw_counts["syn_events"][m] for m in members],
+                    steps,
+                )
+            )
         return ActivityProfile(self.batch, steps, self.dt, layers, source="event")
 
     def _neuron_layer(self, pop: Population, events: float, steps: int) -> LayerActivity:
         denom = max(pop.size * steps * self.batch, 1)
-        return LayerActivity(pop.name, "neuron", pop.op, n_neurons=pop.size,
-                             neuron_updates=float(pop.size * steps * self.batch),
-                             spikes=float(events) if pop.spiking else 0.0,
-                             output_rate=float(events) / denom if pop.spiking else 0.0,
-                             extra={"shape": list(pop.shape)})
+        return LayerActivity(
+            pop.name,
+            "neuron",
+            pop.op,
+            n_neurons=pop.size,
+            neuron_updates=float(pop.size * steps * self.batch),
+            spikes=float(events) if pop.spiking else 0.0,
+            output_rate=float(events) / denom if pop.spiking else 0.0,
+            extra={"shape": list(pop.shape)},
+        )
 
     def _synapse_layer(self, name: str, projs: list[Projection], events: list[float], steps: int) -> LayerActivity:
         pops = self.plan.populations
@@ -106,12 +127,22 @@ class SimResult:
         dense = _dense_ops(q0, n_in, n_out) * steps
         total = float(sum(events))
         delays = sorted({int(d) for q in projs for d in np.unique(q.delays)}) if q0.delays is not None else [0]
-        return LayerActivity(name, "synapse", q0.op, n_synapses=sum(q.n_synapses for q in projs),
-                             dense_ops=float(dense * len(projs)), macs=0.0 if binary else total,
-                             acs=total if binary else 0.0, input_rate=float(src_events) / denom,
-                             extra={"delays": delays[:64], "sources": [p.name for p in srcs],
-                                    "relay_target": pops[q0.dst].model == RELAY and pops[q0.dst].op != "Output",
-                                    "input_is_source": any(p.model == SOURCE for p in srcs)})
+        return LayerActivity(
+            name,
+            "synapse",
+            q0.op,
+            n_synapses=sum(q.n_synapses for q in projs),
+            dense_ops=float(dense * len(projs)),
+            macs=0.0 if binary else total,
+            acs=total if binary else 0.0,
+            input_rate=float(src_events) / denom,
+            extra={
+                "delays": delays[:64],
+                "sources": [p.name for p in srcs],
+                "relay_target": pops[q0.dst].model == RELAY and pops[q0.dst].op != "Output",
+                "input_is_source": any(p.model == SOURCE for p in srcs),
+            },
+        )
 
 
 def _dense_ops(q: Projection, n_in: int, n_out: int) -> int:

@@ -5,6 +5,7 @@ an event with that value) or DVS-style events turned into frames by :func:`event
 State persists between :meth:`Simulator.step` calls for streaming; :meth:`Simulator.run`
 resets first unless told not to.
 """
+
 from __future__ import annotations
 
 import logging
@@ -34,8 +35,15 @@ class Simulator:
         record_v: populations whose membrane potential is recorded.
     """
 
-    def __init__(self, graph: Any, dt: float | None = None, backend: str = "auto", dtype: Any = np.float64,
-                 record: list[str] | None = None, record_v: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        graph: Any,
+        dt: float | None = None,
+        backend: str = "auto",
+        dtype: Any = np.float64,
+        record: list[str] | None = None,
+        record_v: list[str] | None = None,
+    ) -> None:
         self.backend = engines.resolve(backend)
         self.loaded = None
         if isinstance(graph, Plan):
@@ -89,7 +97,11 @@ class Simulator:
             if arr.ndim < 2 or int(np.prod(arr.shape[2:])) != int(np.prod(shape)):
                 raise ShapeError(f"input of shape {arr.shape} does not match (T, B, *{shape})")
             flat.append(arr.reshape(arr.shape[0], arr.shape[1], -1))
-        x = np.concatenate(flat, axis=2).astype(self.dtype) if flat else np.zeros((steps or 0, self.batch or 1, 0), self.dtype)
+        x = (
+            np.concatenate(flat, axis=2).astype(self.dtype)
+            if flat
+            else np.zeros((steps or 0, self.batch or 1, 0), self.dtype)
+        )
         if steps is not None and steps != x.shape[0]:
             pad = np.zeros((max(steps - x.shape[0], 0),) + x.shape[1:], self.dtype)
             x = np.concatenate([x, pad])[:steps]
@@ -155,4 +167,3 @@ def load_inputs(path: str | Path) -> dict[str, np.ndarray]:
     """Arrays of an ``.npz`` input file (dense ``x`` or events ``t, x, y, p``)."""
     with np.load(path, allow_pickle=False) as data:
         return {k: data[k] for k in data.files}
-

@@ -11,6 +11,7 @@ Writes go to a temporary file in the same folder, are flushed and fsynced, then 
 the target with :func:`os.replace`, so a process killed at any moment leaves either the old
 or the new file, never a torn one.
 """
+
 from __future__ import annotations
 
 import os
@@ -58,8 +59,10 @@ def _write_failure(path: Path, err: BaseException) -> str:
         free = f"; {shutil.disk_usage(path.parent).free / 2**20:.0f} MB free there"
     except OSError:
         free = ""
-    return (f"could not write {path} ({reason}{free}); the previous {path.name} is untouched: free space or "
-            "fix the folder, then continue with --resume")
+    return (
+        f"could not write {path} ({reason}{free}); the previous {path.name} is untouched: free space or "
+        "fix the folder, then continue with --resume"
+    )
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -106,13 +109,22 @@ def _load_reason(err: BaseException) -> str:
     (that would execute code from the file)."""
     text = str(err)
     if "weights_only" in text or "Unsupported global" in text or "WeightsUnpickler" in text:
-        return ("it holds pickled Python objects that a safe load refuses (snnlab never executes code "
-                "from a checkpoint); valid: a checkpoint written by snnlab train")
+        return (
+            "it holds pickled Python objects that a safe load refuses (snnlab never executes code "
+            "from a checkpoint); valid: a checkpoint written by snnlab train"
+        )
     return f"{type(err).__name__}: {one_line(text)[:200]}"
 
 
-RESUME_KEYS = {"epoch": int, "best": (int, float), "best_epoch": int, "history": list, "rng": dict,
-               "optim": dict, "model": dict}
+RESUME_KEYS = {
+    "epoch": int,
+    "best": (int, float),
+    "best_epoch": int,
+    "history": list,
+    "rng": dict,
+    "optim": dict,
+    "model": dict,
+}
 
 
 def check_resume_state(state: dict[str, Any], path: str | Path) -> None:
@@ -123,11 +135,15 @@ def check_resume_state(state: dict[str, Any], path: str | Path) -> None:
     """
     for key, tp in RESUME_KEYS.items():
         if key not in state:
-            raise CheckpointError(f"{path}: no '{key}' entry, so it cannot be resumed (valid: a last.pt written by "
-                                  "snnlab train); start over with --force")
+            raise CheckpointError(
+                f"{path}: no '{key}' entry, so it cannot be resumed (valid: a last.pt written by "
+                "snnlab train); start over with --force"
+            )
         if not isinstance(state[key], tp) or isinstance(state[key], bool):
-            raise CheckpointError(f"{path}: '{key}' is a {type(state[key]).__name__}, expected "
-                                  f"{getattr(tp, '__name__', 'a number')}; start over with --force")
+            raise CheckpointError(
+                f"{path}: '{key}' is a {type(state[key]).__name__}, expected "
+                f"{getattr(tp, '__name__', 'a number')}; start over with --force"
+            )
 
 
 def load_resume_state(ckpt_dir: Path, log: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
@@ -138,20 +154,25 @@ def load_resume_state(ckpt_dir: Path, log: Callable[[str], None]) -> tuple[Path,
     """
     last, best = ckpt_dir / "last.pt", ckpt_dir / "best.pt"
     if not last.exists() and not best.exists():
-        raise CheckpointError(f"--resume: no {last} (no epoch of this run finished yet); start the run without "
-                              "--resume (or --force to start over)")
+        raise CheckpointError(
+            f"--resume: no {last} (no epoch of this run finished yet); start the run without "
+            "--resume (or --force to start over)"
+        )
     try:
         return last, load_checkpoint(last)
     except CheckpointError as err:
         if not best.is_file():
-            raise CheckpointError(f"{err}; best.pt is absent too, so nothing can be resumed: start over with "
-                                  "--force") from None
+            raise CheckpointError(
+                f"{err}; best.pt is absent too, so nothing can be resumed: start over with --force"
+            ) from None
         try:
             state = load_checkpoint(best)
         except CheckpointError as err_best:
             raise CheckpointError(f"{err}; {err_best}; start over with --force") from None
-    log(f"note: {last} is unreadable; resuming from {best} (epoch {state.get('epoch', '?')}), the epochs after it "
-        "are trained again")
+    log(
+        f"note: {last} is unreadable; resuming from {best} (epoch {state.get('epoch', '?')}), the epochs after it "
+        "are trained again"
+    )
     return best, state
 
 
@@ -161,8 +182,13 @@ def capture_rng(loader_generator: torch.Generator | None) -> dict[str, Any]:
     version, py_state, py_gauss = random.getstate()
     state: dict[str, Any] = {
         "torch": torch.get_rng_state(),
-        "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                  "has_gauss": int(has_gauss), "gauss": float(gauss)},
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
         "python": {"version": version, "state": list(py_state), "gauss": py_gauss},
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -175,8 +201,9 @@ def restore_rng(state: dict[str, Any], loader_generator: torch.Generator | None)
     """Inverse of :func:`capture_rng`."""
     torch.set_rng_state(state["torch"])
     npy = state["numpy"]
-    np.random.set_state((npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"],
-                         npy["gauss"]))
+    np.random.set_state(
+        (npy["kind"], npy["keys"].numpy().astype(np.uint32), npy["pos"], npy["has_gauss"], npy["gauss"])
+    )
     py = state["python"]
     random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
     if state.get("cuda") and torch.cuda.is_available():

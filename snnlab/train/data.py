@@ -1,4 +1,5 @@
 """Datasets and loaders of a run, built from :class:`snnlab.config.DataConfig`."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -73,8 +74,9 @@ def collate_of(ds: Any) -> Callable:
 def eval_loader(ds: Any, cfg: DataConfig, ctx: DistContext) -> torch.utils.data.DataLoader:
     """Ordered loader over this rank's share of ``ds`` (every sample exactly once overall)."""
     sampler = EpochSampler(len(ds), shuffle=False, seed=0, ctx=ctx, even=False)
-    return torch.utils.data.DataLoader(ds, batch_size=cfg.eval_batch_size, sampler=sampler,
-                                       num_workers=cfg.num_workers, collate_fn=collate_of(ds))
+    return torch.utils.data.DataLoader(
+        ds, batch_size=cfg.eval_batch_size, sampler=sampler, num_workers=cfg.num_workers, collate_fn=collate_of(ds)
+    )
 
 
 def build_valid(cfg: DataConfig, train_set: Any, ctx: DistContext) -> tuple[Any, Optional[torch.utils.data.DataLoader]]:
@@ -87,8 +89,10 @@ def build_valid(cfg: DataConfig, train_set: Any, ctx: DistContext) -> tuple[Any,
     if cfg.valid_split is None:
         return None, None
     if getattr(train_set, "contains_valid", False):
-        raise ConfigError(f"data.valid_split: the '{cfg.train_split}' split of '{cfg.name}' still contains the "
-                          f"'{cfg.valid_split}' samples; hold them out with data.train_options.holdout_valid: true")
+        raise ConfigError(
+            f"data.valid_split: the '{cfg.train_split}' split of '{cfg.name}' still contains the "
+            f"'{cfg.valid_split}' samples; hold them out with data.train_options.holdout_valid: true"
+        )
     valid_set = build_dataset(cfg, cfg.valid_split, train=False)
     return valid_set, eval_loader(valid_set, cfg, ctx)
 
@@ -114,8 +118,10 @@ def check_labels(ds: Any, cfg: DataConfig, split: Optional[str], num_classes: in
     except (TypeError, ValueError, IndexError):
         return  # labels that are not a plain array (text targets): the reader checks them
     if bad.size:
-        raise DataError(f"data: the '{split}' split of '{cfg.name}' has label {values[bad[0]]} at sample {bad[0]} "
-                        f"({bad.size} out of range); valid: class ids 0..{num_classes - 1}")
+        raise DataError(
+            f"data: the '{split}' split of '{cfg.name}' has label {values[bad[0]]} at sample {bad[0]} "
+            f"({bad.size} out of range); valid: class ids 0..{num_classes - 1}"
+        )
 
 
 def build_run_data(cfg: DataConfig, seed: int, ctx: DistContext) -> RunData:
@@ -125,19 +131,38 @@ def build_run_data(cfg: DataConfig, seed: int, ctx: DistContext) -> RunData:
     test_set = build_dataset(cfg, cfg.test_split, train=False)
     for split, ds in ((cfg.train_split, train_set), (cfg.valid_split, valid_set), (cfg.test_split, test_set)):
         if ds is not None and len(ds) == 0:
-            raise DataError(f"data: the '{split}' split of '{cfg.name}'" + (f" in {cfg.root}" if cfg.root else "")
-                            + " holds no samples; valid: a dataset with at least one sample in every split "
-                            f"(train_split '{cfg.train_split}', valid_split {cfg.valid_split!r}, test_split "
-                            f"'{cfg.test_split}')")
+            raise DataError(
+                f"data: the '{split}' split of '{cfg.name}'"
+                + (f" in {cfg.root}" if cfg.root else "")
+                + " holds no samples; valid: a dataset with at least one sample in every split "
+                f"(train_split '{cfg.train_split}', valid_split {cfg.valid_split!r}, test_split "
+                f"'{cfg.test_split}')"
+            )
     for split, ds in ((cfg.train_split, train_set), (cfg.valid_split, valid_set), (cfg.test_split, test_set)):
         check_labels(ds, cfg, split, int(getattr(train_set, "num_classes", 0)))
     sampler = EpochSampler(len(train_set), shuffle=True, seed=seed, ctx=ctx, even=True)
     generator = torch.Generator().manual_seed(seed)
     train_loader = torch.utils.data.DataLoader(
-        train_set, batch_size=per_rank_batch(cfg.batch_size, ctx), sampler=sampler, num_workers=cfg.num_workers,
-        collate_fn=collate_of(train_set), generator=generator, drop_last=False,
-        persistent_workers=False)
+        train_set,
+        batch_size=per_rank_batch(cfg.batch_size, ctx),
+        sampler=sampler,
+        num_workers=cfg.num_workers,
+        collate_fn=collate_of(train_set),
+        generator=generator,
+        drop_last=False,
+        persistent_workers=False,
+    )
     num_classes = int(getattr(train_set, "num_classes", 0))
     input_shape = tuple(int(s) for s in getattr(train_set, "input_shape", ()))
-    return RunData(train_set, test_set, train_loader, eval_loader(test_set, cfg, ctx), sampler, generator,
-                   num_classes, input_shape, valid_set, valid_loader)
+    return RunData(
+        train_set,
+        test_set,
+        train_loader,
+        eval_loader(test_set, cfg, ctx),
+        sampler,
+        generator,
+        num_classes,
+        input_shape,
+        valid_set,
+        valid_loader,
+    )

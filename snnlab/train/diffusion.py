@@ -7,6 +7,7 @@ gradient clipping and an EMA of the weights. The run folder follows the trainer'
 state) and, at the end, ``samples/`` from the EMA model. ``train.init_from`` loads the weights
 of a finished SDDPM run into a model with TSM (the SDM fine-tuning).
 """
+
 from __future__ import annotations
 
 import csv
@@ -88,10 +89,13 @@ def recipe_from_dict(raw: dict[str, Any], source: str, default_name: str = "diff
     model = dict(raw.get("model") or {"name": "sddpm_unet"})
     if model.get("name", "sddpm_unet") != "sddpm_unet":
         raise ConfigError(f"{source}: model.name must be sddpm_unet for diffusion, got {model.get('name')!r}")
-    rec = DiffusionRecipe(data=build_dataclass(ImageDataConfig, raw.get("data"), "data"), model=model,
-                          diffusion=build_dataclass(DiffusionConfig, raw.get("diffusion"), "diffusion"),
-                          train=build_dataclass(DiffusionTrainConfig, raw.get("train"), "train"),
-                          run=build_dataclass(DiffusionRunConfig, raw.get("run"), "run"))
+    rec = DiffusionRecipe(
+        data=build_dataclass(ImageDataConfig, raw.get("data"), "data"),
+        model=model,
+        diffusion=build_dataclass(DiffusionConfig, raw.get("diffusion"), "diffusion"),
+        train=build_dataclass(DiffusionTrainConfig, raw.get("train"), "train"),
+        run=build_dataclass(DiffusionRunConfig, raw.get("run"), "run"),
+    )
     rec.run.name = rec.run.name or default_name
     NoiseSchedule(rec.diffusion.steps, rec.diffusion.beta_1, rec.diffusion.beta_T)  # validates
     return rec
@@ -115,8 +119,13 @@ def build_unet(rec: DiffusionRecipe) -> torch.nn.Module:
 class DiffusionTrainer:
     """Runs one recipe into its run folder; ``resume`` continues from ``checkpoints/last.pt``."""
 
-    def __init__(self, rec: DiffusionRecipe, resume: bool = False, force: bool = False,
-                 log: Callable[[str], None] = lambda m: print(m, flush=True)) -> None:
+    def __init__(
+        self,
+        rec: DiffusionRecipe,
+        resume: bool = False,
+        force: bool = False,
+        log: Callable[[str], None] = lambda m: print(m, flush=True),
+    ) -> None:
         self.rec, self.log, self.run_dir = rec, log, rec.run_dir()
         if rec.train.threads:
             torch.set_num_threads(int(rec.train.threads))
@@ -144,8 +153,9 @@ class DiffusionTrainer:
         if resume:
             self._restore(load_checkpoint(last))
         elif last.exists() and not force:
-            raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to continue it, "
-                              "or --force to start over")
+            raise ConfigError(
+                f"{self.run_dir} already holds checkpoints; pass --resume to continue it, or --force to start over"
+            )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temps(self.run_dir / "checkpoints") if (self.run_dir / "checkpoints").exists() else None
         (self.run_dir / "config.yaml").write_text(yaml.safe_dump(self.rec.to_dict(), sort_keys=False))
@@ -165,10 +175,21 @@ class DiffusionTrainer:
         from snnlab.train.checkpoint import FORMAT, model_state, to_primitive
 
         path = self.run_dir / "checkpoints" / "last.pt"
-        atomic_save({"format": FORMAT, "kind": KIND, "model_name": "sddpm_unet", "step": self.step,
-                     "model": model_state(self.model), "ema": self.ema.state_dict(), "optim": self.opt.state_dict(),
-                     "rng": capture_rng(None), "history": self.history,
-                     "config": to_primitive(self.rec.to_dict())}, path)
+        atomic_save(
+            {
+                "format": FORMAT,
+                "kind": KIND,
+                "model_name": "sddpm_unet",
+                "step": self.step,
+                "model": model_state(self.model),
+                "ema": self.ema.state_dict(),
+                "optim": self.opt.state_dict(),
+                "rng": capture_rng(None),
+                "history": self.history,
+                "config": to_primitive(self.rec.to_dict()),
+            },
+            path,
+        )
         return path
 
     def _batch(self) -> torch.Tensor:
@@ -211,8 +232,11 @@ class DiffusionTrainer:
         if window:
             self._log_row(window, time.time() - t0)
         self.save()
-        return {"run_dir": str(self.run_dir), "step": self.step,
-                "loss": self.history[-1]["loss"] if self.history else None}
+        return {
+            "run_dir": str(self.run_dir),
+            "step": self.step,
+            "loss": self.history[-1]["loss"] if self.history else None,
+        }
 
     def _log_row(self, window: list[float], elapsed: float) -> None:
         row = {"step": self.step, "loss": sum(window) / max(len(window), 1), "seconds": round(elapsed, 1)}
@@ -229,8 +253,9 @@ def _checkpoint_path(source: str | Path) -> Path:
     return path / "checkpoints" / "last.pt" if path.is_dir() else path
 
 
-def load_diffusion_run(path: str | Path, weights: str = "ema",
-                       device: Optional[torch.device] = None) -> tuple[DiffusionRecipe, torch.nn.Module, NoiseSchedule]:
+def load_diffusion_run(
+    path: str | Path, weights: str = "ema", device: Optional[torch.device] = None
+) -> tuple[DiffusionRecipe, torch.nn.Module, NoiseSchedule]:
     """Recipe, UNet (eval mode, ``weights`` "ema" or "model") and schedule of a diffusion run folder.
 
     Raises:
@@ -244,8 +269,10 @@ def load_diffusion_run(path: str | Path, weights: str = "ema",
         raise CheckpointError(f"{run_dir}: not a run folder (no config.yaml)")
     ckpt = load_checkpoint(ckpt_file)
     if ckpt.get("kind") != KIND or ckpt.get("model_name") != "sddpm_unet":
-        raise CheckpointError(f"{ckpt_file}: a checkpoint of another model ({ckpt.get('kind', 'classifier')}), "
-                              "not of snnlab diffusion train")
+        raise CheckpointError(
+            f"{ckpt_file}: a checkpoint of another model ({ckpt.get('kind', 'classifier')}), "
+            "not of snnlab diffusion train"
+        )
     raw = yaml.safe_load(cfg_file.read_text()) or {}
     rec = recipe_from_dict(raw, str(cfg_file), run_dir.name)
     model = build_unet(rec)

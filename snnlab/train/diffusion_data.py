@@ -5,6 +5,7 @@ its items (float (C, H, W) in [0, 1]) are resized to ``image_size`` (area-averag
 shrinking, bilinear otherwise) and stored as uint8 ``(N, C, S, S)``; the loop maps them to
 [-1, 1]. Preloading keeps the step cost to a gather, which matters on a CPU.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -72,4 +73,4 @@ def load_labelled(cfg: ImageDataConfig, split: str, chunk: int = 2048) -> tuple[
 
 def to_unit(x: torch.Tensor) -> torch.Tensor:
     """Samples in [-1, 1] -> [0, 1]."""
-    return ((x.clamp(-1, 1) + 1) / 2)
+    return (x.clamp(-1, 1) + 1) / 2

@@ -9,6 +9,7 @@ The training sampler is the same for one process and for N: the epoch's permutat
 from ``seed + epoch``, and rank ``r`` takes positions ``r, r + N, ...``. With a per-rank batch
 of ``global / N`` the N ranks together see exactly the single process's batches.
 """
+
 from __future__ import annotations
 
 import os
@@ -110,8 +111,10 @@ class EpochSampler(torch.utils.data.Sampler[int]):
 def per_rank_batch(global_batch: int, ctx: DistContext) -> int:
     """``global_batch / world_size``; raises ConfigError when it does not divide."""
     if global_batch % ctx.world_size:
-        raise ConfigError(f"data.batch_size={global_batch} must be divisible by the {ctx.world_size} processes "
-                          "(it is the global batch)")
+        raise ConfigError(
+            f"data.batch_size={global_batch} must be divisible by the {ctx.world_size} processes "
+            "(it is the global batch)"
+        )
     return global_batch // ctx.world_size
 
 
@@ -119,7 +122,15 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
     """Re-run ``snnlab`` with ``argv`` under torchrun on ``nproc`` local processes; returns the exit code."""
     if nproc < 1:
         raise ConfigError(f"--nproc-per-node must be >= 1, got {nproc}")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
-           "-m", "snnlab.cli", *argv]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={nproc}",
+        "-m",
+        "snnlab.cli",
+        *argv,
+    ]
     env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
     return subprocess.call(cmd, env=env)

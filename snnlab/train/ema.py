@@ -1,4 +1,5 @@
 """Exponential moving average of model weights: ``w_ema <- d * w_ema + (1 - d) * w`` after each step."""
+
 from __future__ import annotations
 
 import copy

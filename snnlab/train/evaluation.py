@@ -5,6 +5,7 @@ when :mod:`snnlab.analysis` provides ``profile_model``, ``activity.json``.
 ``selection_split``: the split it was measured on). Only when that split is the test split is
 the reported test accuracy optimistic (chosen on the data it is reported on).
 """
+
 from __future__ import annotations
 
 import json
@@ -90,8 +91,9 @@ def _carried(run_dir: Path, which: str) -> dict[str, Any]:
     return {k: old[k] for k in CARRIED if k in old}
 
 
-def evaluate_run(run_dir: str | Path, which: str = "best", n_raster: int = 4,
-                 device: Optional[torch.device] = None) -> dict[str, Any]:
+def evaluate_run(
+    run_dir: str | Path, which: str = "best", n_raster: int = 4, device: Optional[torch.device] = None
+) -> dict[str, Any]:
     """Evaluate ``checkpoints/<which>.pt`` of a run on the test split and write the artefacts.
 
     Returns:
@@ -107,15 +109,26 @@ def evaluate_run(run_dir: str | Path, which: str = "best", n_raster: int = 4,
     result = evaluate(run.model, loader, build_loss(cfg.train.loss), StepConfig(device), DistContext())
     x, y = first_batch(loader, n_raster)
     spikes, out = record_spikes(run.model, x.to(device))
-    save_spikes(run.run_dir / "spikes.npz", spikes, _as_sequence(run.model, x, y), y, out,
-                getattr(run.model, "dt", None))
+    save_spikes(
+        run.run_dir / "spikes.npz", spikes, _as_sequence(run.model, x, y), y, out, getattr(run.model, "dt", None)
+    )
     files = ["eval.json", "spikes.npz"]
     activity = profile_activity(run, x.to(device), run.run_dir / "activity.json")
     files += [activity] if activity else []
-    report = {"accuracy": result["test_acc"], "loss": result["test_loss"], "samples": result["samples"],
-              "firing_rates": result["rates"], "checkpoint": run.checkpoint, "epoch": run.epoch,
-              "split": cfg.data.test_split, "dataset": cfg.data.name, "model": cfg.model["name"],
-              **selection_info(cfg), **_carried(run.run_dir, run.checkpoint),
-              "eval_time_s": time.perf_counter() - start, "files": files}
+    report = {
+        "accuracy": result["test_acc"],
+        "loss": result["test_loss"],
+        "samples": result["samples"],
+        "firing_rates": result["rates"],
+        "checkpoint": run.checkpoint,
+        "epoch": run.epoch,
+        "split": cfg.data.test_split,
+        "dataset": cfg.data.name,
+        "model": cfg.model["name"],
+        **selection_info(cfg),
+        **_carried(run.run_dir, run.checkpoint),
+        "eval_time_s": time.perf_counter() - start,
+        "files": files,
+    }
     write_eval_json(run.run_dir, report)
     return report

@@ -7,6 +7,7 @@ training split at the diffusion image size, as the papers take FID against train
 statistics. The cache file (``featnet-<data>-<size>.pt``) holds the weights, the statistics and
 the validation accuracy; it loads with ``weights_only=True``.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -17,8 +18,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from snnlab.analysis.frechet import FeatureNet, GaussianStats, extract, frechet_distance, gaussian_stats, \
-    inception_style_score
+from snnlab.analysis.frechet import (
+    FeatureNet,
+    GaussianStats,
+    extract,
+    frechet_distance,
+    gaussian_stats,
+    inception_style_score,
+)
 from snnlab.errors import CheckpointError
 from snnlab.train.checkpoint import atomic_save
 from snnlab.train.diffusion_data import ImageDataConfig, load_labelled
@@ -39,7 +46,7 @@ def _train_epoch(net: FeatureNet, x: torch.Tensor, y: torch.Tensor, opt: torch.o
     net.train()
     order = torch.randperm(x.shape[0])
     for i in range(0, x.shape[0], batch):
-        idx = order[i:i + batch]
+        idx = order[i : i + batch]
         loss = F.cross_entropy(net(_scaled(x[idx])), y[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -49,12 +56,15 @@ def _train_epoch(net: FeatureNet, x: torch.Tensor, y: torch.Tensor, opt: torch.o
 @torch.no_grad()
 def accuracy(net: FeatureNet, x: torch.Tensor, y: torch.Tensor) -> float:
     net.eval()
-    correct = sum(int((net(_scaled(x[i:i + 1000])).argmax(1) == y[i:i + 1000]).sum()) for i in range(0, len(x), 1000))
+    correct = sum(
+        int((net(_scaled(x[i : i + 1000])).argmax(1) == y[i : i + 1000]).sum()) for i in range(0, len(x), 1000)
+    )
     return correct / max(len(x), 1)
 
 
-def train_feature_net(data: ImageDataConfig, epochs: int = 3, batch: int = 128, seed: int = 0,
-                      log: Callable[[str], None] = print) -> tuple[FeatureNet, float]:
+def train_feature_net(
+    data: ImageDataConfig, epochs: int = 3, batch: int = 128, seed: int = 0, log: Callable[[str], None] = print
+) -> tuple[FeatureNet, float]:
     """Train the metric classifier on train minus a fixed 10 % (at most 5,000), keep the epoch best on those."""
     torch.manual_seed(seed)
     x, y = load_labelled(dataclasses.replace(data, limit=None), "train")
@@ -100,8 +110,9 @@ def cache_path(data: ImageDataConfig, cache_dir: str | Path) -> Path:
     return Path(cache_dir) / f"featnet-{data.name}-{data.image_size}.pt"
 
 
-def load_or_train_metric(data: ImageDataConfig, cache_dir: str | Path, epochs: int = 3,
-                         log: Callable[[str], None] = print) -> FrechetMetric:
+def load_or_train_metric(
+    data: ImageDataConfig, cache_dir: str | Path, epochs: int = 3, log: Callable[[str], None] = print
+) -> FrechetMetric:
     """The cached metric of ``data`` at its image size, training and caching it when absent."""
     path = cache_path(data, cache_dir)
     if path.is_file():
@@ -110,9 +121,20 @@ def load_or_train_metric(data: ImageDataConfig, cache_dir: str | Path, epochs: i
     ref = dataclasses.replace(data, limit=None)
     feats, _ = extract(net.features, _scaled(load_labelled(ref, "train")[0]))
     stats = gaussian_stats(feats)
-    atomic_save({"format": 1, "name": metric_name(data), "net": net.state_dict(), "valid_accuracy": acc,
-                 "mu": torch.from_numpy(stats.mu), "sigma": torch.from_numpy(stats.sigma), "n": stats.n,
-                 "in_channels": net.in_channels, "num_classes": net.fc.out_features}, path)
+    atomic_save(
+        {
+            "format": 1,
+            "name": metric_name(data),
+            "net": net.state_dict(),
+            "valid_accuracy": acc,
+            "mu": torch.from_numpy(stats.mu),
+            "sigma": torch.from_numpy(stats.sigma),
+            "n": stats.n,
+            "in_channels": net.in_channels,
+            "num_classes": net.fc.out_features,
+        },
+        path,
+    )
     log(f"metric net cached: {path} (valid accuracy {acc:.4f}, reference: {stats.n} training images)")
     return FrechetMetric(metric_name(data), net, stats, acc)
 
@@ -123,7 +145,9 @@ def _load_metric(path: Path, data: ImageDataConfig) -> FrechetMetric:
         net = FeatureNet(in_channels=int(c["in_channels"]), num_classes=int(c["num_classes"]))
         net.load_state_dict(c["net"])
     except (KeyError, RuntimeError, OSError) as err:
-        raise CheckpointError(f"{path}: not a metric cache of snnlab ({type(err).__name__}); delete it to retrain") from None
+        raise CheckpointError(
+            f"{path}: not a metric cache of snnlab ({type(err).__name__}); delete it to retrain"
+        ) from None
     stats = GaussianStats(c["mu"].numpy(), c["sigma"].numpy(), int(c["n"]))
     return FrechetMetric(str(c.get("name", metric_name(data))), net, stats, float(c["valid_accuracy"]))
 
@@ -133,12 +157,14 @@ def images_to_model_range(images: torch.Tensor) -> torch.Tensor:
     return _scaled(images)
 
 
-
-
-
-def inception_metric(weights: str | Path, data: ImageDataConfig, cache_dir: str | Path, reference_n: int = 10000,
-                     builder: Callable[[], torch.nn.Module] | None = None,
-                     log: Callable[[str], None] = print) -> FrechetMetric:
+def inception_metric(
+    weights: str | Path,
+    data: ImageDataConfig,
+    cache_dir: str | Path,
+    reference_n: int = 10000,
+    builder: Callable[[], torch.nn.Module] | None = None,
+    log: Callable[[str], None] = print,
+) -> FrechetMetric:
     """FID / IS with InceptionV3 weights the user supplies (:mod:`snnlab.analysis.inception`).
 
     The reference statistics (the first ``reference_n`` training images at the data size) are

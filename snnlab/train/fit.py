@@ -12,6 +12,7 @@ Every random draw comes from a generator the caller seeds: :class:`PermutationSa
 one permutation per epoch from it and nothing else, so a collate function may draw from the same
 generator and a fit is reproducible from its seed.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
@@ -47,9 +48,16 @@ def logits_loss(out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch
     return F.cross_entropy(out, y), out
 
 
-def fit(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: LossFn,
-        optimizers: OptimizerConfig | Sequence[OptimizerConfig], epochs: int, log: Optional[Log] = None,
-        device: str | torch.device = "cpu", grad_clip: Optional[float] = None) -> list[dict[str, float]]:
+def fit(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    loss_fn: LossFn,
+    optimizers: OptimizerConfig | Sequence[OptimizerConfig],
+    epochs: int,
+    log: Optional[Log] = None,
+    device: str | torch.device = "cpu",
+    grad_clip: Optional[float] = None,
+) -> list[dict[str, float]]:
     """Train ``model`` for ``epochs`` passes over ``loader`` on the shared loop.
 
     Args:

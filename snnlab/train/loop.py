@@ -3,6 +3,7 @@
 Both work for a single process and for DDP ranks: totals (loss sums, correct counts, spike
 counts) are all-reduced so every rank reports the global figures.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -75,8 +76,9 @@ def _backward_step(loss: torch.Tensor, model: nn.Module, opt: OptimizerSet, step
         hook()
 
 
-def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, step: StepConfig,
-          mixer: Optional[Mixup]) -> tuple[torch.Tensor, torch.Tensor]:
+def _loss(
+    model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, step: StepConfig, mixer: Optional[Mixup]
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward and loss of one batch; with an active ``mixer`` the batch is mixed and the loss is the
     soft-target cross-entropy on ``loss_fn.score`` (label smoothing inside the targets)."""
     if mixer is None or not mixer.active():
@@ -90,9 +92,16 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn, s
     return soft_cross_entropy(scores, target), scores
 
 
-def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: LossFn, opt: OptimizerSet,
-                step: StepConfig, ctx: DistContext, desc: str = "train", mixer: Optional[Mixup] = None
-                ) -> dict[str, float]:
+def train_epoch(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    loss_fn: LossFn,
+    opt: OptimizerSet,
+    step: StepConfig,
+    ctx: DistContext,
+    desc: str = "train",
+    mixer: Optional[Mixup] = None,
+) -> dict[str, float]:
     """One pass over ``loader``; returns global ``train_loss``, ``train_acc``, ``samples_per_s``.
 
     With an active ``mixer`` (Mixup/CutMix) the loss needs ``loss_fn.score``; ``train_acc`` then
@@ -101,9 +110,15 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
     n_batches = len(loader) if step.max_batches is None else min(len(loader), step.max_batches)
     start = time.perf_counter()
-    bar = tqdm(total=n_batches * loader.batch_size * ctx.world_size, desc=desc, unit="sample",
-               unit_scale=False, leave=False, dynamic_ncols=True,
-               disable=None if (step.progress and ctx.is_main) else True)  # None: off when not a terminal
+    bar = tqdm(
+        total=n_batches * loader.batch_size * ctx.world_size,
+        desc=desc,
+        unit="sample",
+        unit_scale=False,
+        leave=False,
+        dynamic_ncols=True,
+        disable=None if (step.progress and ctx.is_main) else True,
+    )  # None: off when not a terminal
     for i, (x, y) in enumerate(loader):
         if i >= n_batches:
             break
@@ -113,9 +128,11 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
         loss_value = float(loss.detach())
         if not math.isfinite(loss_value):
             bar.close()
-            raise TrainingError(f"training diverged: the loss is {loss_value} at batch {i + 1} of {desc} "
-                                f"(learning rates {', '.join(f'{lr:g}' for lr in opt.lrs())}); lower "
-                                "train.optimizers.N.lr or set train.grad_clip; last.pt keeps the previous epoch")
+            raise TrainingError(
+                f"training diverged: the loss is {loss_value} at batch {i + 1} of {desc} "
+                f"(learning rates {', '.join(f'{lr:g}' for lr in opt.lrs())}); lower "
+                "train.optimizers.N.lr or set train.grad_clip; last.pt keeps the previous epoch"
+            )
         correct, count = tally(loss_fn, scores, y)  # samples, or tokens for a language model
         batch = torch.tensor([loss_value * count, correct, count], dtype=torch.float64)
         totals += batch
@@ -125,13 +142,22 @@ def train_epoch(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: 
     totals = all_reduce_sum(totals, ctx)
     elapsed = time.perf_counter() - start
     n = max(float(totals[2]), 1.0)
-    return {"train_loss": float(totals[0]) / n, "train_acc": float(totals[1]) / n,
-            "samples_per_s": float(totals[2]) / max(elapsed, 1e-9)}
+    return {
+        "train_loss": float(totals[0]) / n,
+        "train_acc": float(totals[1]) / n,
+        "samples_per_s": float(totals[2]) / max(elapsed, 1e-9),
+    }
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: OutputLoss, step: StepConfig,
-             ctx: DistContext, prefix: str = "test") -> dict[str, Any]:
+def evaluate(
+    model: nn.Module,
+    loader: torch.utils.data.DataLoader,
+    loss_fn: OutputLoss,
+    step: StepConfig,
+    ctx: DistContext,
+    prefix: str = "test",
+) -> dict[str, Any]:
     """Global ``<prefix>_loss``, ``<prefix>_acc`` (``prefix`` names the split: "test", "valid"),
     ``samples`` and per-layer firing rates (``rates``: name -> spikes/neuron/step)."""
     model.eval()
@@ -147,5 +173,9 @@ def evaluate(model: nn.Module, loader: torch.utils.data.DataLoader, loss_fn: Out
     totals = all_reduce_sum(totals, ctx)
     spikes = all_reduce_sum(monitor.totals(), ctx)
     n = max(float(totals[2]), 1.0)
-    return {f"{prefix}_loss": float(totals[0]) / n, f"{prefix}_acc": float(totals[1]) / n,
-            "samples": int(totals[2]), "rates": monitor.rates(spikes)}
+    return {
+        f"{prefix}_loss": float(totals[0]) / n,
+        f"{prefix}_acc": float(totals[1]) / n,
+        "samples": int(totals[2]),
+        "rates": monitor.rates(spikes),
+    }

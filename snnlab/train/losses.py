@@ -13,6 +13,7 @@
 Each loss comes with the score the prediction is the argmax of, so that accuracy always
 agrees with what the loss optimises.
 """
+
 from __future__ import annotations
 
 import math
@@ -105,8 +106,10 @@ class LMLoss:
     def __call__(self, out: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Return ``(loss, logits)`` for logits ``(T, B, V)`` and next tokens ``(T, B)``."""
         if out.dim() != 3 or target.shape != out.shape[:2]:
-            raise ShapeError(f"lm loss: expected logits (T, B, vocab) and targets (T, B), got "
-                             f"{tuple(out.shape)} and {tuple(target.shape)}")
+            raise ShapeError(
+                f"lm loss: expected logits (T, B, vocab) and targets (T, B), got "
+                f"{tuple(out.shape)} and {tuple(target.shape)}"
+            )
         loss = F.cross_entropy(out.float().reshape(-1, out.shape[-1]), target.reshape(-1))
         return (L2Wrap.apply(loss, out) if out.requires_grad else loss), out.detach()
 
@@ -121,7 +124,7 @@ class LMLoss:
         return {f"{prefix}_bpc": loss / math.log(2.0), f"{prefix}_ppl": math.exp(min(loss, 700.0))}
 
 
-def build_loss(kind: str, label_smoothing: float = 0.0) -> "OutputLoss | LMLoss":
+def build_loss(kind: str, label_smoothing: float = 0.0) -> OutputLoss | LMLoss:
     """The loss named by ``train.loss``."""
     if kind == "lm":
         if label_smoothing:

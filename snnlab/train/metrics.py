@@ -3,6 +3,7 @@
 The CSV is rewritten whole (atomically) from the run's history every epoch, so a resumed run
 that repeats an interrupted epoch never leaves duplicate or torn rows.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,8 +16,18 @@ import torch
 from torch import nn
 
 RATE_PREFIX = "rate/"
-LEADING = ("epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "test_loss", "test_acc", "lr",
-           "epoch_time_s", "samples_per_s")
+LEADING = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "valid_loss",
+    "valid_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "epoch_time_s",
+    "samples_per_s",
+)
 
 
 class FiringRateMonitor:
@@ -33,7 +44,7 @@ class FiringRateMonitor:
         self._count = {n: 0 for n in self.layers}
         self._handles: list[Any] = []
 
-    def __enter__(self) -> "FiringRateMonitor":
+    def __enter__(self) -> FiringRateMonitor:
         for name, module in self.layers.items():
             self._handles.append(module.register_forward_hook(self._hook(name)))
         return self
@@ -111,8 +122,9 @@ class TensorBoardLog:
         except ImportError as err:
             from snnlab.errors import ConfigError
 
-            raise ConfigError(f"run.tensorboard: true needs the tensorboard package "
-                              f"(pip install 'snnlab[tensorboard]'): {err}") from None
+            raise ConfigError(
+                f"run.tensorboard: true needs the tensorboard package (pip install 'snnlab[tensorboard]'): {err}"
+            ) from None
         self.writer = SummaryWriter(log_dir=str(folder))
 
     def log(self, row: dict[str, float]) -> None:

@@ -12,6 +12,7 @@ mix; when both alphas are positive choose CutMix with probability ``switch_prob`
 ``y = one_hot * (1 - s) + s / K`` (label smoothing ``s``, ``K`` classes). Works on static
 ``(B, C, H, W)`` and time-major ``(T, B, C, H, W)`` batches (the same mix at every step).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -4,6 +4,7 @@
 ``in_features`` / ``input_shape`` / ``in_channels``) when the recipe leaves them out, so the
 ``config.yaml`` saved in a run folder is enough to rebuild the model exactly.
 """
+
 from __future__ import annotations
 
 import math
@@ -67,13 +68,17 @@ def resolve_run_dir(path: str | Path) -> Path:
     """A run folder given as itself, its config.yaml, or a checkpoint inside it."""
     p = Path(path)
     if not p.exists():
-        raise CheckpointError(f"run folder {str(path)!r} does not exist: not a run folder (expected runs/<name> "
-                              "written by 'snnlab train' or 'snnlab demo')")
+        raise CheckpointError(
+            f"run folder {str(path)!r} does not exist: not a run folder (expected runs/<name> "
+            "written by 'snnlab train' or 'snnlab demo')"
+        )
     if p.is_file():
         p = p.parent.parent if p.parent.name == "checkpoints" else p.parent
     if not (p / "config.yaml").is_file():
-        raise CheckpointError(f"{path}: not a run folder (no config.yaml); expected runs/<name> written by "
-                              "'snnlab train' or 'snnlab demo'")
+        raise CheckpointError(
+            f"{path}: not a run folder (no config.yaml); expected runs/<name> written by "
+            "'snnlab train' or 'snnlab demo'"
+        )
     return p
 
 
@@ -84,15 +89,17 @@ def find_checkpoint(run_dir: Path, which: str = "best") -> Path:
         path = run_dir / "checkpoints" / f"{name}.pt"
         if path.is_file():
             return path
-    raise CheckpointError(f"run folder {str(run_dir)!r} has no checkpoint: expected checkpoints/best.pt "
-                          f"or checkpoints/last.pt (train it with `snnlab train`)")
+    raise CheckpointError(
+        f"run folder {str(run_dir)!r} has no checkpoint: expected checkpoints/best.pt "
+        f"or checkpoints/last.pt (train it with `snnlab train`)"
+    )
 
 
 def _model_state(ckpt: dict[str, Any]) -> dict[str, Any]:
     """The model weights of a checkpoint, without a DDP wrapper's ``module.`` prefix."""
     state = ckpt["model"]
     if state and all(k.startswith("module.") for k in state):
-        state = {k[len("module."):]: v for k, v in state.items()}
+        state = {k[len("module.") :]: v for k, v in state.items()}
     return state
 
 
@@ -111,7 +118,6 @@ def load_run(path: str | Path, which: str = "best", device: Optional[torch.devic
         CheckpointError: missing folder/config/checkpoint or weights that do not fit the model.
         ConfigError: the config names an unknown model or option.
     """
-    import yaml
 
     from snnlab.train.checkpoint import load_checkpoint
 
@@ -127,7 +133,8 @@ def load_run(path: str | Path, which: str = "best", device: Optional[torch.devic
         model.load_state_dict(_model_state(state))
     except RuntimeError as err:
         first = str(err).splitlines()[0]
-        raise CheckpointError(f"{file}: the weights do not fit model '{cfg.model['name']}' of {cfg_path} "
-                              f"({first})") from None
+        raise CheckpointError(
+            f"{file}: the weights do not fit model '{cfg.model['name']}' of {cfg_path} ({first})"
+        ) from None
     model.to(device or torch.device("cpu")).eval()
     return LoadedRun(run_dir, cfg, model, file.stem, int(state.get("epoch", 0)), float(state.get("best", math.nan)))

@@ -6,6 +6,7 @@ group, ``no_decay`` globs (e.g. ``"*.bias,*bn*"``) get weight decay 0. Schedules
 PyTorch's own classes only, so their ``state_dict`` holds plain numbers (safe for
 ``torch.load(weights_only=True)``).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -43,8 +44,9 @@ def split_parameters(model: nn.Module, configs: Sequence[OptimizerConfig]) -> li
         taken.update(n for n, _ in groups[i])
         if not groups[i]:
             examples = ", ".join(n for n, _ in named[:6])
-            raise ConfigError(f"train.optimizers.{i}.params: '{configs[i].params}' selects no parameter "
-                              f"(names look like: {examples})")
+            raise ConfigError(
+                f"train.optimizers.{i}.params: '{configs[i].params}' selects no parameter (names look like: {examples})"
+            )
     return groups
 
 
@@ -65,8 +67,9 @@ def build_optimizer(cfg: OptimizerConfig, params: list[tuple[str, nn.Parameter]]
     return cls(groups, lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps)
 
 
-def build_scheduler(opt: torch.optim.Optimizer, cfg: SchedulerConfig, lr: float, epochs: int,
-                    steps_per_epoch: int) -> torch.optim.lr_scheduler.LRScheduler | None:
+def build_scheduler(
+    opt: torch.optim.Optimizer, cfg: SchedulerConfig, lr: float, epochs: int, steps_per_epoch: int
+) -> torch.optim.lr_scheduler.LRScheduler | None:
     """The schedule of one optimiser; its length counts epochs or batches per ``cfg.interval``."""
     total = epochs * (steps_per_epoch if cfg.interval == "batch" else 1)
     sched = torch.optim.lr_scheduler
@@ -75,8 +78,7 @@ def build_scheduler(opt: torch.optim.Optimizer, cfg: SchedulerConfig, lr: float,
     if cfg.name == "cosine":
         return sched.CosineAnnealingLR(opt, T_max=max(total, 1), eta_min=cfg.eta_min)
     if cfg.name == "onecycle":
-        return sched.OneCycleLR(opt, max_lr=cfg.max_lr or 5.0 * lr, total_steps=max(total, 1),
-                                pct_start=cfg.pct_start)
+        return sched.OneCycleLR(opt, max_lr=cfg.max_lr or 5.0 * lr, total_steps=max(total, 1), pct_start=cfg.pct_start)
     if cfg.name == "step":
         return sched.StepLR(opt, step_size=cfg.step_size, gamma=cfg.gamma)
     if cfg.name == "multistep":
@@ -98,8 +100,10 @@ class OptimizerSet:
         self.configs = list(configs)
         groups = split_parameters(model, self.configs)
         self.optimizers = [build_optimizer(c, g) for c, g in zip(self.configs, groups)]
-        self.schedulers = [build_scheduler(o, c.scheduler, c.lr, epochs, steps_per_epoch)
-                           for o, c in zip(self.optimizers, self.configs)]
+        self.schedulers = [
+            build_scheduler(o, c.scheduler, c.lr, epochs, steps_per_epoch)
+            for o, c in zip(self.optimizers, self.configs)
+        ]
 
     def zero_grad(self) -> None:
         for opt in self.optimizers:
@@ -132,12 +136,16 @@ class OptimizerSet:
         return [opt.param_groups[0]["lr"] for opt in self.optimizers]
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizers": [o.state_dict() for o in self.optimizers],
-                "schedulers": [s.state_dict() if s is not None else {} for s in self.schedulers]}
+        return {
+            "optimizers": [o.state_dict() for o in self.optimizers],
+            "schedulers": [s.state_dict() if s is not None else {} for s in self.schedulers],
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if len(state["optimizers"]) != len(self.optimizers):
-            raise ConfigError(f"checkpoint holds {len(state['optimizers'])} optimisers, the config {len(self.optimizers)}")
+            raise ConfigError(
+                f"checkpoint holds {len(state['optimizers'])} optimisers, the config {len(self.optimizers)}"
+            )
         for opt, sd in zip(self.optimizers, state["optimizers"]):
             opt.load_state_dict(sd)
         for sch, sd in zip(self.schedulers, state["schedulers"]):

@@ -1,5 +1,6 @@
 """Figures of a run, written to ``runs/<name>/plots/``: training curves, a spike raster per
 layer for one test sample, and per-layer firing rates. Uses matplotlib's Agg backend."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,7 +8,6 @@ from typing import Any
 
 import numpy as np
 
-from snnlab.train.metrics import RATE_PREFIX
 from snnlab.analysis.plots import save_figure
 
 
@@ -37,8 +37,15 @@ def plot_curves(history: list[dict[str, float]], path: Path) -> Path:
     return save_figure(fig, path, dpi=110)
 
 
-def plot_raster(spikes: dict[str, np.ndarray], inputs: np.ndarray, label: int, pred: int, path: Path,
-                sample: int = 0, dt: float | None = None) -> Path:
+def plot_raster(
+    spikes: dict[str, np.ndarray],
+    inputs: np.ndarray,
+    label: int,
+    pred: int,
+    path: Path,
+    sample: int = 0,
+    dt: float | None = None,
+) -> Path:
     """Input events and each spiking layer's spikes for one sample (neuron index vs time step).
 
     Args:
@@ -74,8 +81,9 @@ def plot_rates(rates: dict[str, float], path: Path) -> Path:
     return save_figure(fig, path, dpi=110)
 
 
-def plot_run(run_dir: str | Path, history: list[dict[str, float]], rates: dict[str, float],
-             loss: str = "mean") -> list[Path]:
+def plot_run(
+    run_dir: str | Path, history: list[dict[str, float]], rates: dict[str, float], loss: str = "mean"
+) -> list[Path]:
     """Write curves, rasters (from ``spikes.npz`` when present) and rates into ``run_dir/plots``.
 
     ``loss`` names the training loss, whose score decides the predicted class shown on the raster.
@@ -94,6 +102,9 @@ def plot_run(run_dir: str | Path, history: list[dict[str, float]], rates: dict[s
     if (run_dir / "spikes.npz").is_file():
         rec = load_spikes(run_dir / "spikes.npz")
         pred = int(SCORES[loss](torch.from_numpy(rec["output"]))[0].argmax())
-        written.append(plot_raster(rec["layers"], rec["input"], int(rec["labels"][0]), pred,
-                                   out / "spike_raster.png", dt=rec["dt"]))
+        written.append(
+            plot_raster(
+                rec["layers"], rec["input"], int(rec["labels"][0]), pred, out / "spike_raster.png", dt=rec["dt"]
+            )
+        )
     return written

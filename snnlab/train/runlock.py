@@ -10,6 +10,7 @@ as stale and taken over with a note, never left to block the folder forever.
 The same process may take the lock of a folder it already holds (a resumed ``Trainer`` after
 ``fit(max_epochs=...)`` in one Python session); that only counts up.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,8 +88,10 @@ def acquire(run_dir: str | Path, log: Callable[[str], None] = print) -> Path:
         return path
     fd, previous = _try_lock(path)
     if fd is None:
-        raise RunLockedError(f"{run_dir} is in use by another run ({_describe(_owner(previous))}; lock file "
-                             f"{path}); wait for it to finish or train into another folder with --set run.name=NEW")
+        raise RunLockedError(
+            f"{run_dir} is in use by another run ({_describe(_owner(previous))}; lock file "
+            f"{path}); wait for it to finish or train into another folder with --set run.name=NEW"
+        )
     old = _owner(previous)
     if old.get("pid") not in (None, os.getpid()):
         log(f"note: {path} was left by a run that is no longer running ({_describe(old)}); taking it over")

@@ -1,4 +1,5 @@
 """Checks and messages of a run's start: what is trained on what, and whether a resume fits the schedule."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,10 @@ def describe_setup(cfg: Config, data: Any, model: nn.Module, device: torch.devic
 
         preferred = "cuda" if device.type == "cuda" else "numba"
         backend = f"auto -> {preferred if availability(preferred)[0] else 'torch'}"
-    return (f"data: {cfg.data.name} {' / '.join(sizes)} samples; model {cfg.model['name']}: "
-            f"{plural(params, 'parameter')}; backend {backend}; device {device}; {plural(cfg.train.epochs, 'epoch')}")
+    return (
+        f"data: {cfg.data.name} {' / '.join(sizes)} samples; model {cfg.model['name']}: "
+        f"{plural(params, 'parameter')}; backend {backend}; device {device}; {plural(cfg.train.epochs, 'epoch')}"
+    )
 
 
 def check_schedule_length(state: dict[str, Any], cfg: Config, path: Path, log: Callable[[str], None]) -> None:
@@ -45,12 +48,17 @@ def check_schedule_length(state: dict[str, Any], cfg: Config, path: Path, log: C
     saved = state.get("config", {}).get("train", {}).get("epochs") if isinstance(state.get("config"), dict) else None
     if not isinstance(saved, int) or saved == cfg.train.epochs:
         return
-    bound = [f"train.optimizers.{i}.scheduler '{o.scheduler.name}'" for i, o in enumerate(cfg.train.optimizers)
-             if o.scheduler.name in LENGTH_BOUND]
+    bound = [
+        f"train.optimizers.{i}.scheduler '{o.scheduler.name}'"
+        for i, o in enumerate(cfg.train.optimizers)
+        if o.scheduler.name in LENGTH_BOUND
+    ]
     if bound:
-        raise ConfigError(f"train.epochs: {cfg.train.epochs} differs from the {saved} epochs that {bound[0]} of "
-                          f"{path} was built for (the extra epochs would run at its final learning rate); resume "
-                          f"with --set train.epochs={saved}, or train a longer run from scratch with --force")
+        raise ConfigError(
+            f"train.epochs: {cfg.train.epochs} differs from the {saved} epochs that {bound[0]} of "
+            f"{path} was built for (the extra epochs would run at its final learning rate); resume "
+            f"with --set train.epochs={saved}, or train a longer run from scratch with --force"
+        )
     log(f"note: train.epochs changed from {saved} to {cfg.train.epochs} since {path}; the schedules continue")
 
 
@@ -63,5 +71,7 @@ def check_run_folder(run_dir: Path, out_dir: str) -> None:
     blocker = next((p for p in (run_dir, *run_dir.parents) if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         field = "run.out_dir" if blocker in (Path(out_dir), *Path(out_dir).parents) else "run.name"
-        raise ConfigError(f"{field}: {blocker} is a file, so the run folder {run_dir} cannot be created; valid: a "
-                          "folder (created when absent)")
+        raise ConfigError(
+            f"{field}: {blocker} is a file, so the run folder {run_dir} cannot be created; valid: a "
+            "folder (created when absent)"
+        )

@@ -14,6 +14,7 @@ bit-identical weights and metrics to an uninterrupted run. Everything random is 
 per epoch (the sampler's permutation) or saved in ``checkpoints/last.pt`` (torch, numpy, python
 and DataLoader generator states).
 """
+
 from __future__ import annotations
 
 import copy
@@ -82,8 +83,9 @@ class Trainer:
         log: where one-line progress messages go (rank 0 only).
     """
 
-    def __init__(self, cfg: Config, resume: bool = False, overwrite: bool = False,
-                 log: Callable[[str], None] = print) -> None:
+    def __init__(
+        self, cfg: Config, resume: bool = False, overwrite: bool = False, log: Callable[[str], None] = print
+    ) -> None:
         self.cfg, self.log = cfg, log
         pre = resolve_device(cfg.train.device)
         self.ctx = init_distributed(pre.type)
@@ -109,12 +111,16 @@ class Trainer:
         steps = steps if cfg.train.max_batches is None else min(steps, cfg.train.max_batches)
         self.opt = OptimizerSet(self.model, cfg.train.optimizers, cfg.train.epochs, steps)
         self.loss_fn = build_loss(cfg.train.loss, cfg.train.label_smoothing)
-        self.mixer = (Mixup(cfg.train.mixup, self.data.num_classes, cfg.train.label_smoothing, cfg.train.seed)
-                      if cfg.train.mixup.enabled else None)
+        self.mixer = (
+            Mixup(cfg.train.mixup, self.data.num_classes, cfg.train.label_smoothing, cfg.train.seed)
+            if cfg.train.mixup.enabled
+            else None
+        )
         amp_dtype, scaler = _amp_setup(cfg.train.amp, self.device)
         hooks = [self.model.after_optimizer_step] if hasattr(self.model, "after_optimizer_step") else []
-        self.step = StepConfig(self.device, amp_dtype, scaler, cfg.train.grad_clip, cfg.train.max_batches,
-                               cfg.run.progress, hooks)
+        self.step = StepConfig(
+            self.device, amp_dtype, scaler, cfg.train.grad_clip, cfg.train.max_batches, cfg.run.progress, hooks
+        )
         self.epoch, self.best, self.best_epoch = 0, -math.inf, 0
         self.history: list[dict[str, float]] = []
         self.best_weights: Optional[dict[str, torch.Tensor]] = None  # CPU copy of best.pt's model (every rank)
@@ -149,8 +155,10 @@ class Trainer:
             self._load(state, path)
             self.log(f"resumed {self.run_dir} at epoch {self.epoch}/{self.cfg.train.epochs}")
         elif last.exists() and not overwrite:
-            raise ConfigError(f"{self.run_dir} already holds checkpoints; pass --resume to continue it, "
-                              "--force to start over, or --set run.name=NEW")
+            raise ConfigError(
+                f"{self.run_dir} already holds checkpoints; pass --resume to continue it, "
+                "--force to start over, or --set run.name=NEW"
+            )
         if self.ctx.is_main:
             self.cfg.save(self.run_dir / "config.yaml")
 
@@ -168,14 +176,23 @@ class Trainer:
             self.history = [dict(row) for row in state["history"]]
             ckpt.restore_rng(state["rng"], self.data.generator)
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError, AttributeError) as err:
-            raise CheckpointError(f"{path}: damaged resume state ({type(err).__name__}: {one_line(err)}); "
-                                  "start over with --force") from None
+            raise CheckpointError(
+                f"{path}: damaged resume state ({type(err).__name__}: {one_line(err)}); start over with --force"
+            ) from None
 
     def _state(self) -> dict[str, Any]:
-        return {"format": ckpt.FORMAT, "epoch": self.epoch, "model": ckpt.model_state(self.model),
-                "optim": self.opt.state_dict(), "scaler": self.step.scaler.state_dict() if self.step.scaler else {},
-                "rng": ckpt.capture_rng(self.data.generator), "best": self.best, "best_epoch": self.best_epoch,
-                "history": self.history, "config": ckpt.to_primitive(self.cfg.to_dict())}
+        return {
+            "format": ckpt.FORMAT,
+            "epoch": self.epoch,
+            "model": ckpt.model_state(self.model),
+            "optim": self.opt.state_dict(),
+            "scaler": self.step.scaler.state_dict() if self.step.scaler else {},
+            "rng": ckpt.capture_rng(self.data.generator),
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "history": self.history,
+            "config": ckpt.to_primitive(self.cfg.to_dict()),
+        }
 
     def _save(self, improved: bool) -> None:
         """best.pt first (when improved), then last.pt: a kill in between only repeats an epoch."""
@@ -194,14 +211,28 @@ class Trainer:
         lr = self.opt.lrs()[0]
         if self.mixer is not None:
             self.mixer.start_epoch(index)  # reseeded per epoch (resumable); off from train.mixup.off_epoch
-        row: dict[str, float] = {"epoch": index + 1, **train_epoch(
-            self.net, self.data.train_loader, self.loss_fn, self.opt, self.step, self.ctx,
-            desc=f"epoch {index + 1}/{epochs}", mixer=self.mixer)}
+        row: dict[str, float] = {
+            "epoch": index + 1,
+            **train_epoch(
+                self.net,
+                self.data.train_loader,
+                self.loss_fn,
+                self.opt,
+                self.step,
+                self.ctx,
+                desc=f"epoch {index + 1}/{epochs}",
+                mixer=self.mixer,
+            ),
+        }
         split = "valid" if self.data.valid_loader is not None else "test"
         result = evaluate(self.model, self.data.selection_loader, self.loss_fn, self.step, self.ctx, prefix=split)
         row.update({f"{split}_loss": result[f"{split}_loss"], f"{split}_acc": result[f"{split}_acc"]})
-        row.update({**self.loss_fn.extra_metrics("train", row["train_loss"]),
-                    **self.loss_fn.extra_metrics(split, result[f"{split}_loss"])})
+        row.update(
+            {
+                **self.loss_fn.extra_metrics("train", row["train_loss"]),
+                **self.loss_fn.extra_metrics(split, result[f"{split}_loss"]),
+            }
+        )
         row.update(lr=lr, epoch_time_s=time.perf_counter() - start)
         row.update({RATE_PREFIX + name: rate for name, rate in result["rates"].items()})
         self.opt.end_epoch()
@@ -233,9 +264,15 @@ class Trainer:
             self.tb.close()
             self.net = self.model  # release the DDP wrapper (its reducer holds the process group) first
             shutdown(self.ctx, sync=finished)
-        return {"run_dir": str(self.run_dir), "best": self.best, "best_epoch": self.best_epoch,
-                "epochs": self.epoch, "last": self.history[-1] if self.history else {},
-                **selection_info(self.cfg), "test": test}
+        return {
+            "run_dir": str(self.run_dir),
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "epochs": self.epoch,
+            "last": self.history[-1] if self.history else {},
+            **selection_info(self.cfg),
+            "test": test,
+        }
 
     def _fit_epoch(self, monitor: str) -> None:
         """One epoch, then keep best.pt (when ``monitor`` improved) and last.pt, and log."""
@@ -278,12 +315,23 @@ class Trainer:
         best_model.load_state_dict(self._best_state())
         best = evaluate(best_model, loader, self.loss_fn, self.step, self.ctx)
         data = self.cfg.data
-        report = {"accuracy": best["test_acc"], "loss": best["test_loss"], "samples": best["samples"],
-                  "firing_rates": best["rates"], "checkpoint": "best", "epoch": self.best_epoch,
-                  "split": data.test_split, "dataset": data.name, "model": self.cfg.model["name"],
-                  **selection_info(self.cfg), "accuracy_last": last["test_acc"], "loss_last": last["test_loss"],
-                  "last_epoch": self.epoch, "files": ["eval.json"],
-                  **self.loss_fn.extra_metrics("test", best["test_loss"])}
+        report = {
+            "accuracy": best["test_acc"],
+            "loss": best["test_loss"],
+            "samples": best["samples"],
+            "firing_rates": best["rates"],
+            "checkpoint": "best",
+            "epoch": self.best_epoch,
+            "split": data.test_split,
+            "dataset": data.name,
+            "model": self.cfg.model["name"],
+            **selection_info(self.cfg),
+            "accuracy_last": last["test_acc"],
+            "loss_last": last["test_loss"],
+            "last_epoch": self.epoch,
+            "files": ["eval.json"],
+            **self.loss_fn.extra_metrics("test", best["test_loss"]),
+        }
         if self.ctx.is_main:
             write_eval_json(self.run_dir, report)
         return report
@@ -293,9 +341,11 @@ class Trainer:
             return
         write_metrics_csv(self.run_dir / "metrics.csv", self.history)
         self.tb.log(row)
-        self.log(f"epoch {int(row['epoch'])}/{self.cfg.train.epochs}  loss {row['train_loss']:.4f}  "
-                 f"train {row['train_acc']:.2%}  {self._eval_label(row)}  "
-                 f"{row['samples_per_s']:.0f} samples/s  {row['epoch_time_s']:.1f}s")
+        self.log(
+            f"epoch {int(row['epoch'])}/{self.cfg.train.epochs}  loss {row['train_loss']:.4f}  "
+            f"train {row['train_acc']:.2%}  {self._eval_label(row)}  "
+            f"{row['samples_per_s']:.0f} samples/s  {row['epoch_time_s']:.1f}s"
+        )
 
     @staticmethod
     def _eval_label(row: dict[str, float]) -> str:

@@ -1,4 +1,5 @@
 """Activity hooks: NeuroBench effective operations counted by hand on small inputs."""
+
 from __future__ import annotations
 
 import pytest

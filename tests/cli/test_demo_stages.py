@@ -1,4 +1,5 @@
 """The demo's stages after training, one by one, on a tiny trained run (1 epoch, 96/64 samples)."""
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,18 @@ from snnlab.commands.demo import DemoContext
 from snnlab.sim.check import compare_runs
 from snnlab.train import load_run
 
-TINY = ["--epochs", "1", "--set", "data.limit_train=96", "--set", "data.limit_test=64",
-        "--set", "run.progress=false", "--set", "model.hidden=[32]"]
+TINY = [
+    "--epochs",
+    "1",
+    "--set",
+    "data.limit_train=96",
+    "--set",
+    "data.limit_test=64",
+    "--set",
+    "run.progress=false",
+    "--set",
+    "model.hidden=[32]",
+]
 
 
 def _args(out: Path) -> argparse.Namespace:
@@ -56,8 +67,9 @@ def test_sim_check_is_identical_in_float64(ctx: DemoContext) -> None:
     assert "32 samples x 16 steps, hidden spikes identical (100.00%)" in ctx.lines[-1]
 
 
-def test_sim_check_disagreement_is_a_warning(ctx: DemoContext, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture) -> None:
+def test_sim_check_disagreement_is_a_warning(
+    ctx: DemoContext, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
     dense = stages._dense_float64
 
     def flipped(context: DemoContext, x):
@@ -77,8 +89,19 @@ def test_sim_check_disagreement_is_a_warning(ctx: DemoContext, monkeypatch: pyte
 def test_early_exit_writes_its_report_and_plots(ctx: DemoContext) -> None:
     stages.stage_early_exit(ctx)
     report = json.loads((ctx.run_dir / "early_exit.json").read_text())
-    for key in ("threshold", "t_max", "mean_latency", "accuracy", "accuracy_t_max", "latency_cut", "oracle",
-                "split", "calibration", "compute", "plots"):
+    for key in (
+        "threshold",
+        "t_max",
+        "mean_latency",
+        "accuracy",
+        "accuracy_t_max",
+        "latency_cut",
+        "oracle",
+        "split",
+        "calibration",
+        "compute",
+        "plots",
+    ):
         assert key in report, key
     split = report["split"]
     assert report["t_max"] == 16 and split["calibration_split"] == "valid" and split["reported"] == 64
@@ -86,7 +109,10 @@ def test_early_exit_writes_its_report_and_plots(ctx: DemoContext) -> None:
     assert report["paper_rule"]["threshold"] == 0.6
     assert 1.0 <= report["mean_latency"] <= 16.0 and report["compute"]["streamable"] is True
     assert all((ctx.run_dir / p).is_file() for p in report["plots"])
-    assert ctx.lines[-1].startswith("early exit (threshold ") and "chosen; validation sweep on 144 'valid'" in ctx.lines[-1]
+    assert (
+        ctx.lines[-1].startswith("early exit (threshold ")
+        and "chosen; validation sweep on 144 'valid'" in ctx.lines[-1]
+    )
 
 
 def test_report_references_existing_plots_and_writes_descriptors(ctx: DemoContext) -> None:

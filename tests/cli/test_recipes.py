@@ -1,4 +1,5 @@
 """Recipes ship with the package: ``snnlab recipes`` lists them and ``train NAME`` / ``demo`` use them."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -69,4 +70,6 @@ def test_demo_says_what_runs_after_training(capsys, tmp_path):
     args = argparse.Namespace(out=str(tmp_path), epochs=None, overrides=[])
     assert demo.run(args, stages=[stage_sim_check]) == 0
     assert ran == ["sim"]
-    assert capsys.readouterr().out.splitlines() == ["[demo] sim check: Simulate model.nir event-driven on test samples ..."]
+    assert capsys.readouterr().out.splitlines() == [
+        "[demo] sim check: Simulate model.nir event-driven on test samples ..."
+    ]

@@ -1,4 +1,5 @@
 """Fixture writers for the data tests: tiny files in the exact published formats."""
+
 from __future__ import annotations
 
 import pickle
@@ -51,8 +52,15 @@ def nmnist_root(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def write_shd_h5(path: Path, times: Sequence[np.ndarray], units: Sequence[np.ndarray], labels, speakers,
-                 keys: Sequence[bytes], vlen: bool = True) -> Path:
+def write_shd_h5(
+    path: Path,
+    times: Sequence[np.ndarray],
+    units: Sequence[np.ndarray],
+    labels,
+    speakers,
+    keys: Sequence[bytes],
+    vlen: bool = True,
+) -> Path:
     """Write the published SHD/SSC layout: ragged spikes/times (s, float16) and spikes/units (uint16),
     labels, extra/speaker, extra/keys, extra/meta_info. ``vlen=False`` writes padded 2-D arrays
     (the shape tonic's own test fixture uses)."""
@@ -66,10 +74,12 @@ def write_shd_h5(path: Path, times: Sequence[np.ndarray], units: Sequence[np.nda
                 uds[i] = np.asarray(units[i], np.uint16)
         else:
             width = max(len(t) for t in times)
-            f.create_dataset("spikes/times", data=np.stack([np.pad(np.asarray(t, np.float16), (0, width - len(t)))
-                                                            for t in times]))
-            f.create_dataset("spikes/units", data=np.stack([np.pad(np.asarray(u, np.uint16), (0, width - len(u)))
-                                                            for u in units]))
+            f.create_dataset(
+                "spikes/times", data=np.stack([np.pad(np.asarray(t, np.float16), (0, width - len(t))) for t in times])
+            )
+            f.create_dataset(
+                "spikes/units", data=np.stack([np.pad(np.asarray(u, np.uint16), (0, width - len(u))) for u in units])
+            )
         f.create_dataset("labels", data=np.asarray(labels, np.uint16))
         f.create_dataset("extra/speaker", data=np.asarray(speakers, np.uint16))
         f.create_dataset("extra/keys", data=list(keys))
@@ -93,8 +103,14 @@ def shd_root(tmp_path: Path) -> Path:
     keys = [f"digit-{i}".encode() for i in range(20)]
     for split, n, spk in (("train", 24, [0, 1, 2, 3]), ("test", 6, [4, 5])):
         spikes = [random_spikes(rng, int(rng.integers(5, 60))) for _ in range(n)]
-        write_shd_h5(tmp_path / f"shd_{split}.h5", [s[0] for s in spikes], [s[1] for s in spikes],
-                     labels=np.arange(n) % 20, speakers=[spk[i % len(spk)] for i in range(n)], keys=keys)
+        write_shd_h5(
+            tmp_path / f"shd_{split}.h5",
+            [s[0] for s in spikes],
+            [s[1] for s in spikes],
+            labels=np.arange(n) % 20,
+            speakers=[spk[i % len(spk)] for i in range(n)],
+            keys=keys,
+        )
     return tmp_path
 
 
@@ -107,12 +123,18 @@ def write_cifar10(root: Path, n_per_batch: int = 4, seed: int = 0) -> Path:
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True, exist_ok=True)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"batch_label": name, "labels": [int(v) for v in rng.integers(0, 10, n_per_batch)],
-                 "data": rng.integers(0, 256, (n_per_batch, 3072)).astype(np.uint8),
-                 "filenames": [f"img_{k}.png" for k in range(n_per_batch)]}
+        batch = {
+            "batch_label": name,
+            "labels": [int(v) for v in rng.integers(0, 10, n_per_batch)],
+            "data": rng.integers(0, 256, (n_per_batch, 3072)).astype(np.uint8),
+            "filenames": [f"img_{k}.png" for k in range(n_per_batch)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    meta = {"label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
-            "num_cases_per_batch": n_per_batch, "num_vis": 3072}
+    meta = {
+        "label_names": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+        "num_cases_per_batch": n_per_batch,
+        "num_vis": 3072,
+    }
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
     return root
 
@@ -124,12 +146,17 @@ def write_cifar100(root: Path, n: int = 6, seed: int = 0) -> Path:
     folder = root / "cifar-100-python"
     folder.mkdir(parents=True, exist_ok=True)
     for name in ("train", "test"):
-        batch = {b"filenames": [f"img_{k}.png".encode() for k in range(n)], b"batch_label": name.encode(),
-                 b"fine_labels": [int(v) for v in rng.integers(0, 100, n)],
-                 b"coarse_labels": [int(v) for v in rng.integers(0, 20, n)],
-                 b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8)}
+        batch = {
+            b"filenames": [f"img_{k}.png".encode() for k in range(n)],
+            b"batch_label": name.encode(),
+            b"fine_labels": [int(v) for v in rng.integers(0, 100, n)],
+            b"coarse_labels": [int(v) for v in rng.integers(0, 20, n)],
+            b"data": rng.integers(0, 256, (n, 3072)).astype(np.uint8),
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
-    meta = {b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
-            b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)]}
+    meta = {
+        b"fine_label_names": [f"fine{i}".encode() for i in range(100)],
+        b"coarse_label_names": [f"coarse{i}".encode() for i in range(20)],
+    }
     (folder / "meta").write_bytes(pickle.dumps(meta, protocol=2))
     return root

@@ -1,4 +1,5 @@
 """CIFAR-10/100 pickle batches: layout, safe unpickling, augmentation, direct encoding."""
+
 from __future__ import annotations
 
 import pickle

@@ -1,4 +1,5 @@
 """CIFAR's validation split: a fixed tenth of the training images, held out of training on request."""
+
 from __future__ import annotations
 
 import numpy as np

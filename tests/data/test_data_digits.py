@@ -1,4 +1,5 @@
 """The embedded digits: DVS conversion, split, frames, and that the digit survives encoding."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """CIFAR10-DVS (AEDAT 2.0) and DVS128 Gesture (AEDAT 3.1 + label csv) on files written in those formats."""
+
 from __future__ import annotations
 
 import struct
@@ -10,7 +11,6 @@ import torch
 from snnlab.data import create_dataset
 from snnlab.data.aedat import read_aedat2, read_aedat31, read_cifar10dvs, write_aedat2, write_aedat31
 from snnlab.data.dvs import CIFAR10DVS_CLASSES
-from snnlab.errors import DataError
 
 
 def test_aedat2_bits_by_hand(tmp_path):
@@ -45,8 +45,13 @@ def write_cifar10dvs(root, per_class=10, n_events=200, seed=0):
         (root / name).mkdir(parents=True)
         for i in range(per_class):
             t = np.sort(rng.integers(0, 10**6, n_events))
-            write_aedat2(root / name / f"cifar10_{name}_{i}.aedat", rng.integers(0, 128, n_events),
-                         rng.integers(0, 128, n_events), rng.integers(0, 2, n_events), t)
+            write_aedat2(
+                root / name / f"cifar10_{name}_{i}.aedat",
+                rng.integers(0, 128, n_events),
+                rng.integers(0, 128, n_events),
+                rng.integers(0, 2, n_events),
+                t,
+            )
     return root
 
 
@@ -79,8 +84,9 @@ def write_gesture(root, seed=0):
             n = 3000
             t = np.sort(rng.integers(0, 6_000_000, n))
             write_aedat31(folder / name, rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n), t)
-            rows = ["class,startTime_usec,endTime_usec"] + [f"{c},{c * 500_000},{c * 500_000 + 400_000}"
-                                                            for c in range(1, 12)]
+            rows = ["class,startTime_usec,endTime_usec"] + [
+                f"{c},{c * 500_000},{c * 500_000 + 400_000}" for c in range(1, 12)
+            ]
             (folder / name.replace(".aedat", "_labels.csv")).write_text("\n".join(rows) + "\n")
     return root
 

@@ -1,4 +1,5 @@
 """IDX reader (MNIST / Fashion-MNIST): format, splits, items, the registry entries."""
+
 from __future__ import annotations
 
 import gzip
@@ -95,8 +96,10 @@ def test_missing_files_and_mnist_without_root(tmp_path):
         create_dataset("mnist", None, "train")
 
 
-@pytest.mark.skipif(not (__import__("pathlib").Path(DEBIAN_FASHION_MNIST) / "t10k-labels-idx1-ubyte.gz").is_file(),
-                    reason="Debian package dataset-fashion-mnist not installed (make data)")
+@pytest.mark.skipif(
+    not (__import__("pathlib").Path(DEBIAN_FASHION_MNIST) / "t10k-labels-idx1-ubyte.gz").is_file(),
+    reason="Debian package dataset-fashion-mnist not installed (make data)",
+)
 def test_debian_package_files():
     test = create_dataset("fashion_mnist", None, "test")
     assert len(test) == 10_000 and np.bincount(test.labels).tolist() == [1000] * 10

@@ -1,4 +1,5 @@
 """N-MNIST binary reader: the real sample, round trips with overflow markers, errors, fuzzing."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """N-TIDIGITS reader on files written with ``write_ntidigits``."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -49,10 +50,13 @@ def test_missing_and_non_hdf5_files(tmp_path):
         ntidigits_dataset(str(bad), "train")
 
 
-@pytest.mark.parametrize("channels, times, words", [
-    (np.array([1, 70]), np.array([0.1, 0.2]), "channel ids outside 0..63"),
-    (np.array([1, 2]), np.array([0.3, 0.2]), "unsorted"),
-])
+@pytest.mark.parametrize(
+    "channels, times, words",
+    [
+        (np.array([1, 70]), np.array([0.1, 0.2]), "channel ids outside 0..63"),
+        (np.array([1, 2]), np.array([0.3, 0.2]), "unsorted"),
+    ],
+)
 def test_corrupt_samples_name_file_and_sample(tmp_path, channels, times, words):
     path = tmp_path / "broken.hdf5"
     write_ntidigits(path, {"train": [("man-a-1", np.array([1]), np.array([0.1])), ("man-b-2", channels, times)]})

@@ -1,4 +1,5 @@
 """SHD/SSC HDF5 reader: binning, channel grouping, frame cache, speaker split, corrupt files."""
+
 from __future__ import annotations
 
 import os
@@ -52,7 +53,7 @@ def test_variable_length_batches_pad_at_the_end(shd_root):
     longest = max(x.shape[0] for x, _ in items)
     assert xb.shape[0] == longest
     for b, (x, _) in enumerate(items):
-        assert xb[x.shape[0]:, b].abs().sum() == 0
+        assert xb[x.shape[0] :, b].abs().sum() == 0
         assert (xb[: x.shape[0], b] == x).all()
 
 
@@ -73,8 +74,9 @@ def test_cache_key_follows_the_source_file(shd_root, tmp_path):
     a = create_dataset("shd", str(shd_root), "test", cache_dir=str(cache_dir))
     rng = np.random.default_rng(9)
     spikes = [random_spikes(rng, 30) for _ in range(3)]
-    write_shd_h5(shd_root / "shd_test.h5", [s[0] for s in spikes], [s[1] for s in spikes], [1, 2, 3], [4, 4, 5],
-                 keys=[b"k"] * 20)
+    write_shd_h5(
+        shd_root / "shd_test.h5", [s[0] for s in spikes], [s[1] for s in spikes], [1, 2, 3], [4, 4, 5], keys=[b"k"] * 20
+    )
     os.utime(shd_root / "shd_test.h5", ns=(1, 1))
     b = create_dataset("shd", str(shd_root), "test", cache_dir=str(cache_dir))
     assert len(a) == 6 and len(b) == 3 and b.labels.tolist() == [1, 2, 3]
@@ -101,8 +103,15 @@ def test_fixed_2d_layout_reads_like_vlen(tmp_path):
     spikes = [random_spikes(rng, n) for n in (10, 25, 17)]
     for name, vlen in (("a", True), ("b", False)):
         (tmp_path / name).mkdir()
-        write_shd_h5(tmp_path / name / "shd_test.h5", [s[0] for s in spikes], [s[1] for s in spikes],
-                     [0, 1, 2], [0, 0, 1], keys=[b"k"] * 20, vlen=vlen)
+        write_shd_h5(
+            tmp_path / name / "shd_test.h5",
+            [s[0] for s in spikes],
+            [s[1] for s in spikes],
+            [0, 1, 2],
+            [0, 0, 1],
+            keys=[b"k"] * 20,
+            vlen=vlen,
+        )
     a, b = (create_dataset("shd", str(tmp_path / n), "test") for n in ("a", "b"))
     for i in range(3):
         assert (a[i][0] == b[i][0]).all()
@@ -111,21 +120,36 @@ def test_fixed_2d_layout_reads_like_vlen(tmp_path):
 def test_ssc_has_a_valid_file(tmp_path):
     rng = np.random.default_rng(6)
     spikes = [random_spikes(rng, 12) for _ in range(4)]
-    write_shd_h5(tmp_path / "ssc_valid.h5", [s[0] for s in spikes], [s[1] for s in spikes], [0, 34, 3, 3],
-                 [1, 2, 3, 4], keys=[b"k"] * 35)
+    write_shd_h5(
+        tmp_path / "ssc_valid.h5",
+        [s[0] for s in spikes],
+        [s[1] for s in spikes],
+        [0, 34, 3, 3],
+        [1, 2, 3, 4],
+        keys=[b"k"] * 35,
+    )
     ds = create_dataset("ssc", str(tmp_path), "valid")
     assert ds.num_classes == 35 and len(ds) == 4 and ds.labels.tolist() == [0, 34, 3, 3]
 
 
-@pytest.mark.parametrize("times, units, message", [
-    ([0.1, 0.2], [5, 700], "channel ids span"),
-    ([0.3, 0.2], [5, 6], "not sorted"),
-    ([-0.1, 0.2], [5, 6], ">= 0"),
-])
+@pytest.mark.parametrize(
+    "times, units, message",
+    [
+        ([0.1, 0.2], [5, 700], "channel ids span"),
+        ([0.3, 0.2], [5, 6], "not sorted"),
+        ([-0.1, 0.2], [5, 6], ">= 0"),
+    ],
+)
 def test_corrupt_sample_names_file_and_index(tmp_path, times, units, message):
     good = random_spikes(np.random.default_rng(7), 5)
-    write_shd_h5(tmp_path / "shd_test.h5", [good[0], np.array(times)], [good[1], np.array(units)], [0, 1], [0, 1],
-                 keys=[b"k"] * 20)
+    write_shd_h5(
+        tmp_path / "shd_test.h5",
+        [good[0], np.array(times)],
+        [good[1], np.array(units)],
+        [0, 1],
+        [0, 1],
+        keys=[b"k"] * 20,
+    )
     with pytest.raises(DataError, match=rf"shd_test\.h5: sample 1: .*{message}"):
         create_dataset("shd", str(tmp_path), "test")
 
@@ -146,8 +170,9 @@ def test_missing_file_and_bad_options(tmp_path, shd_root):
 
 
 def test_masks_apply_to_frames(shd_root):
-    ds = create_dataset("shd", str(shd_root), "train", duration=0.9,
-                        frame_transform=TimeMask(max_width=3, n_masks=2, seed=0))
+    ds = create_dataset(
+        "shd", str(shd_root), "train", duration=0.9, frame_transform=TimeMask(max_width=3, n_masks=2, seed=0)
+    )
     x, _ = ds[0]
     assert (x.sum(1) == 0).sum() >= 1
     masked = ChannelMask(max_width=10, n_masks=1, seed=0)(x)

@@ -1,4 +1,5 @@
 """SHD/SSC framing: spikingjelly's 2023 event-opened frames (the DCLS paper's) beside the fixed grid."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -56,8 +57,14 @@ def test_grid_keeps_silences_and_starts_at_zero():
 def test_dataset_option_reads_the_file_in_its_precision(tmp_path):
     keys = [f"digit-{i}".encode() for i in range(20)]
     for split in ("train", "test"):
-        write_shd_h5(tmp_path / f"shd_{split}.h5", [TIMES, TIMES[:3]], [UNITS, UNITS[:3]], labels=[4, 7],
-                     speakers=[0, 1], keys=keys)
+        write_shd_h5(
+            tmp_path / f"shd_{split}.h5",
+            [TIMES, TIMES[:3]],
+            [UNITS, UNITS[:3]],
+            labels=[4, 7],
+            speakers=[0, 1],
+            keys=keys,
+        )
     events = create_dataset("shd", str(tmp_path), "test", framing="events")
     grid = create_dataset("shd", str(tmp_path), "test")
     x, y = events[0]

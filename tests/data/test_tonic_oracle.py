@@ -4,6 +4,7 @@ tonic reads N-MNIST ``.bin`` (``tonic.io.read_mnist_file``), SHD/SSC HDF5 (``ton
 and AEDAT 2.0 DVS128 recordings (``tonic.io.get_aer_events_from_file``, the raw address/timestamp
 words that ``read_dvs_128`` decodes). Files are written here in the published formats.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -23,8 +24,9 @@ def test_nmnist_equals_tonic(tmp_path, seed):
 
     rng = np.random.default_rng(seed)
     # times past 2**23 us force overflow markers, which both readers must undo
-    path = write_nmnist_bin(tmp_path / "s.bin", *random_recording(rng, 400, t_max=9_000_000),
-                            overflow_before=[5] if seed % 2 else [])
+    path = write_nmnist_bin(
+        tmp_path / "s.bin", *random_recording(rng, 400, t_max=9_000_000), overflow_before=[5] if seed % 2 else []
+    )
     ours = read_nmnist(path)
     theirs = tonic.io.read_mnist_file(str(path), dtype=np.dtype([("x", int), ("y", int), ("t", int), ("p", int)]))
     assert len(ours) == len(theirs) > 0
@@ -49,8 +51,15 @@ def test_shd_equals_tonic(tmp_path, vlen):
     n = 6
     spikes = [random_spikes(rng, int(rng.integers(3, 40))) for _ in range(n)]
     for split in ("train", "test"):
-        write_shd_h5(tmp_path / f"shd_{split}.h5", [s[0] for s in spikes], [s[1] for s in spikes],
-                     labels=np.arange(n) % 20, speakers=list(range(n)), keys=[b"k"] * 20, vlen=vlen)
+        write_shd_h5(
+            tmp_path / f"shd_{split}.h5",
+            [s[0] for s in spikes],
+            [s[1] for s in spikes],
+            labels=np.arange(n) % 20,
+            speakers=list(range(n)),
+            keys=[b"k"] * 20,
+            vlen=vlen,
+        )
     ours = create_dataset("shd", tmp_path, "train")
     theirs = _tonic_shd(tmp_path / "shd_train.h5")
     for i in range(n):
@@ -58,7 +67,7 @@ def test_shd_equals_tonic(tmp_path, vlen):
         mine = ours.events(i)
         if not vlen:  # tonic keeps the zero padding of the 2-D layout; the file's real spikes come first
             ev = ev[: len(mine)]
-            assert not np.any(theirs[i][0]["t"][len(mine):])
+            assert not np.any(theirs[i][0]["t"][len(mine) :])
         assert label == ours[i][1]
         np.testing.assert_array_equal(mine["x"], ev["x"])
         np.testing.assert_array_equal(mine["t"], np.round(ev["t"]).astype(np.int64))
@@ -107,6 +116,7 @@ def test_from_tonic_and_register_dataset(tmp_path):
             return tonic.io.read_mnist_file(str(files[i]), dtype=dtype), self.targets[i]
 
     try:
+
         @register_dataset("tonic_files", "three N-MNIST files through tonic")
         def tonic_files(root, split, n_time_bins=4):
             return from_tonic(Files(), n_time_bins=n_time_bins)

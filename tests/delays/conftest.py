@@ -1,4 +1,5 @@
 """Fixture writers of the delay tests: a tiny SHD file pair in the published HDF5 layout."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Fast kernels equal the torch reference: outputs and gradients, float32 and float64."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,9 +29,17 @@ def test_numba_kernel_registered():
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @settings(max_examples=15, deadline=None)
-@given(B=st.integers(1, 3), I=st.integers(1, 9), O=st.integers(1, 9), T=st.integers(1, 20),
-       M=st.integers(1, 2), S=st.integers(1, 6), K=st.integers(6, 12), extra=st.integers(0, 6),
-       seed=st.integers(0, 1000))
+@given(
+    B=st.integers(1, 3),
+    I=st.integers(1, 9),
+    O=st.integers(1, 9),
+    T=st.integers(1, 20),
+    M=st.integers(1, 2),
+    S=st.integers(1, 6),
+    K=st.integers(6, 12),
+    extra=st.integers(0, 6),
+    seed=st.integers(0, 1000),
+)
 def test_numba_equals_torch(dtype, B, I, O, T, M, S, K, extra, seed):
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(B, I, T, generator=gen, dtype=dtype)

@@ -1,4 +1,5 @@
 """DelayedLinear: semantics, evaluation integer path, schedule, export helpers, bad input."""
+
 from __future__ import annotations
 
 import pytest
@@ -17,7 +18,7 @@ def direct_integer(x: torch.Tensor, weights: torch.Tensor, delays: torch.Tensor,
         for i in range(weights.shape[1]):
             d = int(delays[o, i])
             n = min(T, t_out - d)
-            y[d:d + n, :, o] += weights[o, i] * x[:n, :, i]
+            y[d : d + n, :, o] += weights[o, i] * x[:n, :, i]
     return y
 
 
@@ -130,14 +131,17 @@ def test_init_matches_paper():
     assert set(names) == {"weight", "positions"} and layer.is_delay_layer
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"max_delay": 0}, "max_delay must be an integer >= 1"),
-    ({"max_delay": 5, "sigma_init": 0.0}, "sigma_init must be a finite number > 0"),
-    ({"max_delay": 5, "sigma_init": -1.0}, "sigma_init must be a finite number > 0"),
-    ({"max_delay": 5, "kernel_count": 0}, "kernel_count must be an integer >= 1"),
-    ({"max_delay": 5, "path": "fast"}, "path must be one of"),
-    ({"max_delay": 5, "right_pad": -1}, "right_pad must be an integer >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"max_delay": 0}, "max_delay must be an integer >= 1"),
+        ({"max_delay": 5, "sigma_init": 0.0}, "sigma_init must be a finite number > 0"),
+        ({"max_delay": 5, "sigma_init": -1.0}, "sigma_init must be a finite number > 0"),
+        ({"max_delay": 5, "kernel_count": 0}, "kernel_count must be an integer >= 1"),
+        ({"max_delay": 5, "path": "fast"}, "path must be one of"),
+        ({"max_delay": 5, "right_pad": -1}, "right_pad must be an integer >= 0"),
+    ],
+)
 def test_bad_construction(kwargs, match):
     with pytest.raises(ValueError, match=match):
         DelayedLinear(3, 2, **kwargs)

@@ -1,4 +1,5 @@
 """The delay_snn model family: paper sizes, hooks, recipes, and a CPU smoke run of the trainer."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,7 +66,13 @@ def test_bad_model_options():
 def test_shd_recipe_is_the_paper():
     cfg = load_config(ROOT / "experiments" / "shd_delays.yaml")
     m = cfg.model
-    assert (m["hidden"], m["max_delay"], m["tau"], m["dropout"], m["surrogate_alpha"]) == ([256, 256], 25, 1.005, 0.4, 5.0)
+    assert (m["hidden"], m["max_delay"], m["tau"], m["dropout"], m["surrogate_alpha"]) == (
+        [256, 256],
+        25,
+        1.005,
+        0.4,
+        5.0,
+    )
     assert cfg.train.epochs == 150 and cfg.data.batch_size == 256 and cfg.train.loss == "sum_softmax"
     pos, w = cfg.train.optimizers
     assert (pos.params, pos.lr, pos.weight_decay, pos.scheduler.name) == ("*positions*", 0.1, 0.0, "cosine")
@@ -75,8 +82,15 @@ def test_shd_recipe_is_the_paper():
 def test_smoke_training_two_epochs(tiny_shd_root, tmp_path):
     from snnlab.train.trainer import Trainer
 
-    sets = [f"data.root={tiny_shd_root}", "data.batch_size=16", "train.epochs=2", "model.hidden=[16]",
-            f"run.out_dir={tmp_path}", "run.progress=false", "data.options.cache_dir=" + str(tmp_path / "cache")]
+    sets = [
+        f"data.root={tiny_shd_root}",
+        "data.batch_size=16",
+        "train.epochs=2",
+        "model.hidden=[16]",
+        f"run.out_dir={tmp_path}",
+        "run.progress=false",
+        "data.options.cache_dir=" + str(tmp_path / "cache"),
+    ]
     cfg = load_config(ROOT / "experiments" / "shd_delays.yaml", sets)
     trainer = Trainer(cfg, overwrite=True)
     sigma0 = float(trainer.model.delay_layers()[0].sigma)

@@ -1,4 +1,5 @@
 """Outside oracle: the DCLS package's Dcls1d(version='gauss') with our parameters copied in."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,9 @@ pytestmark = pytest.mark.peers
 def run_pair(layer: DelayedLinear, x: torch.Tensor):
     """Forward+backward of ours and of a Dcls1d holding the same weight, positions and sigma."""
     K, M = layer.max_delay, layer.kernel_count
-    ref = DCLS.Dcls1d(layer.in_features, layer.out_features, kernel_count=M, dilated_kernel_size=K,
-                      bias=False, version="gauss").to(x.dtype)
+    ref = DCLS.Dcls1d(
+        layer.in_features, layer.out_features, kernel_count=M, dilated_kernel_size=K, bias=False, version="gauss"
+    ).to(x.dtype)
     with torch.no_grad():
         ref.weight.copy_(layer.weight)
         ref.P.copy_(layer.positions.unsqueeze(0))
@@ -36,8 +38,9 @@ def run_pair(layer: DelayedLinear, x: torch.Tensor):
 def test_equals_dcls_exact_window(cpu_backend, path, sigma, kernel_count):
     backend = cpu_backend
     torch.manual_seed(0)
-    layer = DelayedLinear(11, 6, 25, kernel_count=kernel_count, sigma_init=sigma, truncate=100.0,
-                          path=path, backend=backend).double()
+    layer = DelayedLinear(
+        11, 6, 25, kernel_count=kernel_count, sigma_init=sigma, truncate=100.0, path=path, backend=backend
+    ).double()
     ours, theirs = run_pair(layer, torch.randn(20, 3, 11, dtype=torch.float64))
     for a, b, name in zip(ours, theirs, ("output", "grad x", "grad weight", "grad positions")):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10, msg=name)

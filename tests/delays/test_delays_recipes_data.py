@@ -1,4 +1,5 @@
 """The delay recipes read SHD/SSC as the paper did and select best.pt off the test file."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -5,6 +5,7 @@ One table, every source: the torch reference and each fused kernel backend (thro
 event-driven simulator (through a NIR export of the neuron, for every kind NIR can express).
 Each case lists the input, the hand-computed spikes and post-reset membrane (and second state).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -20,24 +21,47 @@ from snnlab.kernels import dispatch
 # (kind, params, x(t), spikes(t), v(t), second state(t) or None); comments show h(t) by hand
 CASES = {
     # tau=2 (k=1/2): h = v + (x - v)/2: 0.5, 0.75, 0.875, 0.4375, 0.4375 + (3 - 0.4375)/2 = 1.71875 -> fire, v=0
-    "lif_decay_input_hard": ("lif", F.LIFParams(tau=2.0), [1.0, 1.0, 1.0, 0.0, 3.0],
-                             [0, 0, 0, 0, 1], [0.5, 0.75, 0.875, 0.4375, 0.0], None),
+    "lif_decay_input_hard": (
+        "lif",
+        F.LIFParams(tau=2.0),
+        [1.0, 1.0, 1.0, 0.0, 3.0],
+        [0, 0, 0, 0, 1],
+        [0.5, 0.75, 0.875, 0.4375, 0.0],
+        None,
+    ),
     # h = v - v/2 + x: 0.6, 0.3 + 0.6 = 0.9, 0.45 + 0.6 = 1.05 -> fire, v=0; then 0
-    "lif_no_decay_input": ("lif", F.LIFParams(tau=2.0, decay_input=False), [0.6, 0.6, 0.6, 0.0],
-                           [0, 0, 1, 0], [0.6, 0.9, 0.0, 0.0], None),
+    "lif_no_decay_input": (
+        "lif",
+        F.LIFParams(tau=2.0, decay_input=False),
+        [0.6, 0.6, 0.6, 0.0],
+        [0, 0, 1, 0],
+        [0.6, 0.9, 0.0, 0.0],
+        None,
+    ),
     # soft reset: 2.5/2 = 1.25 -> fire, v = 0.25; 0.25 - 0.25/2 = 0.125
     "lif_soft_reset": ("lif", F.LIFParams(tau=2.0, v_reset=None), [2.5, 0.0], [1, 0], [0.25, 0.125], None),
     # IF soft: 0.7, 1.4 -> fire 0.4, 1.1 -> fire 0.1, 0.8
     "if_soft_reset": ("if", F.IFParams(v_reset=None), [0.7, 0.7, 0.7, 0.7], [0, 1, 1, 0], [0.7, 0.4, 0.1, 0.8], None),
     # IF hard to -0.5, starting at rest v = -0.5: h 0.2, 0.9, 1.6 -> fire -0.5, 0.2
-    "if_hard_reset": ("if", F.IFParams(v_reset=-0.5), [0.7, 0.7, 0.7, 0.7], [0, 0, 1, 0], [0.2, 0.9, -0.5, 0.2],
-                      None),
+    "if_hard_reset": ("if", F.IFParams(v_reset=-0.5), [0.7, 0.7, 0.7, 0.7], [0, 0, 1, 0], [0.2, 0.9, -0.5, 0.2], None),
     # i = i + (x - i)/2: 1, 1.5, 0.75;  h = v + (-v + i)/2: 0.5, 0.5 + 1/2 = 1.0 -> fire (h >= 1), 0.375
-    "cuba_lif": ("cuba_lif", F.CubaLIFParams(tau_syn=2.0, tau_mem=2.0), [2.0, 2.0, 0.0],
-                 [0, 1, 0], [0.5, 0.0, 0.375], [1.0, 1.5, 0.75]),
+    "cuba_lif": (
+        "cuba_lif",
+        F.CubaLIFParams(tau_syn=2.0, tau_mem=2.0),
+        [2.0, 2.0, 0.0],
+        [0, 1, 0],
+        [0.5, 0.0, 0.375],
+        [1.0, 1.5, 0.75],
+    ),
     # theta = 1 + a: h 1.2 >= 1 fire v 0.2 a 1; h 1.3 < 2, a 0.5; h 1.85 >= 1.5 fire v 0.35 a 1.25
-    "alif_soft": ("alif", F.ALIFParams(tau=2.0, tau_adapt=2.0, beta=1.0), [2.4, 2.4, 2.4],
-                  [1, 0, 1], [0.2, 1.3, 0.35], [1.0, 0.5, 1.25]),
+    "alif_soft": (
+        "alif",
+        F.ALIFParams(tau=2.0, tau_adapt=2.0, beta=1.0),
+        [2.4, 2.4, 2.4],
+        [1, 0, 1],
+        [0.2, 1.3, 0.35],
+        [1.0, 0.5, 1.25],
+    ),
     # LI: v = v + (x - v)/2: 0.5, 0.75, 0.375 (the output is v)
     "li": ("li", F.LIParams(tau=2.0), [1.0, 1.0, 0.0], [0.5, 0.75, 0.375], [0.5, 0.75, 0.375], None),
 }
@@ -54,7 +78,7 @@ def _trajectory(backend: str, kind: str, p, x: list) -> tuple:
     seconds = []
     outs, vs = [], []
     for t in range(xs.shape[0]):  # step by step to see the second state, then compare with one call
-        out, state, v = dispatch(f"neuron.{kind}", backend, xs[t:t + 1], state, p, ATan(), return_v=True)
+        out, state, v = dispatch(f"neuron.{kind}", backend, xs[t : t + 1], state, p, ATan(), return_v=True)
         outs.append(out.item())
         vs.append(v.item())
         seconds.append(state[1].item() if len(state) > 1 else None)

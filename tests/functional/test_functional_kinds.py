@@ -1,4 +1,5 @@
 """The neuron-kind records: every list of kinds derives from them, and each record is complete."""
+
 from __future__ import annotations
 
 import dataclasses

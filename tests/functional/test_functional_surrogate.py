@@ -1,5 +1,6 @@
 """Surrogates: every derivative equals a finite difference of its primitive (float64), and
 ``torch.autograd.gradcheck`` on the smooth parts of the neuron steps and kernels."""
+
 from __future__ import annotations
 
 import pytest

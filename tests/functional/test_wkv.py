@@ -1,4 +1,5 @@
 """The WKV reference: the O(T^2) definition, gradients, long sequences and large keys."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Fixtures for the hardware tests: small NIR graphs and activity profiles."""
+
 from __future__ import annotations
 
 import nir
@@ -13,9 +14,13 @@ def lif(n: int) -> nir.LIF:
 def mlp_graph(n_in: int = 700, hidden: int = 128, n_out: int = 20, seed: int = 0, delays: tuple = ()) -> nir.NIRGraph:
     """input -> fc1 [-> delay groups] -> lif1 -> fc2 -> li -> output."""
     rng = np.random.default_rng(seed)
-    nodes = {"input": nir.Input(np.array([n_in])), "lif1": lif(hidden),
-             "fc2": nir.Linear(rng.normal(size=(n_out, hidden))),
-             "li": nir.LI(np.full(n_out, 0.01), np.ones(n_out), np.zeros(n_out)), "output": nir.Output(np.array([n_out]))}
+    nodes = {
+        "input": nir.Input(np.array([n_in])),
+        "lif1": lif(hidden),
+        "fc2": nir.Linear(rng.normal(size=(n_out, hidden))),
+        "li": nir.LI(np.full(n_out, 0.01), np.ones(n_out), np.zeros(n_out)),
+        "output": nir.Output(np.array([n_out])),
+    }
     edges = [("lif1", "fc2"), ("fc2", "li"), ("li", "output")]
     if not delays:
         nodes["fc1"] = nir.Affine(rng.normal(size=(hidden, n_in)), np.zeros(hidden))

@@ -1,4 +1,5 @@
 """Energy and latency: published figures recomputed from their stated inputs."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,16 @@ from snnlab.ir.activity import ActivityProfile, LayerActivity
 from .conftest import mlp_graph
 
 
-def two_layer(acs: float, macs: float, updates: float, spikes: float, neurons: int, steps: int, samples: int = 1,
-              dense: float = 0.0) -> ActivityProfile:
+def two_layer(
+    acs: float,
+    macs: float,
+    updates: float,
+    spikes: float,
+    neurons: int,
+    steps: int,
+    samples: int = 1,
+    dense: float = 0.0,
+) -> ActivityProfile:
     syn = LayerActivity("fc", "synapse", "Linear", acs=acs, macs=macs, dense_ops=dense)
     neu = LayerActivity("lif", "neuron", "LIF", n_neurons=neurons, neuron_updates=updates, spikes=spikes)
     return ActivityProfile(samples, steps, 1e-3, [syn, neu])
@@ -52,7 +61,9 @@ def test_ssa_formula():
 def test_snn_saves_against_ann_only_when_sparse():
     dense = 1e9
     sparse = two_layer(0.05 * dense, 0, 0, 0, 10, 1, dense=dense)
-    assert ann_energy_j(sparse) / estimate(sparse, "cmos45", method="spikformer").total_j == pytest.approx(4.6 / (0.9 * 0.05))
+    assert ann_energy_j(sparse) / estimate(sparse, "cmos45", method="spikformer").total_j == pytest.approx(
+        4.6 / (0.9 * 0.05)
+    )
 
 
 def test_ann_baseline_is_one_dense_pass_not_t_passes():

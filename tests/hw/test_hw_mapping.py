@@ -1,4 +1,5 @@
 """Mapping onto cores, quantisation, limits, unsupported graphs and chip descriptors."""
+
 from __future__ import annotations
 
 import json
@@ -9,10 +10,10 @@ import pytest
 import yaml
 
 from snnlab.errors import GraphError, MappingError
-from snnlab.hw import accuracy_change, descriptor, map_graph, quantise, graph_layers, write_descriptor
+from snnlab.hw import accuracy_change, descriptor, graph_layers, map_graph, quantise, write_descriptor
 from snnlab.hw.profiles import data_file, profile_from_dict, validate
 
-from .conftest import lif, mlp_graph
+from .conftest import mlp_graph
 
 
 def test_fan_in_and_synapses_read_from_graph(graph):
@@ -53,8 +54,12 @@ def test_too_many_cores():
 
 def test_speck_rejects_dense_layer_over_core_memory():
     rng = np.random.default_rng(0)
-    nodes = {"input": nir.Input(np.array([700])), "fc": nir.Linear(rng.normal(size=(128, 700))),
-             "n": nir.IF(np.ones(128), np.ones(128), np.zeros(128)), "output": nir.Output(np.array([128]))}
+    nodes = {
+        "input": nir.Input(np.array([700])),
+        "fc": nir.Linear(rng.normal(size=(128, 700))),
+        "n": nir.IF(np.ones(128), np.ones(128), np.zeros(128)),
+        "output": nir.Output(np.array([128])),
+    }
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "n"), ("n", "output")])
     with pytest.raises(MappingError, match=r"'n' needs 89600 synapses in one core, speck allows 65536 \(\+37%\)"):
         map_graph(g, "speck")
@@ -74,8 +79,11 @@ def test_unsupported_nodes():
     g.nodes["thr"] = nir.Threshold(np.ones(20))
     with pytest.raises(GraphError, match="'thr' has unsupported type Threshold; supported:"):
         map_graph(g, "loihi")
-    nested = nir.NIRGraph(nodes={"input": nir.Input(np.array([4])), "sub": mlp_graph(4, 4, 2), "output": nir.Output(np.array([2]))},
-                          edges=[("input", "sub"), ("sub", "output")], type_check=False)
+    nested = nir.NIRGraph(
+        nodes={"input": nir.Input(np.array([4])), "sub": mlp_graph(4, 4, 2), "output": nir.Output(np.array([2]))},
+        edges=[("input", "sub"), ("sub", "output")],
+        type_check=False,
+    )
     with pytest.raises(GraphError, match="nested NIRGraph"):
         graph_layers(nested)
 
@@ -112,10 +120,12 @@ def test_descriptor_valid_and_written(tmp_path):
 
 def test_conv_graph_maps_on_speck():
     w = np.random.default_rng(0).normal(size=(8, 2, 3, 3))
-    nodes = {"input": nir.Input(np.array([2, 16, 16])),
-             "conv": nir.Conv2d((16, 16), w, 1, 1, 1, 1, np.zeros(8)),
-             "n": nir.IF(np.ones((8, 16, 16)), np.ones((8, 16, 16)), np.zeros((8, 16, 16))),
-             "output": nir.Output(np.array([8, 16, 16]))}
+    nodes = {
+        "input": nir.Input(np.array([2, 16, 16])),
+        "conv": nir.Conv2d((16, 16), w, 1, 1, 1, 1, np.zeros(8)),
+        "n": nir.IF(np.ones((8, 16, 16)), np.ones((8, 16, 16)), np.zeros((8, 16, 16))),
+        "output": nir.Output(np.array([8, 16, 16])),
+    }
     g = nir.NIRGraph(nodes=nodes, edges=[("input", "conv"), ("conv", "n"), ("n", "output")])
     layer = graph_layers(g).layer("n")
     assert layer.fan_in == 18 and layer.n_neurons == 2048

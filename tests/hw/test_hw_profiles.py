@@ -1,4 +1,5 @@
 """Profiles: every built-in one validates, carries sources, and bad profiles fail clearly."""
+
 from __future__ import annotations
 
 import copy
@@ -23,7 +24,9 @@ def test_profile_loads_and_every_number_has_provenance(name):
     for section in ("capacity", "energy", "timing"):
         for key, item in profile.raw[section].items():
             if isinstance(item, dict):
-                assert ("source" in item and "year" in item) or item.get("assumption") is True, f"{name}.{section}.{key}"
+                assert ("source" in item and "year" in item) or item.get("assumption") is True, (
+                    f"{name}.{section}.{key}"
+                )
                 assert profile.source(section, key)
     assert profile.total_cores == len(profile.core_capacities()) >= 1
 

@@ -1,4 +1,5 @@
 """Device model: distributions, differential pairs, noise, drift, faults, crossbar, energy, errors."""
+
 from __future__ import annotations
 
 import math
@@ -62,7 +63,7 @@ def test_drift_is_monotone_and_starts_at_t0(device):
     assert np.array_equal(rram.drift(dev, g, 0.5 * dev.drift_t0_s), g)
     values = [rram.drift(dev, g, t) for t in (1.0, 10.0, 1e3, 1e6)]
     assert all(np.all(b <= a) for a, b in zip(values, values[1:]))
-    assert np.allclose(values[1], g * 10.0 ** -0.05)
+    assert np.allclose(values[1], g * 10.0**-0.05)
     with pytest.raises(ValueError):
         rram.drift(dev, g, -1.0)
 
@@ -91,16 +92,22 @@ def test_read_energy_by_hand(macro):
     gm = np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
     rows = np.array([True, False, True])
     g_on_s = (10 + 20 + 1 + 2 + 50 + 60 + 5 + 6) * 1e-6
-    cells = macro.v_read ** 2 * g_on_s * macro.t_read_ns * 1e-9 * 1e12
+    cells = macro.v_read**2 * g_on_s * macro.t_read_ns * 1e-9 * 1e12
     expected = cells + 2 * macro.driver_pj_per_row + 4 * macro.adc_pj_per_col
     assert rram.read_energy_pj(macro, rows, gp, gm) == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("changes, words", [
-    ({"g_min_us": -1.0}, "negative"), ({"levels": 1}, "levels"), ({"stuck_at_hrs": 1.5}, "stuck-at"),
-    ({"stuck_at_hrs": 0.6, "stuck_at_lrs": 0.6}, "stuck-at"), ({"distribution": "cauchy"}, "normal"),
-    ({"read_noise": -0.1}, "read_noise"),
-])
+@pytest.mark.parametrize(
+    "changes, words",
+    [
+        ({"g_min_us": -1.0}, "negative"),
+        ({"levels": 1}, "levels"),
+        ({"stuck_at_hrs": 1.5}, "stuck-at"),
+        ({"stuck_at_hrs": 0.6, "stuck_at_lrs": 0.6}, "stuck-at"),
+        ({"distribution": "cauchy"}, "normal"),
+        ({"read_noise": -0.1}, "read_noise"),
+    ],
+)
 def test_bad_device_values_raise(device, changes, words):
     with pytest.raises(ProfileError, match=words):
         replace(device, **changes)

@@ -1,4 +1,5 @@
 """Fixtures for early-exit tests: hand-made per-step outputs and a small trained model."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,7 +12,7 @@ def ramp_outputs(targets: list[int], onsets: list[int], T: int = 10, C: int = 3,
     """Per-step outputs (T, B, C): sample b outputs ``gain`` for class ``targets[b]`` from step ``onsets[b]`` (1-based)."""
     out = torch.zeros(T, len(targets), C)
     for b, (c, t0) in enumerate(zip(targets, onsets)):
-        out[t0 - 1:, b, c] = gain
+        out[t0 - 1 :, b, c] = gain
     return out
 
 

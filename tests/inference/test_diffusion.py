@@ -1,4 +1,5 @@
 """Gaussian diffusion: closed-form checks of the schedule, q_sample, DDIM/DDPM with a perfect oracle, EMA."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,7 +8,7 @@ import torch
 
 from snnlab.errors import ConfigError
 from snnlab.inference.diffusion import NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample, sample
-from snnlab.inference.diffusion_sampling import image_grid, save_samples, load_samples, to_uint8
+from snnlab.inference.diffusion_sampling import image_grid, load_samples, save_samples, to_uint8
 from snnlab.train.ema import EMA
 
 
@@ -27,13 +28,14 @@ def test_q_sample_has_the_closed_form_mean_and_variance() -> None:
         t = torch.full((x0.shape[0],), step)
         xt = s.q_sample(x0, t, torch.randn(x0.shape, generator=gen, dtype=torch.float64))
         ab = float(s.alphas_bar[step])
-        assert float(xt.mean()) == pytest.approx(0.7 * ab ** 0.5, abs=0.02)
+        assert float(xt.mean()) == pytest.approx(0.7 * ab**0.5, abs=0.02)
         assert float(xt.var()) == pytest.approx(1 - ab, abs=0.03 * max(1 - ab, 0.01) + 1e-4)
 
 
 def _oracle(schedule: NoiseSchedule, x0: torch.Tensor):
     def eps(x_t: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return schedule.predict_eps(x_t, t, x0)
+
     return eps
 
 
@@ -50,8 +52,7 @@ def test_ddpm_with_a_perfect_oracle_ends_at_x0_and_counts_every_step() -> None:
     s = NoiseSchedule(steps=100)
     x0 = torch.rand(2, 1, 3, 3, dtype=torch.float64) * 2 - 1
     calls = []
-    out = ddpm_sample(_oracle(s, x0), s, torch.randn(2, 1, 3, 3, dtype=torch.float64),
-                      progress=calls.append)
+    out = ddpm_sample(_oracle(s, x0), s, torch.randn(2, 1, 3, 3, dtype=torch.float64), progress=calls.append)
     assert len(calls) == 100 and torch.allclose(out, x0, atol=1e-9)
 
 
@@ -104,7 +105,7 @@ def test_ema_follows_the_closed_form() -> None:
         model.weight.fill_(1.0)
     for _ in range(3):
         ema.update(model)
-    assert float(ema.model.weight) == pytest.approx(1 - 0.9 ** 3)
+    assert float(ema.model.weight) == pytest.approx(1 - 0.9**3)
     with pytest.raises(ConfigError, match="ema_decay"):
         EMA(model, decay=1.0)
 

@@ -1,4 +1,5 @@
 """Quantised ANN -> IF SNN conversion (the paper's base network path) and early exit on it."""
+
 from __future__ import annotations
 
 import pytest

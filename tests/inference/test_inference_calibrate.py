@@ -1,4 +1,5 @@
 """Threshold sweep, Pareto front and the choice of an operating point."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,8 +10,14 @@ from snnlab.inference import SweepPoint, calibrate, choose, pareto_front, sweep
 
 
 def test_pareto_front_drops_dominated_points():
-    pts = [SweepPoint(0.1, 2.0, 0.70), SweepPoint(0.2, 3.0, 0.65), SweepPoint(0.3, 4.0, 0.90),
-           SweepPoint(0.4, 4.0, 0.80), SweepPoint(0.5, 6.0, 0.90), SweepPoint(0.6, 8.0, 0.95)]
+    pts = [
+        SweepPoint(0.1, 2.0, 0.70),
+        SweepPoint(0.2, 3.0, 0.65),
+        SweepPoint(0.3, 4.0, 0.90),
+        SweepPoint(0.4, 4.0, 0.80),
+        SweepPoint(0.5, 6.0, 0.90),
+        SweepPoint(0.6, 8.0, 0.95),
+    ]
     front = pareto_front(pts)
     assert [p.threshold for p in front] == [0.1, 0.3, 0.6]
 

@@ -1,4 +1,5 @@
 """Dynamic Confidence decision rule, oracle and input checks (pure tensor code)."""
+
 from __future__ import annotations
 
 import pytest
@@ -84,10 +85,22 @@ def test_predictions_and_fixed_latency_accuracy(ramp):
     assert fixed_latency_accuracy(out, labels).tolist() == [0.5, 0.5, 0.5, 1.0, 1.0]
 
 
-@pytest.mark.parametrize("kw", [{"threshold": 0.0}, {"threshold": 1.5}, {"threshold": -0.1},
-                                {"threshold": float("nan")}, {"threshold": "0.6"}, {"smoothing": 0.0},
-                                {"smoothing": -3.0}, {"smoothing": float("inf")}, {"t_max": 0},
-                                {"t_max": 2.5}, {"t_max": True}])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"threshold": 0.0},
+        {"threshold": 1.5},
+        {"threshold": -0.1},
+        {"threshold": float("nan")},
+        {"threshold": "0.6"},
+        {"smoothing": 0.0},
+        {"smoothing": -3.0},
+        {"smoothing": float("inf")},
+        {"t_max": 0},
+        {"t_max": 2.5},
+        {"t_max": True},
+    ],
+)
 def test_bad_settings_raise_config_error(kw):
     with pytest.raises(ConfigError):
         DynamicConfidence(**kw)

@@ -1,5 +1,6 @@
 """The CIFAR-10 Dynamic Confidence recipe as the official code trains it: per-layer LSQ scale
 inits, a quantised fc output that conversion drops, fine-tuning from given weights."""
+
 from __future__ import annotations
 
 import pytest

@@ -3,6 +3,7 @@
 Run with ``pytest tests/inference -m slow -s``; it prints ``early_exit.json`` of the demo run
 (section "Dynamic-confidence early exit" of experiments/results.md quotes it).
 """
+
 from __future__ import annotations
 
 import json

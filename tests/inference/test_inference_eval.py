@@ -1,4 +1,5 @@
 """``run_for_eval``: the early-exit report behind ``snnlab eval RUN --early-exit``."""
+
 from __future__ import annotations
 
 import json
@@ -13,7 +14,7 @@ from snnlab.inference.early_exit import EarlyExitOptions, calibration_subset
 
 
 def _loader(x: torch.Tensor, y: torch.Tensor, batch: int = 8):
-    return [(x[:, i:i + batch], y[i:i + batch]) for i in range(0, x.shape[1], batch)]
+    return [(x[:, i : i + batch], y[i : i + batch]) for i in range(0, x.shape[1], batch)]
 
 
 def test_calibration_subset_is_fixed_and_capped():
@@ -80,7 +81,7 @@ def test_calibration_never_reads_the_test_split(tmp_path, small_snn, monkeypatch
     reports = []
     for seed in (3, 5):
         x, y = _data(seed, 32, small_snn)
-        y[: seed] = (y[: seed] + 1) % 4  # a different test accuracy per seed
+        y[:seed] = (y[:seed] + 1) % 4  # a different test accuracy per seed
         test = GuardedSplit(_loader(x, y))
         real = early_exit.calibrate_on_validation
 

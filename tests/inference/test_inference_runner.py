@@ -1,4 +1,5 @@
 """Step-wise early-stopping runner: same decisions as post hoc, fewer operations, state slicing."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,7 @@ def test_streamed_outputs_equal_multi_step(small_snn, spike_input):
     full = small_snn(spike_input)
     assert torch.allclose(run_streamed(small_snn, spike_input), full, atol=1e-5)
     check_streamable(small_snn, spike_input)
-    assert all(m.step_mode == "m" and m.state is None for m in small_snn.modules()
-               if isinstance(m, snn.SpikingNeuron))
+    assert all(m.step_mode == "m" and m.state is None for m in small_snn.modules() if isinstance(m, snn.SpikingNeuron))
 
 
 def test_runner_decisions_equal_post_hoc_and_skip_work(small_snn, spike_input):

@@ -1,4 +1,5 @@
 """Early exit in the event-driven simulator's streaming mode (skipped when snnlab.sim cannot run)."""
+
 from __future__ import annotations
 
 import pytest

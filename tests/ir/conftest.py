@@ -1,4 +1,5 @@
 """Factories for the NIR tests: small snnlab models and hand-built graphs."""
+
 from __future__ import annotations
 
 import nir
@@ -14,8 +15,9 @@ DT = 1e-3
 
 def mlp(neuron: nn.Module, readout: nn.Module, n_in: int = 6, n_hidden: int = 8, n_out: int = 3) -> nn.Sequential:
     """Linear -> neuron -> Linear -> readout, weights scaled up so that neurons fire."""
-    model = nn.Sequential(snn.TimeDistributed(nn.Linear(n_in, n_hidden)), neuron,
-                          snn.TimeDistributed(nn.Linear(n_hidden, n_out)), readout)
+    model = nn.Sequential(
+        snn.TimeDistributed(nn.Linear(n_in, n_hidden)), neuron, snn.TimeDistributed(nn.Linear(n_hidden, n_out)), readout
+    )
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(3.0)
@@ -30,8 +32,14 @@ def spikes(*shape: int, p: float = 0.5, seed: int = 0) -> torch.Tensor:
 
 def lif_node(n: int, tau_s: float = 2e-3, **meta) -> nir.LIF:
     """A uniform NIR LIF of ``n`` neurons (r = 1, threshold 1, reset to 0)."""
-    return nir.LIF(tau=np.full(n, tau_s), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
-                   v_reset=np.zeros(n), metadata=dict(meta))
+    return nir.LIF(
+        tau=np.full(n, tau_s),
+        r=np.ones(n),
+        v_leak=np.zeros(n),
+        v_threshold=np.ones(n),
+        v_reset=np.zeros(n),
+        metadata=dict(meta),
+    )
 
 
 @pytest.fixture

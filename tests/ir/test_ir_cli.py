@@ -1,4 +1,5 @@
 """``snnlab export``: run folders and .nir files to NIR graphs and chip descriptors."""
+
 from __future__ import annotations
 
 import json
@@ -58,11 +59,14 @@ def test_export_to_a_hardware_profile_writes_a_descriptor(run_dir):
     assert isinstance(data, dict) and data
 
 
-@pytest.mark.parametrize("setup,message", [
-    (lambda d: d / "missing", "does not exist"),
-    (lambda d: (d / "checkpoints" / "best.pt").unlink() or d, "no checkpoint"),
-    (lambda d: (d / "config.yaml").unlink() or d, "config.yaml"),
-])
+@pytest.mark.parametrize(
+    "setup,message",
+    [
+        (lambda d: d / "missing", "does not exist"),
+        (lambda d: (d / "checkpoints" / "best.pt").unlink() or d, "no checkpoint"),
+        (lambda d: (d / "config.yaml").unlink() or d, "config.yaml"),
+    ],
+)
 def test_errors_are_one_line(run_dir, capsys, setup, message):
     folder = setup(run_dir)
     assert main(["export", str(folder)]) == 2

@@ -1,4 +1,5 @@
 """The one flattened-graph type (snnlab.ir.graph): flattening, order, dt, delays, node table."""
+
 from __future__ import annotations
 
 import nir
@@ -6,10 +7,9 @@ import numpy as np
 import pytest
 
 from snnlab.errors import GraphError
-from snnlab.ir import from_nir
-from snnlab.ir.graph import (DELAY_TOL, NODES, FlatGraph, Port, delay_steps, flat_graph, graph_dt, order_nodes,
-                             supported)
 from snnlab.hw import graph_layers
+from snnlab.ir import from_nir
+from snnlab.ir.graph import DELAY_TOL, NODES, FlatGraph, Port, delay_steps, flat_graph, graph_dt, order_nodes, supported
 from snnlab.sim import Simulator
 
 from .conftest import DT, lif_node
@@ -17,8 +17,12 @@ from .conftest import DT, lif_node
 
 def _chain(delay=None, metadata=None) -> nir.NIRGraph:
     """input(3) -> fc -> [d] -> lif -> output, dt 1 ms unless ``metadata`` says otherwise."""
-    nodes = {"input": nir.Input(np.array([3])), "fc": nir.Linear(np.ones((2, 3))), "lif": lif_node(2),
-             "output": nir.Output(np.array([2]))}
+    nodes = {
+        "input": nir.Input(np.array([3])),
+        "fc": nir.Linear(np.ones((2, 3))),
+        "lif": lif_node(2),
+        "output": nir.Output(np.array([2])),
+    }
     edges = [("input", "fc"), ("fc", "lif"), ("lif", "output")]
     if delay is not None:
         nodes["d"] = nir.Delay(np.asarray(delay, np.float64))
@@ -27,8 +31,13 @@ def _chain(delay=None, metadata=None) -> nir.NIRGraph:
 
 
 def _recurrent() -> nir.NIRGraph:
-    nodes = {"input": nir.Input(np.array([3])), "fc": nir.Linear(np.ones((2, 3))), "lif": lif_node(2),
-             "rec": nir.Linear(np.eye(2)), "output": nir.Output(np.array([2]))}
+    nodes = {
+        "input": nir.Input(np.array([3])),
+        "fc": nir.Linear(np.ones((2, 3))),
+        "lif": lif_node(2),
+        "rec": nir.Linear(np.eye(2)),
+        "output": nir.Output(np.array([2])),
+    }
     edges = [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]
     return nir.NIRGraph(nodes, edges, metadata={"dt": DT})
 
@@ -51,8 +60,12 @@ def test_recurrent_edge_is_a_back_edge():
 
 def test_nested_graph_is_inlined_with_ports():
     inner = _chain()
-    outer = nir.NIRGraph({"input": nir.Input(np.array([3])), "sub": inner, "output": nir.Output(np.array([2]))},
-                         [("input", "sub"), ("sub", "output")], metadata={"dt": DT}, type_check=False)
+    outer = nir.NIRGraph(
+        {"input": nir.Input(np.array([3])), "sub": inner, "output": nir.Output(np.array([2]))},
+        [("input", "sub"), ("sub", "output")],
+        metadata={"dt": DT},
+        type_check=False,
+    )
     g = flat_graph(outer)
     assert isinstance(g.nodes["sub.input"], Port) and g.is_identity("sub.output")
     assert ("input", "sub.input") in g.edges and ("sub.output", "output") in g.edges
@@ -83,8 +96,12 @@ def test_whole_delays_pass_also_in_float32(steps):
 @pytest.mark.parametrize("steps", [1.5, 0.5, 2.25, 3 + 10 * DELAY_TOL])
 def test_fractional_delays_are_rejected_by_every_reader(steps):
     graph = _chain(delay=[steps * DT, 0.0])
-    readers = [lambda: flat_graph(graph), lambda: Simulator(graph), lambda: from_nir(graph),
-               lambda: graph_layers(graph)]
+    readers = [
+        lambda: flat_graph(graph),
+        lambda: Simulator(graph),
+        lambda: from_nir(graph),
+        lambda: graph_layers(graph),
+    ]
     for read in readers:
         with pytest.raises(GraphError, match=rf"node 'd': field delay .* is {steps:g} steps .*not an integer"):
             read()
@@ -136,8 +153,10 @@ def test_graph_readers_import_no_torch():
     import subprocess
     import sys
 
-    code = ("import sys, snnlab.sim, snnlab.sim.check, snnlab.hw, snnlab.ir.graph\n"
-            "bad = [m for m in sys.modules if m == 'torch' or m.startswith('snnlab.analysis')]\n"
-            "assert not bad, bad")
+    code = (
+        "import sys, snnlab.sim, snnlab.sim.check, snnlab.hw, snnlab.ir.graph\n"
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith('snnlab.analysis')]\n"
+        "assert not bad, bad"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-800:]

@@ -1,4 +1,5 @@
 """Graphs from elsewhere: peer files, delay groups, recurrent edges, registry models, errors."""
+
 from __future__ import annotations
 
 import nir
@@ -46,8 +47,13 @@ def test_sinabs_cnn_graph_runs_as_integrate_and_fire(shared_data):
     x = spikes(6, 2, 2, 34, 34, p=0.3)
     out = model(x)
     assert out.shape == (6, 2, 10)
-    conv = torch.nn.functional.conv2d(x.flatten(0, 1), torch.as_tensor(graph.nodes["0"].weight),
-                                      torch.as_tensor(graph.nodes["0"].bias), stride=2, padding=1)
+    conv = torch.nn.functional.conv2d(
+        x.flatten(0, 1),
+        torch.as_tensor(graph.nodes["0"].weight),
+        torch.as_tensor(graph.nodes["0"].bias),
+        stride=2,
+        padding=1,
+    )
     first = model[1](model[0](x))
     v, ref = torch.zeros_like(conv[:2]), []
     for c in conv.reshape(6, 2, *conv.shape[1:]):
@@ -132,8 +138,13 @@ def test_delay_buffer_shifts_each_channel():
 def test_recurrent_edge_lags_one_step():
     rng = np.random.default_rng(3)
     w_in, w_rec = rng.normal(size=(5, 4)).astype(np.float32), rng.normal(size=(5, 5)).astype(np.float32)
-    nodes = {"input": nir.Input(np.array([4])), "fc": nir.Linear(w_in), "lif": lif_node(5),
-             "rec": nir.Linear(w_rec), "output": nir.Output(np.array([5]))}
+    nodes = {
+        "input": nir.Input(np.array([4])),
+        "fc": nir.Linear(w_in),
+        "lif": lif_node(5),
+        "rec": nir.Linear(w_rec),
+        "output": nir.Output(np.array([5])),
+    }
     edges = [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]
     model = from_nir(nir.NIRGraph(nodes, edges, metadata={"dt": DT}))
     assert model.back == {("rec", "lif")}
@@ -148,11 +159,14 @@ def test_recurrent_edge_lags_one_step():
     assert torch.equal(model(x), torch.stack(ref)), "state must restart on every call"
 
 
-@pytest.mark.parametrize("name,kw,shape", [
-    ("mlp_snn", dict(in_features=10, hidden=[12, 8], batch_norm=True, dropout=0.1), (10,)),
-    ("mlp_snn", dict(in_features=10, hidden=[8], neuron="cuba_lif", v_reset=None, readout="lif"), (10,)),
-    ("conv_snn", dict(input_shape=(2, 10, 10), channels=(3, 4), kernel_size=3, pool=1), (2, 10, 10)),
-])
+@pytest.mark.parametrize(
+    "name,kw,shape",
+    [
+        ("mlp_snn", dict(in_features=10, hidden=[12, 8], batch_norm=True, dropout=0.1), (10,)),
+        ("mlp_snn", dict(in_features=10, hidden=[8], neuron="cuba_lif", v_reset=None, readout="lif"), (10,)),
+        ("conv_snn", dict(input_shape=(2, 10, 10), channels=(3, 4), kernel_size=3, pool=1), (2, 10, 10)),
+    ],
+)
 def test_registered_models_export_and_come_back(name, kw, shape):
     from snnlab.models import create_model
 
@@ -201,8 +215,11 @@ def test_generic_containers_are_checked_on_a_probe():
 def test_non_uniform_neuron_fields_and_bad_reset_mode_are_rejected():
     node = lif_node(3)
     node.tau = np.array([2e-3, 3e-3, 2e-3])
-    graph = nir.NIRGraph({"input": nir.Input(np.array([3])), "lif": node, "output": nir.Output(np.array([3]))},
-                         [("input", "lif"), ("lif", "output")], metadata={"dt": DT})
+    graph = nir.NIRGraph(
+        {"input": nir.Input(np.array([3])), "lif": node, "output": nir.Output(np.array([3]))},
+        [("input", "lif"), ("lif", "output")],
+        metadata={"dt": DT},
+    )
     with pytest.raises(GraphError, match="'lif'.*tau"):
         from_nir(graph)
     graph.nodes["lif"] = lif_node(3, reset_mode="halve")

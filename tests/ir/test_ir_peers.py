@@ -4,6 +4,7 @@ Only where the semantics coincide (see snnlab.ir's module docstring): snnTorch's
 hard-codes dt = 1e-4 s, so graphs here are written with that dt; soft reset is left out (none of
 the three importers reads ``reset_mode``).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -58,8 +59,9 @@ def _run_stateful(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
 
 def _model(kind: str) -> nn.Sequential:
     torch.manual_seed(0)
-    model = nn.Sequential(snn.TimeDistributed(nn.Linear(6, 8)), NEURONS[kind](),
-                          snn.TimeDistributed(nn.Linear(8, 3)), NEURONS[kind]())
+    model = nn.Sequential(
+        snn.TimeDistributed(nn.Linear(6, 8)), NEURONS[kind](), snn.TimeDistributed(nn.Linear(8, 3)), NEURONS[kind]()
+    )
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(3.0)
@@ -86,8 +88,13 @@ def test_peer_fires_the_same_spikes(peer, kind, tmp_path):
 def test_spikingjelly_runs_a_conv_graph(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(
-        snn.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1)), snn.LIF(tau=2.0), snn.TimeDistributed(nn.AvgPool2d(2)),
-        snn.Flatten(), snn.TimeDistributed(nn.Linear(4 * 4 * 4, 5)), snn.IF()).eval()
+        snn.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1)),
+        snn.LIF(tau=2.0),
+        snn.TimeDistributed(nn.AvgPool2d(2)),
+        snn.Flatten(),
+        snn.TimeDistributed(nn.Linear(4 * 4 * 4, 5)),
+        snn.IF(),
+    ).eval()
     with torch.no_grad():
         model[0].module.weight.mul_(4.0)
     path = save(to_nir(model, DT, input_shape=(2, 8, 8)), tmp_path / "conv.nir")

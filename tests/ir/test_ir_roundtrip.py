@@ -1,4 +1,5 @@
 """Round trips: snnlab model -> NIR -> file -> model gives identical outputs."""
+
 from __future__ import annotations
 
 import math
@@ -83,10 +84,17 @@ def test_plif_keeps_its_learned_parameter(tmp_path):
 def _conv_model() -> nn.Sequential:
     torch.manual_seed(0)
     model = nn.Sequential(
-        snn.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4)), snn.LIF(tau=2.0),
-        snn.TimeDistributed(nn.AvgPool2d(2)), snn.TimeDistributed(nn.Conv2d(4, 4, 3, stride=2, bias=False)),
-        snn.IF(), snn.TimeDistributed(nn.AvgPool2d(2, divisor_override=1)), snn.Flatten(), snn.SeqDropout(0.3),
-        snn.TimeDistributed(nn.Linear(4, 5)), snn.LI(tau=2.0))
+        snn.TimeDistributed(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4)),
+        snn.LIF(tau=2.0),
+        snn.TimeDistributed(nn.AvgPool2d(2)),
+        snn.TimeDistributed(nn.Conv2d(4, 4, 3, stride=2, bias=False)),
+        snn.IF(),
+        snn.TimeDistributed(nn.AvgPool2d(2, divisor_override=1)),
+        snn.Flatten(),
+        snn.SeqDropout(0.3),
+        snn.TimeDistributed(nn.Linear(4, 5)),
+        snn.LI(tau=2.0),
+    )
     bn = model[0].module[1]
     with torch.no_grad():
         bn.running_mean.uniform_(-0.2, 0.2)

@@ -1,4 +1,5 @@
 """Factories for the neuron-kernel tests: parameters per kind, inputs, one run with gradients."""
+
 from __future__ import annotations
 
 from typing import Optional
@@ -26,11 +27,20 @@ def make_params(kind: str, hard: bool = True, decay: bool = True, detach: bool =
     if kind in ("lif", "plif"):
         return F.LIFParams(tau=3.0, v_threshold=0.9, v_reset=v_reset, decay_input=decay, detach_reset=detach)
     if kind == "alif":
-        return F.ALIFParams(tau=4.0, tau_adapt=6.0, beta=0.3, v_threshold=0.8, v_reset=v_reset,
-                            decay_input=decay, detach_reset=detach)
+        return F.ALIFParams(
+            tau=4.0, tau_adapt=6.0, beta=0.3, v_threshold=0.8, v_reset=v_reset, decay_input=decay, detach_reset=detach
+        )
     if kind == "cuba_lif":
-        return F.CubaLIFParams(tau_syn=2.0, tau_mem=3.0, r=1.5, v_leak=0.05, w_in=1.2, v_threshold=0.6,
-                               v_reset=v_reset, detach_reset=detach)
+        return F.CubaLIFParams(
+            tau_syn=2.0,
+            tau_mem=3.0,
+            r=1.5,
+            v_leak=0.05,
+            w_in=1.2,
+            v_threshold=0.6,
+            v_reset=v_reset,
+            detach_reset=detach,
+        )
     return F.LIParams(tau=3.0, v_reset=0.1, decay_input=decay)
 
 
@@ -46,19 +56,32 @@ def make_inputs(kind: str, T: int, M: int, dtype: torch.dtype, seed: int = 0) ->
     return x, state, k
 
 
-def run(backend: str, kind: str, x: torch.Tensor, state: tuple, p: F.NeuronParams,
-        surrogate: Optional[Surrogate] = None, k: Optional[torch.Tensor] = None, seed: int = 1) -> dict:
+def run(
+    backend: str,
+    kind: str,
+    x: torch.Tensor,
+    state: tuple,
+    p: F.NeuronParams,
+    surrogate: Optional[Surrogate] = None,
+    k: Optional[torch.Tensor] = None,
+    seed: int = 1,
+) -> dict:
     """One forward and backward; the loss weights out, v_seq and the final state at random."""
     surrogate = ATan(2.0) if surrogate is None else surrogate
-    out, final, v_seq = dispatch(f"neuron.{op_kind(kind)}", backend, x, state, p, None if kind == "li" else surrogate,
-                                 k=k, return_v=True)
+    out, final, v_seq = dispatch(
+        f"neuron.{op_kind(kind)}", backend, x, state, p, None if kind == "li" else surrogate, k=k, return_v=True
+    )
     g = torch.Generator().manual_seed(seed)
     w = [torch.rand(t.shape, generator=g, dtype=torch.float64).to(x.dtype) for t in (out, v_seq, *final)]
     loss = sum((wi * t).sum() for wi, t in zip(w, (out, v_seq, *final)))
     leaves = [x, *state] + ([k] if k is not None else [])
     grads = torch.autograd.grad(loss, leaves)
-    return {"out": out.detach(), "v_seq": v_seq.detach(), "final": [s.detach() for s in final],
-            "grads": [gr.detach() for gr in grads]}
+    return {
+        "out": out.detach(),
+        "v_seq": v_seq.detach(),
+        "final": [s.detach() for s in final],
+        "grads": [gr.detach() for gr in grads],
+    }
 
 
 def tolerances(dtype: torch.dtype) -> dict:

@@ -6,6 +6,7 @@ order and dtype, so float32 ties at the threshold resolve the same way. Kernels 
 (kind, charge mode, reset mode, dtype), so the default run covers float64 fully and float32 on
 the diagonal (hard + decay_input, soft + no decay_input); the rest of float32 is marked slow.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -19,10 +20,15 @@ from .neuron_cases import KINDS, assert_same, make_inputs, make_params, run
 
 FULL = list(itertools.product((True, False), (True, False)))  # (hard reset, decay_input)
 DIAGONAL = [(True, True), (False, False)]
-MATRIX = ([pytest.param(torch.float64, h, d, id=f"f64-hard{h:d}-decay{d:d}") for h, d in FULL]
-          + [pytest.param(torch.float32, h, d, id=f"f32-hard{h:d}-decay{d:d}") for h, d in DIAGONAL]
-          + [pytest.param(torch.float32, h, d, id=f"f32-hard{h:d}-decay{d:d}", marks=pytest.mark.slow)
-             for h, d in FULL if (h, d) not in DIAGONAL])
+MATRIX = (
+    [pytest.param(torch.float64, h, d, id=f"f64-hard{h:d}-decay{d:d}") for h, d in FULL]
+    + [pytest.param(torch.float32, h, d, id=f"f32-hard{h:d}-decay{d:d}") for h, d in DIAGONAL]
+    + [
+        pytest.param(torch.float32, h, d, id=f"f32-hard{h:d}-decay{d:d}", marks=pytest.mark.slow)
+        for h, d in FULL
+        if (h, d) not in DIAGONAL
+    ]
+)
 
 
 def _check(kind, dtype, hard, decay, detach, surrogate=None, T=12, M=37, seed=0):
@@ -84,8 +90,9 @@ def test_half_precision_inputs_run_in_float32():
     p = make_params("lif")
     ref, _, _ = dispatch("neuron.lif", "numba", x.detach(), state, p, SURROGATES["atan"]())
     xb = x.detach().to(torch.bfloat16).requires_grad_()
-    out, final, _ = dispatch("neuron.lif", "numba", xb, type(state)(state.v.to(torch.bfloat16)), p,
-                             SURROGATES["atan"]())
+    out, final, _ = dispatch(
+        "neuron.lif", "numba", xb, type(state)(state.v.to(torch.bfloat16)), p, SURROGATES["atan"]()
+    )
     assert out.dtype == torch.bfloat16 and final.v.dtype == torch.bfloat16
     out.sum().backward()
     assert xb.grad is not None and xb.grad.dtype == torch.bfloat16 and torch.isfinite(xb.grad).all()

@@ -14,6 +14,7 @@ Mappings (float64, so no threshold ties):
   its ``triangle`` slope ``alpha relu(1 - |x|)`` is our ``Triangle(alpha=1)`` for norse ``alpha=1``
   (norse 1.1's ``super`` ignores alpha: ``1 / (|x| + 1)^2``, no snnlab surrogate equals it).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -43,7 +44,9 @@ def _compare(ours: torch.nn.Module, theirs: torch.nn.Module, params=()):
         torch.testing.assert_close(a.grad.reshape(()), b.grad.reshape(()), rtol=1e-9, atol=1e-12)
 
 
-@pytest.mark.parametrize("v_reset,decay_input,detach_reset", [(0.0, True, False), (None, True, True), (0.0, False, False)])
+@pytest.mark.parametrize(
+    "v_reset,decay_input,detach_reset", [(0.0, True, False), (None, True, True), (0.0, False, False)]
+)
 def test_lif_matches_spikingjelly(cpu_backend, v_reset, decay_input, detach_reset):
     sj = pytest.importorskip("spikingjelly.activation_based.neuron")
     sg = pytest.importorskip("spikingjelly.activation_based.surrogate")
@@ -79,9 +82,15 @@ class _NorseLIF(torch.nn.Module):
         super().__init__()
         from norse.torch.functional.lif import LIFFeedForwardState, LIFParameters
 
-        self.p = LIFParameters(tau_syn_inv=torch.tensor(1.0 / (tau_syn * dt)), tau_mem_inv=torch.tensor(1.0 / (tau_mem * dt)),
-                               v_leak=torch.tensor(0.0), v_th=torch.tensor(1.0), v_reset=torch.tensor(0.0),
-                               method="triangle", alpha=1.0)
+        self.p = LIFParameters(
+            tau_syn_inv=torch.tensor(1.0 / (tau_syn * dt)),
+            tau_mem_inv=torch.tensor(1.0 / (tau_mem * dt)),
+            v_leak=torch.tensor(0.0),
+            v_th=torch.tensor(1.0),
+            v_reset=torch.tensor(0.0),
+            method="triangle",
+            alpha=1.0,
+        )
         self.state_cls, self.dt = LIFFeedForwardState, dt
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -97,8 +106,17 @@ class _NorseLIF(torch.nn.Module):
 
 def test_cuba_lif_matches_norse(cpu_backend):
     pytest.importorskip("norse")
-    ours = CubaLIF(tau_syn=4.0, tau_mem=2.0, r=1.0, v_leak=0.0, w_in=4.0, v_threshold=1.0, v_reset=0.0,
-                   surrogate=Triangle(1.0), backend=cpu_backend)
+    ours = CubaLIF(
+        tau_syn=4.0,
+        tau_mem=2.0,
+        r=1.0,
+        v_leak=0.0,
+        w_in=4.0,
+        v_threshold=1.0,
+        v_reset=0.0,
+        surrogate=Triangle(1.0),
+        backend=cpu_backend,
+    )
     x1, x2 = (_input(2) * 0.5).requires_grad_(), (_input(2) * 0.5).requires_grad_()
     s1, s2 = ours(x1), _NorseLIF(4.0, 2.0)(x2)
     assert s1.sum() > 0

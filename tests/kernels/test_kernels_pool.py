@@ -1,4 +1,5 @@
 """The CPU buffer pool, and the compact (broadcast) output gradients of the numba backward."""
+
 from __future__ import annotations
 
 import gc
@@ -10,12 +11,11 @@ import pytest
 import torch
 
 from snnlab.functional.surrogate import ATan
-from snnlab.kernels import pool
-from snnlab.kernels.numba import cpu
+from snnlab.kernels import dispatch, pool
 from snnlab.kernels.common import equations as eq
+from snnlab.kernels.numba import cpu
 
 from .neuron_cases import make_inputs, make_params, op_kind
-from snnlab.kernels import dispatch
 
 BIG = (64, 8192)  # 2 MiB in float32: pooled
 
@@ -73,8 +73,9 @@ def test_pool_env_var_is_read_and_a_bad_value_warns():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == str(3 * 2**20)
     env["SNNLAB_CPU_POOL_MB"] = "lots"
-    out = subprocess.run([sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True, check=True
+    )
     assert "SNNLAB_CPU_POOL_MB must be a number" in out.stderr and int(out.stdout) > 0
 
 
@@ -94,8 +95,9 @@ def test_training_steps_reuse_pooled_outputs():
 
 def _grads(backend, kind, x, state, k, g_fn):
     p = make_params(kind)
-    out, final, _ = dispatch(f"neuron.{op_kind(kind)}", backend, x, state, p, ATan(2.0),
-                             k=k if kind == "plif" else None)
+    out, final, _ = dispatch(
+        f"neuron.{op_kind(kind)}", backend, x, state, p, ATan(2.0), k=k if kind == "plif" else None
+    )
     loss = g_fn(out) + sum(s.sum() * 0.3 for s in final)
     leaves = [x] + list(state) + ([k] if kind == "plif" else [])
     return torch.autograd.grad(loss, leaves)
@@ -105,8 +107,10 @@ GRADS = {
     "sum": lambda o: o.sum(),  # stride-0 gradient along units and time: G_PER_STEP
     "mean_time": lambda o: (o.mean(0) * torch.linspace(-1, 1, o.shape[1], dtype=o.dtype)).sum(),  # G_PER_UNIT
     "per_step": lambda o: (o.sum(1) * torch.arange(o.shape[0], dtype=o.dtype)).sum(),  # G_PER_STEP, varying
-    "transposed": lambda o: (o.t().contiguous() * torch.randn(o.shape[1], o.shape[0], dtype=o.dtype,
-                                                              generator=torch.Generator().manual_seed(1))).sum(),
+    "transposed": lambda o: (
+        o.t().contiguous()
+        * torch.randn(o.shape[1], o.shape[0], dtype=o.dtype, generator=torch.Generator().manual_seed(1))
+    ).sum(),
     "strided": lambda o: (o[:, ::2] * 1.5).sum() - o[::3].sum(),  # non-contiguous: copied dense
 }
 

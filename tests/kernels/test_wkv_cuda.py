@@ -3,6 +3,7 @@
 Marked ``cuda``: skipped in the usual process and run by tests/test_cuda_simulator.py in a
 subprocess with ``NUMBA_ENABLE_CUDASIM=1``.
 """
+
 from __future__ import annotations
 
 import pytest

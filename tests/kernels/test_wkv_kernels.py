@@ -1,4 +1,5 @@
 """Fused numba WKV kernels equal the torch reference (outputs and every gradient)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """conv_snn pooling kinds: max (the classic, not NIR-expressible), avg and sum (exported, simulated exactly)."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,5 +1,6 @@
 """Max-Former and Max-ResNet: exact parameter counts, the layers against their equations, and the
 whole network against the same network on spikingjelly's LIF neurons."""
+
 from __future__ import annotations
 
 import pytest
@@ -10,9 +11,15 @@ from snnlab.nn import LIF
 from snnlab.nn.maxformer import SSA, DWCMixer, EmbedMax, SpikingMLP, maxformer_lif
 
 # parameter counts of the official code (bic-L/MaxFormer @6ddd4cc), computed from it
-COUNTS = [("maxformer_cifar", {}, 6_568_282), ("maxformer_cifar", {"num_classes": 100}, 6_602_932),
-          ("maxformer_10_384", {}, 16_237_240), ("maxformer_10_512", {}, 28_653_480),
-          ("maxformer_10_768", {}, 63_992_200), ("maxformer_dvs", {}, 1_455_626), ("max_resnet18", {}, 12_502_090)]
+COUNTS = [
+    ("maxformer_cifar", {}, 6_568_282),
+    ("maxformer_cifar", {"num_classes": 100}, 6_602_932),
+    ("maxformer_10_384", {}, 16_237_240),
+    ("maxformer_10_512", {}, 28_653_480),
+    ("maxformer_10_768", {}, 63_992_200),
+    ("maxformer_dvs", {}, 1_455_626),
+    ("max_resnet18", {}, 12_502_090),
+]
 
 
 @pytest.mark.parametrize("name, cfg, count", COUNTS)
@@ -23,8 +30,7 @@ def test_parameter_counts_equal_the_official_code(name, cfg, count):
 
 
 def test_neurons_are_the_official_lif():
-    model = create_model("maxformer", dims=[8, 16], depths=[0, 1], mixers=["identity", "ssa"], heads=[1, 2],
-                         img_size=8)
+    model = create_model("maxformer", dims=[8, 16], depths=[0, 1], mixers=["identity", "ssa"], heads=[1, 2], img_size=8)
     lifs = [m for m in model.modules() if isinstance(m, LIF)]
     ssa = next(m for m in model.modules() if isinstance(m, SSA))
     assert {(m.params.tau, m.params.v_reset, m.params.detach_reset) for m in lifs} == {(2.0, 0.0, True)}
@@ -58,7 +64,7 @@ def test_ssa_equals_linear_attention_per_head():
     q, k, v = _lif(_bn_conv(ssa.qkv, _lif(x))).flatten(3).chunk(3, dim=2)  # each (T, B, C, N)
     heads = []
     for h in range(2):
-        qh, kh, vh = (t[:, :, 4 * h:4 * h + 4].transpose(-1, -2) for t in (q, k, v))  # (T, B, N, d)
+        qh, kh, vh = (t[:, :, 4 * h : 4 * h + 4].transpose(-1, -2) for t in (q, k, v))  # (T, B, N, d)
         heads.append(((qh @ kh.transpose(-1, -2)) @ vh * 0.125).transpose(-1, -2))  # (T, B, d, N)
     a = _lif(torch.cat(heads, dim=2).reshape(3, 2, 8, 3, 3), threshold=0.5)
     expected = x + _bn_conv(ssa.proj, a)
@@ -110,10 +116,19 @@ def swap_to_spikingjelly(model: torch.nn.Module) -> torch.nn.Module:
         for name, child in list(parent.named_children()):
             if isinstance(child, LIF):
                 p = child.params
-                setattr(parent, name, neuron.LIFNode(
-                    tau=p.tau, v_threshold=p.v_threshold, v_reset=p.v_reset, decay_input=p.decay_input,
-                    detach_reset=p.detach_reset, surrogate_function=surrogate.Sigmoid(alpha=child.surrogate.alpha),
-                    step_mode="m"))
+                setattr(
+                    parent,
+                    name,
+                    neuron.LIFNode(
+                        tau=p.tau,
+                        v_threshold=p.v_threshold,
+                        v_reset=p.v_reset,
+                        decay_input=p.decay_input,
+                        detach_reset=p.detach_reset,
+                        surrogate_function=surrogate.Sigmoid(alpha=child.surrogate.alpha),
+                        step_mode="m",
+                    ),
+                )
     return model
 
 

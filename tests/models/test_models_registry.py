@@ -1,4 +1,5 @@
 """Registry sweep over every model: forward, backward, every parameter gets a gradient, no NaN."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,22 +10,47 @@ from snnlab.models import create_model, list_models, model_defaults
 
 # Small configurations and inputs per family, (cfg, input, expected T)
 CASES = {
-    "mlp_snn": ({"in_features": 20, "hidden": [16, 8], "batch_norm": True, "dropout": 0.2},
-                lambda: torch.rand(6, 3, 20) * 3, 6),
-    "conv_snn": ({"input_shape": [2, 16, 16], "channels": [4, 8], "kernel_size": 3, "padding": 1, "dropout": 0.1},
-                 lambda: (torch.rand(5, 2, 2, 16, 16) < 0.3).float() * 4, 5),
-    "spiking_resnet": ({"layers": [1, 1], "widths": [8, 16], "T": 3},
-                       lambda: torch.randn(2, 3, 16, 16), 3),
-    **{name: ({"n_layer": 2, "dim": 16, "ctx_len": 16}, lambda: torch.randint(0, 5, (6, 3)), 6)
-       for name in ("spikegpt", "spikegpt_46m", "spikegpt_216m")},
-    **{name: ({"dims": [8, 16, 32], "depths": [1, 1, 1], "heads": [2, 2, 2], "img_size": 16, "T": 2},
-              lambda: torch.randn(2, 3, 16, 16), 2) for name in ("maxformer", "maxformer_cifar")},
-    **{f"maxformer_10_{d}": ({"dim": 64, "depths": [1, 1, 1], "img_size": 32, "T": 2},
-                             lambda: torch.randn(2, 3, 32, 32), 2) for d in (384, 512, 768)},
-    "maxformer_dvs": ({"dims": [16, 32], "heads": [2, 2], "img_size": 32, "T": 3},
-                      lambda: (torch.rand(3, 2, 2, 32, 32) < 0.3).float() * 3, 3),
-    "max_resnet18": ({"layers": [1, 1, 1], "widths": [8, 16, 32], "stem_width": 8, "img_size": 16, "T": 2},
-                     lambda: torch.randn(2, 3, 16, 16), 2),
+    "mlp_snn": (
+        {"in_features": 20, "hidden": [16, 8], "batch_norm": True, "dropout": 0.2},
+        lambda: torch.rand(6, 3, 20) * 3,
+        6,
+    ),
+    "conv_snn": (
+        {"input_shape": [2, 16, 16], "channels": [4, 8], "kernel_size": 3, "padding": 1, "dropout": 0.1},
+        lambda: (torch.rand(5, 2, 2, 16, 16) < 0.3).float() * 4,
+        5,
+    ),
+    "spiking_resnet": ({"layers": [1, 1], "widths": [8, 16], "T": 3}, lambda: torch.randn(2, 3, 16, 16), 3),
+    **{
+        name: ({"n_layer": 2, "dim": 16, "ctx_len": 16}, lambda: torch.randint(0, 5, (6, 3)), 6)
+        for name in ("spikegpt", "spikegpt_46m", "spikegpt_216m")
+    },
+    **{
+        name: (
+            {"dims": [8, 16, 32], "depths": [1, 1, 1], "heads": [2, 2, 2], "img_size": 16, "T": 2},
+            lambda: torch.randn(2, 3, 16, 16),
+            2,
+        )
+        for name in ("maxformer", "maxformer_cifar")
+    },
+    **{
+        f"maxformer_10_{d}": (
+            {"dim": 64, "depths": [1, 1, 1], "img_size": 32, "T": 2},
+            lambda: torch.randn(2, 3, 32, 32),
+            2,
+        )
+        for d in (384, 512, 768)
+    },
+    "maxformer_dvs": (
+        {"dims": [16, 32], "heads": [2, 2], "img_size": 32, "T": 3},
+        lambda: (torch.rand(3, 2, 2, 32, 32) < 0.3).float() * 3,
+        3,
+    ),
+    "max_resnet18": (
+        {"layers": [1, 1, 1], "widths": [8, 16, 32], "stem_width": 8, "img_size": 16, "T": 2},
+        lambda: torch.randn(2, 3, 16, 16),
+        2,
+    ),
 }
 
 
@@ -66,8 +92,7 @@ def test_every_model_forward_backward(name: str) -> None:
 @pytest.mark.parametrize("neuron", ["lif", "if", "plif", "alif", "cuba_lif"])
 @pytest.mark.parametrize("readout", ["li", "lif"])
 def test_mlp_neuron_and_readout_choices(neuron: str, readout: str) -> None:
-    model = create_model("mlp_snn", in_features=10, num_classes=3, hidden=[12], neuron=neuron, readout=readout,
-                         tau=3.0)
+    model = create_model("mlp_snn", in_features=10, num_classes=3, hidden=[12], neuron=neuron, readout=readout, tau=3.0)
     out = model(torch.rand(5, 2, 10) * 2)
     assert out.shape == (5, 2, 3)
     if readout == "lif":

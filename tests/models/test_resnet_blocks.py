@@ -1,5 +1,6 @@
 """spiking_resnet block kinds: membrane shortcut (MS-ResNet) and spikes after the add with an
 FC-256 + LIF head (the tdBN/TET ResNet-19 the CIFAR recipe reproduces)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_spike_after_add_blocks_output_spikes_and_head_has_a_spiking_hidden_layer():
     torch.manual_seed(0)
-    model = create_model("spiking_resnet", block="spike_after_add", stem_width=4, head_hidden=12,
-                         widths=[8, 8, 16], T=2, backend="torch")
+    model = create_model(
+        "spiking_resnet", block="spike_after_add", stem_width=4, head_hidden=12, widths=[8, 8, 16], T=2, backend="torch"
+    )
     blocks = [m for m in model.modules() if isinstance(m, SpikeAfterAddBlock)]
     assert len(blocks) == 8 and not any(isinstance(m, MSBasicBlock) for m in model.modules())
     seen = []
@@ -35,4 +37,10 @@ def test_spike_after_add_blocks_output_spikes_and_head_has_a_spiking_hidden_laye
 
 def test_cifar_recipe_is_the_tdbn_tet_resnet19():
     m = load_config(ROOT / "experiments" / "cifar10_resnet.yaml").model
-    assert (m["arch"], m["block"], m["stem_width"], m["head_hidden"], m["T"]) == ("resnet19", "spike_after_add", 64, 256, 4)
+    assert (m["arch"], m["block"], m["stem_width"], m["head_hidden"], m["T"]) == (
+        "resnet19",
+        "spike_after_add",
+        64,
+        256,
+        4,
+    )

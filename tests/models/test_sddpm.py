@@ -1,4 +1,5 @@
 """Spiking UNet of SDDPM/SDM: exact sizes of the official configuration, blocks, TSM, threshold guidance."""
+
 from __future__ import annotations
 
 import pytest
@@ -22,7 +23,7 @@ def test_official_cifar_config_has_the_published_parameter_count() -> None:
     model = create_model("sddpm_unet")  # ch 128, [1, 2, 2, 4], 2 res blocks, T 4, 32 px
     n = count_parameters(model)
     assert n == 66_696_413
-    assert f"{n / 1024 ** 2:.2f}M" == "63.61M"  # how the paper prints it
+    assert f"{n / 1024**2:.2f}M" == "63.61M"  # how the paper prints it
     assert model.add_tsm() == 268 and count_parameters(model) == n + 268
     assert not any(isinstance(m, torch.nn.MultiheadAttention) for m in model.modules())
     assert all(m.params.v_threshold == 1.0 and m.params.v_reset == 0.0 for m in model.neurons())
@@ -129,8 +130,7 @@ def test_same_network_on_spikingjelly_ifnode_gives_the_same_eps_and_gradients() 
     class SJIF(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.node = neuron.IFNode(v_threshold=1.0, v_reset=0.0, surrogate_function=surrogate.ATan(),
-                                      step_mode="m")
+            self.node = neuron.IFNode(v_threshold=1.0, v_reset=0.0, surrogate_function=surrogate.ATan(), step_mode="m")
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             self.node.reset()

@@ -1,4 +1,5 @@
 """SpikeGPT: parameter counts of the paper's sizes, parallel == recurrent, the rescale caveat."""
+
 from __future__ import annotations
 
 import pytest
@@ -87,7 +88,9 @@ def test_non_spiking_baseline_has_the_same_size():
     assert not any(b.lif_att for b in a.blocks)
 
 
-@pytest.mark.parametrize("bad", [torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(40, 1, dtype=torch.long)])
+@pytest.mark.parametrize(
+    "bad", [torch.zeros(4, 2), torch.zeros(4, dtype=torch.long), torch.zeros(40, 1, dtype=torch.long)]
+)
 def test_bad_token_input(bad):
     model = create_model("spikegpt", ctx_len=32)
     with pytest.raises(ShapeError, match="spikegpt"):

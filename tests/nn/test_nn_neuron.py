@@ -1,4 +1,5 @@
 """Neuron modules over the kernels: step modes, reset, torch.compile, autocast, input errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,6 +9,7 @@ import snnlab
 from snnlab.errors import BackendError, ShapeError
 from snnlab.nn import ALIF, IF, LI, LIF, PLIF, CubaLIF, reset
 
+
 @pytest.fixture
 def backend(cpu_backend: str) -> str:
     """Modules resolve their backend for the tensor's device: cuda needs CUDA tensors, so the
@@ -15,8 +17,14 @@ def backend(cpu_backend: str) -> str:
     return cpu_backend
 
 
-MODULES = {"if": IF, "lif": LIF, "plif": PLIF, "alif": lambda **kw: ALIF(tau=4.0, tau_adapt=8.0, **kw),
-           "cuba_lif": CubaLIF, "li": LI}
+MODULES = {
+    "if": IF,
+    "lif": LIF,
+    "plif": PLIF,
+    "alif": lambda **kw: ALIF(tau=4.0, tau_adapt=8.0, **kw),
+    "cuba_lif": CubaLIF,
+    "li": LI,
+}
 
 
 @pytest.mark.parametrize("kind", sorted(MODULES))
@@ -44,13 +52,13 @@ def test_single_step_gradient_flows_through_kept_state(backend):
 def test_backends_agree_through_modules_with_grads(backend):
     x = torch.randn(9, 4, 6, dtype=torch.float64) + 0.6
     res = {}
-    for backend in ("torch", backend):
+    for name in ("torch", backend):
         torch.manual_seed(0)
-        m = torch.nn.Sequential(torch.nn.Linear(6, 6, dtype=torch.float64), PLIF(backend=backend, dtype=torch.float64))
+        m = torch.nn.Sequential(torch.nn.Linear(6, 6, dtype=torch.float64), PLIF(backend=name, dtype=torch.float64))
         xi = x.clone().requires_grad_()
         out = m(xi)
         out.sum().backward()
-        res[backend] = (out.detach(), xi.grad, m[1].w.grad, m[0].weight.grad)
+        res[name] = (out.detach(), xi.grad, m[1].w.grad, m[0].weight.grad)
     for a, b in zip(res["torch"], res[backend]):
         torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
 

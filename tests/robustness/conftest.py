@@ -4,6 +4,7 @@ Every case of ``tests/robustness/`` asserts the same contract: the command exits
 prints exactly one line on stderr (``error: ...``, no traceback), and that line names what was
 wrong (file, field, value) and what is valid: the substrings each case lists.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -57,16 +58,21 @@ def cli_error_subprocess():
         import os
 
         env = {**os.environ, "PYTHONPATH": env_path + os.pathsep + os.environ.get("PYTHONPATH", "")}
-        proc = subprocess.run([sys.executable, "-m", "snnlab.cli", *map(str, argv)], capture_output=True,
-                              text=True, cwd=cwd, env=env, timeout=timeout)
+        proc = subprocess.run(
+            [sys.executable, "-m", "snnlab.cli", *map(str, argv)],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            timeout=timeout,
+        )
         return assert_one_line_error(proc.returncode, proc.stderr, substrings)
 
     return run
 
 
 TINY_RECIPE = {
-    "data": {"name": "digits", "batch_size": 16, "limit_train": 32, "limit_test": 16,
-             "options": {"n_time_bins": 4}},
+    "data": {"name": "digits", "batch_size": 16, "limit_train": 32, "limit_test": 16, "options": {"n_time_bins": 4}},
     "model": {"name": "mlp_snn", "hidden": [8], "backend": "torch"},  # no kernel compilation
     "train": {"epochs": 1, "deterministic": True},
     "run": {"name": "bad", "progress": False},

@@ -1,4 +1,5 @@
 """Resuming and reading run folders: damaged checkpoints, locks, schedules (exit 2, one line; no run lost)."""
+
 from __future__ import annotations
 
 import json
@@ -56,6 +57,7 @@ def _drop(key):
         state = _state(run)
         del state[key]
         _write_state(run, state)
+
     return damage
 
 
@@ -64,6 +66,7 @@ def _set(key, value):
         state = _state(run)
         state[key] = value
         _write_state(run, state)
+
     return damage
 
 
@@ -131,8 +134,9 @@ def test_truncated_last_falls_back_to_best(run_copy, capsys):
 
 
 def test_resume_longer_cosine_schedule_refused(cli_error, run_copy):
-    cli_error(["train", "--resume", run_copy, "--set", "train.epochs=3"], "train.epochs", "cosine",
-              "--set train.epochs=1")
+    cli_error(
+        ["train", "--resume", run_copy, "--set", "train.epochs=3"], "train.epochs", "cosine", "--set train.epochs=1"
+    )
 
 
 def test_resume_longer_constant_schedule_continues(tmp_path, capsys):
@@ -165,9 +169,11 @@ def test_existing_run_needs_resume_or_force(cli_error, run_copy, tmp_path):
 # -- the run-folder lock -------------------------------------------------------------------------
 
 # the holder loads runlock.py alone (no torch import): it starts in well under a second
-HOLD = ("import importlib.util, sys, time; spec = importlib.util.spec_from_file_location('runlock', sys.argv[2]); "
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); m.acquire(sys.argv[1]); "
-        "print('held', flush=True); time.sleep(60)")
+HOLD = (
+    "import importlib.util, sys, time; spec = importlib.util.spec_from_file_location('runlock', sys.argv[2]); "
+    "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m); m.acquire(sys.argv[1]); "
+    "print('held', flush=True); time.sleep(60)"
+)
 
 
 def test_second_run_into_a_busy_folder_refused(cli_error, tmp_path):
@@ -175,8 +181,9 @@ def test_second_run_into_a_busy_folder_refused(cli_error, tmp_path):
     run_dir = tmp_path / "runs" / "busy"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     runlock_py = ROOT / "snnlab" / "train" / "runlock.py"
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir), str(runlock_py)], stdout=subprocess.PIPE,
-                              text=True, env=env)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(run_dir), str(runlock_py)], stdout=subprocess.PIPE, text=True, env=env
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         cli_error(["train", recipe], str(run_dir), "in use by another run", f"pid {holder.pid}", "run.name")
@@ -207,8 +214,9 @@ def test_two_runs_started_together(tmp_path):
     recipe = _recipe(tmp_path, "race", epochs=2)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     cmd = [sys.executable, "-m", "snnlab.cli", "train", str(recipe)]
-    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-             for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) for _ in range(2)
+    ]
     results = sorted((p.wait(timeout=300), p.stderr.read()) for p in procs)
     assert [code for code, _ in results] == [0, 2]
     assert "in use by another run" in results[1][1] and len(results[1][1].strip().splitlines()) == 1

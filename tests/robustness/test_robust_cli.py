@@ -1,4 +1,5 @@
 """Bad command-line values and damaged run-folder files for eval, export, simulate and report."""
+
 from __future__ import annotations
 
 import pickle
@@ -44,14 +45,22 @@ ARGV_CASES = {
     "simulate --input folder": (["simulate", "RUN", "--input", "TMP"], "--input", "is a folder", ".npz"),
     "simulate --input missing": (["simulate", "RUN", "--input", "TMP/none.npz"], "--input", "no such file"),
     "simulate --input text": (["simulate", "RUN", "--input", _text_file], "in.txt", "not an .npz", ".npz"),
-    "simulate --input pickled npz": (["simulate", "RUN", "--input", _pickled_npz], "obj.npz", "pickled", "never loaded"),
+    "simulate --input pickled npz": (
+        ["simulate", "RUN", "--input", _pickled_npz],
+        "obj.npz",
+        "pickled",
+        "never loaded",
+    ),
     "simulate --input a pickle": (["simulate", "RUN", "--input", _pickle_file], "p.npz", "pickle", "never loaded"),
     "simulate --out a file": (["simulate", "RUN", "--out", _a_file], "--out", "is a file", "folder"),
     "simulate --record unknown": (["simulate", "RUN", "--record", "nolayer"], "--record", "nolayer", "all"),
     "simulate missing target": (["simulate", "TMP/none"], "none", "not found"),
     "export --out a folder": (["export", "RUN", "--to", "nir", "--out", "TMP"], "--out", "is a folder", "model.nir"),
-    "export --out under a file": (["export", "RUN", "--to", "nir", "--out", lambda t: _a_file(t) / "x.nir"],
-                                  "--out", "is a file"),
+    "export --out under a file": (
+        ["export", "RUN", "--to", "nir", "--out", lambda t: _a_file(t) / "x.nir"],
+        "--out",
+        "is a file",
+    ),
     "export unknown chip": (["export", "RUN", "--to", "nochip"], "nochip", "loihi2"),
     "report --steps 0": (["report", "RUN", "--steps", "0"], "--steps", ">= 1"),
     "report --hw empty": (["report", "RUN", "--hw", ""], "--hw", "no profile", "loihi2"),
@@ -85,6 +94,7 @@ def test_bad_command_line(cli_error, run_copy, tmp_path, case):
 def _write(name: str, payload: bytes):
     def damage(run: Path) -> None:
         (run / name).write_bytes(payload)
+
     return damage
 
 
@@ -102,8 +112,12 @@ FOLDER_CASES = {
     "spikes.npz missing a layer": (_npz_without_layer, "report", "spikes.npz", "snnlab eval"),
     "model.nir text (simulate)": (_write("model.nir", b"not hdf5"), "simulate", "model.nir", "not a readable NIR"),
     "config.yaml binary (eval)": (_write("config.yaml", b"\x00\xff\xfe"), "eval", "config.yaml"),
-    "best.pt truncated (eval)": (lambda run: (run / "checkpoints" / "best.pt").write_bytes(b"PK\x03"), "eval",
-                                 "best.pt", "not a readable checkpoint"),
+    "best.pt truncated (eval)": (
+        lambda run: (run / "checkpoints" / "best.pt").write_bytes(b"PK\x03"),
+        "eval",
+        "best.pt",
+        "not a readable checkpoint",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """Bad recipes and ``--set`` overrides: every value is checked before torch sees it (exit 2, one line)."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,5 @@
 """Bad input to the core registries and the CLI conventions: one clear error naming what is valid."""
+
 from __future__ import annotations
 
 import importlib
@@ -11,16 +12,31 @@ from snnlab.errors import BackendError, ConfigError, DataError
 
 CASES = {
     # name: (module, function, arguments (a tuple, or a dict of keywords), exception, text the message must hold)
-    "unknown neuron kind": ("snnlab.functional", "initial_state", ("nope", None, None), ValueError,
-                            "valid: alif, cuba_lif, if, li, lif"),
+    "unknown neuron kind": (
+        "snnlab.functional",
+        "initial_state",
+        ("nope", None, None),
+        ValueError,
+        "valid: alif, cuba_lif, if, li, lif",
+    ),
     "unknown surrogate": ("snnlab.functional", "get_surrogate", ("nope",), ValueError, "valid: atan"),
     "unknown model": ("snnlab.models", "create_model", ("nope",), ConfigError, "valid models: "),
     "unknown dataset": ("snnlab.data", "create_dataset", ("nope",), DataError, "valid names: digits"),
     "unknown backend for a module": ("snnlab.nn", "LIF", {"backend": "gpu"}, ValueError, "auto|torch|numba|cuda"),
-    "unknown backend for a kernel": ("snnlab.kernels", "availability", ("gpu",), BackendError,
-                                     "valid: auto, torch, numba, cuda"),
-    "op without a kernel": ("snnlab.kernels", "dispatch", ("neuron.nope", "torch"), BackendError,
-                            "no kernel for 'neuron.nope'"),
+    "unknown backend for a kernel": (
+        "snnlab.kernels",
+        "availability",
+        ("gpu",),
+        BackendError,
+        "valid: auto, torch, numba, cuda",
+    ),
+    "op without a kernel": (
+        "snnlab.kernels",
+        "dispatch",
+        ("neuron.nope", "torch"),
+        BackendError,
+        "no kernel for 'neuron.nope'",
+    ),
 }
 
 

@@ -1,4 +1,5 @@
 """Bad dataset files and options through ``snnlab train``: exit 2, one line naming file, field, valid values."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,6 +22,7 @@ def _good_shd(path: Path, n: int = 8, speakers=None) -> Path:
 
 def _replace(key, data=None, group=False):
     """Damage: dataset ``key`` replaced by ``data`` (or by a group)."""
+
     def damage(path: Path) -> None:
         with h5py.File(path, "a") as f:
             del f[key]
@@ -28,8 +30,8 @@ def _replace(key, data=None, group=False):
                 f.create_group(key)
             else:
                 f.create_dataset(key, data=data)
-    return damage
 
+    return damage
 
 
 def _late_spike_1e6(path: Path) -> None:
@@ -64,8 +66,12 @@ SHD_CASES = {
     "labels of the wrong length": (_replace("labels", np.zeros(5, np.uint16)), "spikes/times", "8 rows", "5 labels"),
     "labels float": (_replace("labels", np.zeros(8, np.float32)), "labels", "integers"),
     "labels missing": (lambda p: _delete(p, "labels"), "no 'labels'"),
-    "speakers of the wrong length": (_replace("extra/speaker", np.zeros(3, np.uint16)), "extra/speaker", "3 entries",
-                                     "one per sample"),
+    "speakers of the wrong length": (
+        _replace("extra/speaker", np.zeros(3, np.uint16)),
+        "extra/speaker",
+        "3 entries",
+        "one per sample",
+    ),
     "speakers strings": (_replace("extra/speaker", np.array([b"x"] * 8)), "extra/speaker", "integers"),
     "times as strings": (_replace("spikes/times", np.array([b"0.1"] * 8)), "spikes/times", "float spike times"),
     "times a group": (_replace("spikes/times", group=True), "spikes/times", "not a dataset"),
@@ -83,9 +89,12 @@ def _delete(path: Path, key: str) -> None:
 
 
 def _shd_recipe(root: Path, **data) -> Path:
-    raw = {"data": {"name": "shd", "root": str(root), "batch_size": 4, "options": {"dt": 0.05}, **data},
-           "model": {"name": "mlp_snn", "hidden": [8], "backend": "torch"},
-           "train": {"epochs": 1}, "run": {"name": "shd", "out_dir": str(root / "runs"), "progress": False}}
+    raw = {
+        "data": {"name": "shd", "root": str(root), "batch_size": 4, "options": {"dt": 0.05}, **data},
+        "model": {"name": "mlp_snn", "hidden": [8], "backend": "torch"},
+        "train": {"epochs": 1},
+        "run": {"name": "shd", "out_dir": str(root / "runs"), "progress": False},
+    }
     path = root / "shd.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -127,8 +136,11 @@ BAD_OPTIONS = {
 @pytest.mark.parametrize("case", sorted(BAD_OPTIONS))
 def test_unknown_dataset_option(cli_error, tmp_path, case):
     name, options, *expected = BAD_OPTIONS[case]
-    raw = {"data": {"name": name, "root": str(tmp_path), "options": options},
-           "model": {"name": "mlp_snn", "hidden": [8]}, "run": {"out_dir": str(tmp_path / "runs")}}
+    raw = {
+        "data": {"name": name, "root": str(tmp_path), "options": options},
+        "model": {"name": "mlp_snn", "hidden": [8]},
+        "run": {"out_dir": str(tmp_path / "runs")},
+    }
     recipe = tmp_path / "r.yaml"
     recipe.write_text(yaml.safe_dump(raw))
     cli_error(["train", recipe], *expected)
@@ -143,10 +155,18 @@ def test_worker_error_arrives_as_the_original_line(cli_error, tmp_path):
                 write_nmnist_bin(tmp_path / split / str(digit) / f"{k:05d}.bin", *random_recording(rng, 30))
     bad = tmp_path / "Train" / "1" / "00001.bin"
     bad.write_bytes(bad.read_bytes()[:-2])  # not a multiple of 5 bytes
-    raw = {"data": {"name": "nmnist", "root": str(tmp_path), "batch_size": 4, "num_workers": 2,
-                    "options": {"n_time_bins": 2, "cache": False}},
-           "model": {"name": "mlp_snn", "hidden": [4], "backend": "torch"},
-           "train": {"epochs": 1}, "run": {"name": "w", "out_dir": str(tmp_path / "runs"), "progress": False}}
+    raw = {
+        "data": {
+            "name": "nmnist",
+            "root": str(tmp_path),
+            "batch_size": 4,
+            "num_workers": 2,
+            "options": {"n_time_bins": 2, "cache": False},
+        },
+        "model": {"name": "mlp_snn", "hidden": [4], "backend": "torch"},
+        "train": {"epochs": 1},
+        "run": {"name": "w", "out_dir": str(tmp_path / "runs"), "progress": False},
+    }
     recipe = tmp_path / "w.yaml"
     recipe.write_text(yaml.safe_dump(raw))
     line = cli_error(["train", recipe], "00001.bin", "truncated N-MNIST file", "multiple of 5")
@@ -174,9 +194,11 @@ def test_labels_checked_before_training(cli_error, tmp_path):
 
     try:
         register_dataset("tiny_bad_labels", "labels past its classes", lambda root, split: Tiny())
-        raw = {"data": {"name": "tiny_bad_labels", "batch_size": 2},
-               "model": {"name": "mlp_snn", "hidden": [4], "backend": "torch"},
-               "run": {"out_dir": str(tmp_path / "runs"), "progress": False}}
+        raw = {
+            "data": {"name": "tiny_bad_labels", "batch_size": 2},
+            "model": {"name": "mlp_snn", "hidden": [4], "backend": "torch"},
+            "run": {"out_dir": str(tmp_path / "runs"), "progress": False},
+        }
         recipe = tmp_path / "r.yaml"
         recipe.write_text(yaml.safe_dump(raw))
         cli_error(["train", recipe], "'train' split", "label 7", "sample 3", "0..2")

@@ -1,4 +1,5 @@
 """Bad input to the spiking diffusion stack: each case is a one-line error from the CLI (exit 2)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,11 +12,13 @@ import yaml
 from snnlab.cli import main
 from snnlab.train.checkpoint import FORMAT, atomic_save
 
-RECIPE = {"data": {"name": "image_folder", "image_size": 8, "options": {"channels": 1, "image_size": 8}},
-          "model": {"in_channels": 1, "ch": 4, "ch_mult": [1, 2], "num_res_blocks": 1, "T": 2},
-          "diffusion": {"steps": 20},
-          "train": {"steps": 1, "batch_size": 2, "threads": 1},
-          "run": {"name": "r"}}
+RECIPE = {
+    "data": {"name": "image_folder", "image_size": 8, "options": {"channels": 1, "image_size": 8}},
+    "model": {"in_channels": 1, "ch": 4, "ch_mult": [1, 2], "num_res_blocks": 1, "T": 2},
+    "diffusion": {"steps": 20},
+    "train": {"steps": 1, "batch_size": 2, "threads": 1},
+    "run": {"name": "r"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +40,9 @@ def trained(tmp_path_factory) -> Path:
 
 def _other_model_run(tmp: Path) -> str:
     run = tmp / "runs" / "classifier"
-    atomic_save({"format": FORMAT, "epoch": 1, "model": {"fc.weight": torch.zeros(2, 2)}}, run / "checkpoints" / "last.pt")
+    atomic_save(
+        {"format": FORMAT, "epoch": 1, "model": {"fc.weight": torch.zeros(2, 2)}}, run / "checkpoints" / "last.pt"
+    )
     (run / "config.yaml").write_text(yaml.safe_dump({"model": {"name": "mlp_snn"}}))
     return str(run)
 
@@ -48,12 +53,16 @@ def _bad_samples(tmp: Path) -> str:
 
 
 CASES = {
-    "image size not divisible by 2^(levels-1)": (["train", "{recipe}", "--set", "model.image_size=10",
-                                                  "--set", "model.ch_mult=[1,2,2]"], "divisible by 2^(levels-1) = 4"),
+    "image size not divisible by 2^(levels-1)": (
+        ["train", "{recipe}", "--set", "model.image_size=10", "--set", "model.ch_mult=[1,2,2]"],
+        "divisible by 2^(levels-1) = 4",
+    ),
     "threshold 0": (["sample", "{run}", "--threshold", "0", "--n", "2"], "--threshold must be > 0"),
     "negative threshold": (["sample", "{run}", "--threshold", "-1", "--n", "2"], "--threshold must be > 0"),
-    "more sampling steps than training steps": (["sample", "{run}", "--steps", "21", "--n", "2"],
-                                                "sampling steps must be an int in 1..20"),
+    "more sampling steps than training steps": (
+        ["sample", "{run}", "--steps", "21", "--n", "2"],
+        "sampling steps must be an int in 1..20",
+    ),
     "zero sampling steps": (["sample", "{run}", "--steps", "0", "--n", "2"], "1..20"),
     "checkpoint of another model": (["sample", "{other}", "--n", "2"], "a checkpoint of another model"),
     "not a run folder": (["sample", "{tmp}", "--n", "2"], "not a run folder"),
@@ -61,24 +70,37 @@ CASES = {
     "model threshold 0": (["train", "{recipe}", "--set", "model.v_threshold=0", "--force"], "v_threshold must be > 0"),
     "recipe of another model": (["train", "{recipe}", "--set", "model.name=mlp_snn"], "model.name must be sddpm_unet"),
     "unknown recipe key": (["train", "{recipe}", "--set", "train.epochs=3"], "unknown key(s) ['epochs']"),
-    "bad betas": (["train", "{recipe}", "--set", "diffusion.beta_1=0.5", "--set", "diffusion.beta_T=0.1"],
-                  "0 < beta_1 <= beta_T < 1"),
-    "diffusion steps mismatch": (["train", "{recipe}", "--set", "model.diffusion_steps=50", "--force"],
-                                 "model.diffusion_steps 50 != diffusion.steps 20"),
-    "missing image folder": (["train", "{recipe}", "--set", "data.root=/nonexistent/images", "--force"],
-                             "is not a folder"),
+    "bad betas": (
+        ["train", "{recipe}", "--set", "diffusion.beta_1=0.5", "--set", "diffusion.beta_T=0.1"],
+        "0 < beta_1 <= beta_T < 1",
+    ),
+    "diffusion steps mismatch": (
+        ["train", "{recipe}", "--set", "model.diffusion_steps=50", "--force"],
+        "model.diffusion_steps 50 != diffusion.steps 20",
+    ),
+    "missing image folder": (
+        ["train", "{recipe}", "--set", "data.root=/nonexistent/images", "--force"],
+        "is not a folder",
+    ),
     "existing run without --resume": (["train", "{recipe}"], "pass --resume"),
     "samples file that is not images": (["eval", "{run}", "--samples", "{bad}"], "'images' must be uint8"),
-    "tsm fine-tuning from another model": (["train", "{recipe}", "--set", "train.init_from={other}",
-                                           "--set", "model.tsm=true", "--force"], "another model"),
+    "tsm fine-tuning from another model": (
+        ["train", "{recipe}", "--set", "train.init_from={other}", "--set", "model.tsm=true", "--force"],
+        "another model",
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_bad_input_is_a_one_line_error(case: str, trained: Path, capsys) -> None:
     args, message = CASES[case]
-    subs = {"recipe": str(trained / "r.yaml"), "run": str(trained / "runs" / "r"), "tmp": str(trained),
-            "other": _other_model_run(trained), "bad": _bad_samples(trained)}
+    subs = {
+        "recipe": str(trained / "r.yaml"),
+        "run": str(trained / "runs" / "r"),
+        "tmp": str(trained),
+        "other": _other_model_run(trained),
+        "bad": _bad_samples(trained),
+    }
     capsys.readouterr()
     code = main(["diffusion"] + [a.format(**subs) for a in args])
     err = capsys.readouterr().err.strip().splitlines()

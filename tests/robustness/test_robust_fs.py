@@ -1,4 +1,5 @@
 """Filesystem faults: files where folders go, full disks, read-only folders (exit 2, one line, no run lost)."""
+
 from __future__ import annotations
 
 import errno
@@ -23,9 +24,14 @@ def test_run_folder_is_a_file(cli_error, tiny_recipe, tmp_path):
     cli_error(["train", tiny_recipe()], "run.name", "is a file")
 
 
-@pytest.mark.parametrize("fault", [OSError(errno.ENOSPC, "No space left on device"),
-                                   RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0")],
-                         ids=["ENOSPC", "torch zip writer"])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        OSError(errno.ENOSPC, "No space left on device"),
+        RuntimeError("[enforce fail at inline_container.cc:603] . unexpected pos 64 vs 0"),
+    ],
+    ids=["ENOSPC", "torch zip writer"],
+)
 def test_disk_full_during_checkpoint(cli_error, tiny_recipe, tmp_path, monkeypatch, fault):
     def full(*args, **kwargs):
         raise fault

@@ -3,6 +3,7 @@
 The simulator (``snnlab simulate``) and the hardware backend (``snnlab export --to <chip>``)
 read graphs through the one flattened-graph type, so they reject the same graphs the same way.
 """
+
 from __future__ import annotations
 
 import re
@@ -18,13 +19,16 @@ DT = 1e-3
 
 
 def _lif(n: int) -> nir.LIF:
-    return nir.LIF(tau=np.full(n, 2e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n),
-                   v_reset=np.zeros(n))
+    return nir.LIF(tau=np.full(n, 2e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n), v_reset=np.zeros(n))
 
 
 def _graph(delay=None, extra=None, metadata=None) -> nir.NIRGraph:
-    nodes = {"input": nir.Input(np.array([3])), "fc": nir.Linear(np.ones((2, 3))), "lif": _lif(2),
-             "output": nir.Output(np.array([2]))}
+    nodes = {
+        "input": nir.Input(np.array([3])),
+        "fc": nir.Linear(np.ones((2, 3))),
+        "lif": _lif(2),
+        "output": nir.Output(np.array([2])),
+    }
     edges = [("input", "fc"), ("fc", "lif"), ("lif", "output")]
     if delay is not None:
         nodes["d"] = nir.Delay(np.asarray(delay, np.float64))
@@ -34,23 +38,39 @@ def _graph(delay=None, extra=None, metadata=None) -> nir.NIRGraph:
 
 
 def _nested() -> nir.NIRGraph:
-    return nir.NIRGraph({"input": nir.Input(np.array([3])), "sub": _graph(), "output": nir.Output(np.array([2]))},
-                        [("input", "sub"), ("sub", "output")], metadata={"dt": DT}, type_check=False)
+    return nir.NIRGraph(
+        {"input": nir.Input(np.array([3])), "sub": _graph(), "output": nir.Output(np.array([2]))},
+        [("input", "sub"), ("sub", "output")],
+        metadata={"dt": DT},
+        type_check=False,
+    )
 
 
 SIM = ["simulate", "{path}", "--steps", "3"]
 HW = ["export", "{path}", "--to", "loihi", "--out", "{out}"]
 CASES = [
-    ("half-step delay, sim", _graph(delay=[1.5e-3, 0.0]), SIM,
-     r"node 'd': field delay 0.0015 s is 1.5 steps of dt=0.001 s, not an integer number of steps"),
-    ("half-step delay, hw", _graph(delay=[1.5e-3, 0.0]), HW,
-     r"node 'd': field delay 0.0015 s is 1.5 steps of dt=0.001 s, not an integer number of steps"),
+    (
+        "half-step delay, sim",
+        _graph(delay=[1.5e-3, 0.0]),
+        SIM,
+        r"node 'd': field delay 0.0015 s is 1.5 steps of dt=0.001 s, not an integer number of steps",
+    ),
+    (
+        "half-step delay, hw",
+        _graph(delay=[1.5e-3, 0.0]),
+        HW,
+        r"node 'd': field delay 0.0015 s is 1.5 steps of dt=0.001 s, not an integer number of steps",
+    ),
     ("negative delay, sim", _graph(delay=[-2e-3, 0.0]), SIM, r"node 'd': field delay has negative values"),
     ("negative delay, hw", _graph(delay=[-2e-3, 0.0]), HW, r"node 'd': field delay has negative values"),
     ("delay without dt, hw", _graph(delay=[1e-3, 0.0], metadata={}), HW, r"Delay node 'd' needs a time step"),
     ("no dt, sim", _graph(metadata={}), SIM, r"the simulator needs a time step.*--dt"),
-    ("Threshold, hw", _graph(extra={"thr": nir.Threshold(np.ones(2))}), HW,
-     r"node 'thr' has unsupported type Threshold; supported: .*LIF.*\(by hw\)"),
+    (
+        "Threshold, hw",
+        _graph(extra={"thr": nir.Threshold(np.ones(2))}),
+        HW,
+        r"node 'thr' has unsupported type Threshold; supported: .*LIF.*\(by hw\)",
+    ),
     ("dt contradicts --dt, sim", _graph(), SIM + ["--dt", "2e-3"], r"dt=0.002 contradicts the graph metadata dt=0.001"),
     ("nested graph, hw", _nested(), HW, r"node 'sub' is a nested NIRGraph; hw reads flat graphs only"),
 ]

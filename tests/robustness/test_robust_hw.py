@@ -1,4 +1,5 @@
 """Bad hardware profiles through ``snnlab report`` and ``export --to``: exit 2, one line naming file and field."""
+
 from __future__ import annotations
 
 import re
@@ -53,5 +54,9 @@ def test_bad_profile_in_report(cli_error, evaluated_run, tmp_path, case):
 
 def test_nan_profile_in_export(cli_error, evaluated_run, tmp_path):
     path = _profile(tmp_path, _value("synop_j", ".nan"))
-    cli_error(["export", evaluated_run / "model.nir", "--to", path, "--out", tmp_path / "chip.json"],
-              "chip.yaml", "energy.synop_j.value", "finite")
+    cli_error(
+        ["export", evaluated_run / "model.nir", "--to", path, "--out", tmp_path / "chip.json"],
+        "chip.yaml",
+        "energy.synop_j.value",
+        "finite",
+    )

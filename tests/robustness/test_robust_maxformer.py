@@ -1,4 +1,5 @@
 """Bad input of the Max-Former area (IDX files, model sizes, augmentations, DVS files): one-line errors."""
+
 from __future__ import annotations
 
 import gzip
@@ -61,8 +62,14 @@ def test_bad_idx_dataset(tmp_path, case):
         create_dataset("fashion_mnist", str(tmp_path), "test")
 
 
-@pytest.mark.parametrize("options, match", [({"valid_size": 0}, "valid_size"), ({"valid_size": 99, "split": "valid"}, "valid_size"),
-                                            ({"split": "validation"}, "valid splits")])
+@pytest.mark.parametrize(
+    "options, match",
+    [
+        ({"valid_size": 0}, "valid_size"),
+        ({"valid_size": 99, "split": "valid"}, "valid_size"),
+        ({"split": "validation"}, "valid splits"),
+    ],
+)
 def test_bad_idx_options(tmp_path, options, match):
     from snnlab.data import create_dataset
     from snnlab.errors import SnnlabError
@@ -122,14 +129,21 @@ AEDAT_CASES = {
     "aedat2 truncated event": ("read_aedat2", b"#!AER-DAT2.0\r\n" + bytes(12), "truncated AEDAT 2.0 body"),
     "aedat31 without magic": ("read_aedat31", b"#!AER-DAT2.0\r\n#!END-HEADER\r\n", "not an AEDAT 3.1 file"),
     "aedat31 without end of header": ("read_aedat31", b"#!AER-DAT3.1\r\n#Format: RAW\r\n", "END-HEADER"),
-    "aedat31 truncated packet header": ("read_aedat31", b"#!AER-DAT3.1\r\n#!END-HEADER\r\n" + bytes(10),
-                                        "truncated AEDAT 3.1 packet header"),
-    "aedat31 packet past the end": ("read_aedat31", b"#!AER-DAT3.1\r\n#!END-HEADER\r\n"
-                                    + struct.pack("<hhiiiiii", 1, 1, 8, 4, 0, 100, 100, 100) + bytes(16),
-                                    "truncated AEDAT 3.1 packet"),
-    "aedat31 odd polarity event size": ("read_aedat31", b"#!AER-DAT3.1\r\n#!END-HEADER\r\n"
-                                        + struct.pack("<hhiiiiii", 1, 1, 6, 4, 0, 2, 2, 2) + bytes(12),
-                                        "must be 8 bytes"),
+    "aedat31 truncated packet header": (
+        "read_aedat31",
+        b"#!AER-DAT3.1\r\n#!END-HEADER\r\n" + bytes(10),
+        "truncated AEDAT 3.1 packet header",
+    ),
+    "aedat31 packet past the end": (
+        "read_aedat31",
+        b"#!AER-DAT3.1\r\n#!END-HEADER\r\n" + struct.pack("<hhiiiiii", 1, 1, 8, 4, 0, 100, 100, 100) + bytes(16),
+        "truncated AEDAT 3.1 packet",
+    ),
+    "aedat31 odd polarity event size": (
+        "read_aedat31",
+        b"#!AER-DAT3.1\r\n#!END-HEADER\r\n" + struct.pack("<hhiiiiii", 1, 1, 6, 4, 0, 2, 2, 2) + bytes(12),
+        "must be 8 bytes",
+    ),
 }
 
 
@@ -145,8 +159,9 @@ def test_bad_aedat_file(tmp_path, case):
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("row, match", [("12,0,10", "class must be 1..11"), ("3,50,10", "end > start"),
-                                        ("a,b,c", "integers")])
+@pytest.mark.parametrize(
+    "row, match", [("12,0,10", "class must be 1..11"), ("3,50,10", "end > start"), ("a,b,c", "integers")]
+)
 def test_bad_gesture_labels(tmp_path, row, match):
     from snnlab.data.dvs import read_gesture_labels
 

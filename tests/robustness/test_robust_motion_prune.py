@@ -1,4 +1,5 @@
 """``snnlab motion prune`` with a model.pt that is not a motion checkpoint: exit 2, one line."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Bad NIR graphs: every reader (simulate, export to a chip, report, from_nir) gives the same one line."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,14 +12,30 @@ import pytest
 def _graph(**edit) -> nir.NIRGraph:
     """Input(4) -> Affine(3x4) -> LIF(3) -> Output, dt 1 ms; ``edit`` overrides node fields."""
     w = np.full((3, 4), 0.5)
-    fields = {"weight": w, "bias": np.zeros(3), "tau": np.full(3, 2e-3), "r": np.ones(3), "v_leak": np.zeros(3),
-              "v_threshold": np.ones(3), "v_reset": np.zeros(3), "dt": 1e-3, "delay": None}
+    fields = {
+        "weight": w,
+        "bias": np.zeros(3),
+        "tau": np.full(3, 2e-3),
+        "r": np.ones(3),
+        "v_leak": np.zeros(3),
+        "v_threshold": np.ones(3),
+        "v_reset": np.zeros(3),
+        "dt": 1e-3,
+        "delay": None,
+    }
     fields.update(edit)
-    nodes = {"input": nir.Input(input_type=np.array([4])),
-             "fc": nir.Affine(weight=fields["weight"], bias=fields["bias"]),
-             "lif": nir.LIF(tau=fields["tau"], r=fields["r"], v_leak=fields["v_leak"],
-                            v_threshold=fields["v_threshold"], v_reset=fields["v_reset"]),
-             "output": nir.Output(output_type=np.array([3]))}
+    nodes = {
+        "input": nir.Input(input_type=np.array([4])),
+        "fc": nir.Affine(weight=fields["weight"], bias=fields["bias"]),
+        "lif": nir.LIF(
+            tau=fields["tau"],
+            r=fields["r"],
+            v_leak=fields["v_leak"],
+            v_threshold=fields["v_threshold"],
+            v_reset=fields["v_reset"],
+        ),
+        "output": nir.Output(output_type=np.array([3])),
+    }
     edges = [("input", "fc"), ("fc", "lif"), ("lif", "output")]
     if fields["delay"] is not None:
         nodes["d"] = nir.Delay(delay=np.asarray(fields["delay"], np.float64))

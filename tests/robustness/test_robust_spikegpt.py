@@ -1,4 +1,5 @@
 """Bad inputs of the SpikeGPT area (text corpora, tokenizers, generation) give one-line errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,10 +16,15 @@ def _wiki(tmp_path, train: bytes):
     return str(tmp_path)
 
 
-@pytest.mark.parametrize("content,match", [
-    (b"", "empty"), (b"   \n\n", "empty"), (b"\x00\x01\x02binary\x00" * 50, "binary"),
-    (b"\xff\xfe not utf8 " * 20, "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "content,match",
+    [
+        (b"", "empty"),
+        (b"   \n\n", "empty"),
+        (b"\x00\x01\x02binary\x00" * 50, "binary"),
+        (b"\xff\xfe not utf8 " * 20, "not UTF-8"),
+    ],
+)
 def test_bad_corpus_files(tmp_path, content, match):
     with pytest.raises(DataError, match=match) as err:
         create_dataset("wikitext103", _wiki(tmp_path, content), "train", ctx_len=8)
@@ -63,15 +69,18 @@ def test_not_a_tar(tmp_path):
         T.read_plays(tmp_path / "x.tar.gz")
 
 
-@pytest.mark.parametrize("prompt,tokens,temperature,top_p,match", [
-    ([], 5, 1.0, None, "empty"),
-    (list(range(40)), 5, 1.0, None, "longer than the model's context of 32"),
-    ([1, 2], 0, 1.0, None, "--tokens"),
-    ([1, 2], 5, -1.0, None, "--temperature"),
-    ([1, 2], 5, float("nan"), None, "--temperature"),
-    ([1, 2], 5, 1.0, 0.0, "--top-p"),
-    ([1, 2], 5, 1.0, 1.5, "--top-p"),
-])
+@pytest.mark.parametrize(
+    "prompt,tokens,temperature,top_p,match",
+    [
+        ([], 5, 1.0, None, "empty"),
+        (list(range(40)), 5, 1.0, None, "longer than the model's context of 32"),
+        ([1, 2], 0, 1.0, None, "--tokens"),
+        ([1, 2], 5, -1.0, None, "--temperature"),
+        ([1, 2], 5, float("nan"), None, "--temperature"),
+        ([1, 2], 5, 1.0, 0.0, "--top-p"),
+        ([1, 2], 5, 1.0, 1.5, "--top-p"),
+    ],
+)
 def test_bad_generation_arguments(prompt, tokens, temperature, top_p, match):
     from snnlab.inference.generate import check_generation_args
 

@@ -3,6 +3,7 @@
 The torch reference is written from docs/nir_conventions.md (spikingjelly-style LIF with
 ``decay_input``, hard or soft reset), not from the simulator's code.
 """
+
 from __future__ import annotations
 
 import sys
@@ -16,12 +17,18 @@ import torch
 DT = 1e-3
 
 
-def lif_node(n: int, tau: float, soft: bool = False, decay_input: bool = True, v_th: float = 1.0,
-             v_reset: float = 0.0) -> nir.LIF:
+def lif_node(
+    n: int, tau: float, soft: bool = False, decay_input: bool = True, v_th: float = 1.0, v_reset: float = 0.0
+) -> nir.LIF:
     """nir.LIF written as snnlab does for ``LIF(tau steps, decay_input, v_reset or soft)``."""
     vr = 0.0 if soft else v_reset
-    node = nir.LIF(tau=np.full(n, tau * DT), r=np.full(n, 1.0 if decay_input else tau), v_leak=np.full(n, vr),
-                   v_threshold=np.full(n, v_th), v_reset=np.full(n, vr))
+    node = nir.LIF(
+        tau=np.full(n, tau * DT),
+        r=np.full(n, 1.0 if decay_input else tau),
+        v_leak=np.full(n, vr),
+        v_threshold=np.full(n, v_th),
+        v_reset=np.full(n, vr),
+    )
     node.metadata = {"reset_mode": "subtract" if soft else "zero"}
     return node
 
@@ -30,8 +37,15 @@ def graph(nodes: dict, edges: list) -> nir.NIRGraph:
     return nir.NIRGraph(nodes=nodes, edges=edges, metadata={"dt": DT})
 
 
-def torch_lif(x: torch.Tensor, tau: float, soft: bool, decay_input: bool = True, v_th: float = 1.0,
-              v_reset: float = 0.0, v: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def torch_lif(
+    x: torch.Tensor,
+    tau: float,
+    soft: bool,
+    decay_input: bool = True,
+    v_th: float = 1.0,
+    v_reset: float = 0.0,
+    v: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """One step of spikingjelly's LIF. x (B, N) -> (spike, v)."""
     vr = 0.0 if soft else v_reset
     v = torch.full_like(x, vr) if v is None else v
@@ -70,5 +84,6 @@ def mlp(rng: np.random.Generator, sizes=(12, 20, 16, 5), soft=False, decay_input
 @pytest.fixture
 def sim_nets():
     """This module's builders (lif_node, graph, torch_lif, mlp, DT)."""
-    return SimpleNamespace(**{k: getattr(sys.modules[__name__], k) for k in
-                              ("lif_node", "graph", "torch_lif", "mlp", "DT")})
+    return SimpleNamespace(
+        **{k: getattr(sys.modules[__name__], k) for k in ("lif_node", "graph", "torch_lif", "mlp", "DT")}
+    )

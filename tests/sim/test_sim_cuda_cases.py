@@ -3,6 +3,7 @@
 Marked ``cuda``: skipped in the usual process, run by tests/test_cuda_simulator.py in a fresh
 interpreter with ``NUMBA_ENABLE_CUDASIM=1`` (numba reads it when ``numba.cuda`` is first imported).
 """
+
 from __future__ import annotations
 
 import nir
@@ -36,9 +37,13 @@ def test_mlp_with_delay_groups(sim_nets):
     rng = np.random.default_rng(11)
     n_in, n_hid, n_out = 6, 8, 4
     w1, d1 = rng.normal(0.6, 1.0, (n_hid, n_in)), rng.integers(0, 4, (n_hid, n_in))
-    nodes = {"input": nir.Input(np.array([n_in])), "lif1": sim_nets.lif_node(n_hid, 3.0, soft=True),
-             "fc2": nir.Affine(rng.normal(0.5, 1.0, (n_out, n_hid)), rng.normal(0, 0.1, n_out)),
-             "lif2": sim_nets.lif_node(n_out, 2.0), "output": nir.Output(np.array([n_out]))}
+    nodes = {
+        "input": nir.Input(np.array([n_in])),
+        "lif1": sim_nets.lif_node(n_hid, 3.0, soft=True),
+        "fc2": nir.Affine(rng.normal(0.5, 1.0, (n_out, n_hid)), rng.normal(0, 0.1, n_out)),
+        "lif2": sim_nets.lif_node(n_out, 2.0),
+        "output": nir.Output(np.array([n_out])),
+    }
     edges = [("lif1", "fc2"), ("fc2", "lif2"), ("lif2", "output")]
     for k in np.unique(d1):
         nodes[f"fc1.d{k}"] = nir.Linear(np.where(d1 == k, w1, 0.0))
@@ -54,16 +59,24 @@ def test_conv_pool(sim_nets):
     nodes = {
         "input": nir.Input(np.array([2, 6, 6])),
         "conv": nir.Conv2d((6, 6), rng.normal(0, 0.7, (3, 2, 3, 3)), 1, 1, 1, 1, rng.normal(0, 0.1, 3)),
-        "if1": nir.IF(r=np.full((3, 6, 6), 1 / sim_nets.DT), v_threshold=np.ones((3, 6, 6)),
-                      v_reset=np.zeros((3, 6, 6))),
+        "if1": nir.IF(
+            r=np.full((3, 6, 6), 1 / sim_nets.DT), v_threshold=np.ones((3, 6, 6)), v_reset=np.zeros((3, 6, 6))
+        ),
         "pool": nir.SumPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
         "flat": nir.Flatten({"input": np.array([3, 3, 3])}, 0),
         "fc": nir.Linear(rng.normal(0.2, 0.5, (4, 27))),
         "lif": sim_nets.lif_node(4, 3.0),
         "output": nir.Output(np.array([4])),
     }
-    edges = [("input", "conv"), ("conv", "if1"), ("if1", "pool"), ("pool", "flat"), ("flat", "fc"),
-             ("fc", "lif"), ("lif", "output")]
+    edges = [
+        ("input", "conv"),
+        ("conv", "if1"),
+        ("if1", "pool"),
+        ("pool", "flat"),
+        ("flat", "fc"),
+        ("fc", "lif"),
+        ("lif", "output"),
+    ]
     x = (rng.random((12, 2, 2, 6, 6)) < 0.3).astype(np.float64)
     cpu, gpu = _both(sim_nets.graph(nodes, edges), x, record=["if1"])
     _assert_same(cpu, gpu)

@@ -1,4 +1,5 @@
 """The simulator's engines live in the one backend registry (op ``sim_engine``)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -36,12 +37,14 @@ def test_reference_and_numba_engines_agree(sim_nets):
 
 
 def test_choosing_an_engine_imports_no_torch():
-    code = ("import sys, numpy as np, nir\n"
-            "from snnlab.sim import Simulator\n"
-            "nodes = {'input': nir.Input(np.array([2])), 'fc': nir.Linear(np.eye(2)), 'output': nir.Output(np.array([2]))}\n"
-            "g = nir.NIRGraph(nodes, [('input', 'fc'), ('fc', 'output')], metadata={'dt': 1e-3})\n"
-            "out = Simulator(g, backend='reference').run(np.ones((3, 1, 2))).output('output')\n"
-            "assert out.sum() == 6, out\n"
-            "assert 'torch' not in sys.modules")
+    code = (
+        "import sys, numpy as np, nir\n"
+        "from snnlab.sim import Simulator\n"
+        "nodes = {'input': nir.Input(np.array([2])), 'fc': nir.Linear(np.eye(2)), 'output': nir.Output(np.array([2]))}\n"
+        "g = nir.NIRGraph(nodes, [('input', 'fc'), ('fc', 'output')], metadata={'dt': 1e-3})\n"
+        "out = Simulator(g, backend='reference').run(np.ones((3, 1, 2))).output('output')\n"
+        "assert out.sum() == 6, out\n"
+        "assert 'torch' not in sys.modules"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-800:]

@@ -1,4 +1,5 @@
 """Event-driven spikes equal an independent torch reference step for step (float64)."""
+
 from __future__ import annotations
 
 import nir
@@ -41,9 +42,12 @@ def test_real_valued_input_and_li_readout(sim_nets):
     rng = np.random.default_rng(3)
     w = rng.normal(size=(4, 6))
     tau = 5.0
-    nodes = {"input": nir.Input(np.array([6])), "fc": nir.Linear(w),
-             "li": nir.LI(tau=np.full(4, tau * sim_nets.DT), r=np.ones(4), v_leak=np.zeros(4)),
-             "output": nir.Output(np.array([4]))}
+    nodes = {
+        "input": nir.Input(np.array([6])),
+        "fc": nir.Linear(w),
+        "li": nir.LI(tau=np.full(4, tau * sim_nets.DT), r=np.ones(4), v_leak=np.zeros(4)),
+        "output": nir.Output(np.array([4])),
+    }
     g = sim_nets.graph(nodes, [("input", "fc"), ("fc", "li"), ("li", "output")])
     x = rng.normal(size=(15, 2, 6))
     res = Simulator(g).run(x)
@@ -61,16 +65,24 @@ def test_conv_pool_matches_torch(sim_nets):
     nodes = {
         "input": nir.Input(np.array([2, 8, 8])),
         "conv": nir.Conv2d((8, 8), w1, 1, 1, 1, 1, b1),
-        "if1": nir.IF(r=np.full((4, 8, 8), 1 / sim_nets.DT), v_threshold=np.ones((4, 8, 8)),
-                      v_reset=np.zeros((4, 8, 8))),
+        "if1": nir.IF(
+            r=np.full((4, 8, 8), 1 / sim_nets.DT), v_threshold=np.ones((4, 8, 8)), v_reset=np.zeros((4, 8, 8))
+        ),
         "pool": nir.SumPool2d(np.array([2, 2]), np.array([2, 2]), np.array([0, 0])),
         "flat": nir.Flatten({"input": np.array([4, 4, 4])}, 0),
         "fc": nir.Linear(w2),
         "lif": sim_nets.lif_node(3, 3.0),
         "output": nir.Output(np.array([3])),
     }
-    edges = [("input", "conv"), ("conv", "if1"), ("if1", "pool"), ("pool", "flat"), ("flat", "fc"),
-             ("fc", "lif"), ("lif", "output")]
+    edges = [
+        ("input", "conv"),
+        ("conv", "if1"),
+        ("if1", "pool"),
+        ("pool", "flat"),
+        ("flat", "fc"),
+        ("fc", "lif"),
+        ("lif", "output"),
+    ]
     g = sim_nets.graph(nodes, edges)
     x = (rng.random((30, 2, 2, 8, 8)) < 0.25).astype(np.float64)
     v1, v2, want = torch.zeros(2, 4, 8, 8, dtype=torch.float64), None, []
@@ -90,15 +102,21 @@ def test_conv_pool_matches_torch(sim_nets):
 def test_recurrent_matches_torch(sim_nets):
     rng = np.random.default_rng(5)
     w_in, w_rec = rng.normal(0.8, 1.0, (10, 5)), rng.normal(0, 0.5, (10, 10))
-    nodes = {"input": nir.Input(np.array([5])), "fc": nir.Linear(w_in), "rec": nir.Linear(w_rec),
-             "lif": sim_nets.lif_node(10, 4.0), "output": nir.Output(np.array([10]))}
+    nodes = {
+        "input": nir.Input(np.array([5])),
+        "fc": nir.Linear(w_in),
+        "rec": nir.Linear(w_rec),
+        "lif": sim_nets.lif_node(10, 4.0),
+        "output": nir.Output(np.array([10])),
+    }
     edges = [("input", "fc"), ("fc", "lif"), ("lif", "rec"), ("rec", "lif"), ("lif", "output")]
     g = sim_nets.graph(nodes, edges)
     x = (rng.random((50, 3, 5)) < 0.5).astype(np.float64)
     s, v, want = torch.zeros(3, 10, dtype=torch.float64), None, []
     for t in range(50):
-        s, v = sim_nets.torch_lif(torch.tensor(x[t]) @ torch.tensor(w_in).T + s @ torch.tensor(w_rec).T,
-                                  4.0, False, v=v)
+        s, v = sim_nets.torch_lif(
+            torch.tensor(x[t]) @ torch.tensor(w_in).T + s @ torch.tensor(w_rec).T, 4.0, False, v=v
+        )
         want.append(s.numpy())
     want = np.stack(want)
     assert want.sum() > 10
@@ -112,8 +130,11 @@ def test_delay_groups_match_torch(sim_nets):
     n_in, n_out, dmax = 6, 8, 4
     w = rng.normal(0.6, 1.0, (n_out, n_in))
     d = rng.integers(0, dmax + 1, (n_out, n_in))
-    nodes = {"input": nir.Input(np.array([n_in])), "lif": sim_nets.lif_node(n_out, 3.0),
-             "output": nir.Output(np.array([n_out]))}
+    nodes = {
+        "input": nir.Input(np.array([n_in])),
+        "lif": sim_nets.lif_node(n_out, 3.0),
+        "output": nir.Output(np.array([n_out])),
+    }
     edges = [("lif", "output")]
     for k in np.unique(d):
         nodes[f"fc.d{k}"] = nir.Linear(np.where(d == k, w, 0.0))
@@ -139,11 +160,19 @@ def test_delay_groups_match_torch(sim_nets):
 def test_cuba_lif_matches_equations(sim_nets):
     rng = np.random.default_rng(7)
     n, tau_syn, tau_mem = 5, 3.0, 6.0
-    node = nir.CubaLIF(tau_syn=np.full(n, tau_syn * sim_nets.DT), tau_mem=np.full(n, tau_mem * sim_nets.DT),
-                       r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.full(n, 0.5), v_reset=np.zeros(n),
-                       w_in=np.full(n, 2.0))
-    g = sim_nets.graph({"input": nir.Input(np.array([n])), "cuba": node, "output": nir.Output(np.array([n]))},
-                       [("input", "cuba"), ("cuba", "output")])
+    node = nir.CubaLIF(
+        tau_syn=np.full(n, tau_syn * sim_nets.DT),
+        tau_mem=np.full(n, tau_mem * sim_nets.DT),
+        r=np.ones(n),
+        v_leak=np.zeros(n),
+        v_threshold=np.full(n, 0.5),
+        v_reset=np.zeros(n),
+        w_in=np.full(n, 2.0),
+    )
+    g = sim_nets.graph(
+        {"input": nir.Input(np.array([n])), "cuba": node, "output": nir.Output(np.array([n]))},
+        [("input", "cuba"), ("cuba", "output")],
+    )
     x = (rng.random((40, 2, n)) < 0.3).astype(np.float64)
     i, v, want = np.zeros((2, n)), np.zeros((2, n)), []
     for t in range(40):

@@ -4,6 +4,7 @@ Spikes are compared step for step with the dense torch model run in float64
 (``model.double()``); float32 on both sides is checked with a tolerance. snnlab has no
 recurrent layer module, so recurrence is covered by graph tests (test_sim_exact.py).
 """
+
 from __future__ import annotations
 
 import importlib
@@ -40,8 +41,9 @@ def _scaled(model: nn.Module, gain: float, shift: float = 0.1) -> nn.Module:
     return model.eval()
 
 
-def _compare(model: nn.Module, x: np.ndarray, input_shape=None, extra_steps: int = 0, dtype=torch.float64,
-             min_spikes: int = 10) -> float:
+def _compare(
+    model: nn.Module, x: np.ndarray, input_shape=None, extra_steps: int = 0, dtype=torch.float64, min_spikes: int = 10
+) -> float:
     """Fraction of output entries where the event-driven run differs from the torch model."""
     graph = _to_nir()(model, DT, input_shape=input_shape)
     model = model.to(dtype)
@@ -58,8 +60,15 @@ def _mlp(soft: bool, decay_input: bool) -> nn.Module:
 
     torch.manual_seed(0)
     v_reset = None if soft else 0.0
-    return _scaled(nn.Sequential(_td(nn.Linear(20, 32)), LIF(2.0, v_reset=v_reset, decay_input=decay_input),
-                                 _td(nn.Linear(32, 10)), LIF(3.0, v_reset=v_reset, decay_input=decay_input)), 3.0)
+    return _scaled(
+        nn.Sequential(
+            _td(nn.Linear(20, 32)),
+            LIF(2.0, v_reset=v_reset, decay_input=decay_input),
+            _td(nn.Linear(32, 10)),
+            LIF(3.0, v_reset=v_reset, decay_input=decay_input),
+        ),
+        3.0,
+    )
 
 
 def _spike_input(shape, rate=0.3, seed=1) -> np.ndarray:
@@ -81,8 +90,12 @@ def test_conv_pool_flatten_linear_float64_exact(pool):
 
     torch.manual_seed(1)
     pooling = nn.AvgPool2d(2) if pool == "avg" else nn.AvgPool2d(2, divisor_override=1)
-    model = _scaled(nn.Sequential(_td(nn.Conv2d(2, 4, 3, padding=1)), LIF(2.0), _td(pooling), Flatten(),
-                                  _td(nn.Linear(4 * 4 * 4, 5)), IF()), 2.5)
+    model = _scaled(
+        nn.Sequential(
+            _td(nn.Conv2d(2, 4, 3, padding=1)), LIF(2.0), _td(pooling), Flatten(), _td(nn.Linear(4 * 4 * 4, 5)), IF()
+        ),
+        2.5,
+    )
     assert _compare(model, _spike_input((20, 2, 2, 8, 8), 0.3, 2), input_shape=(2, 8, 8), min_spikes=5) == 0.0
 
 

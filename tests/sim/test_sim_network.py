@@ -1,4 +1,5 @@
 """Direct API, peer graphs, streaming, recording and the activity profile."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,7 +67,9 @@ def test_network_matches_dense_loop():
     net.poisson("in", 20, 200.0)
     net.lif("h", 30, tau_m=5e-3, v_th=1.0, tau_syn=(2e-3,))
     net.connect("in", "h", p=0.3, weight=0.8, delay=0)
-    net.connect("h", "h", p=0.2, weight=lambda rng, n: rng.normal(0, 0.5, n), delay=lambda rng, n: rng.integers(1, 4, n))
+    net.connect(
+        "h", "h", p=0.2, weight=lambda rng, n: rng.normal(0, 0.5, n), delay=lambda rng, n: rng.integers(1, 4, n)
+    )
     x = net.inputs(60, 2, seed=5)[0]
     res = net.simulator(dtype=np.float64, record=["h"]).run([x])
     (q_in, q_rec) = net.plan.projections

@@ -11,6 +11,7 @@ recurrent edge adds the other step). ``dt = 2**-10`` s and ``tau = 8 dt`` make `
 exact, ``r = 8`` makes ``a_in = 1`` and weights are multiples of 1/32, so every sum is exact
 and the spike (neuron, step) pairs must be equal.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -25,11 +26,15 @@ from snnlab.sim import Network, Simulator
 ROOT = Path(__file__).resolve().parents[2]
 BRIAN2 = ROOT / ".venv-brian2" / "bin" / "python"
 SCRIPT = ROOT / "benchmarks" / "brian2_network.py"
-DT, TAU, R, STEPS, N_IN, N = 2.0 ** -10, 8 * 2.0 ** -10, 8.0, 200, 20, 40
+DT, TAU, R, STEPS, N_IN, N = 2.0**-10, 8 * 2.0**-10, 8.0, 200, 20, 40
 
-pytestmark = [pytest.mark.peers, pytest.mark.skipif(
-    not BRIAN2.exists(), reason=".venv-brian2 is absent: python3 -m venv .venv-brian2 && "
-                                ".venv-brian2/bin/pip install brian2 'numpy<2'")]
+pytestmark = [
+    pytest.mark.peers,
+    pytest.mark.skipif(
+        not BRIAN2.exists(),
+        reason=".venv-brian2 is absent: python3 -m venv .venv-brian2 && .venv-brian2/bin/pip install brian2 'numpy<2'",
+    ),
+]
 
 
 def _synapses(rng: np.random.Generator, n_pre: int, p: float, lo: int, hi: int, dmax: int, same: bool) -> dict:
@@ -37,8 +42,12 @@ def _synapses(rng: np.random.Generator, n_pre: int, p: float, lo: int, hi: int, 
     if same:
         keep = pre != post
         pre, post = pre[keep], post[keep]
-    return {"pre": pre, "post": post, "w": rng.integers(lo, hi + 1, pre.size) / 32.0,
-            "delay": rng.integers(0, dmax + 1, pre.size)}
+    return {
+        "pre": pre,
+        "post": post,
+        "w": rng.integers(lo, hi + 1, pre.size) / 32.0,
+        "delay": rng.integers(0, dmax + 1, pre.size),
+    }
 
 
 def _config(seed: int = 0) -> dict:
@@ -46,8 +55,19 @@ def _config(seed: int = 0) -> dict:
     x = rng.random((STEPS, N_IN)) < 0.05
     in_step, in_idx = np.nonzero(x)
     syn = {"inp": _synapses(rng, N_IN, 0.3, 8, 24, 3, False), "rec": _synapses(rng, N, 0.15, -16, 12, 4, True)}
-    cfg = {"steps": STEPS, "dt": DT, "n_in": N_IN, "n": N, "in_step": in_step, "in_idx": in_idx,
-           "v_rest": 0.0, "v_th": 1.0, "v_reset": 0.0, "a_leak": DT / TAU, "a_in": DT / TAU * R}
+    cfg = {
+        "steps": STEPS,
+        "dt": DT,
+        "n_in": N_IN,
+        "n": N,
+        "in_step": in_step,
+        "in_idx": in_idx,
+        "v_rest": 0.0,
+        "v_th": 1.0,
+        "v_reset": 0.0,
+        "a_leak": DT / TAU,
+        "a_in": DT / TAU * R,
+    }
     cfg.update({f"{k}_{f}": v for k, s in syn.items() for f, v in s.items()})
     return cfg
 
@@ -58,8 +78,13 @@ def _pairs(idx: np.ndarray, step: np.ndarray) -> set:
 
 def _brian2(cfg: dict, tmp_path: Path) -> set:
     np.savez(tmp_path / "net.npz", **cfg)
-    proc = subprocess.run([str(BRIAN2), str(SCRIPT), str(tmp_path / "net.npz"), str(tmp_path / "out.npz")],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [str(BRIAN2), str(SCRIPT), str(tmp_path / "net.npz"), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = np.load(tmp_path / "out.npz")
     return _pairs(out["idx"], out["step"])
@@ -70,15 +95,21 @@ def _network(cfg: dict) -> set:
     net.spike_array("in", N_IN, cfg["in_step"], cfg["in_idx"])
     net.lif("h", N, tau_m=TAU, r=R, v_th=1.0, v_reset=0.0)
     for name, src in (("inp", "in"), ("rec", "h")):
-        net.connect(src, "h", "explicit", pre=cfg[f"{name}_pre"], post=cfg[f"{name}_post"], weight=cfg[f"{name}_w"],
-                    delay=cfg[f"{name}_delay"] + 1)
+        net.connect(
+            src,
+            "h",
+            "explicit",
+            pre=cfg[f"{name}_pre"],
+            post=cfg[f"{name}_post"],
+            weight=cfg[f"{name}_w"],
+            delay=cfg[f"{name}_delay"] + 1,
+        )
     res = net.run(STEPS, dtype=np.float64, record=["h"])
     return _pairs(res.spikes["h"][:, 2], res.spikes["h"][:, 0])
 
 
 def _nir_graph(cfg: dict) -> nir.NIRGraph:
-    lif = nir.LIF(tau=np.full(N, TAU), r=np.full(N, R), v_leak=np.zeros(N), v_threshold=np.ones(N),
-                  v_reset=np.zeros(N))
+    lif = nir.LIF(tau=np.full(N, TAU), r=np.full(N, R), v_leak=np.zeros(N), v_threshold=np.ones(N), v_reset=np.zeros(N))
     lif.metadata = {"reset_mode": "zero"}
     nodes = {"input": nir.Input(np.array([N_IN])), "lif": lif, "output": nir.Output(np.array([N]))}
     edges = [("lif", "output")]

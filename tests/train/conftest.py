@@ -1,4 +1,5 @@
 """Fixtures for training tests: tiny recipes on the embedded digits that train in seconds."""
+
 from __future__ import annotations
 
 import copy
@@ -10,11 +11,21 @@ import pytest
 import yaml
 
 TINY: dict[str, Any] = {
-    "data": {"name": "digits", "batch_size": 16, "eval_batch_size": 64, "limit_train": 64, "limit_test": 48,
-             "options": {"n_time_bins": 8}},
+    "data": {
+        "name": "digits",
+        "batch_size": 16,
+        "eval_batch_size": 64,
+        "limit_train": 64,
+        "limit_test": 48,
+        "options": {"n_time_bins": 8},
+    },
     "model": {"name": "mlp_snn", "hidden": [24], "tau": 2.0},
-    "train": {"epochs": 2, "seed": 0, "deterministic": True,
-              "optimizers": [{"name": "adam", "lr": 5.0e-3, "scheduler": {"name": "cosine"}}]},
+    "train": {
+        "epochs": 2,
+        "seed": 0,
+        "deterministic": True,
+        "optimizers": [{"name": "adam", "lr": 5.0e-3, "scheduler": {"name": "cosine"}}],
+    },
     "run": {"name": "tiny", "progress": False},
 }
 
@@ -46,6 +57,7 @@ def tiny_recipe(tmp_path: Path) -> Path:
 
 
 # --- minimal writers of the published file formats (for recipe smoke runs) -------------------
+
 
 def write_nmnist_file(path: Path, rng: np.random.Generator, n_events: int, t_max_us: int = 300_000) -> None:
     """One N-MNIST ``.bin`` recording: 40-bit events (x 8 | y 8 | polarity 1 + time 23 bits, big-endian)."""
@@ -106,8 +118,12 @@ def cifar10_files(tmp_path: Path) -> Path:
     folder = root / "cifar-10-batches-py"
     folder.mkdir(parents=True)
     for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
-        batch = {"batch_label": name, "labels": rng.integers(0, 10, 4).tolist(),
-                 "data": rng.integers(0, 256, (4, 3072)).astype(np.uint8), "filenames": [f"{k}.png" for k in range(4)]}
+        batch = {
+            "batch_label": name,
+            "labels": rng.integers(0, 10, 4).tolist(),
+            "data": rng.integers(0, 256, (4, 3072)).astype(np.uint8),
+            "filenames": [f"{k}.png" for k in range(4)],
+        }
         (folder / name).write_bytes(pickle.dumps(batch, protocol=2))
     meta = {"label_names": [f"class{c}" for c in range(10)], "num_cases_per_batch": 4, "num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))

@@ -1,17 +1,18 @@
 """``snnlab diffusion train|sample|eval`` end to end on a tiny image folder; resume; TSM fine-tuning."""
+
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-import json
 import numpy as np
 import pytest
 import torch
 import yaml
 
 from snnlab.cli import main
-from snnlab.train.diffusion import DiffusionTrainer, load_diffusion_run, load_recipe
 from snnlab.train.checkpoint import load_checkpoint
+from snnlab.train.diffusion import DiffusionTrainer, load_diffusion_run, load_recipe
 
 
 def write_folder(root: Path, n: int = 8) -> Path:
@@ -24,18 +25,24 @@ def write_folder(root: Path, n: int = 8) -> Path:
         d.mkdir(parents=True, exist_ok=True)
         for i in range(n):
             a = rng.integers(0, 30, (12, 12)).astype(np.uint8)
-            a[:, 4 * c:4 * c + 4] = 220
+            a[:, 4 * c : 4 * c + 4] = 220
             Image.fromarray(a).save(d / f"{i}.png")
     return root
 
 
 def write_recipe(tmp: Path, name: str = "tiny", **train) -> Path:
-    recipe = {"data": {"name": "image_folder", "root": str(write_folder(tmp / "imgs")), "image_size": 8,
-                       "options": {"channels": 1, "image_size": 12}},
-              "model": {"in_channels": 1, "ch": 4, "ch_mult": [1, 2], "num_res_blocks": 1, "T": 2},
-              "diffusion": {"steps": 40},
-              "train": {"steps": 4, "batch_size": 4, "log_every": 1, "ckpt_every": 2, "threads": 1, **train},
-              "run": {"name": name, "out_dir": str(tmp / "runs")}}
+    recipe = {
+        "data": {
+            "name": "image_folder",
+            "root": str(write_folder(tmp / "imgs")),
+            "image_size": 8,
+            "options": {"channels": 1, "image_size": 12},
+        },
+        "model": {"in_channels": 1, "ch": 4, "ch_mult": [1, 2], "num_res_blocks": 1, "T": 2},
+        "diffusion": {"steps": 40},
+        "train": {"steps": 4, "batch_size": 4, "log_every": 1, "ckpt_every": 2, "threads": 1, **train},
+        "run": {"name": name, "out_dir": str(tmp / "runs")},
+    }
     path = tmp / f"{name}.yaml"
     path.write_text(yaml.safe_dump(recipe))
     return path
@@ -53,8 +60,26 @@ def test_train_sample_eval_from_the_cli(tmp_path: Path, capsys) -> None:
     with np.load(npz) as z:
         assert z["images"].shape == (5, 1, 8, 8) and z["images"].dtype == np.uint8
     assert (run / "samples" / "ddim3_th0.998_n5_s0.png").is_file()
-    assert main(["diffusion", "eval", str(run), "--samples", str(npz), "--steps", "3", "--metric-epochs", "1",
-                 "--hw", "loihi2", "--tag", "t"]) == 0
+    assert (
+        main(
+            [
+                "diffusion",
+                "eval",
+                str(run),
+                "--samples",
+                str(npz),
+                "--steps",
+                "3",
+                "--metric-epochs",
+                "1",
+                "--hw",
+                "loihi2",
+                "--tag",
+                "t",
+            ]
+        )
+        == 0
+    )
     report = json.loads((run / "eval" / "t.json").read_text())
     assert report["FD-foldernet"] >= 0 and 1.0 <= report["score-foldernet"] <= 3.0 + 1e-9
     assert 0 <= report["firing_rate_mean"] <= 1 and report["per_sample"]["acs"] > 0

@@ -1,4 +1,5 @@
 """The shared loop for in-memory fits: one permutation per epoch, reproducible, learns."""
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +22,11 @@ def _blobs_fit(seed: int) -> tuple[nn.Module, list[dict[str, float]]]:
     y = torch.arange(120) % 3
     x = torch.randn(120, 5) + 4.0 * nn.functional.one_hot(y, 5).float()
     model = nn.Linear(5, 3)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=16,
-                                         sampler=PermutationSampler(120, torch.Generator().manual_seed(seed)))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(x, y),
+        batch_size=16,
+        sampler=PermutationSampler(120, torch.Generator().manual_seed(seed)),
+    )
     sched = SchedulerConfig(name="cosine", interval="batch")
     return model, fit(model, loader, logits_loss, OptimizerConfig(lr=5e-2, scheduler=sched), epochs=4)
 

@@ -1,5 +1,6 @@
 """The Max-Former recipes: one CPU epoch of each on tiny files (widths shrunk), the paper's
 settings checked where they are read, and the Fashion-MNIST recipes on written IDX files."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,13 +14,16 @@ from snnlab.train import Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ["train.epochs=1", "data.num_workers=0", "run.progress=false", "data.eval_batch_size=16"]
-SMALL = {"maxformer_cifar": ["model.dims=[8, 16, 32]", "model.heads=[2, 2, 2]", "model.T=2"],
-         "max_resnet18": ["model.widths=[8, 8, 16]", "model.stem_width=4", "model.T=2"]}
+SMALL = {
+    "maxformer_cifar": ["model.dims=[8, 16, 32]", "model.heads=[2, 2, 2]", "model.T=2"],
+    "max_resnet18": ["model.widths=[8, 8, 16]", "model.stem_width=4", "model.T=2"],
+}
 
 
 def _run(recipe: str, root: Path, tmp_path: Path, extra: list[str]) -> dict:
-    cfg = load_config(ROOT / "experiments" / recipe, [f"data.root={root}", f"run.out_dir={tmp_path / 'runs'}",
-                                                       *SMOKE, *extra])
+    cfg = load_config(
+        ROOT / "experiments" / recipe, [f"data.root={root}", f"run.out_dir={tmp_path / 'runs'}", *SMOKE, *extra]
+    )
     return {"cfg": cfg, "summary": Trainer(cfg).fit()}
 
 
@@ -28,7 +32,9 @@ def _run(recipe: str, root: Path, tmp_path: Path, extra: list[str]) -> dict:
 def test_cifar_recipes_run_with_the_paper_augmentation(recipe, cifar10_files, tmp_path):
     cfg = load_config(ROOT / "experiments" / recipe, [])
     assert cfg.train.mixup.off_epoch == 200 and cfg.train.label_smoothing == 0.1 and cfg.data.batch_size == 128
-    assert cfg.data.train_options["randaugment"] == "rand-m9-n1-mstd0.4-inc1" and cfg.data.train_options["reprob"] == 0.25
+    assert (
+        cfg.data.train_options["randaugment"] == "rand-m9-n1-mstd0.4-inc1" and cfg.data.train_options["reprob"] == 0.25
+    )
     opt = cfg.train.optimizers[0]
     assert (opt.name, opt.lr, opt.weight_decay, cfg.train.epochs) == ("adamw", 1.5e-3, 0.06, 410)
     out = _run(recipe, cifar10_files, tmp_path, ["data.batch_size=10", *SMALL[cfg.model["name"]]])
@@ -76,7 +82,12 @@ def _dvs_files(root: Path, kind: str) -> Path:
     rng = np.random.default_rng(1)
 
     def ev(n):
-        return rng.integers(0, 128, n), rng.integers(0, 128, n), rng.integers(0, 2, n), np.sort(rng.integers(0, 10**6, n))
+        return (
+            rng.integers(0, 128, n),
+            rng.integers(0, 128, n),
+            rng.integers(0, 2, n),
+            np.sort(rng.integers(0, 10**6, n)),
+        )
 
     if kind == "cifar10dvs":
         for name in CIFAR10DVS_CLASSES:
@@ -95,14 +106,28 @@ def _dvs_files(root: Path, kind: str) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("recipe, kind, valid", [("cifar10dvs_maxformer.yaml", "cifar10dvs", 10),
-                                                 ("dvsgesture_maxformer.yaml", "dvs128_gesture", 5)])
+@pytest.mark.parametrize(
+    "recipe, kind, valid",
+    [("cifar10dvs_maxformer.yaml", "cifar10dvs", 10), ("dvsgesture_maxformer.yaml", "dvs128_gesture", 5)],
+)
 def test_dvs_recipes(recipe, kind, valid, tmp_path):
     cfg = load_config(ROOT / "experiments" / recipe, [])
     assert cfg.model["name"] == "maxformer_dvs" and cfg.data.options["T"] == 16 and cfg.train.mixup.off_epoch == 75
     root = _dvs_files(tmp_path / kind, kind)
-    out = _run(recipe, root, tmp_path, ["data.batch_size=4", "data.options.T=2", "model.T=2", "model.img_size=128",
-                                        "model.dims=[16, 32]", "model.heads=[2, 2]", f"data.options.valid_size={valid}"])
+    out = _run(
+        recipe,
+        root,
+        tmp_path,
+        [
+            "data.batch_size=4",
+            "data.options.T=2",
+            "model.T=2",
+            "model.img_size=128",
+            "model.dims=[16, 32]",
+            "model.heads=[2, 2]",
+            f"data.options.valid_size={valid}",
+        ],
+    )
     assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
 
 
@@ -119,9 +144,21 @@ def test_imagenet_recipe_on_a_tiny_image_folder(tmp_path):
                 Image.fromarray(arr).save(tmp_path / "imagenet" / split / wnid / f"{wnid}_{i}.JPEG")
     cfg = load_config(ROOT / "experiments" / "imagenet_maxformer_10_768.yaml", [])
     assert cfg.train.optimizers[0].lr == 2.7e-3 and cfg.train.mixup.prob == 0.5 and cfg.data.batch_size == 512
-    out = _run("imagenet_maxformer_10_768.yaml", tmp_path / "imagenet", tmp_path, [
-        "data.batch_size=4", "data.options.image_size=32", "model.img_size=32", "model.dim=64", "model.depths=[1, 1, 1]",
-        "model.T=1", "model.num_classes=2", "train.optimizers.0.scheduler.warmup=1"])
+    out = _run(
+        "imagenet_maxformer_10_768.yaml",
+        tmp_path / "imagenet",
+        tmp_path,
+        [
+            "data.batch_size=4",
+            "data.options.image_size=32",
+            "model.img_size=32",
+            "model.dim=64",
+            "model.depths=[1, 1, 1]",
+            "model.T=1",
+            "model.num_classes=2",
+            "train.optimizers.0.scheduler.warmup=1",
+        ],
+    )
     assert 0.0 <= out["summary"]["test"]["accuracy"] <= 1.0
 
 
@@ -134,10 +171,20 @@ def test_image_folder_classification_pipeline(tmp_path):
     Image.fromarray(np.full((60, 80, 3), 200, np.uint8)).save(tmp_path / "train" / "a" / "x.png")
     plain = create_dataset("image_folder", str(tmp_path), "train", image_size=16, crop_pct=0.875)
     assert tuple(plain[0][0].shape) == (3, 16, 16) and torch_allclose(plain[0][0], 200 / 255)
-    aug = create_dataset("image_folder", str(tmp_path), "train", image_size=16, augment=True, normalize=True,
-                         randaugment="rand-m9-mstd0.5-inc1-timm", reprob=1.0, seed=0)
-    assert len(aug[0][0][0].unique()) > 1 and aug.post[0].ops == tuple(__import__(
-        "snnlab.data.image_augment", fromlist=["OP_SETS"]).OP_SETS["timm"])
+    aug = create_dataset(
+        "image_folder",
+        str(tmp_path),
+        "train",
+        image_size=16,
+        augment=True,
+        normalize=True,
+        randaugment="rand-m9-mstd0.5-inc1-timm",
+        reprob=1.0,
+        seed=0,
+    )
+    assert len(aug[0][0][0].unique()) > 1 and aug.post[0].ops == tuple(
+        __import__("snnlab.data.image_augment", fromlist=["OP_SETS"]).OP_SETS["timm"]
+    )
 
 
 def torch_allclose(x, value):

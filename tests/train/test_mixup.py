@@ -1,4 +1,5 @@
 """Mixup / CutMix with label smoothing against their definitions, and in the trainer."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -68,13 +69,22 @@ def test_trainer_mixes_until_the_off_epoch(tmp_path):
 
     from .conftest import write_recipe
 
-    recipe = write_recipe(tmp_path, {"train": {"label_smoothing": 0.1, "epochs": 2,
-                                               "mixup": {"mixup_alpha": 0.8, "cutmix_alpha": 1.0, "off_epoch": 1}},
-                                     "data": {"name": "digits", "limit_train": 32, "limit_test": 16}})
+    recipe = write_recipe(
+        tmp_path,
+        {
+            "train": {
+                "label_smoothing": 0.1,
+                "epochs": 2,
+                "mixup": {"mixup_alpha": 0.8, "cutmix_alpha": 1.0, "off_epoch": 1},
+            },
+            "data": {"name": "digits", "limit_train": 32, "limit_test": 16},
+        },
+    )
     trainer = Trainer(load_config(recipe, []))
     calls = []
     original = trainer.mixer.__call__
-    trainer.mixer.__class__ = type("Counting", (Mixup,), {"__call__": lambda self, x, y: calls.append(
-        self.epoch) or original(x, y)})
+    trainer.mixer.__class__ = type(
+        "Counting", (Mixup,), {"__call__": lambda self, x, y: calls.append(self.epoch) or original(x, y)}
+    )
     trainer.fit()
     assert calls and set(calls) == {0}  # epoch 0 mixed, epoch 1 (>= off_epoch) not

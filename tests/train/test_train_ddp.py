@@ -1,5 +1,6 @@
 """DDP: two CPU processes (gloo) under torchrun reach the single-process result, because the
 global batch is split evenly and the gradients average to the single process's."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Losses on per-step outputs: mean, DCLS sum of softmaxes, last step."""
+
 from __future__ import annotations
 
 import pytest

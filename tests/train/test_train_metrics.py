@@ -1,4 +1,5 @@
 """Firing-rate hooks, metrics.csv rewriting, TensorBoard logging."""
+
 from __future__ import annotations
 
 from pathlib import Path

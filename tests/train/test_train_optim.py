@@ -1,5 +1,6 @@
 """Optimiser groups by name pattern, per-epoch/per-batch schedules, and the model hooks
 (``on_epoch_end`` per epoch, ``after_optimizer_step`` per step) that the DCLS recipe needs."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -42,9 +43,16 @@ class HookedMLP(SpikingMLP):
 
 
 def _two_groups() -> list[OptimizerConfig]:
-    return [OptimizerConfig(params="*", lr=1e-3, weight_decay=1e-5, no_decay="*.bias",
-                            scheduler=SchedulerConfig(name="onecycle", max_lr=5e-3)),
-            OptimizerConfig(params="*.positions", lr=0.1, scheduler=SchedulerConfig(name="cosine", interval="batch"))]
+    return [
+        OptimizerConfig(
+            params="*",
+            lr=1e-3,
+            weight_decay=1e-5,
+            no_decay="*.bias",
+            scheduler=SchedulerConfig(name="onecycle", max_lr=5e-3),
+        ),
+        OptimizerConfig(params="*.positions", lr=0.1, scheduler=SchedulerConfig(name="cosine", interval="batch")),
+    ]
 
 
 def test_split_by_name_pattern() -> None:
@@ -72,9 +80,23 @@ def test_schedules_step_per_epoch_or_batch() -> None:
 
 
 def test_trainer_calls_model_hooks(tmp_path: Path) -> None:
-    recipe = write_recipe(tmp_path, {"model": {"name": "test_hooked_mlp"}, "train": {"optimizers": [
-        {"name": "adam", "params": "*", "lr": 1e-3, "scheduler": {"name": "onecycle"}},
-        {"name": "adam", "params": "*.positions", "lr": 0.1, "scheduler": {"name": "cosine", "interval": "batch"}}]}})
+    recipe = write_recipe(
+        tmp_path,
+        {
+            "model": {"name": "test_hooked_mlp"},
+            "train": {
+                "optimizers": [
+                    {"name": "adam", "params": "*", "lr": 1e-3, "scheduler": {"name": "onecycle"}},
+                    {
+                        "name": "adam",
+                        "params": "*.positions",
+                        "lr": 0.1,
+                        "scheduler": {"name": "cosine", "interval": "batch"},
+                    },
+                ]
+            },
+        },
+    )
     trainer = Trainer(load_config(recipe))
     trainer.fit()
     steps = len(trainer.data.train_loader)

@@ -1,5 +1,6 @@
 """CPU smoke runs of the shipped recipes on tiny files in the published formats: one epoch of
 each recipe's model, data pipeline, loss and optimiser settings (widths shrunk where costly)."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,9 @@ SMOKE = ["train.epochs=1", "data.num_workers=0", "run.progress=false", "data.eva
 
 
 def _smoke(recipe: str, data_root: Path, tmp_path: Path, extra: list[str]) -> dict:
-    cfg = load_config(ROOT / "experiments" / recipe,
-                      [f"data.root={data_root}", f"run.out_dir={tmp_path / 'runs'}", *SMOKE, *extra])
+    cfg = load_config(
+        ROOT / "experiments" / recipe, [f"data.root={data_root}", f"run.out_dir={tmp_path / 'runs'}", *SMOKE, *extra]
+    )
     summary = Trainer(cfg).fit()
     run_dir = Path(summary["run_dir"])
     rows = read_metrics_csv(run_dir / "metrics.csv")
@@ -42,8 +44,9 @@ def test_nmnist_conv_recipe(nmnist_files: Path, tmp_path: Path) -> None:
 
 
 def test_cifar10_resnet_recipe(cifar10_files: Path, tmp_path: Path) -> None:
-    out = _smoke("cifar10_resnet.yaml", cifar10_files, tmp_path,
-                 ["data.batch_size=10", "model.widths=[4, 8, 8]", "model.T=2"])
+    out = _smoke(
+        "cifar10_resnet.yaml", cifar10_files, tmp_path, ["data.batch_size=10", "model.widths=[4, 8, 8]", "model.T=2"]
+    )
     assert [len(s) for s in out["run"].model.stages] == [3, 3, 2]  # ResNet-19 layout
 
 

@@ -1,5 +1,6 @@
 """Resumable training: a run interrupted at any point (also by SIGKILL, also in the middle of a
 checkpoint write) and resumed ends bit-identical to an uninterrupted run."""
+
 from __future__ import annotations
 
 import os
@@ -18,8 +19,11 @@ from snnlab.train import Trainer, load_checkpoint
 from .conftest import write_recipe
 
 EXACT = ("epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr")
-RESUME_RECIPE = {"data": {"limit_train": 192}, "train": {"epochs": 3},
-                 "model": {"dropout": 0.2, "hidden": [32]}}  # dropout: the torch RNG matters
+RESUME_RECIPE = {
+    "data": {"limit_train": 192},
+    "train": {"epochs": 3},
+    "model": {"dropout": 0.2, "hidden": [32]},
+}  # dropout: the torch RNG matters
 
 # Run `snnlab train` with torch.save patched so that the second write of last.pt stops half way
 # (bytes flushed to the temporary file, never renamed): the test kills the process there.

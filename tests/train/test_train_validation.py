@@ -1,5 +1,6 @@
 """Model selection on a validation split: valid metrics every epoch, best.pt chosen on them, the
 test split evaluated once at the end; without a validation split, selection stays on test."""
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,11 @@ from snnlab.train.metrics import read_metrics_csv
 
 from .conftest import write_recipe
 
-VALID = {"data": {"valid_split": "valid", "limit_valid": 48, "train_options": {"holdout_valid": True}},
-         "train": {"epochs": 3}, "model": {"dropout": 0.2, "hidden": [32]}}
+VALID = {
+    "data": {"valid_split": "valid", "limit_valid": 48, "train_options": {"holdout_valid": True}},
+    "train": {"epochs": 3},
+    "model": {"dropout": 0.2, "hidden": [32]},
+}
 EXACT = ("epoch", "train_loss", "train_acc", "valid_loss", "valid_acc", "lr")
 
 
@@ -38,16 +42,17 @@ def _count_evaluations(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 
 
 def test_train_options_reach_the_training_split_only(tmp_path: Path) -> None:
-    cfg = load_config(write_recipe(tmp_path, {"data": {**VALID["data"], "limit_valid": None}}),
-                      ["data.limit_train=null", "data.limit_test=null"])
+    cfg = load_config(
+        write_recipe(tmp_path, {"data": {**VALID["data"], "limit_valid": None}}),
+        ["data.limit_train=null", "data.limit_test=null"],
+    )
     data = build_run_data(cfg.data, 0, DistContext())
     assert (len(data.train_set), len(data.valid_set), len(data.test_set)) == (1293, 144, 360)
     assert set(data.train_set.indices).isdisjoint(data.valid_set.indices)
     assert data.selection_loader is data.valid_loader
 
 
-def test_valid_split_selects_best_and_test_is_evaluated_once(tmp_path: Path,
-                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_valid_split_selects_best_and_test_is_evaluated_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     calls = _count_evaluations(monkeypatch)
     cfg = load_config(write_recipe(tmp_path, VALID))
     assert cfg.run.monitor == "valid_acc"
@@ -81,12 +86,15 @@ def test_without_valid_split_selection_is_on_test(tmp_path: Path, capsys: pytest
     assert report["accuracy"] == pytest.approx(row["test_acc"], abs=1e-6) and "valid_acc" not in row
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"data": {"valid_split": "valid"}}, "holdout_valid: true"),
-    ({"run": {"monitor": "valid_acc"}}, "'valid_acc' needs data.valid_split"),
-    ({**VALID, "run": {"monitor": "test_acc"}}, "evaluated only once"),
-    ({"data": {"valid_split": "test"}}, "must differ"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"data": {"valid_split": "valid"}}, "holdout_valid: true"),
+        ({"run": {"monitor": "valid_acc"}}, "'valid_acc' needs data.valid_split"),
+        ({**VALID, "run": {"monitor": "test_acc"}}, "evaluated only once"),
+        ({"data": {"valid_split": "test"}}, "must differ"),
+    ],
+)
 def test_inconsistent_selection_settings_fail_clearly(tmp_path: Path, extra: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Trainer(load_config(write_recipe(tmp_path, extra)))

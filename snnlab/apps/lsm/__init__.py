@@ -6,6 +6,7 @@
 ``zeroshot`` the two-encoder contrastive (LSM-CLIP) task and ``studies`` the device sweeps and
 the energy comparison. ``snnlab lsm run|zeroshot|study CONFIG`` runs a recipe.
 """
+
 from snnlab.apps.lsm.recipe import LSMRecipe, ZeroShotRecipe
 from snnlab.apps.lsm.reservoir import EnergyCounter, LiquidStateMachine, LSMConfig
 

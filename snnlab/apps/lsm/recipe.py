@@ -6,6 +6,7 @@ reservoir sections against :class:`~snnlab.apps.lsm.reservoir.LSMConfig` and the
 reservoir section keeps only the keys the recipe names (``{"n_reservoir": 50}``); the others take
 ``LSMConfig``'s defaults when the reservoir is built.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -101,8 +102,9 @@ class ZeroShotRecipe:
     seen: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5, 6, 7])
     unseen: list[int] = field(default_factory=lambda: [8, 9])
     image_lsm: Optional[dict[str, Any]] = field(default_factory=lambda: {"decay": 0.9, "threshold": 5.0, "const": 0.07})
-    scan_lsm: Optional[dict[str, Any]] = field(default_factory=lambda: {
-        "decay": 0.9, "threshold": 5.0, "const": 0.07, "input_gain": 100.0, "seed": 7})
+    scan_lsm: Optional[dict[str, Any]] = field(
+        default_factory=lambda: {"decay": 0.9, "threshold": 5.0, "const": 0.07, "input_gain": 100.0, "seed": 7}
+    )
     hardware: Optional[str] = None
     proj_dim: int = 64
     temperature: float = 1.0
@@ -119,8 +121,10 @@ class ZeroShotRecipe:
         self.image_lsm = check_lsm_section(self.image_lsm, "image_lsm")
         self.scan_lsm = check_lsm_section(self.scan_lsm, "scan_lsm")
         if set(self.seen) & set(self.unseen) or not self.seen or len(self.unseen) < 2:
-            raise ConfigError(f"{self.name}: seen and unseen classes must be disjoint, with >= 2 unseen; "
-                              f"got seen={self.seen}, unseen={self.unseen}")
+            raise ConfigError(
+                f"{self.name}: seen and unseen classes must be disjoint, with >= 2 unseen; "
+                f"got seen={self.seen}, unseen={self.unseen}"
+            )
         if not all(0 <= c <= 9 for c in self.seen + self.unseen):
             raise ConfigError(f"{self.name}: classes must be digits 0..9")
         if self.temperature <= 0 or self.proj_dim < 1 or self.epochs < 1 or self.steps_per_epoch < 1:

@@ -19,6 +19,7 @@ Read noise is applied per sample and step on the column currents:
 ``sum_i x_i G_ij (1 + eta n_ij)`` has, for Gaussian ``n``, the law of
 ``sum_i x_i G_ij + eta * sqrt(sum_i x_i^2 G_ij^2) * N(0, 1)``, which is what is sampled.
 """
+
 from __future__ import annotations
 
 import math
@@ -51,12 +52,19 @@ class LSMConfig:
     device_overrides: dict[str, Any] = field(default_factory=dict)  # e.g. {"g_std_us": 20, "read_noise": 0.05}
 
     def validate(self) -> None:
-        checks = {"n_inputs": self.n_inputs >= 1, "n_reservoir": self.n_reservoir >= 1,
-                  "decay": 0.0 <= self.decay < 1.0, "threshold": self.threshold > 0, "const": self.const > 0}
+        checks = {
+            "n_inputs": self.n_inputs >= 1,
+            "n_reservoir": self.n_reservoir >= 1,
+            "decay": 0.0 <= self.decay < 1.0,
+            "threshold": self.threshold > 0,
+            "const": self.const > 0,
+        }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
-            raise ConfigError(f"LSM config: invalid {bad}; need n_inputs, n_reservoir >= 1, 0 <= decay < 1, "
-                              f"threshold > 0, const > 0 (got {self})")
+            raise ConfigError(
+                f"LSM config: invalid {bad}; need n_inputs, n_reservoir >= 1, 0 <= decay < 1, "
+                f"threshold > 0, const > 0 (got {self})"
+            )
 
 
 def _load_macro(cfg: LSMConfig) -> Optional[rram.RRAMMacro]:
@@ -86,8 +94,9 @@ class LiquidStateMachine(nn.Module):
         self.register_buffer("g_minus", torch.tensor(gm, dtype=torch.float32))  # (rows, n)
         self.register_buffer("row_scale", torch.tensor(unit * gain, dtype=torch.float32))  # (rows, 1)
         self.register_buffer("row_conductance_us", self._row_conductance(gp, gm))  # (rows,)
-        self.neuron = LIF(tau=1.0 / (1.0 - cfg.decay), v_threshold=cfg.threshold, v_reset=0.0,
-                          decay_input=False, step_mode="s")
+        self.neuron = LIF(
+            tau=1.0 / (1.0 - cfg.decay), v_threshold=cfg.threshold, v_reset=0.0, decay_input=False, step_mode="s"
+        )
         self.energy = EnergyCounter()
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)
 
@@ -104,7 +113,7 @@ class LiquidStateMachine(nn.Module):
             nominal = rram.load_macro(cfg.hardware).device.g_std_us
             unit = cfg.const / (math.sqrt(2.0) * max(nominal, 1e-12))
         diag = np.diag_indices(n)
-        gp[cfg.n_inputs:][diag] = gm[cfg.n_inputs:][diag]  # no self-connections: w_ii = 0
+        gp[cfg.n_inputs :][diag] = gm[cfg.n_inputs :][diag]  # no self-connections: w_ii = 0
         return gp, gm, unit
 
     def _row_conductance(self, gp: np.ndarray, gm: np.ndarray) -> torch.Tensor:
@@ -123,7 +132,7 @@ class LiquidStateMachine(nn.Module):
         """Input currents (B, n) for row activities ``rows_in`` (B, rows)."""
         current = rows_in @ self.weight
         if self.macro is not None and self.macro.device.read_noise > 0:
-            sq = (rows_in * rows_in) @ ((self.row_scale ** 2) * (self.g_plus ** 2 + self.g_minus ** 2))
+            sq = (rows_in * rows_in) @ ((self.row_scale**2) * (self.g_plus**2 + self.g_minus**2))
             noise = torch.randn(current.shape, generator=self.noise)
             current = current + self.macro.device.read_noise * sq.sqrt() * noise
         return current

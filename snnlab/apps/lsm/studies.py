@@ -14,6 +14,7 @@ Accuracy is averaged over the recipe's reservoir seeds. The energy study compare
 inference on the macro with the same reservoir on a digital accelerator
 (:func:`snnlab.hw.rram.crossbar_energy`).
 """
+
 from __future__ import annotations
 
 import time
@@ -43,16 +44,25 @@ def _point(recipe: LSMRecipe, splits: Splits, changes: dict[str, float]) -> dict
     base = dict(recipe.lsm.get("device_overrides") or {})
     runs = []
     for seed in recipe.study.seeds:
-        lsm = build_lsm(recipe, splits["train"][0].shape[2], hardware=_hardware(recipe),
-                        device_overrides={**base, **changes}, seed=seed)
+        lsm = build_lsm(
+            recipe,
+            splits["train"][0].shape[2],
+            hardware=_hardware(recipe),
+            device_overrides={**base, **changes},
+            seed=seed,
+        )
         runs.append(evaluate_lsm(lsm, splits, recipe.readout))
     acc = np.array([r["test_accuracy"] for r in runs])
-    return {"test_accuracy": float(acc.mean()), "test_accuracy_std": float(acc.std()),
-            "firing_rate": float(np.mean([r["firing_rate"] for r in runs]))}
+    return {
+        "test_accuracy": float(acc.mean()),
+        "test_accuracy_std": float(acc.std()),
+        "firing_rate": float(np.mean([r["firing_rate"] for r in runs])),
+    }
 
 
-def run_study(recipe: LSMRecipe, splits: Optional[Splits] = None,
-              log: Callable[[str], None] = lambda line: None) -> dict[str, Any]:
+def run_study(
+    recipe: LSMRecipe, splits: Optional[Splits] = None, log: Callable[[str], None] = lambda line: None
+) -> dict[str, Any]:
     """Software and nominal-RRAM baselines, the three sweeps, and the energy comparison.
 
     Args:
@@ -75,10 +85,14 @@ def run_study(recipe: LSMRecipe, splits: Optional[Splits] = None,
         for value in getattr(recipe.study, name):
             sweeps[name].append({"value": float(value), **_point(recipe, splits, changes(float(value)))})
             log(f"{name}={value}: {sweeps[name][-1]['test_accuracy']:.3f}")
-    return {"hardware": _hardware(recipe), "seeds": list(recipe.study.seeds),
-            "baseline": {"software": software["test_accuracy"], "rram_nominal": nominal["test_accuracy"]},
-            "sweeps": sweeps, "energy": nominal["energy_per_inference_pj"],
-            "seconds": time.perf_counter() - start}
+    return {
+        "hardware": _hardware(recipe),
+        "seeds": list(recipe.study.seeds),
+        "baseline": {"software": software["test_accuracy"], "rram_nominal": nominal["test_accuracy"]},
+        "sweeps": sweeps,
+        "energy": nominal["energy_per_inference_pj"],
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def plot_sweeps(study: dict[str, Any], path: Path) -> Path:
@@ -111,10 +125,12 @@ def plot_energy(energy: dict[str, float], path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    stacks = {"RRAM macro": ["rram_cells_pj", "rram_drivers_pj", "rram_adcs_pj", "neuron_updates_pj"],
-              "digital": ["digital_acs_pj", "digital_weight_reads_pj", "neuron_updates_pj"]}
+    stacks = {
+        "RRAM macro": ["rram_cells_pj", "rram_drivers_pj", "rram_adcs_pj", "neuron_updates_pj"],
+        "digital": ["digital_acs_pj", "digital_weight_reads_pj", "neuron_updates_pj"],
+    }
     fig, ax = plt.subplots(figsize=(6, 4))
-    for i, (bar, parts) in enumerate(stacks.items()):
+    for i, (_name, parts) in enumerate(stacks.items()):
         bottom = 0.0
         for part in parts:
             value = energy[part] * 1e-6  # pJ -> uJ
@@ -129,17 +145,25 @@ def plot_energy(energy: dict[str, float], path: Path) -> Path:
 
 def study_markdown(study: dict[str, Any]) -> str:
     """Markdown tables of the sweeps and the energy comparison."""
-    lines = [f"software weights: {100 * study['baseline']['software']:.1f}%, "
-             f"RRAM nominal: {100 * study['baseline']['rram_nominal']:.1f}%", ""]
+    lines = [
+        f"software weights: {100 * study['baseline']['software']:.1f}%, "
+        f"RRAM nominal: {100 * study['baseline']['rram_nominal']:.1f}%",
+        "",
+    ]
     for name, (label, _) in SWEEPS.items():
         lines += [f"| {label} | test accuracy (%) | firing rate |", "|---|---|---|"]
-        lines += [f"| {p['value']:g} | {100 * p['test_accuracy']:.1f} | {p['firing_rate']:.3f} |"
-                  for p in study["sweeps"].get(name, [])]
+        lines += [
+            f"| {p['value']:g} | {100 * p['test_accuracy']:.1f} | {p['firing_rate']:.3f} |"
+            for p in study["sweeps"].get(name, [])
+        ]
         lines.append("")
     e = study["energy"]
-    lines += ["| energy per inference | RRAM macro | digital |", "|---|---|---|",
-              f"| synaptic (uJ) | {e['rram_crossbar_pj'] * 1e-6:.3f} | "
-              f"{(e['digital_acs_pj'] + e['digital_weight_reads_pj']) * 1e-6:.3f} |",
-              f"| total with neuron updates (uJ) | {e['rram_total_pj'] * 1e-6:.3f} | {e['digital_pj'] * 1e-6:.3f} |",
-              f"| gain | {e['efficiency_gain']:.1f}x total, {e['synaptic_gain']:.1f}x synaptic | |"]
+    lines += [
+        "| energy per inference | RRAM macro | digital |",
+        "|---|---|---|",
+        f"| synaptic (uJ) | {e['rram_crossbar_pj'] * 1e-6:.3f} | "
+        f"{(e['digital_acs_pj'] + e['digital_weight_reads_pj']) * 1e-6:.3f} |",
+        f"| total with neuron updates (uJ) | {e['rram_total_pj'] * 1e-6:.3f} | {e['digital_pj'] * 1e-6:.3f} |",
+        f"| gain | {e['efficiency_gain']:.1f}x total, {e['synaptic_gain']:.1f}x synaptic | |",
+    ]
     return "\n".join(lines)

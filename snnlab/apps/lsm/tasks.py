@@ -5,6 +5,7 @@ spike-count features once (the reservoir is frozen), trains a readout (linear or
 Adam, cross-entropy) on standardised features with the shared loop (:func:`snnlab.train.fit.fit`)
 and reports test accuracy and energy.
 """
+
 from __future__ import annotations
 
 import time
@@ -28,7 +29,7 @@ def prepare(x: torch.Tensor, data: LSMData) -> torch.Tensor:
         if data.crop > min(h, w):
             raise ConfigError(f"data.crop={data.crop} is larger than the {h}x{w} sensor of {data.name!r}")
         top, left = (h - data.crop) // 2, (w - data.crop) // 2
-        x = x[..., top:top + data.crop, left:left + data.crop]
+        x = x[..., top : top + data.crop, left : left + data.crop]
     if x.dim() == 5 and data.merge_polarity:
         x = x.amax(2)
     return x.flatten(2)
@@ -47,7 +48,7 @@ def load_split(data: LSMData, split: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 def reservoir_features(lsm: LiquidStateMachine, x: torch.Tensor, batch: int = 256) -> torch.Tensor:
     """Spike counts ``(N, n_reservoir)`` of inputs ``(T, N, n_inputs)``, in batches."""
-    return torch.cat([lsm.features(x[:, i:i + batch]) for i in range(0, x.shape[1], batch)])
+    return torch.cat([lsm.features(x[:, i : i + batch]) for i in range(0, x.shape[1], batch)])
 
 
 def train_readout(f_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, cfg: Readout) -> nn.Module:
@@ -58,12 +59,18 @@ def train_readout(f_train: torch.Tensor, y_train: torch.Tensor, n_classes: int, 
     """
     torch.manual_seed(cfg.seed)
     mean, std = f_train.mean(0), f_train.std(0) + 1e-6
-    head: nn.Module = nn.Linear(f_train.shape[1], n_classes) if cfg.hidden == 0 else nn.Sequential(
-        nn.Linear(f_train.shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, n_classes))
+    head: nn.Module = (
+        nn.Linear(f_train.shape[1], n_classes)
+        if cfg.hidden == 0
+        else nn.Sequential(nn.Linear(f_train.shape[1], cfg.hidden), nn.ReLU(), nn.Linear(cfg.hidden, n_classes))
+    )
     model = _Standardized(head, mean, std)
     gen = torch.Generator().manual_seed(cfg.seed)
-    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(f_train, y_train), batch_size=cfg.batch,
-                                         sampler=PermutationSampler(len(y_train), gen))
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(f_train, y_train),
+        batch_size=cfg.batch,
+        sampler=PermutationSampler(len(y_train), gen),
+    )
     fit(model, loader, logits_loss, OptimizerConfig(name="adam", lr=cfg.lr), cfg.epochs)
     return model.eval()
 
@@ -110,8 +117,12 @@ def evaluate_lsm(lsm: LiquidStateMachine, splits: Splits, readout: Readout) -> d
     f_te = reservoir_features(lsm, x_te)
     energy = lsm.energy.report(lsm, x_te.shape[1])
     model = train_readout(f_tr, y_tr, n_classes, readout)
-    return {"test_accuracy": accuracy(model, f_te, y_te), "train_accuracy": accuracy(model, f_tr, y_tr),
-            "firing_rate": float(f_te.mean() / x_te.shape[0]), "energy_per_inference_pj": energy}
+    return {
+        "test_accuracy": accuracy(model, f_te, y_te),
+        "train_accuracy": accuracy(model, f_tr, y_tr),
+        "firing_rate": float(f_te.mean() / x_te.shape[0]),
+        "energy_per_inference_pj": energy,
+    }
 
 
 def run_classification(recipe: LSMRecipe, splits: Optional[Splits] = None) -> dict[str, Any]:
@@ -122,8 +133,14 @@ def run_classification(recipe: LSMRecipe, splits: Optional[Splits] = None) -> di
     lsm = build_lsm(recipe, x_tr.shape[2])
     result = evaluate_lsm(lsm, splits, recipe.readout)
     return {
-        "name": recipe.name, "hardware": lsm.cfg.hardware or "software", **result,
-        "n_train": int(x_tr.shape[1]), "n_test": int(x_te.shape[1]), "timesteps": int(x_tr.shape[0]),
-        "n_inputs": int(x_tr.shape[2]), "lsm": asdict(lsm.cfg), "readout": asdict(recipe.readout),
+        "name": recipe.name,
+        "hardware": lsm.cfg.hardware or "software",
+        **result,
+        "n_train": int(x_tr.shape[1]),
+        "n_test": int(x_te.shape[1]),
+        "timesteps": int(x_tr.shape[0]),
+        "n_inputs": int(x_tr.shape[2]),
+        "lsm": asdict(lsm.cfg),
+        "readout": asdict(recipe.readout),
         "seconds": time.perf_counter() - start,
     }

@@ -17,6 +17,7 @@ each of the 16 columns a channel that spikes with probability proportional to in
 class, so the projections must align classes, not instances. Batches hold one pair per seen
 class, which avoids false negatives in the contrastive loss.
 """
+
 from __future__ import annotations
 
 import time
@@ -99,7 +100,7 @@ class PairEncoder(nn.Module):
         self.proj_a, self.proj_b, self.split, self.temperature = proj_a, proj_b, split, temperature
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return clip_logits(self.proj_a(x[:, :self.split]), self.proj_b(x[:, self.split:]), self.temperature)
+        return clip_logits(self.proj_a(x[:, : self.split]), self.proj_b(x[:, self.split :]), self.temperature)
 
 
 def _class_batches(y: torch.Tensor, classes: list[int], gen: torch.Generator) -> torch.Tensor:
@@ -123,7 +124,10 @@ class ClassPairSampler(torch.utils.data.Sampler[tuple[int, int]]):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         for _ in range(self.steps):
-            i, j = _class_batches(self.y, self.classes, self.generator), _class_batches(self.y, self.classes, self.generator)
+            i, j = (
+                _class_batches(self.y, self.classes, self.generator),
+                _class_batches(self.y, self.classes, self.generator),
+            )
             yield from zip(i.tolist(), j.tolist())
 
     def __len__(self) -> int:
@@ -151,8 +155,14 @@ def _check_classes(y_a: torch.Tensor, y_b: torch.Tensor, classes: list[int]) -> 
         raise ConfigError(f"retrieval: classes {missing} have no samples (raise data limit)")
 
 
-def retrieval_accuracy(emb_a: torch.Tensor, y_a: torch.Tensor, emb_b: torch.Tensor, y_b: torch.Tensor,
-                       classes: list[int], mode: str = "prototype") -> float:
+def retrieval_accuracy(
+    emb_a: torch.Tensor,
+    y_a: torch.Tensor,
+    emb_b: torch.Tensor,
+    y_b: torch.Tensor,
+    classes: list[int],
+    mode: str = "prototype",
+) -> float:
     """Top-1 of matching each B embedding of ``classes`` with modality A (cosine similarity).
 
     ``prototype``: against the mean normalised A embedding of each class. ``sample``: against
@@ -178,19 +188,26 @@ def retrieval_accuracy(emb_a: torch.Tensor, y_a: torch.Tensor, emb_b: torch.Tens
 
 def _encoders(recipe: ZeroShotRecipe, n_img: int, n_scan: int) -> tuple[LiquidStateMachine, LiquidStateMachine]:
     hw = {"hardware": recipe.hardware}
-    return (LiquidStateMachine(LSMConfig(n_inputs=n_img, **{**recipe.image_lsm, **hw})),
-            LiquidStateMachine(LSMConfig(n_inputs=n_scan, **{**recipe.scan_lsm, **hw})))
+    return (
+        LiquidStateMachine(LSMConfig(n_inputs=n_img, **{**recipe.image_lsm, **hw})),
+        LiquidStateMachine(LSMConfig(n_inputs=n_scan, **{**recipe.scan_lsm, **hw})),
+    )
 
 
-def _fit_projections(recipe: ZeroShotRecipe, f_img: torch.Tensor, f_scan: torch.Tensor,
-                     y: torch.Tensor) -> tuple[PairEncoder, list[dict[str, float]]]:
+def _fit_projections(
+    recipe: ZeroShotRecipe, f_img: torch.Tensor, f_scan: torch.Tensor, y: torch.Tensor
+) -> tuple[PairEncoder, list[dict[str, float]]]:
     """Train the two projections on pairs of the seen classes with the shared loop."""
-    model = PairEncoder(Projection(f_img, recipe.proj_dim), Projection(f_scan, recipe.proj_dim),
-                        f_img.shape[1], recipe.temperature)
+    model = PairEncoder(
+        Projection(f_img, recipe.proj_dim), Projection(f_scan, recipe.proj_dim), f_img.shape[1], recipe.temperature
+    )
     gen = torch.Generator().manual_seed(recipe.seed)
     loader = torch.utils.data.DataLoader(
-        _Pairs(f_img, f_scan), batch_size=len(recipe.seen), collate_fn=_collate_pairs,
-        sampler=ClassPairSampler(y, recipe.seen, recipe.steps_per_epoch, gen))
+        _Pairs(f_img, f_scan),
+        batch_size=len(recipe.seen),
+        collate_fn=_collate_pairs,
+        sampler=ClassPairSampler(y, recipe.seen, recipe.steps_per_epoch, gen),
+    )
     history = fit(model, loader, pair_loss, OptimizerConfig(name="adam", lr=recipe.lr), recipe.epochs)
     return model, history
 
@@ -207,14 +224,24 @@ def run_zeroshot(recipe: ZeroShotRecipe) -> dict[str, Any]:
     with torch.no_grad():
         e_img = model.proj_a(reservoir_features(lsm_img, ib))
         e_scan = model.proj_b(reservoir_features(lsm_scan, sb))
-    scores = {mode: {"seen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.seen, mode),
-                     "unseen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.unseen, mode)}
-              for mode in ("sample", "prototype")}
+    scores = {
+        mode: {
+            "seen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.seen, mode),
+            "unseen": retrieval_accuracy(e_img, yb, e_scan, yb, recipe.unseen, mode),
+        }
+        for mode in ("sample", "prototype")
+    }
     main = scores[recipe.retrieval]
     return {
-        "name": recipe.name, "hardware": recipe.hardware or "software", "seen": recipe.seen, "unseen": recipe.unseen,
-        "retrieval": recipe.retrieval, "scan_to_image_top1_seen": main["seen"],
-        "scan_to_image_top1_unseen": main["unseen"], "by_retrieval": scores,
-        "chance_unseen": 1.0 / len(recipe.unseen), "final_loss": history[-1]["train_loss"],
+        "name": recipe.name,
+        "hardware": recipe.hardware or "software",
+        "seen": recipe.seen,
+        "unseen": recipe.unseen,
+        "retrieval": recipe.retrieval,
+        "scan_to_image_top1_seen": main["seen"],
+        "scan_to_image_top1_unseen": main["unseen"],
+        "by_retrieval": scores,
+        "chance_unseen": 1.0 / len(recipe.unseen),
+        "final_loss": history[-1]["train_loss"],
         "seconds": time.perf_counter() - start,
     }

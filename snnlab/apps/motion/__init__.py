@@ -6,6 +6,7 @@ voxels it is trained and read at, ``recipe`` the typed YAML recipe, ``train`` fi
 evaluates the layer, ``pruning`` measures accuracy against the
 number of synapses kept. ``snnlab motion train|prune CONFIG`` runs a recipe.
 """
+
 from snnlab.apps.motion.generator import MovieConfig, generate_dataset, generate_movie
 from snnlab.apps.motion.model import HDSNN, prune_kernel, shorten_kernel
 

@@ -14,6 +14,7 @@ A DVS pixel keeps a reference log-intensity ``r``; at step ``t`` it emits
 ``n = floor(|L_t - r| / threshold)`` events of polarity ``sign(L_t - r)`` (1 = ON, 0 = OFF)
 and moves ``r`` by ``n * threshold`` towards ``L_t``, so the residual accumulates.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -110,8 +111,8 @@ def saccade_walk(cfg: MovieConfig, rng: np.random.Generator) -> tuple[np.ndarray
     t = 0
     while t < cfg.n_steps:
         length = max(1, int(rng.poisson(cfg.mean_duration)))
-        directions[t:t + length] = rng.integers(cfg.n_directions)
-        speeds[t:t + length] = rng.integers(len(cfg.speeds))
+        directions[t : t + length] = rng.integers(cfg.n_directions)
+        speeds[t : t + length] = rng.integers(len(cfg.speeds))
         t += length
     theta = 2 * np.pi * directions / cfg.n_directions
     speed = np.asarray(cfg.speeds, np.float64)[speeds]

@@ -23,6 +23,7 @@ event (the past events then line up along the trajectory; see :mod:`snnlab.apps.
 and the polarity flip, ``max(B, B_swapped) = (B + B_swapped) / 2 + |B - B_swapped| / 2``, a
 rectified, motion-energy-like term.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,9 +66,18 @@ class HDSNN(nn.Module):
         device, dtype: of the parameters.
     """
 
-    def __init__(self, n_classes: int, kernel_t: int = 9, kernel_xy: int = 9, n_polarities: int = 2,
-                 cone: bool = False, polarity_invariant: bool = False, init_std: float = 0.01,
-                 device: torch.device | None = None, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self,
+        n_classes: int,
+        kernel_t: int = 9,
+        kernel_xy: int = 9,
+        n_polarities: int = 2,
+        cone: bool = False,
+        polarity_invariant: bool = False,
+        init_std: float = 0.01,
+        device: torch.device | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
         super().__init__()
         _check_sizes(n_classes, kernel_t, kernel_xy, n_polarities, init_std)
         self.n_classes, self.kernel_t, self.kernel_xy = n_classes, kernel_t, kernel_xy
@@ -129,7 +139,7 @@ class HDSNN(nn.Module):
         if not self.polarity_invariant:
             return flat @ kernel.flatten(1).T + self.bias
         both = flat @ torch.cat([kernel, kernel.flip(1)]).flatten(1).T  # (M, 2C): as given, swapped
-        return torch.maximum(both[:, : self.n_classes], both[:, self.n_classes:]) + self.bias
+        return torch.maximum(both[:, : self.n_classes], both[:, self.n_classes :]) + self.bias
 
     def loss(self, windows: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Mean binary cross-entropy of the logits at chosen voxels vs the one-hot class of their step.
@@ -145,7 +155,9 @@ class HDSNN(nn.Module):
         if labels.shape != logits.shape[:1]:
             raise ShapeError(f"labels must be (voxels,) = ({logits.shape[0]},), got {tuple(labels.shape)}")
         if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= self.n_classes):
-            raise ShapeError(f"labels must lie in [0, {self.n_classes}), got [{int(labels.min())}, {int(labels.max())}]")
+            raise ShapeError(
+                f"labels must lie in [0, {self.n_classes}), got [{int(labels.min())}, {int(labels.max())}]"
+            )
         target = F.one_hot(labels.long(), self.n_classes).to(logits.dtype)
         return F.binary_cross_entropy_with_logits(logits, target)
 
@@ -158,8 +170,13 @@ class HDSNN(nn.Module):
             ConfigError: naming the synapse and the valid range of the bad field.
         """
         half = self.kernel_xy // 2
-        limits = {"c": (0, self.n_classes), "p": (0, self.n_polarities), "delay": (0, self.kernel_t),
-                  "dy": (-half, half + 1), "dx": (-half, half + 1)}
+        limits = {
+            "c": (0, self.n_classes),
+            "p": (0, self.n_polarities),
+            "delay": (0, self.kernel_t),
+            "dy": (-half, half + 1),
+            "dx": (-half, half + 1),
+        }
         with torch.no_grad():
             self.weight.zero_()
             for i, syn in enumerate(synapses):
@@ -184,8 +201,10 @@ def check_voxels(voxels: torch.Tensor, n_polarities: int, kernel_t: int) -> None
     if voxels.shape[1] != n_polarities:
         raise ShapeError(f"voxels have {voxels.shape[1]} polarities (dim 1); the layer expects {n_polarities}")
     if voxels.shape[2] < kernel_t:
-        raise ShapeError(f"sequence of {voxels.shape[2]} steps is shorter than the kernel's "
-                         f"{kernel_t} delays; need time >= {kernel_t}")
+        raise ShapeError(
+            f"sequence of {voxels.shape[2]} steps is shorter than the kernel's "
+            f"{kernel_t} delays; need time >= {kernel_t}"
+        )
 
 
 def _check_sizes(n_classes: int, kernel_t: int, kernel_xy: int, n_polarities: int, init_std: float) -> None:

@@ -7,6 +7,7 @@ on one plot against the number of synapses kept (log axis). The half-saturation 
 number of synapses at which accuracy crosses halfway between chance and the full kernel's
 accuracy (log-linear interpolation between measured points).
 """
+
 from __future__ import annotations
 
 import copy
@@ -18,10 +19,10 @@ from typing import Any
 
 import torch
 
+from snnlab.analysis.plots import save_figure
 from snnlab.apps.motion.model import HDSNN, prune_kernel, shorten_kernel
 from snnlab.apps.motion.recipe import MotionRecipe
 from snnlab.apps.motion.train import Log, evaluate, load_model, make_split, run_train, write_config, write_json
-from snnlab.analysis.plots import save_figure
 
 
 def _with_kernel(model: HDSNN, kernel: torch.Tensor) -> HDSNN:
@@ -32,8 +33,9 @@ def _with_kernel(model: HDSNN, kernel: torch.Tensor) -> HDSNN:
     return pruned
 
 
-def pruning_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, fractions: Sequence[float],
-                  recipe: MotionRecipe) -> list[dict[str, float]]:
+def pruning_curve(
+    model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, fractions: Sequence[float], recipe: MotionRecipe
+) -> list[dict[str, float]]:
     """Accuracy after keeping each fraction of the largest-|w| synapses.
 
     Returns:
@@ -44,13 +46,15 @@ def pruning_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, frac
     kernel = model.kernel().detach()
     for fraction in fractions:
         pruned = _with_kernel(model, prune_kernel(kernel, fraction))
-        rows.append({"fraction": float(fraction), "n_synapses": pruned.n_synapses(),
-                     **evaluate(pruned, voxels, labels, recipe)})
+        rows.append(
+            {"fraction": float(fraction), "n_synapses": pruned.n_synapses(), **evaluate(pruned, voxels, labels, recipe)}
+        )
     return rows
 
 
-def shortening_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor,
-                     recipe: MotionRecipe) -> list[dict[str, float]]:
+def shortening_curve(
+    model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, recipe: MotionRecipe
+) -> list[dict[str, float]]:
     """Accuracy when only delays ``d < n`` are kept, for n = K_T, ..., 1.
 
     Returns:
@@ -62,8 +66,14 @@ def shortening_curve(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor,
     rows = []
     for n_delays in range(model.kernel_t, 0, -1):
         short = _with_kernel(model, shorten_kernel(kernel, n_delays))
-        rows.append({"n_delays": n_delays, "fraction": short.n_synapses() / total,
-                     "n_synapses": short.n_synapses(), **evaluate(short, voxels, labels, recipe)})
+        rows.append(
+            {
+                "n_delays": n_delays,
+                "fraction": short.n_synapses() / total,
+                "n_synapses": short.n_synapses(),
+                **evaluate(short, voxels, labels, recipe),
+            }
+        )
     return rows
 
 
@@ -88,8 +98,9 @@ def half_saturation(rows: Sequence[dict[str, float]], chance: float) -> float | 
     return None
 
 
-def plot_curves(pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str, float]] | None,
-                chance: float, path: Path) -> Path:
+def plot_curves(
+    pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str, float]] | None, chance: float, path: Path
+) -> Path:
     """Accuracy against synapses kept (log x): pruning, shortening and chance; PNG at ``path``."""
     import matplotlib
 
@@ -97,7 +108,10 @@ def plot_curves(pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 4.3))
-    for rows, label, style in ((pruned, "pruning (largest |w| kept)", "o-"), (shortened, "shortening (short delays)", "s--")):
+    for rows, label, style in (
+        (pruned, "pruning (largest |w| kept)", "o-"),
+        (shortened, "shortening (short delays)", "s--"),
+    ):
         if rows:
             ordered = sorted(rows, key=lambda r: r["n_synapses"])
             ax.plot([r["n_synapses"] for r in ordered], [100 * r["accuracy"] for r in ordered], style, label=label)
@@ -107,7 +121,9 @@ def plot_curves(pruned: Sequence[dict[str, float]], shortened: Sequence[dict[str
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(0, 100)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, fontsize=8, frameon=False)  # below: no data hidden
+    ax.legend(
+        loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, fontsize=8, frameon=False
+    )  # below: no data hidden
     return save_figure(fig, path, dpi=120)
 
 
@@ -131,12 +147,19 @@ def run_prune(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, An
     chance = 1.0 / recipe.movie.n_classes
     pruned = pruning_curve(model, voxels, labels, recipe.prune.fractions, recipe)
     shortened = shortening_curve(model, voxels, labels, recipe) if recipe.prune.shortening else None
-    result = {"name": recipe.name, "chance": chance, "n_synapses_full": model.n_synapses(),
-              "pruning": pruned, "shortening": shortened,
-              "half_saturation_synapses": {"pruning": half_saturation(pruned, chance),
-                                           "shortening": half_saturation(shortened, chance) if shortened else None},
-              "plot": str(plot_curves(pruned, shortened, chance, out / "plots" / "pruning.png")),
-              "seconds": time.time() - start}
+    result = {
+        "name": recipe.name,
+        "chance": chance,
+        "n_synapses_full": model.n_synapses(),
+        "pruning": pruned,
+        "shortening": shortened,
+        "half_saturation_synapses": {
+            "pruning": half_saturation(pruned, chance),
+            "shortening": half_saturation(shortened, chance) if shortened else None,
+        },
+        "plot": str(plot_curves(pruned, shortened, chance, out / "plots" / "pruning.png")),
+        "seconds": time.time() - start,
+    }
     write_json(out / "prune_results.json", result)
     write_config(out, recipe)
     return result

@@ -5,6 +5,7 @@ A recipe (``experiments/motion_hd.yaml``) has the sections ``movie`` (see
 Unknown keys, wrong types and out-of-range values raise :class:`snnlab.errors.ConfigError`
 naming the field and what is valid.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from snnlab.config import load_typed_recipe, typed_recipe
-from snnlab.errors import ConfigError
 from snnlab.apps.motion.generator import MovieConfig, check_movie_config
 from snnlab.apps.motion.samples import GATES
+from snnlab.config import load_typed_recipe, typed_recipe
+from snnlab.errors import ConfigError
 
 
 @dataclass
@@ -95,16 +96,25 @@ class MotionRecipe:
 def _check_ranges(recipe: MotionRecipe) -> None:
     """Value ranges the types alone do not express."""
     check_movie_config(recipe.movie)
-    positive = {"data.n_train": recipe.data.n_train, "data.n_test": recipe.data.n_test,
-                "train.epochs": recipe.train.epochs, "train.batch": recipe.train.batch,
-                "train.lr": recipe.train.lr, "model.kernel_t": recipe.model.kernel_t,
-                "train.samples_per_movie": recipe.train.samples_per_movie}
+    positive = {
+        "data.n_train": recipe.data.n_train,
+        "data.n_test": recipe.data.n_test,
+        "train.epochs": recipe.train.epochs,
+        "train.batch": recipe.train.batch,
+        "train.lr": recipe.train.lr,
+        "model.kernel_t": recipe.model.kernel_t,
+        "train.samples_per_movie": recipe.train.samples_per_movie,
+    }
     for name, value in positive.items():
         if not value > 0:
             raise ConfigError(f"{name} must be > 0, got {value!r}")
     if recipe.data.n_valid < 0:
         raise ConfigError(f"data.n_valid must be >= 0, got {recipe.data.n_valid!r}")
-    seeds = {"seed_train": recipe.data.seed_train, "seed_valid": recipe.data.seed_valid, "seed_test": recipe.data.seed_test}
+    seeds = {
+        "seed_train": recipe.data.seed_train,
+        "seed_valid": recipe.data.seed_valid,
+        "seed_test": recipe.data.seed_test,
+    }
     if len(set(seeds.values())) < 3:
         raise ConfigError(f"data seeds must differ so that no split repeats another's movies, got {seeds}")
     if recipe.model.speed_prior < 0:
@@ -112,8 +122,10 @@ def _check_ranges(recipe: MotionRecipe) -> None:
     if recipe.model.kernel_xy < 1 or recipe.model.kernel_xy % 2 == 0:
         raise ConfigError(f"model.kernel_xy must be an odd integer >= 1, got {recipe.model.kernel_xy!r}")
     if recipe.model.kernel_t > recipe.movie.n_steps:
-        raise ConfigError(f"model.kernel_t={recipe.model.kernel_t} exceeds movie.n_steps={recipe.movie.n_steps}; "
-                          "movies must be at least as long as the kernel")
+        raise ConfigError(
+            f"model.kernel_t={recipe.model.kernel_t} exceeds movie.n_steps={recipe.movie.n_steps}; "
+            "movies must be at least as long as the kernel"
+        )
     if recipe.model.gate not in GATES:
         raise ConfigError(f"model.gate must be one of {list(GATES)}, got {recipe.model.gate!r}")
     if recipe.train.lr_schedule not in ("cosine", "constant"):

@@ -13,6 +13,7 @@ Two facts of the task shape the training set:
   ``settle`` steps into a segment are therefore left out of training (label noise) and are
   reported separately at evaluation.
 """
+
 from __future__ import annotations
 
 import torch
@@ -59,8 +60,9 @@ def gate_mask(voxels: torch.Tensor, gate: str) -> torch.Tensor:
     return voxels.amax(dim=1) > 0
 
 
-def sample_voxels(voxels: torch.Tensor, labels: torch.Tensor, gate: str, settle: int, per_movie: int,
-                  generator: torch.Generator) -> torch.Tensor:
+def sample_voxels(
+    voxels: torch.Tensor, labels: torch.Tensor, gate: str, settle: int, per_movie: int, generator: torch.Generator
+) -> torch.Tensor:
     """Random training voxels: gated, at least ``settle`` steps into their motion segment.
 
     Args:

@@ -13,6 +13,7 @@ is averaged over the positions with an event (``gate='events'``; all positions f
 argmax. ``accuracy`` is over every (movie, step) after ``warmup`` steps, ``settled_accuracy``
 over those at least ``settle`` steps into their segment; chance is ``1 / n_classes``.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,14 @@ def build_model(recipe: MotionRecipe) -> HDSNN:
     (log-odds ``log(p / (1 - p))``; the uniform prior gives the layer's own default)."""
     torch.manual_seed(recipe.train.seed)
     m = recipe.model
-    model = HDSNN(recipe.movie.n_classes, m.kernel_t, m.kernel_xy, cone=m.cone,
-                  polarity_invariant=m.polarity_invariant, init_std=m.init_std)
+    model = HDSNN(
+        recipe.movie.n_classes,
+        m.kernel_t,
+        m.kernel_xy,
+        cone=m.cone,
+        polarity_invariant=m.polarity_invariant,
+        init_std=m.init_std,
+    )
     if m.speed_prior and recipe.movie.label == "velocity":
         p = class_prior(recipe)
         with torch.no_grad():
@@ -75,8 +82,11 @@ def make_split(recipe: MotionRecipe, split: str) -> tuple[torch.Tensor, torch.Te
         ConfigError: an unknown split, or ``valid`` when the recipe has no validation movies.
     """
     data = recipe.data
-    sizes = {"train": (data.n_train, data.seed_train), "valid": (data.n_valid, data.seed_valid),
-             "test": (data.n_test, data.seed_test)}
+    sizes = {
+        "train": (data.n_train, data.seed_train),
+        "valid": (data.n_valid, data.seed_valid),
+        "test": (data.n_test, data.seed_test),
+    }
     if split not in sizes:
         raise ConfigError(f"split must be one of {SPLITS}, got {split!r}")
     n, seed = sizes[split]
@@ -93,8 +103,9 @@ class VoxelBatches:
     into their motion segment, ``per_movie`` per movie) from ``generator``.
     """
 
-    def __init__(self, gate: str, settle: int, per_movie: int, kernel_t: int, kernel_xy: int,
-                 generator: torch.Generator) -> None:
+    def __init__(
+        self, gate: str, settle: int, per_movie: int, kernel_t: int, kernel_xy: int, generator: torch.Generator
+    ) -> None:
         self.gate, self.settle, self.per_movie = gate, settle, per_movie
         self.kernel_t, self.kernel_xy, self.generator = kernel_t, kernel_xy, generator
 
@@ -133,8 +144,15 @@ class MotionLoss:
         return loss, logits
 
 
-def train_model(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, cfg: TrainSection, gate: str = "events",
-                settle: int = 0, log: Log | None = None) -> list[float]:
+def train_model(
+    model: HDSNN,
+    voxels: torch.Tensor,
+    labels: torch.Tensor,
+    cfg: TrainSection,
+    gate: str = "events",
+    settle: int = 0,
+    log: Log | None = None,
+) -> list[float]:
     """Fit ``model`` with Adam on sampled voxels (the shared loop); returns each epoch's mean loss.
 
     Each mini-batch of ``cfg.batch`` movies draws ``cfg.samples_per_movie`` voxels per movie
@@ -157,12 +175,20 @@ def train_model(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, cfg: T
         raise ShapeError(f"{voxels.shape[0]} movies of voxels but {labels.shape[0]} of labels")
     generator = torch.Generator().manual_seed(cfg.seed)
     loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(voxels, labels), batch_size=cfg.batch,
+        torch.utils.data.TensorDataset(voxels, labels),
+        batch_size=cfg.batch,
         sampler=PermutationSampler(voxels.shape[0], generator),
-        collate_fn=VoxelBatches(gate, settle, cfg.samples_per_movie, model.kernel_t, model.kernel_xy, generator))
+        collate_fn=VoxelBatches(gate, settle, cfg.samples_per_movie, model.kernel_t, model.kernel_xy, generator),
+    )
     schedule = SchedulerConfig(name="cosine" if cfg.lr_schedule == "cosine" else "none", interval="batch")
-    history = fit(WindowLogits(model), loader, MotionLoss(model, cfg.l1),
-                  OptimizerConfig(name="adam", lr=cfg.lr, scheduler=schedule), cfg.epochs, log)
+    history = fit(
+        WindowLogits(model),
+        loader,
+        MotionLoss(model, cfg.l1),
+        OptimizerConfig(name="adam", lr=cfg.lr, scheduler=schedule),
+        cfg.epochs,
+        log,
+    )
     return [row["train_loss"] for row in history]
 
 
@@ -175,7 +201,7 @@ def predict(model: HDSNN, voxels: torch.Tensor, gate: str = "events", batch: int
     """
     out = []
     for start in range(0, voxels.shape[0], batch):
-        movies = voxels[start:start + batch].float()
+        movies = voxels[start : start + batch].float()
         gated = gate_mask(movies, gate)[:, None].float()  # (B, 1, T, H, W)
         evidence = (model.evidence(movies) * gated).sum(dim=(-2, -1)) / gated.sum(dim=(-2, -1)).clamp(min=1.0)
         prob = torch.sigmoid(evidence + model.bias[:, None])  # (B, C, T)
@@ -197,8 +223,10 @@ def evaluate(model: HDSNN, voxels: torch.Tensor, labels: torch.Tensor, recipe: M
     """Accuracy on a split: ``accuracy`` over every step after the warmup, ``settled_accuracy``
     over those at least ``recipe.settle`` steps into their segment."""
     prediction = predict(model, voxels, recipe.model.gate)
-    return {"accuracy": accuracy(prediction, labels, recipe.warmup),
-            "settled_accuracy": accuracy(prediction, labels, recipe.warmup, recipe.settle)}
+    return {
+        "accuracy": accuracy(prediction, labels, recipe.warmup),
+        "settled_accuracy": accuracy(prediction, labels, recipe.warmup, recipe.settle),
+    }
 
 
 def save_model(model: HDSNN, recipe: MotionRecipe, path: Path) -> None:
@@ -233,19 +261,23 @@ def load_model(recipe: MotionRecipe, path: Path) -> HDSNN:
     mine = asdict(recipe)
     for section in ("movie", "model"):
         if saved.get(section) != mine[section]:
-            raise CheckpointError(f"{path}: trained with a different '{section}' section; "
-                                  "train again (snnlab motion train) or use another --out")
+            raise CheckpointError(
+                f"{path}: trained with a different '{section}' section; "
+                "train again (snnlab motion train) or use another --out"
+            )
     model = build_model(recipe)
     try:
         model.load_state_dict(state["state_dict"])
     except (RuntimeError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{path}: the weights do not fit this recipe's model ({' '.join(str(err).split())[:160]})"
-                              ) from None
+        raise CheckpointError(
+            f"{path}: the weights do not fit this recipe's model ({' '.join(str(err).split())[:160]})"
+        ) from None
     return model
 
 
-def _split_metrics(model: HDSNN, split: str, voxels: torch.Tensor, labels: torch.Tensor,
-                   recipe: MotionRecipe) -> dict[str, float]:
+def _split_metrics(
+    model: HDSNN, split: str, voxels: torch.Tensor, labels: torch.Tensor, recipe: MotionRecipe
+) -> dict[str, float]:
     """``<split>_accuracy`` and ``<split>_settled_accuracy`` of the model on one split."""
     result = evaluate(model, voxels, labels, recipe)
     return {f"{split}_accuracy": result["accuracy"], f"{split}_settled_accuracy": result["settled_accuracy"]}
@@ -260,8 +292,10 @@ def run_train(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, An
     start = time.time()
     train_x, train_y = make_split(recipe, "train")
     test_x, test_y = make_split(recipe, "test")
-    log(f"data: {len(train_x)} train / {recipe.data.n_valid} valid / {len(test_x)} test movies, "
-        f"voxel density {float(train_x.float().mean()):.3f} ({time.time() - start:.0f} s)")
+    log(
+        f"data: {len(train_x)} train / {recipe.data.n_valid} valid / {len(test_x)} test movies, "
+        f"voxel density {float(train_x.float().mean()):.3f} ({time.time() - start:.0f} s)"
+    )
     model = build_model(recipe)
     fit_start = time.time()
     history = train_model(model, train_x, train_y, recipe.train, recipe.model.gate, recipe.settle, log)
@@ -271,11 +305,19 @@ def run_train(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, An
     if recipe.data.n_valid:
         metrics.update(_split_metrics(model, "valid", *make_split(recipe, "valid"), recipe))
     metrics.update(_split_metrics(model, "test", test_x, test_y, recipe))
-    result = {"name": recipe.name, "n_classes": recipe.movie.n_classes, "chance": 1.0 / recipe.movie.n_classes,
-              **metrics, "loss_history": history, "n_synapses": model.n_synapses(), "warmup_steps": recipe.warmup,
-              "settle_steps": recipe.settle,
-              "test_settled_fraction": float(settled_steps(test_y, recipe.warmup, recipe.settle).float().mean()),
-              "fit_seconds": fit_seconds, "seconds": time.time() - start}
+    result = {
+        "name": recipe.name,
+        "n_classes": recipe.movie.n_classes,
+        "chance": 1.0 / recipe.movie.n_classes,
+        **metrics,
+        "loss_history": history,
+        "n_synapses": model.n_synapses(),
+        "warmup_steps": recipe.warmup,
+        "settle_steps": recipe.settle,
+        "test_settled_fraction": float(settled_steps(test_y, recipe.warmup, recipe.settle).float().mean()),
+        "fit_seconds": fit_seconds,
+        "seconds": time.time() - start,
+    }
     save_model(model, recipe, out / "model.pt")
     write_json(out / "train_results.json", result)
     write_config(out, recipe)

@@ -21,12 +21,21 @@ Scalar parameters travel as one tuple ``P`` in the input dtype (indices below) a
 one tuple ``F`` of ints; backward steps receive ``sg = surrogate'(u)`` from the caller, which
 binds the surrogate's own ``grad_fn``.
 """
+
 from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
 from snnlab.functional.equations import (
-    DECAY_INPUT, DECAY_STATE, IF_CHARGE, adapt, adaptive_threshold, charge, cuba_charge, cuba_current, reset,
+    DECAY_INPUT,
+    DECAY_STATE,
+    IF_CHARGE,
+    adapt,
+    adaptive_threshold,
+    charge,
+    cuba_charge,
+    cuba_current,
+    reset,
 )
 from snnlab.functional.neuron import KINDS
 
@@ -180,5 +189,15 @@ def family_of(kind: str) -> Family:
 
 
 # plain functions the kernels call from the step rules (each backend compiles them once)
-HELPERS = (charge, reset, adaptive_threshold, adapt, cuba_current, cuba_charge, charge_grads, leak_grad, fire,
-           reset_grads)
+HELPERS = (
+    charge,
+    reset,
+    adaptive_threshold,
+    adapt,
+    cuba_current,
+    cuba_charge,
+    charge_grads,
+    leak_grad,
+    fire,
+    reset_grads,
+)

@@ -6,6 +6,7 @@ A backend supplies a :class:`Launcher` that runs one forward and one backward ke
 dataclass into the scalar tuple of :mod:`snnlab.kernels.common.equations`, allocates outputs from
 :mod:`snnlab.kernels.pool` and wraps both passes in :class:`FusedNeuronFunction` for autograd.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -32,13 +33,35 @@ class Launcher(Protocol):
 
     def compute_dtype(self, dtype: torch.dtype) -> torch.dtype: ...
 
-    def forward(self, plan: "Plan", x: torch.Tensor, a0: torch.Tensor, b0: torch.Tensor, out: torch.Tensor,
-                v_seq: torch.Tensor, keep_a: torch.Tensor, keep_b: torch.Tensor, a_T: torch.Tensor,
-                b_T: torch.Tensor) -> None: ...
+    def forward(
+        self,
+        plan: Plan,
+        x: torch.Tensor,
+        a0: torch.Tensor,
+        b0: torch.Tensor,
+        out: torch.Tensor,
+        v_seq: torch.Tensor,
+        keep_a: torch.Tensor,
+        keep_b: torch.Tensor,
+        a_T: torch.Tensor,
+        b_T: torch.Tensor,
+    ) -> None: ...
 
-    def backward(self, plan: "Plan", flags: tuple, g_out: torch.Tensor, g_v: torch.Tensor, ga_T: torch.Tensor,
-                 gb_T: torch.Tensor, keep_a: torch.Tensor, keep_b: torch.Tensor, a0: torch.Tensor,
-                 g_x: torch.Tensor, ga0: torch.Tensor, gb0: torch.Tensor) -> float: ...
+    def backward(
+        self,
+        plan: Plan,
+        flags: tuple,
+        g_out: torch.Tensor,
+        g_v: torch.Tensor,
+        ga_T: torch.Tensor,
+        gb_T: torch.Tensor,
+        keep_a: torch.Tensor,
+        keep_b: torch.Tensor,
+        a0: torch.Tensor,
+        g_x: torch.Tensor,
+        ga0: torch.Tensor,
+        gb0: torch.Tensor,
+    ) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -137,8 +160,9 @@ class FusedNeuronFunction(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx: Any, plan: Plan, x: torch.Tensor, k: Optional[torch.Tensor], a0: torch.Tensor,
-                b0: torch.Tensor) -> tuple:
+    def forward(
+        ctx: Any, plan: Plan, x: torch.Tensor, k: Optional[torch.Tensor], a0: torch.Tensor, b0: torch.Tensor
+    ) -> tuple:
         out, a_T, b_T, v_seq, keep_a, keep_b = run_forward(plan, x, a0, b0)
         ctx.plan, ctx.shape = plan, tuple(x.shape)
         ctx.set_materialize_grads(False)
@@ -147,8 +171,13 @@ class FusedNeuronFunction(torch.autograd.Function):
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, g_out: Optional[torch.Tensor], g_aT: Optional[torch.Tensor],
-                 g_bT: Optional[torch.Tensor], g_v: Optional[torch.Tensor]) -> tuple:
+    def backward(
+        ctx: Any,
+        g_out: Optional[torch.Tensor],
+        g_aT: Optional[torch.Tensor],
+        g_bT: Optional[torch.Tensor],
+        g_v: Optional[torch.Tensor],
+    ) -> tuple:
         plan: Plan = ctx.plan
         keep_a, keep_b, a0 = ctx.saved_tensors
         T, M = ctx.shape
@@ -159,11 +188,22 @@ class FusedNeuronFunction(torch.autograd.Function):
         flags[eq.NEED_K] = int(bool(ctx.needs_input_grad[2]) and KINDS.get(plan.kind).learnable_leak)
         g_v = g_v.to(a0.dtype).contiguous() if g_v is not None else _empty((1, 1), a0)
         g_x, ga0, gb0 = _empty((T, M), a0), _empty((M,), a0), _empty((M,), a0)
-        gk = plan.launcher.backward(plan, tuple(flags), g_out, g_v, zeros if g_aT is None else g_aT.contiguous(),
-                                    zeros if g_bT is None else g_bT.contiguous(), keep_a, keep_b, a0, g_x, ga0, gb0)
+        gk = plan.launcher.backward(
+            plan,
+            tuple(flags),
+            g_out,
+            g_v,
+            zeros if g_aT is None else g_aT.contiguous(),
+            zeros if g_bT is None else g_bT.contiguous(),
+            keep_a,
+            keep_b,
+            a0,
+            g_x,
+            ga0,
+            gb0,
+        )
         g_k = torch.tensor(gk, dtype=a0.dtype, device=a0.device) if flags[eq.NEED_K] else None
-        return (None, g_x, g_k, ga0 if ctx.needs_input_grad[3] else None,
-                gb0 if ctx.needs_input_grad[4] else None)
+        return (None, g_x, g_k, ga0 if ctx.needs_input_grad[3] else None, gb0 if ctx.needs_input_grad[4] else None)
 
 
 def _validate(kind: str, x: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Optional[Surrogate]) -> None:
@@ -182,8 +222,16 @@ def _validate(kind: str, x: torch.Tensor, state: tuple, p: NeuronParams, surroga
         raise ValueError(f"neuron.{kind}: surrogate must be a snnlab Surrogate, got {surrogate!r}")
 
 
-def run_neuron(launcher: Launcher, kind: str, x_seq: torch.Tensor, state: tuple, p: NeuronParams,
-               surrogate: Optional[Surrogate], k: Optional[torch.Tensor] = None, return_v: bool = False) -> tuple:
+def run_neuron(
+    launcher: Launcher,
+    kind: str,
+    x_seq: torch.Tensor,
+    state: tuple,
+    p: NeuronParams,
+    surrogate: Optional[Surrogate],
+    k: Optional[torch.Tensor] = None,
+    return_v: bool = False,
+) -> tuple:
     """The neuron op on a backend: ``(T, M)`` input -> ``(out (T, M), final state, v_seq or None)``.
 
     Inputs in a dtype the backend cannot run (e.g. bfloat16 on CPU) are computed in float32 and
@@ -199,8 +247,14 @@ def run_neuron(launcher: Launcher, kind: str, x_seq: torch.Tensor, state: tuple,
     k_value = float(kc.detach()) if kc is not None else (float(k) if (leak and k is not None) else None)
     tensors = (x, a0, b0) + ((kc,) if kc is not None else ())
     train = torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
-    plan = Plan(kind, eq.family_of(kind), pack_params(kind, p, k_value, dtype), pack_flags(kind, p, train, return_v),
-                surrogate, launcher)
+    plan = Plan(
+        kind,
+        eq.family_of(kind),
+        pack_params(kind, p, k_value, dtype),
+        pack_flags(kind, p, train, return_v),
+        surrogate,
+        launcher,
+    )
     if train:
         out, a_T, b_T, v_seq = FusedNeuronFunction.apply(plan, x, kc, a0, b0)
     else:
@@ -220,8 +274,14 @@ def register_neuron_kernels(launcher: Launcher, backend: str, check: Callable[[s
 
     def make(kind: str) -> Callable:
         @torch.compiler.disable
-        def kernel(x_seq: torch.Tensor, state: tuple, p: NeuronParams, surrogate: Optional[Surrogate],
-                   k: Optional[torch.Tensor] = None, return_v: bool = False) -> tuple:
+        def kernel(
+            x_seq: torch.Tensor,
+            state: tuple,
+            p: NeuronParams,
+            surrogate: Optional[Surrogate],
+            k: Optional[torch.Tensor] = None,
+            return_v: bool = False,
+        ) -> tuple:
             """(T, M) input -> (out (T, M), final state, v_seq (T, M) or None), fused."""
             check(kind, x_seq)
             return run_neuron(launcher, kind, x_seq, state, p, surrogate, k=k, return_v=return_v)

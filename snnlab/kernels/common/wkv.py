@@ -4,6 +4,7 @@ The one-exponential pair of the running-maximum scan (compiled by each backend: 
 ``cuda.jit(device=True)`` here), the compute dtype rule and the autograd Function that wraps a
 backend's launcher (``forward(w, u, k, v)`` and ``backward(w, u, k, v, gy)``).
 """
+
 from __future__ import annotations
 
 import math

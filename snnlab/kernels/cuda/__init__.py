@@ -3,6 +3,7 @@
 Runs on a real GPU, or on any machine under ``NUMBA_ENABLE_CUDASIM=1`` (the CUDA simulator;
 CI tests it that way).
 """
+
 from __future__ import annotations
 
 import os

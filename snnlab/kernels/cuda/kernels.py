@@ -10,6 +10,7 @@ switches) backward and kept in a dict; ``alpha`` and parameter values are argume
 The same kernels run on a GPU (arguments are CUDA tensors seen through
 ``__cuda_array_interface__``) and under ``NUMBA_ENABLE_CUDASIM=1`` (arguments are host arrays).
 """
+
 from __future__ import annotations
 
 import types
@@ -17,8 +18,8 @@ from typing import Callable
 
 from numba import cuda
 
-from snnlab.functional.surrogate import Surrogate, bind
 from snnlab.functional import equations as forward_eq
+from snnlab.functional.surrogate import Surrogate, bind
 from snnlab.kernels.common import equations as eq
 
 _HELPERS = tuple(fn.__name__ for fn in eq.HELPERS)
@@ -104,8 +105,9 @@ def _make_backward(step: Callable, gap: Callable, post: Callable, sg: Callable, 
             slope = sg(gap(ka, kb, P), alpha) if F[eq.SPIKING] else 0.0
             v_prev = zero
             if F[eq.NEED_K]:
-                v_prev = a0[j] if t == 0 else post(keep_a[t - 1, j], keep_b[t - 1, j] if F[eq.SAVE] >= 2 else zero,
-                                                   P, F)
+                v_prev = (
+                    a0[j] if t == 0 else post(keep_a[t - 1, j], keep_b[t - 1, j] if F[eq.SAVE] >= 2 else zero, P, F)
+                )
             g = ga + g_v[t, j] if F[eq.HAS_GV] else ga
             gx, ga, gb, gkp = step(g, gb, g_out[t, j], ka, kb, v_prev, slope, P, F)
             g_x[t, j] = gx

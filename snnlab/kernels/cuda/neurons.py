@@ -12,6 +12,7 @@ Same signature and semantics as the torch reference; fused forward and backward 
 dtypes: float32 and float64 natively, float16 natively (numba-cuda half arithmetic; every
 operation rounds to half as torch's half kernels do); bfloat16 is computed in float32.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,9 +24,9 @@ import torch
 from snnlab.errors import BackendError
 from snnlab.functional.surrogate import ATan
 from snnlab.kernels import cuda as backend
-from snnlab.kernels.cuda import kernels
 from snnlab.kernels.common import equations as eq
 from snnlab.kernels.common.fused import register_neuron_kernels
+from snnlab.kernels.cuda import kernels
 
 THREADS_PER_BLOCK = 128
 
@@ -46,7 +47,9 @@ def _launch(kernel: Callable, M: int, like: torch.Tensor, *args: Any) -> None:
     if like.is_cuda:
         from numba import cuda
 
-        config = kernel[math.ceil(M / tpb), tpb, cuda.external_stream(torch.cuda.current_stream(like.device).cuda_stream)]
+        config = kernel[
+            math.ceil(M / tpb), tpb, cuda.external_stream(torch.cuda.current_stream(like.device).cuda_stream)
+        ]
     config(*args)
 
 
@@ -65,8 +68,14 @@ class CudaLauncher:
             b_T.copy_(b0)
             return
         kernel = kernels.forward_kernel(plan.family, plan.F)
-        _launch(kernel, x.shape[1], x, *map(_array, (x, a0, b0)), plan.P,
-                *map(_array, (out, v_seq, keep_a, keep_b, a_T, b_T)))
+        _launch(
+            kernel,
+            x.shape[1],
+            x,
+            *map(_array, (x, a0, b0)),
+            plan.P,
+            *map(_array, (out, v_seq, keep_a, keep_b, a_T, b_T)),
+        )
 
     def backward(self, plan, flags, g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, g_x, ga0, gb0) -> float:
         g_out = g_out.contiguous()
@@ -79,8 +88,15 @@ class CudaLauncher:
         surrogate = type(plan.surrogate) if plan.surrogate else ATan  # LI never evaluates it
         kernel = kernels.backward_kernel(plan.family, surrogate, flags)
         alpha = np.float64(plan.surrogate.alpha if plan.surrogate else 1.0)
-        _launch(kernel, M, g_out, *map(_array, (g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0)), plan.P, alpha,
-                *map(_array, (g_x, ga0, gb0, gk)))
+        _launch(
+            kernel,
+            M,
+            g_out,
+            *map(_array, (g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0)),
+            plan.P,
+            alpha,
+            *map(_array, (g_x, ga0, gb0, gk)),
+        )
         return float(gk.sum())
 
 

@@ -10,6 +10,7 @@ adds up (no atomics, deterministic).
 Runs on CUDA tensors in place (``__cuda_array_interface__``) on torch's current stream, or under
 ``NUMBA_ENABLE_CUDASIM=1`` on the host arrays of CPU tensors (how the tests run it).
 """
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Availability is decided at import time; kernels register themselves with the registry when
 their modules are imported below.
 """
+
 from __future__ import annotations
 
 try:

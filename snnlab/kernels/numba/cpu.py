@@ -8,6 +8,7 @@ specialised on the switches that shape the loop (charge mode, reset mode, which 
 saved or returned), compiled once per dtype and cached on disk. Parameter values,
 ``detach_reset`` and the surrogate's ``alpha`` are arguments: changing them never recompiles.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -184,8 +185,19 @@ class CpuLauncher:
             b_T.copy_(b0)
             return
         kernel = forward_kernel(plan.family, plan.F)
-        kernel(_np(x), _np(a0), _np(b0), plan.P, _chunk(M), _np(out), _np(v_seq), _np(keep_a), _np(keep_b),
-               _np(a_T), _np(b_T))
+        kernel(
+            _np(x),
+            _np(a0),
+            _np(b0),
+            plan.P,
+            _chunk(M),
+            _np(out),
+            _np(v_seq),
+            _np(keep_a),
+            _np(keep_b),
+            _np(a_T),
+            _np(b_T),
+        )
 
     def backward(self, plan, flags, g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, g_x, ga0, gb0) -> float:
         T, M = g_x.shape
@@ -195,10 +207,24 @@ class CpuLauncher:
             gb0.copy_(gb_T)
             return 0.0
         g_out, g_mode = compact_grad(g_out)
-        flags = flags[:eq.G_MODE] + (g_mode,) + flags[eq.G_MODE + 1:]
+        flags = flags[: eq.G_MODE] + (g_mode,) + flags[eq.G_MODE + 1 :]
         # LI has no surrogate: its slope is never evaluated, so it shares the leaky ATan kernels
         kernel = backward_kernel(plan.family, type(plan.surrogate) if plan.surrogate else ATan, flags)
         alpha = float(plan.surrogate.alpha) if plan.surrogate else 1.0
-        kernel(_np(g_out), _np(g_v), _np(ga_T), _np(gb_T), _np(keep_a), _np(keep_b), _np(a0), plan.P, alpha,
-               _chunk(M), _np(g_x), _np(ga0), _np(gb0), gk)
+        kernel(
+            _np(g_out),
+            _np(g_v),
+            _np(ga_T),
+            _np(gb_T),
+            _np(keep_a),
+            _np(keep_b),
+            _np(a0),
+            plan.P,
+            alpha,
+            _chunk(M),
+            _np(g_x),
+            _np(ga0),
+            _np(gb0),
+            gk,
+        )
         return float(gk.sum())

@@ -21,6 +21,7 @@ buffers come from :mod:`snnlab.kernels.pool`, so a training step faults in no fr
 - grad x:   ``gx[b, i, t] = sum_{o, m, j} g * gypad[b, o, t + d]``
 - grad g:   ``gg[o, i, m, j] = sum_{b, u} gy[b, o, u] * xpad[b, i, K - 1 - d + u]``
 """
+
 from __future__ import annotations
 
 import math
@@ -62,14 +63,14 @@ def _to_lanes(x, out, lanes, left):  # pragma: no cover - compiled
         c = cr // n_r
         r = cr - c * n_r
         row = out[c, r]
-        row[:left * lanes] = 0
-        row[(left + n_t) * lanes:] = 0
+        row[: left * lanes] = 0
+        row[(left + n_t) * lanes :] = 0
         n_v = min(lanes, n_b - c * lanes)
         for t in range(n_t):
             at = (left + t) * lanes
             for v in range(n_v):
                 row[at + v] = x[c * lanes + v, r, t]
-            row[at + n_v:at + lanes] = 0
+            row[at + n_v : at + lanes] = 0
 
 
 def to_lanes(x: torch.Tensor, lanes: int, left: int, total: int) -> torch.Tensor:
@@ -100,13 +101,14 @@ def _add_singles(acc, src, rows, offs, ws, lanes):  # pragma: no cover - compile
         w4, w5, w6, w7 = ws[n + 4, 0], ws[n + 5, 0], ws[n + 6, 0], ws[n + 7, 0]
         o0, o1, o2, o3 = offs[n] * lanes, offs[n + 1] * lanes, offs[n + 2] * lanes, offs[n + 3] * lanes
         o4, o5, o6, o7 = offs[n + 4] * lanes, offs[n + 5] * lanes, offs[n + 6] * lanes, offs[n + 7] * lanes
-        s0, s1 = src[rows[n], o0:o0 + n_u], src[rows[n + 1], o1:o1 + n_u]
-        s2, s3 = src[rows[n + 2], o2:o2 + n_u], src[rows[n + 3], o3:o3 + n_u]
-        s4, s5 = src[rows[n + 4], o4:o4 + n_u], src[rows[n + 5], o5:o5 + n_u]
-        s6, s7 = src[rows[n + 6], o6:o6 + n_u], src[rows[n + 7], o7:o7 + n_u]
+        s0, s1 = src[rows[n], o0 : o0 + n_u], src[rows[n + 1], o1 : o1 + n_u]
+        s2, s3 = src[rows[n + 2], o2 : o2 + n_u], src[rows[n + 3], o3 : o3 + n_u]
+        s4, s5 = src[rows[n + 4], o4 : o4 + n_u], src[rows[n + 5], o5 : o5 + n_u]
+        s6, s7 = src[rows[n + 6], o6 : o6 + n_u], src[rows[n + 7], o7 : o7 + n_u]
         for u in range(n_u):
-            acc[u] += (w0 * s0[u] + w1 * s1[u] + w2 * s2[u] + w3 * s3[u]
-                       + w4 * s4[u] + w5 * s5[u] + w6 * s6[u] + w7 * s7[u])
+            acc[u] += (
+                w0 * s0[u] + w1 * s1[u] + w2 * s2[u] + w3 * s3[u] + w4 * s4[u] + w5 * s5[u] + w6 * s6[u] + w7 * s7[u]
+            )
 
 
 @njit(fastmath=True, cache=True)
@@ -116,11 +118,19 @@ def _add_pairs(acc, src, rows, offs, ws, lanes):  # pragma: no cover - compiled
     for n in range(0, rows.shape[0], 2):
         a0, a1, a2, a3 = ws[n, 0], ws[n, 1], ws[n, 2], ws[n, 3]
         b0, b1, b2, b3 = ws[n + 1, 0], ws[n + 1, 1], ws[n + 1, 2], ws[n + 1, 3]
-        a = src[rows[n], offs[n] * lanes:offs[n] * lanes + n_u + 3 * lanes]
-        b = src[rows[n + 1], offs[n + 1] * lanes:offs[n + 1] * lanes + n_u + 3 * lanes]
+        a = src[rows[n], offs[n] * lanes : offs[n] * lanes + n_u + 3 * lanes]
+        b = src[rows[n + 1], offs[n + 1] * lanes : offs[n + 1] * lanes + n_u + 3 * lanes]
         for u in range(n_u):
-            acc[u] += (a0 * a[u] + a1 * a[u + lanes] + a2 * a[u + 2 * lanes] + a3 * a[u + 3 * lanes]
-                       + b0 * b[u] + b1 * b[u + lanes] + b2 * b[u + 2 * lanes] + b3 * b[u + 3 * lanes])
+            acc[u] += (
+                a0 * a[u]
+                + a1 * a[u + lanes]
+                + a2 * a[u + 2 * lanes]
+                + a3 * a[u + 3 * lanes]
+                + b0 * b[u]
+                + b1 * b[u + lanes]
+                + b2 * b[u + 2 * lanes]
+                + b3 * b[u + 3 * lanes]
+            )
 
 
 @njit(fastmath=True, cache=True)
@@ -179,7 +189,7 @@ def gather_rows(src: torch.Tensor, items: tuple[np.ndarray, ...], batch: int, n_
 def _dots4(gr, xr, lo, lanes):  # pragma: no cover - compiled
     """``sum_u gr[u] * xr[V (lo + k) + u]`` for ``k = 0..3``, accumulated in the arrays' dtype."""
     n_u = gr.shape[0]
-    a = xr[lo * lanes:lo * lanes + n_u + 3 * lanes]
+    a = xr[lo * lanes : lo * lanes + n_u + 3 * lanes]
     t0 = t1 = t2 = t3 = gr.dtype.type(0)  # a float literal would accumulate float32 in float64
     for u in range(n_u):
         gv = gr[u]
@@ -231,7 +241,9 @@ def _grad_taps(gy, xpad, lo, n_q, n_out, lanes):  # pragma: no cover - compiled
     return gg
 
 
-def grad_taps(gyl: torch.Tensor, xpad: torch.Tensor, lo: torch.Tensor, n_s: int, n_out: int, lanes: int) -> torch.Tensor:
+def grad_taps(
+    gyl: torch.Tensor, xpad: torch.Tensor, lo: torch.Tensor, n_s: int, n_out: int, lanes: int
+) -> torch.Tensor:
     """``(O, I, M, S)`` gradient of taps stored in ascending offset: tap ``s`` at ``lo + s``."""
     gg = _grad_taps(gyl.numpy(), xpad.numpy(), lo.contiguous().numpy(), -(-n_s // 4), n_out, lanes)
     return torch.from_numpy(gg)[..., :n_s]

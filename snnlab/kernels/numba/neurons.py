@@ -6,12 +6,13 @@ Each kernel has the torch reference's signature and semantics
 (see :class:`snnlab.kernels.common.fused.FusedNeuronFunction`) on CPU tensors in place.
 float32 and float64 run natively; float16 and bfloat16 inputs are computed in float32.
 """
+
 from __future__ import annotations
 
 import torch
 
-from snnlab.kernels.numba.cpu import CpuLauncher
 from snnlab.kernels.common.fused import register_neuron_kernels
+from snnlab.kernels.numba.cpu import CpuLauncher
 
 LAUNCHER = CpuLauncher()
 

@@ -7,6 +7,7 @@ Taylor polynomial of ``e^r`` (relative error < 3e-16), and ``2^n`` built from th
 ``n + 1023`` (``n`` read out of the rounding constant ``1.5 * 2^52``). Arguments below
 ``-700`` give exactly 0 (no denormals).
 """
+
 from __future__ import annotations
 
 import numpy as np

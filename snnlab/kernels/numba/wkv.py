@@ -23,8 +23,8 @@ arrays) and sums ``dL/du`` and ``dL/dw``; for ``dL/dw`` it carries the decay-wei
 
 Every exponent taken is <= 0 (``m_t + k_t <= 0`` because ``q_s`` bounds every history term).
 """
-from __future__ import annotations
 
+from __future__ import annotations
 
 import numpy as np
 import torch
@@ -62,7 +62,7 @@ def wkv_forward(w, u, k, v, y):  # pragma: no cover - compiled
         aa, bb, pp = np.zeros(n), np.zeros(n), np.full(n, NEG)
         arg, dif, ex, rnd, bits = _scratch(n)
         for t in range(n_t):
-            kt, vt, yt = k[b, t, c0:c0 + n], v[b, t, c0:c0 + n], y[b, t, c0:c0 + n]
+            kt, vt, yt = k[b, t, c0 : c0 + n], v[b, t, c0 : c0 + n], y[b, t, c0 : c0 + n]
             for j in range(n):
                 dif[j] = pp[j] - (u[c0 + j] + kt[j])
                 arg[j] = -abs(dif[j])
@@ -88,7 +88,7 @@ def _forward_sweep(w, u, k, v, gy, b, c0, n, qs, ds, ys, es, gw, gu):  # pragma:
     a2, b2 = np.zeros(n), np.zeros(n)  # A', B' on the exponent pp
     arg, dif, ex, rnd, bits = _scratch(n)
     for t in range(k.shape[1]):
-        kt, vt, gt = k[b, t, c0:c0 + n], v[b, t, c0:c0 + n], gy[b, t, c0:c0 + n]
+        kt, vt, gt = k[b, t, c0 : c0 + n], v[b, t, c0 : c0 + n], gy[b, t, c0 : c0 + n]
         for j in range(n):
             bonus = u[c0 + j] + kt[j]
             dif[j] = pp[j] - bonus
@@ -122,7 +122,7 @@ def _reverse_sweep(w, k, v, gy, gk, gv, b, c0, n, qs, ds, ys, es):  # pragma: no
     arg, dif, ex, rnd, bits = _scratch(n)
     harg, hist = np.empty(n), np.empty(n)
     for t in range(k.shape[1] - 1, -1, -1):
-        kt, vt, gt = k[b, t, c0:c0 + n], v[b, t, c0:c0 + n], gy[b, t, c0:c0 + n]
+        kt, vt, gt = k[b, t, c0 : c0 + n], v[b, t, c0 : c0 + n], gy[b, t, c0 : c0 + n]
         for j in range(n):
             harg[j] = min(kt[j] + m[j], 0.0)  # <= 0 exactly; min() absorbs rounding
             decayed = w[c0 + j] + m[j]
@@ -131,7 +131,7 @@ def _reverse_sweep(w, k, v, gy, gk, gv, b, c0, n, qs, ds, ys, es):  # pragma: no
             m[j] = max(decayed, -qs[t, j])
         exp_nonpos(harg, hist, rnd, bits)
         exp_nonpos(arg, ex, rnd, bits)
-        gkt, gvt = gk[b, t, c0:c0 + n], gv[b, t, c0:c0 + n]
+        gkt, gvt = gk[b, t, c0 : c0 + n], gv[b, t, c0 : c0 + n]
         for j in range(n):
             d, yy, g = ds[t, j], ys[t, j], gt[j]
             direct = g * es[t, j] / d

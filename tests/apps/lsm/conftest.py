@@ -1,4 +1,5 @@
 """Fixtures of the LSM tests: separable event data."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Liquid-state machine: determinism, structure, weight statistics, read-noise law, dynamics, energy."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -6,9 +7,9 @@ import pytest
 import torch
 from scipy import stats
 
+from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
 from snnlab.errors import ConfigError, MappingError, ShapeError
 from snnlab.hw import rram
-from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
 
 
 def make(n_inputs=16, n_reservoir=40, **kw) -> LiquidStateMachine:
@@ -16,7 +17,7 @@ def make(n_inputs=16, n_reservoir=40, **kw) -> LiquidStateMachine:
 
 
 def off_diagonal_recurrent(lsm: LiquidStateMachine) -> np.ndarray:
-    w = lsm.weight[lsm.cfg.n_inputs:].numpy()
+    w = lsm.weight[lsm.cfg.n_inputs :].numpy()
     return w[~np.eye(w.shape[0], dtype=bool)]
 
 
@@ -45,8 +46,9 @@ def test_software_and_rram_weights_have_the_same_distribution():
 
 def test_device_overrides_change_weights_against_the_nominal_calibration():
     nominal = off_diagonal_recurrent(make(n_reservoir=100, hardware="rram_40nm")).std()
-    wide = off_diagonal_recurrent(make(n_reservoir=100, hardware="rram_40nm",
-                                       device_overrides={"g_std_us": 30.0})).std()
+    wide = off_diagonal_recurrent(
+        make(n_reservoir=100, hardware="rram_40nm", device_overrides={"g_std_us": 30.0})
+    ).std()
     assert wide / nominal == pytest.approx(2.0, rel=0.05)
 
 
@@ -55,10 +57,10 @@ def test_read_noise_current_law_matches_per_cell_noise():
     rows = torch.zeros(1, 24)
     rows[0, [0, 3, 5, 9, 17, 20]] = 1.0
     draws = torch.cat([lsm.currents(rows) for _ in range(4000)])  # (4000, 8)
-    s2 = lsm.row_scale ** 2 * (lsm.g_plus ** 2 + lsm.g_minus ** 2)
-    law = 0.1 * (rows ** 2 @ s2).sqrt()[0]
+    s2 = lsm.row_scale**2 * (lsm.g_plus**2 + lsm.g_minus**2)
+    law = 0.1 * (rows**2 @ s2).sqrt()[0]
     assert torch.allclose(draws.std(0), law, rtol=0.08)
-    assert torch.allclose(draws.mean(0), (rows @ lsm.weight)[0], atol=float(4 * law.max() / 4000 ** 0.5))
+    assert torch.allclose(draws.mean(0), (rows @ lsm.weight)[0], atol=float(4 * law.max() / 4000**0.5))
     # the same spread from a cell-by-cell simulation of the crossbar reads
     macro = lsm.macro
     gp, gm, x = lsm.g_plus.double().numpy(), lsm.g_minus.double().numpy(), rows.double().numpy()
@@ -84,7 +86,7 @@ def test_energy_report_by_hand():
     lsm(x)
     rep, m = lsm.energy.report(lsm, 1), lsm.macro
     g_on = float((lsm.g_plus + lsm.g_minus)[[0, 2]].sum())
-    assert rep["rram_cells_pj"] == pytest.approx(m.v_read ** 2 * g_on * 1e-6 * m.t_read_ns * 1e-9 * 1e12, rel=1e-6)
+    assert rep["rram_cells_pj"] == pytest.approx(m.v_read**2 * g_on * 1e-6 * m.t_read_ns * 1e-9 * 1e12, rel=1e-6)
     assert rep["rram_adcs_pj"] == pytest.approx(m.adc_pj_per_col * 6)
     assert rep["synaptic_ops"] == 6 and rep["neuron_updates_pj"] == pytest.approx(2 * 3 * 4.6)
     assert rep["digital_pj"] == pytest.approx(6 * (0.9 + 5.0) + 6 * 4.6)

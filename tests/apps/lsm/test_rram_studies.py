@@ -1,4 +1,5 @@
 """Device studies (sweeps, plots, energy) and the ``snnlab lsm`` command."""
+
 from __future__ import annotations
 
 import json
@@ -6,18 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from snnlab.cli import main
-from snnlab.apps.lsm.studies import plot_energy, plot_sweeps, run_study, study_markdown
 from snnlab.apps.lsm.recipe import recipe_from_dict
+from snnlab.apps.lsm.studies import plot_energy, plot_sweeps, run_study, study_markdown
+from snnlab.cli import main
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 TINY = ["--set", "data.limit=60", "--set", "lsm.n_reservoir=20", "--set", "readout.epochs=3"]
 
 
 def test_study_sweeps_and_plots(separable_splits, tmp_path):
-    recipe = recipe_from_dict({"lsm": {"n_reservoir": 30, "device_overrides": {"read_noise": 0.0}},
-                               "readout": {"lr": 1e-2, "epochs": 20, "batch": 20},
-                               "study": {"g_std_us": [0.01, 15.0], "read_noise": [], "stuck_at": [0.1]}})
+    recipe = recipe_from_dict(
+        {
+            "lsm": {"n_reservoir": 30, "device_overrides": {"read_noise": 0.0}},
+            "readout": {"lr": 1e-2, "epochs": 20, "batch": 20},
+            "study": {"g_std_us": [0.01, 15.0], "read_noise": [], "stuck_at": [0.1]},
+        }
+    )
     lines: list[str] = []
     study = run_study(recipe, separable_splits, log=lines.append)
     assert len(lines) == 4 and study["hardware"] == "rram_40nm"
@@ -32,8 +37,18 @@ def test_study_sweeps_and_plots(separable_splits, tmp_path):
 
 def test_cli_run_writes_results(tmp_path, capsys):
     out = tmp_path / "run"
-    rc = main(["lsm", "run", str(EXPERIMENTS / "lsm_digits.yaml"), *TINY, "--set", "lsm.hardware=rram_40nm",
-               "--out", str(out)])
+    rc = main(
+        [
+            "lsm",
+            "run",
+            str(EXPERIMENTS / "lsm_digits.yaml"),
+            *TINY,
+            "--set",
+            "lsm.hardware=rram_40nm",
+            "--out",
+            str(out),
+        ]
+    )
     assert rc == 0
     result = json.loads((out / "lsm_results.json").read_text())
     assert result["hardware"] == "rram_40nm" and result["n_test"] == 60 and result["lsm"]["n_reservoir"] == 20
@@ -41,11 +56,17 @@ def test_cli_run_writes_results(tmp_path, capsys):
     assert "test accuracy" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["--set", "readout.epochs=ten"], "lsm_digits.yaml: readout.epochs: expected int"),
-    (["--set", "lsm.n_neurons=3"], "valid: n_reservoir"),
-    (["--set", "lsm.n_reservoir=400", "--set", "lsm.hardware=rram_40nm", "--set", "data.limit=2"], "rows x 800 columns"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--set", "readout.epochs=ten"], "lsm_digits.yaml: readout.epochs: expected int"),
+        (["--set", "lsm.n_neurons=3"], "valid: n_reservoir"),
+        (
+            ["--set", "lsm.n_reservoir=400", "--set", "lsm.hardware=rram_40nm", "--set", "data.limit=2"],
+            "rows x 800 columns",
+        ),
+    ],
+)
 def test_cli_errors_are_one_line(argv, words, tmp_path, capsys):
     assert main(["lsm", "run", str(EXPERIMENTS / "lsm_digits.yaml"), *argv, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
@@ -54,9 +75,40 @@ def test_cli_errors_are_one_line(argv, words, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_cli_zeroshot_and_study_small(tmp_path):
-    assert main(["lsm", "zeroshot", str(EXPERIMENTS / "lsm_zeroshot_digits.yaml"), "--set", "epochs=2",
-                 "--set", "limit=300", "--out", str(tmp_path / "zs")]) == 0
+    assert (
+        main(
+            [
+                "lsm",
+                "zeroshot",
+                str(EXPERIMENTS / "lsm_zeroshot_digits.yaml"),
+                "--set",
+                "epochs=2",
+                "--set",
+                "limit=300",
+                "--out",
+                str(tmp_path / "zs"),
+            ]
+        )
+        == 0
+    )
     assert "scan_to_image_top1_unseen" in json.loads((tmp_path / "zs" / "lsm_results.json").read_text())
-    assert main(["lsm", "study", str(EXPERIMENTS / "lsm_digits.yaml"), *TINY, "--set", "study.g_std_us=[15]",
-                 "--set", "study.read_noise=[0.1]", "--set", "study.stuck_at=[0.1]", "--out", str(tmp_path / "st")]) == 0
+    assert (
+        main(
+            [
+                "lsm",
+                "study",
+                str(EXPERIMENTS / "lsm_digits.yaml"),
+                *TINY,
+                "--set",
+                "study.g_std_us=[15]",
+                "--set",
+                "study.read_noise=[0.1]",
+                "--set",
+                "study.stuck_at=[0.1]",
+                "--out",
+                str(tmp_path / "st"),
+            ]
+        )
+        == 0
+    )
     assert (tmp_path / "st" / "plots" / "robustness.png").is_file()

@@ -1,4 +1,5 @@
 """Readout training, recipes (keys, types, overrides, fit on the macro) and frame preparation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnlab.errors import ConfigError
-from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
 from snnlab.apps.lsm.recipe import LSMData, Readout, read_recipe, recipe_from_dict
+from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
 from snnlab.apps.lsm.tasks import accuracy, evaluate_lsm, prepare, train_readout
+from snnlab.errors import ConfigError
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 
@@ -41,13 +42,17 @@ def test_unknown_keys_list_the_valid_ones():
 def test_overrides_are_dotted_and_type_checked(tmp_path):
     path = tmp_path / "r.yaml"
     path.write_text("data: {name: digits}\nlsm: {n_reservoir: 50}\nreadout: {epochs: 5}\n")
-    raw = read_recipe(path, ["lsm.hardware=rram_40nm", "readout.epochs=20", "data.limit=200",
-                             "lsm.device_overrides.read_noise=0.1"])
+    raw = read_recipe(
+        path, ["lsm.hardware=rram_40nm", "readout.epochs=20", "data.limit=200", "lsm.device_overrides.read_noise=0.1"]
+    )
     recipe = recipe_from_dict(raw, path.name)
     assert recipe.name == "r" and recipe.readout.epochs == 20 and recipe.data.limit == 200
     assert recipe.lsm == {"n_reservoir": 50, "hardware": "rram_40nm", "device_overrides": {"read_noise": 0.1}}
-    for bad, words in (("readout.epochs=many", "readout.epochs: expected int"),
-                       ("lsm.threshold=high", "lsm.threshold: expected float"), ("noequals", "key=value")):
+    for bad, words in (
+        ("readout.epochs=many", "readout.epochs: expected int"),
+        ("lsm.threshold=high", "lsm.threshold: expected float"),
+        ("noequals", "key=value"),
+    ):
         with pytest.raises(ConfigError, match=words):
             recipe_from_dict(read_recipe(path, [bad]), path.name)
 

@@ -1,4 +1,5 @@
 """Zero-shot LSM-CLIP: contrastive loss, retrieval accuracy, recipe checks, the scan encoding."""
+
 from __future__ import annotations
 
 import math
@@ -7,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from snnlab.errors import ConfigError
 from snnlab.apps.lsm.recipe import zeroshot_from_dict
 from snnlab.apps.lsm.zeroshot import clip_loss, retrieval_accuracy, scan_events
+from snnlab.errors import ConfigError
 
 
 def test_clip_loss_by_hand():

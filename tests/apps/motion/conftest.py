@@ -1,4 +1,5 @@
 """Tiny motion recipes shared by the motion tests."""
+
 from __future__ import annotations
 
 import pytest

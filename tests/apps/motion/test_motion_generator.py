@@ -1,11 +1,10 @@
 """Synthetic DVS movies: determinism, event properties, motion direction recoverable from events."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from snnlab.data.events import EVENT_DTYPE, check_events
-from snnlab.errors import ConfigError
 from snnlab.apps.motion.generator import (
     MovieConfig,
     dense_movie,
@@ -16,6 +15,8 @@ from snnlab.apps.motion.generator import (
     random_texture,
     saccade_walk,
 )
+from snnlab.data.events import EVENT_DTYPE, check_events
+from snnlab.errors import ConfigError
 
 SMALL = MovieConfig(size=16, n_steps=40, n_directions=4, speeds=[0.5, 1.0], threshold=0.5)
 
@@ -95,8 +96,10 @@ def test_dense_movie_and_dataset_shapes():
     np.testing.assert_array_equal(x[1], dense_movie(generate_movie(SMALL, (5, 1))[0], SMALL))
 
 
-@pytest.mark.parametrize("field, value", [("sigma", 0.0), ("sigma", -1.0), ("threshold", 0.0),
-                                          ("speeds", []), ("label", "speed"), ("size", 1)])
+@pytest.mark.parametrize(
+    "field, value",
+    [("sigma", 0.0), ("sigma", -1.0), ("threshold", 0.0), ("speeds", []), ("label", "speed"), ("size", 1)],
+)
 def test_bad_movie_settings_raise_config_error_naming_the_field(field, value):
     cfg = MovieConfig(**{field: value})
     with pytest.raises(ConfigError, match=field):

@@ -1,12 +1,13 @@
 """HD-SNN layer: causality, delay and offset semantics, loss targets, options, pruning, bad input."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from snnlab.errors import ConfigError, ShapeError
 from snnlab.apps.motion.model import HDSNN, cone_mask, prune_kernel, shorten_kernel
 from snnlab.apps.motion.samples import past_windows
+from snnlab.errors import ConfigError, ShapeError
 
 
 def _voxels(batch: int = 2, steps: int = 12, side: int = 8, seed: int = 0) -> torch.Tensor:
@@ -105,9 +106,16 @@ def test_pruning_keeps_the_largest_weights_and_shortening_the_short_delays():
         shorten_kernel(kernel, 5)
 
 
-@pytest.mark.parametrize("synapse, field", [((0, 0, 5, 0, 0, 1.0), "delay"), ((0, 0, -1, 0, 0, 1.0), "delay"),
-                                            ((0, 2, 0, 0, 0, 1.0), "p"), ((0, 0, 0, 2, 0, 1.0), "dy"),
-                                            ((3, 0, 0, 0, 0, 1.0), "c")])
+@pytest.mark.parametrize(
+    "synapse, field",
+    [
+        ((0, 0, 5, 0, 0, 1.0), "delay"),
+        ((0, 0, -1, 0, 0, 1.0), "delay"),
+        ((0, 2, 0, 0, 0, 1.0), "p"),
+        ((0, 0, 0, 2, 0, 1.0), "dy"),
+        ((3, 0, 0, 0, 0, 1.0), "c"),
+    ],
+)
 def test_synapses_outside_the_kernel_are_rejected(synapse, field):
     layer = HDSNN(2, kernel_t=5, kernel_xy=3)
     with pytest.raises(ConfigError, match=rf"{field}=.*outside \["):

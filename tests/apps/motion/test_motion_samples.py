@@ -1,18 +1,21 @@
 """Training voxels: segment age, event gate, settled sampling and past windows."""
+
 from __future__ import annotations
 
 import pytest
 import torch
 
-from snnlab.errors import ConfigError, ShapeError
 from snnlab.apps.motion.samples import gate_mask, past_windows, sample_voxels, segment_age, settled_steps
+from snnlab.errors import ConfigError, ShapeError
 
 
 def test_segment_age_restarts_at_each_change():
     labels = torch.tensor([[2, 2, 2, 0, 0, 1], [1, 1, 1, 1, 1, 1]])
     assert segment_age(labels).tolist() == [[0, 1, 2, 0, 1, 0], [0, 1, 2, 3, 4, 5]]
-    assert settled_steps(labels, warmup=1, settle=2).tolist() == [[False, True, False, False, False],
-                                                                   [False, True, True, True, True]]
+    assert settled_steps(labels, warmup=1, settle=2).tolist() == [
+        [False, True, False, False, False],
+        [False, True, True, True, True],
+    ]
     with pytest.raises(ShapeError, match="movies, time"):
         segment_age(torch.zeros(6, dtype=torch.long))
     with pytest.raises(ShapeError, match="warmup"):

@@ -1,4 +1,5 @@
 """Training beats chance, the pruning study and its plot, recipe checks and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -7,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnlab.cli import main
-from snnlab.errors import CheckpointError, ConfigError, ShapeError
 from snnlab.apps.motion.pruning import half_saturation, run_prune
 from snnlab.apps.motion.recipe import load_recipe, recipe_from_dict
 from snnlab.apps.motion.train import accuracy, build_model, evaluate, load_model, make_split, run_train, train_model
+from snnlab.cli import main
+from snnlab.errors import CheckpointError, ConfigError, ShapeError
 
 from .conftest import TINY
 
@@ -84,8 +85,11 @@ def test_pruning_curve_is_monotone_ish_and_plot_is_written(trained):
 
 
 def test_half_saturation_interpolates_on_a_log_axis():
-    rows = [{"n_synapses": 1000, "accuracy": 0.9}, {"n_synapses": 100, "accuracy": 0.7},
-            {"n_synapses": 10, "accuracy": 0.1}]
+    rows = [
+        {"n_synapses": 1000, "accuracy": 0.9},
+        {"n_synapses": 100, "accuracy": 0.7},
+        {"n_synapses": 10, "accuracy": 0.1},
+    ]
     assert half_saturation(rows, chance=0.1) == pytest.approx(100 * 10 ** -(0.2 / 0.6))
     assert half_saturation(rows[:2], chance=0.1) is None
 
@@ -105,19 +109,22 @@ def test_accuracy_and_training_reject_mismatched_shapes(tiny_recipe):
         train_model(model, torch.zeros(3, 2, 40, 16, 16), torch.zeros(2, 40, dtype=torch.long), tiny_recipe.train)
 
 
-@pytest.mark.parametrize("change, message", [
-    (("movie", "sigma", 0.0), "movie.sigma must be > 0"),
-    (("model", "kernel_t", 50), "exceeds movie.n_steps"),
-    (("model", "kernel_xy", 4), "odd"),
-    (("prune", "fractions", [0.5, 1.5]), r"\(0, 1\]"),
-    (("train", "lr", -1.0), "lr"),
-    (("model", "delays", 3), "unknown key"),
-    (("model", "gate", "spikes"), "model.gate must be one of"),
-    (("train", "lr_schedule", "step"), "train.lr_schedule"),
-    (("train", "l1", -1e-3), "train.l1 must be >= 0"),
-    (("train", "settle", 40), "train.settle must lie in"),
-    (("train", "samples_per_movie", 0), "train.samples_per_movie must be > 0"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (("movie", "sigma", 0.0), "movie.sigma must be > 0"),
+        (("model", "kernel_t", 50), "exceeds movie.n_steps"),
+        (("model", "kernel_xy", 4), "odd"),
+        (("prune", "fractions", [0.5, 1.5]), r"\(0, 1\]"),
+        (("train", "lr", -1.0), "lr"),
+        (("model", "delays", 3), "unknown key"),
+        (("model", "gate", "spikes"), "model.gate must be one of"),
+        (("train", "lr_schedule", "step"), "train.lr_schedule"),
+        (("train", "l1", -1e-3), "train.l1 must be >= 0"),
+        (("train", "settle", 40), "train.settle must lie in"),
+        (("train", "samples_per_movie", 0), "train.samples_per_movie must be > 0"),
+    ],
+)
 def test_recipe_errors_name_the_field(tiny_raw, change, message):
     section, key, value = change
     tiny_raw[section][key] = value
@@ -134,8 +141,17 @@ def test_shipped_recipe_parses_with_overrides():
 
 def test_cli_train_then_prune_writes_the_run_folder(tmp_path, capsys):
     config = ROOT / "experiments" / "motion_hd.yaml"
-    tiny = ["movie.size=12", "movie.n_steps=20", "movie.n_directions=4", "data.n_train=4", "data.n_test=2",
-            "model.kernel_t=4", "model.kernel_xy=3", "train.epochs=1", "prune.fractions=[1.0,0.1]"]
+    tiny = [
+        "movie.size=12",
+        "movie.n_steps=20",
+        "movie.n_directions=4",
+        "data.n_train=4",
+        "data.n_test=2",
+        "model.kernel_t=4",
+        "model.kernel_xy=3",
+        "train.epochs=1",
+        "prune.fractions=[1.0,0.1]",
+    ]
     args = [a for item in tiny for a in ("--set", item)] + ["--out", str(tmp_path / "run")]
     assert main(["motion", "train", str(config), *args]) == 0
     assert main(["motion", "prune", str(config), *args]) == 0
@@ -144,12 +160,15 @@ def test_cli_train_then_prune_writes_the_run_folder(tmp_path, capsys):
     assert (tmp_path / "run" / "plots" / "pruning.png").is_file()
 
 
-@pytest.mark.parametrize("override, message", [
-    ("movie.sigma=-1", "movie.sigma must be > 0"),
-    ("model.kernel_t=0", "model.kernel_t must be > 0"),
-    ("movie.speeds=[]", "movie.speeds"),
-    ("train.epochs=two", "train.epochs: expected int"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("movie.sigma=-1", "movie.sigma must be > 0"),
+        ("model.kernel_t=0", "model.kernel_t must be > 0"),
+        ("movie.speeds=[]", "movie.speeds"),
+        ("train.epochs=two", "train.epochs: expected int"),
+    ],
+)
 def test_cli_bad_input_prints_one_line(capsys, override, message):
     config = ROOT / "experiments" / "motion_hd.yaml"
     assert main(["motion", "train", str(config), "--set", override]) == 2

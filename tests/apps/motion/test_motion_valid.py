@@ -1,4 +1,5 @@
 """Validation movies (selection never reads test) and the paper's slow-speed prior."""
+
 from __future__ import annotations
 
 import math
