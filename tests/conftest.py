@@ -57,3 +57,16 @@ def pytest_collection_modifyitems(config, items):
 
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Give every test the process's torch thread count back: a command that sets its own threads
+    (``train.threads`` of a diffusion recipe) must not change the arithmetic of later tests, whose
+    bit-identical resume checks compare against runs in fresh processes."""
+    import torch
+
+    threads = torch.get_num_threads()
+    yield
+    if torch.get_num_threads() != threads:
+        torch.set_num_threads(threads)
