@@ -106,7 +106,7 @@ def _relaunch_argv(args: argparse.Namespace) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     """Load the recipe, train (or relaunch under torchrun), print a one-line summary."""
-    from snnlab.config import load_config
+    from snnlab.train.config import load_config
 
     if args.nproc_per_node < 1:
         from snnlab.errors import ConfigError

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from snnlab.cli import main
-from snnlab.config import load_config
 from snnlab.train import Trainer, load_checkpoint
+from snnlab.train.config import load_config
 from snnlab.train.distributed import DistContext, EpochSampler
 
 from .conftest import write_recipe
