@@ -20,6 +20,8 @@ torch backend; readout a ``LIFNode`` with an unreachable threshold, its membrane
 ``v_seq`` as the official delays code does), norse ``LIF``/``LI`` (multi-step modules), snnTorch
 ``Leaky`` in a loop over steps.
 
+``snnlab-dense`` is snnlab with the spike-sparse Linear off (every GEMM dense), for the A/B.
+
 Method (as ``bench_neurons.py``): every framework runs in its own fresh subprocess, model made
 once, 2 warm-up steps, then ``--reps`` steps timed, median; the forward, backward and optimizer
 parts are timed too. Peak memory (RSS growth over one step) is measured in another fresh
@@ -166,15 +168,21 @@ def peer_model(peer: str, net: str) -> nn.Module:
     return nn.Sequential(*mods)
 
 
-def snnlab_model(net: str) -> nn.Module:
+def snnlab_model(net: str, sparse: bool = True) -> nn.Module:
+    """The recipe's model; ``sparse=False`` (framework ``snnlab-dense``): every SpikeLinear takes the dense GEMM."""
     from snnlab.models import create_model
+    from snnlab.nn import SpikeLinear
 
     n_in, tau, decay_input = NETS[net]
     common = dict(in_features=n_in, num_classes=CLASSES, hidden=[HIDDEN, HIDDEN], tau=tau, decay_input=decay_input)
     common |= dict(surrogate="atan", surrogate_alpha=5.0, detach_reset=True, batch_norm=True, dropout=0.4, bias=False)
     if net == "delay":
         return create_model("delay_snn", max_delay=MAX_DELAY, readout_tau=tau, **common)
-    return create_model("mlp_snn", readout="li", readout_tau=tau, **common)
+    model = create_model("mlp_snn", readout="li", readout_tau=tau, **common)
+    for m in model.modules():
+        if isinstance(m, SpikeLinear) and not sparse:
+            m.max_density = 0.0
+    return model
 
 
 def loss_of(net: str, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -216,7 +224,11 @@ def worker(framework: str, net: str, reps: int) -> dict:
     if reps == 0:
         _mmap_large_blocks()
     torch.manual_seed(0)
-    model = snnlab_model(net) if framework == "snnlab" else peer_model(framework, net)
+    model = (
+        snnlab_model(net, sparse=framework == "snnlab")
+        if framework.startswith("snnlab")
+        else peer_model(framework, net)
+    )
     model.train()
     opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-5)
     data = batches(net)
@@ -314,7 +326,7 @@ def _fmt(r: dict) -> str:
 def _ratios(rows: list[dict]) -> None:
     ok = [r for r in rows if "step_s" in r]
     ours = [r for r in ok if r["framework"] == "snnlab"]
-    peers = [r for r in ok if r["framework"] != "snnlab"]
+    peers = [r for r in ok if not r["framework"].startswith("snnlab")]
     if ours and peers:
         best = min(peers, key=lambda r: r["step_s"])
         ratio = best["step_s"] / ours[0]["step_s"]
