@@ -26,6 +26,7 @@ CASES = {
     "eval --checkpoint middle": (["eval", "RUN", "--checkpoint", "middle"], "snnlab eval", "'middle'", "best"),
     "eval --samples many": (["eval", "RUN", "--samples", "many"], "snnlab eval", "--samples", "'many'"),
     "export missing run": (["export"], "snnlab export", "required"),
+    "export --readout sum": (["export", "RUN", "--readout", "sum"], "snnlab export", "'sum'", "li", "lif"),
     "report --steps 1.5": (["report", "RUN", "--steps", "1.5"], "snnlab report", "--steps", "'1.5'"),
     "demo --epochs two": (["demo", "--epochs", "two"], "snnlab demo", "--epochs", "'two'"),
     "info extra argument": (["info", "extra"], "snnlab info", "unrecognized", "extra"),
