@@ -28,8 +28,8 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("target", help="a run folder (runs/<name>/ with model.nir) or a .nir file")
     parser.add_argument(
         "--input",
-        help=".npz with dense frames 'x' (T, B, ...) or events 't','x','y','p' "
-        "(t in seconds) and optional 'sample' ids",
+        help=".npz with dense frames 'x' (T, B, ...) (optional 'labels' (B,): a batch-first 'x' is then "
+        "refused) or events 't','x','y','p' (t in seconds) and optional 'sample' ids",
     )
     parser.add_argument("--steps", type=int, help="number of steps (default: T of the input)")
     parser.add_argument("--dt", type=float, help="seconds per step when the graph metadata has no dt")
@@ -78,7 +78,12 @@ def _inputs(sim: Any, data: dict[str, Any], steps: int | None) -> Any:
         return events_to_frames(_event_samples(data), tuple(shape), steps, dt=sim.dt)
     if "x" not in data:
         raise DataError(f"input file holds {sorted(data)}; expected 'x' (T, B, ...) or events t, x, y, p")
-    return np.asarray(data["x"], np.float64)
+    x = np.asarray(data["x"], np.float64)
+    if "labels" in data:  # one label per sample: they tell which dim holds the batch
+        from snnlab.models.layout import check_layout
+
+        check_layout(x.shape, int(np.asarray(data["labels"]).size), "the graph (input file 'x')")
+    return x
 
 
 def _event_samples(data: dict[str, Any]) -> list[dict[str, Any]]:
