@@ -32,9 +32,9 @@ DT = 1e-4  # the dt snnTorch's importer hard-codes; the others are told it
 
 def make_run(tmp_path: Path, **model: object) -> Path:
     """A run folder (config.yaml, best.pt) of a 10 -> 8 LIF -> 3 LI mlp_snn, weights scaled to fire."""
-    from snnlab.config import config_from_dict
     from snnlab.models import create_model
     from snnlab.train.checkpoint import atomic_save
+    from snnlab.train.config import config_from_dict
 
     cfg = {"name": "mlp_snn", "in_features": 10, "num_classes": 3, "hidden": [8], "dt": DT, **model}
     torch.manual_seed(0)
