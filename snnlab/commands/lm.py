@@ -66,9 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def _train(args: argparse.Namespace) -> int:
     from snnlab.commands.train import summary_line
-    from snnlab.config import load_config
     from snnlab.errors import ConfigError
     from snnlab.train import Trainer
+    from snnlab.train.config import load_config
 
     cfg = load_config(args.target, args.overrides)
     if cfg.train.loss != "lm":

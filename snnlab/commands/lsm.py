@@ -117,7 +117,7 @@ def _study(recipe: Any, out: Path) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Load the recipe with its overrides, run the action, write the run folder, print a summary."""
     from snnlab.apps.lsm.recipe import LSMRecipe, ZeroShotRecipe
-    from snnlab.config import load_typed_recipe
+    from snnlab.recipe import load_typed_recipe
 
     cls = ZeroShotRecipe if args.action == "zeroshot" else LSMRecipe
     recipe = load_typed_recipe(cls, args.config, args.overrides)

@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 import torch
 
-from snnlab.config import Config
+from snnlab.train.config import Config
 from snnlab.train.data import build_dataset, eval_loader
 from snnlab.train.distributed import DistContext
 from snnlab.train.loop import StepConfig, evaluate

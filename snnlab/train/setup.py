@@ -8,9 +8,9 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from snnlab.config import Config
 from snnlab.errors import ConfigError
 from snnlab.fmt import plural
+from snnlab.train.config import Config
 
 # schedules whose shape depends on the total length (their learning rate ends at the end of train.epochs)
 LENGTH_BOUND = ("cosine", "onecycle", "warmup_cosine")

@@ -1,4 +1,4 @@
-"""The trainer: builds data, model and optimisers from a :class:`snnlab.config.Config`, runs the
+"""The trainer: builds data, model and optimisers from a :class:`snnlab.train.config.Config`, runs the
 epochs, logs metrics and keeps resumable checkpoints.
 
 Model selection: every epoch is evaluated on the validation split when ``data.valid_split`` is
@@ -29,10 +29,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from snnlab.config import Config
 from snnlab.errors import CheckpointError, ConfigError, one_line
 from snnlab.train import checkpoint as ckpt
 from snnlab.train import runlock
+from snnlab.train.config import Config
 from snnlab.train.data import RunData, build_run_data
 from snnlab.train.distributed import DistContext, init_distributed, shutdown
 from snnlab.train.evaluation import selection_info, write_eval_json

@@ -30,8 +30,8 @@ from snnlab.apps.motion.generator import generate_dataset
 from snnlab.apps.motion.model import HDSNN
 from snnlab.apps.motion.recipe import MotionRecipe, TrainSection
 from snnlab.apps.motion.samples import gate_mask, past_windows, sample_voxels, settled_steps
-from snnlab.config import OptimizerConfig, SchedulerConfig
 from snnlab.errors import CheckpointError, ConfigError, ShapeError
+from snnlab.train.config import OptimizerConfig, SchedulerConfig
 from snnlab.train.fit import PermutationSampler, fit
 
 Log = Callable[[str], None]
