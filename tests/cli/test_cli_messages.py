@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 import torch
 import yaml
@@ -46,7 +45,7 @@ def test_train_says_data_sizes_parameters_backend_and_epochs(tmp_path, capsys):
 class _Bar:
     """Stands in for tqdm: records how the bar is set up and what it counts."""
 
-    made: list["_Bar"] = []
+    made: list[_Bar] = []
 
     def __init__(self, **kwargs):
         self.kwargs, self.count = kwargs, 0
@@ -70,9 +69,9 @@ def test_progress_bar_counts_whole_samples(monkeypatch):
     """No "8.00/1.30k": the bar counts samples as integers, its total is every sample of the epoch."""
     from snnlab.models import create_model
     from snnlab.train import loop
+    from snnlab.train.config import OptimizerConfig
     from snnlab.train.distributed import DistContext
     from snnlab.train.losses import OutputLoss
-    from snnlab.train.config import OptimizerConfig
     from snnlab.train.optim import OptimizerSet
 
     monkeypatch.setattr(loop, "tqdm", _Bar)
