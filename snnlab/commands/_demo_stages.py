@@ -121,8 +121,8 @@ def stage_sim_check(ctx: DemoContext) -> None:
     from snnlab.train.evaluation import first_batch
 
     graph = _graph(ctx)
-    x, _ = first_batch(_test_loader(ctx), SIM_SAMPLES)  # (T, B, ...)
-    np.savez_compressed(ctx.run_dir / "input.npz", x=x.numpy())  # `snnlab simulate RUN` replays it
+    x, y = first_batch(_test_loader(ctx), SIM_SAMPLES)  # (T, B, ...), (B,)
+    np.savez_compressed(ctx.run_dir / "input.npz", x=x.numpy(), labels=y.numpy())  # `snnlab simulate RUN` replays it
     dense, readout = _dense_float64(ctx, x)
     result, wall = _simulate(graph, x.double().numpy(), list(dense))
     check = {
