@@ -101,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
     from snnlab import ir
     from snnlab.commands._checks import output_file
     from snnlab.errors import ConfigError
+    from snnlab.results import descriptor_path
 
     output_file(args.out, "--out", "model.nir" if args.to == "nir" else "chip.json")
     if args.readout != "li" and args.to != "nir":
@@ -115,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         written = ir.save(graph, out)
     else:
         name = Path(args.to).stem
-        out = Path(args.out) if args.out else folder / "hw" / f"{name}.json"
+        out = Path(args.out) if args.out else descriptor_path(folder, name)
         written = _descriptor(graph, args.to, out)
     print(written)
     return 0

@@ -120,10 +120,11 @@ def _recorded(plan: Any, spec: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Simulate and write ``spikes.npz`` and ``counts.json`` (and ``profile.json``)."""
+    """Simulate and write ``spikes.npz``, ``counts.json`` and ``activity.json`` (the activity profile)."""
     import numpy as np
 
     from snnlab.commands._checks import input_file, output_dir, positive_int, read_npz
+    from snnlab.results import COUNTS, activity_path
     from snnlab.sim import Simulator
 
     positive_int(args.steps, "--steps")
@@ -146,9 +147,9 @@ def run(args: argparse.Namespace) -> int:
     arrays = {f"spikes_{k}": v for k, v in result.spikes.items()}
     arrays.update({f"values_{k}": v for k, v in result.values.items()})
     np.savez_compressed(out / "spikes.npz", **arrays)
-    (out / "counts.json").write_text(json.dumps(result.to_json(), indent=1))
+    (out / COUNTS).write_text(json.dumps(result.to_json(), indent=1))
     profile = result.activity_profile()
-    profile.save(out / "profile.json")
+    profile.save(activity_path(out))
     print(_summary(result, profile, out))
     return 0
 
