@@ -11,9 +11,13 @@ Cases, all on the same weights and inputs:
   CPU; threshold 1, hard reset, ATan), made once, warm, a fresh batch each step.
 
 One warm-up call per case, then the median of ``--reps`` calls; cases interleave round by round,
-so slow phases of a shared machine hit all of them alike. Usage::
+so slow phases of a shared machine hit all of them alike. ``--profile`` instead profiles training
+steps of the recipe (batch 32) with ``torch.profiler`` and prints where the time goes: 2-D and 3-D
+convolutions forward and backward, the fused IF op, BatchNorm, concatenation and upsampling,
+copies, the optimiser, and the rest (small ops, autograd and Python). Usage::
 
     python benchmarks/bench_diffusion.py --reps 3       # a few minutes on 2 cores
+    python benchmarks/bench_diffusion.py --profile --batch 32 --threads 1
 """
 
 from __future__ import annotations
@@ -32,7 +36,8 @@ import torch
 from torch import nn
 
 from snnlab import nn as snn
-from snnlab.inference.diffusion import NoiseSchedule, ddim_sample
+from snnlab.functional.diffusion import NoiseSchedule
+from snnlab.inference.diffusion import ddim_sample
 from snnlab.models import create_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -108,16 +113,60 @@ def train_cases(model: nn.Module, batch: int) -> dict[str, Callable[[], None]]:
     return cases
 
 
+def _category(name: str, shapes: list) -> str:
+    dims = "3d" if shapes and len(shapes[0]) == 5 else "2d"
+    if name == "aten::mkldnn_convolution":
+        return f"conv {dims} forward"
+    if name == "aten::convolution_backward":
+        return f"conv {dims} backward"
+    if "batch_norm" in name:
+        return "batchnorm (forward + backward)"
+    if "FusedNeuron" in name:
+        return "IF neurons, fused (forward + backward)"
+    if "Adam" in name or name in ("aten::addcdiv_", "aten::_foreach_mul_", "aten::_foreach_add_"):
+        return "optimiser + EMA"
+    if name in ("aten::cat", "aten::upsample_nearest2d", "aten::upsample_nearest2d_backward"):
+        return "concat + upsample"
+    if name in ("aten::copy_", "aten::clone"):
+        return "copies"
+    return "other (small ops, autograd, Python)"
+
+
+def profile_step(model: nn.Module, batch: int, reps: int = 3) -> dict[str, float]:
+    """Self CPU time per training step (ms) by category, from ``torch.profiler`` over ``reps`` steps."""
+    from torch.profiler import ProfilerActivity, profile
+
+    step = train_cases(model, batch)["train/snnlab-fused"]
+    for _ in range(2):
+        step()  # warm-up
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        for _ in range(reps):
+            step()
+    out: dict[str, float] = {}
+    for e in prof.key_averages(group_by_input_shape=True):
+        key = _category(e.key, e.input_shapes)
+        out[key] = out.get(key, 0.0) + e.self_cpu_time_total / 1e3 / reps
+    total = sum(out.values())
+    for key, ms in sorted(out.items(), key=lambda kv: -kv[1]):
+        print(f"{key:40s} {ms:8.1f} ms/step  {100 * ms / total:5.1f} %")
+    print(f"{'total (profiled)':40s} {total:8.1f} ms/step")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--steps", type=int, default=50, help="DDIM steps")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--profile", action="store_true", help="profile training steps by category instead")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = create_model("sddpm_unet", **CONFIG)
+    if args.profile:
+        profile_step(model, args.batch)
+        return
     cases = {**sample_cases(model, args.batch, args.steps), **train_cases(model, args.batch)}
     for fn in cases.values():
         fn()  # warm-up (kernel compilation, allocator)

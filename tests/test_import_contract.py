@@ -3,9 +3,10 @@
 Layers, lowest first: functional < kernels < nn < models < train / inference / analysis < apps <
 commands (+ cli); inside the middle tier analysis < inference < train; ir sits beside models
 (it reads nn modules), sim and hw read ir's graph types and import no torch; data imports no
-model code. ``errors`` and ``registry`` are the base every
-layer may use. Every ``import`` counts, also those inside functions (lazy imports are still
-dependencies).
+model code. ``errors``, ``registry``, ``fmt``, ``recipe`` (the typed-recipe loader) and ``results``
+(the results-file names) are the base every layer may use; the training recipe
+(``train.config``) belongs to train. Every ``import`` counts, also those inside functions (lazy
+imports are still dependencies).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "snnlab"
-BASE = {"snnlab", "errors", "registry", "fmt"}  # fmt: text helpers for messages, imports nothing
+BASE = {"snnlab", "errors", "registry", "fmt", "recipe", "results"}  # recipe: typed-recipe loader; results: file names
 _CORE = {"functional", "kernels", "nn"}
 _MODELS = _CORE | {"models"}
-_LIBRARY = _MODELS | {"ir", "sim", "hw", "data", "config", "train", "inference", "analysis", "surrogate"}
+_LIBRARY = _MODELS | {"ir", "sim", "hw", "data", "train", "inference", "analysis", "surrogate"}
 ALLOWED: dict[str, set[str]] = {  # layer -> layers it may import (besides itself and BASE)
     "functional": set(),
     "surrogate": {"functional"},
@@ -30,10 +31,9 @@ ALLOWED: dict[str, set[str]] = {  # layer -> layers it may import (besides itsel
     "ir": _CORE,
     "sim": {"ir"},
     "hw": {"ir"},
-    "config": _MODELS,
     "analysis": _MODELS | {"ir", "hw"},
-    "train": _MODELS | {"ir", "data", "config", "analysis", "inference"},
-    "inference": _MODELS | {"ir", "sim", "data", "config", "analysis"},
+    "train": _MODELS | {"ir", "data", "analysis", "inference"},
+    "inference": _MODELS | {"ir", "sim", "data", "analysis"},
     "apps": _LIBRARY,
     "commands": _LIBRARY | {"apps"},
     "cli": _LIBRARY | {"apps", "commands"},
@@ -136,6 +136,13 @@ def test_cuda_backend_does_not_import_the_numba_backend():
         return "shared kernel code lives in snnlab.kernels.common" if bad else ""
 
     assert _violations(rule) == []
+
+
+def test_base_modules_import_no_other_layer():
+    """The base (errors, registry, fmt, recipe) sits under every layer: it imports none of them."""
+    for name in sorted(BASE - {"snnlab"}):
+        inside = {n for n in _imports(MODULES[f"snnlab.{name}"]) if n.startswith("snnlab.")}
+        assert {_layer(n) for n in inside} <= BASE, f"snnlab.{name} imports {sorted(inside)}"
 
 
 def test_functional_and_kernel_registry_import_no_backend():

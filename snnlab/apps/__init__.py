@@ -5,6 +5,6 @@
 - :mod:`snnlab.apps.motion`: heterogeneous-delay motion detection on synthetic DVS movies.
 
 Apps train on the shared loop (:mod:`snnlab.train.fit`) and read their recipes with the one
-typed-recipe loader (:func:`snnlab.config.load_typed_recipe`); the device and cost models they use
+typed-recipe loader (:func:`snnlab.recipe.load_typed_recipe`); the device and cost models they use
 stay in :mod:`snnlab.hw` (numpy only). Only ``snnlab.commands`` imports an app.
 """

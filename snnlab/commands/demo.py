@@ -38,7 +38,7 @@ class DemoContext:
 
     args: argparse.Namespace
     started: float = field(default_factory=time.perf_counter)
-    config: Any = None  # snnlab.config.Config
+    config: Any = None  # snnlab.train.config.Config
     run_dir: Optional[Path] = None
     train: dict[str, Any] = field(default_factory=dict)  # Trainer.fit() summary
     eval: dict[str, Any] = field(default_factory=dict)  # eval.json content
@@ -60,7 +60,7 @@ def _recipe_path() -> Path:
 
 def stage_config(ctx: DemoContext) -> None:
     """Load the recipe and apply ``--out``, ``--epochs`` and ``--set``."""
-    from snnlab.config import load_config
+    from snnlab.train.config import load_config
 
     overrides = list(ctx.args.overrides)
     if ctx.args.epochs is not None:

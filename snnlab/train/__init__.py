@@ -2,7 +2,7 @@
 
 Entry points::
 
-    from snnlab.config import load_config
+    from snnlab.train.config import load_config
     from snnlab.train import Trainer, load_run
     summary = Trainer(load_config("experiments/demo_digits.yaml")).fit()
     run = load_run("runs/demo_digits")          # model with best.pt weights, eval mode

@@ -1,4 +1,4 @@
-"""Datasets and loaders of a run, built from :class:`snnlab.config.DataConfig`."""
+"""Datasets and loaders of a run, built from :class:`snnlab.train.config.DataConfig`."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from snnlab.config import DataConfig
 from snnlab.errors import ConfigError, DataError
+from snnlab.train.config import DataConfig
 from snnlab.train.distributed import DistContext, EpochSampler, per_rank_batch
 
 

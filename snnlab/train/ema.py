@@ -34,14 +34,23 @@ class EMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
-        """One EMA step towards ``model``'s current weights (integer buffers are copied)."""
+        """One EMA step towards ``model``'s current weights (integer buffers are copied).
+
+        The floating-point tensors move with two multi-tensor ops (``_foreach_mul_`` then
+        ``_foreach_add_``: the same arithmetic, in the same order, as a per-tensor ``mul_`` and ``add_``).
+        """
         d = self._rate()
-        src = model.state_dict()
-        for name, v in self.model.state_dict().items():
+        src = model.state_dict(keep_vars=True)
+        floats, targets = [], []
+        for name, v in self.model.state_dict(keep_vars=True).items():
             if v.is_floating_point():
-                v.mul_(d).add_(src[name].detach(), alpha=1.0 - d)
+                floats.append(v)
+                targets.append(src[name].detach())
             else:
                 v.copy_(src[name])
+        if floats:
+            torch._foreach_mul_(floats, d)
+            torch._foreach_add_(floats, targets, alpha=1.0 - d)
         self.updates += 1
 
     def state_dict(self) -> dict:

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from snnlab.config import OptimizerConfig
+from snnlab.train.config import OptimizerConfig
 from snnlab.train.distributed import DistContext
 from snnlab.train.loop import LossFn, StepConfig, train_epoch
 from snnlab.train.optim import OptimizerSet

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from snnlab.config import MixupConfig
 from snnlab.errors import ShapeError
+from snnlab.train.config import MixupConfig
 
 
 def smooth_one_hot(y: torch.Tensor, num_classes: int, smoothing: float = 0.0) -> torch.Tensor:

@@ -15,8 +15,9 @@ from typing import Any, Optional
 import torch
 from torch import nn
 
-from snnlab.config import Config, config_from_dict, read_yaml_recipe
 from snnlab.errors import CheckpointError, ConfigError, one_line
+from snnlab.recipe import read_yaml_recipe
+from snnlab.train.config import Config, config_from_dict
 
 
 def resolve_model_config(model: dict[str, Any], num_classes: int, input_shape: tuple[int, ...]) -> dict[str, Any]:

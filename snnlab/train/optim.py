@@ -1,4 +1,4 @@
-"""Optimisers and learning-rate schedules from :class:`snnlab.config.OptimizerConfig` entries.
+"""Optimisers and learning-rate schedules from :class:`snnlab.train.config.OptimizerConfig` entries.
 
 Parameters are split between optimisers by name: an optimiser with ``params: "*.positions"``
 takes the parameters whose names match; the one with ``params: "*"`` takes the rest. Inside a
@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from snnlab.config import OptimizerConfig, SchedulerConfig
 from snnlab.errors import ConfigError
+from snnlab.train.config import OptimizerConfig, SchedulerConfig
 
 
 def _globs(spec: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""The trainer: builds data, model and optimisers from a :class:`snnlab.config.Config`, runs the
+"""The trainer: builds data, model and optimisers from a :class:`snnlab.train.config.Config`, runs the
 epochs, logs metrics and keeps resumable checkpoints.
 
 Model selection: every epoch is evaluated on the validation split when ``data.valid_split`` is
@@ -29,10 +29,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from snnlab.config import Config
 from snnlab.errors import CheckpointError, ConfigError, one_line
+from snnlab.results import EVAL
 from snnlab.train import checkpoint as ckpt
 from snnlab.train import runlock
+from snnlab.train.config import Config
 from snnlab.train.data import RunData, build_run_data
 from snnlab.train.distributed import DistContext, init_distributed, shutdown
 from snnlab.train.evaluation import selection_info, write_eval_json
@@ -329,7 +330,7 @@ class Trainer:
             "accuracy_last": last["test_acc"],
             "loss_last": last["test_loss"],
             "last_epoch": self.epoch,
-            "files": ["eval.json"],
+            "files": [EVAL],
             **self.loss_fn.extra_metrics("test", best["test_loss"]),
         }
         if self.ctx.is_main:

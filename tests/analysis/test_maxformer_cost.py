@@ -38,9 +38,9 @@ def test_first_conv_macs_rest_acs_and_the_paper_energy():
 @pytest.mark.slow
 def test_report_on_a_maxformer_run_says_why_it_does_not_map(tmp_path, capsys):
     from snnlab.cli import main
-    from snnlab.config import load_config
     from snnlab.data.idx import write_idx
     from snnlab.train import Trainer
+    from snnlab.train.config import load_config
 
     rng = np.random.default_rng(0)
     for part in ("train", "t10k"):

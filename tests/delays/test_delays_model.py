@@ -8,9 +8,9 @@ import pytest
 import torch
 
 import snnlab.models.delay_snn  # noqa: F401  (registers delay_snn)
-from snnlab.config import load_config
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models import create_model
+from snnlab.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from snnlab.config import load_config
+from snnlab.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from snnlab.errors import ConfigError
-from snnlab.inference.diffusion import NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample, sample
+from snnlab.functional.diffusion import NoiseSchedule
+from snnlab.inference.diffusion import ddim_sample, ddim_timesteps, ddpm_sample, sample
 from snnlab.inference.diffusion_sampling import image_grid, load_samples, save_samples, to_uint8
 from snnlab.train.ema import EMA
 
@@ -108,6 +109,24 @@ def test_ema_follows_the_closed_form() -> None:
     assert float(ema.model.weight) == pytest.approx(1 - 0.9**3)
     with pytest.raises(ConfigError, match="ema_decay"):
         EMA(model, decay=1.0)
+
+
+def test_ema_multi_tensor_update_equals_the_per_tensor_one_bitwise() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 3, 3), torch.nn.BatchNorm2d(3))
+    ema = EMA(model, decay=0.95)
+    ref = {k: v.clone() for k, v in ema.model.state_dict().items()}
+    for step in range(4):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.add_(torch.randn_like(p))
+        model(torch.randn(2, 1, 5, 5))  # moves the BN running stats and the integer counter
+        d = min(0.95, (1.0 + step) / (10.0 + step))
+        for k, v in model.state_dict().items():
+            ref[k] = ref[k].mul_(d).add_(v, alpha=1.0 - d) if v.is_floating_point() else v.clone()
+        ema.update(model)
+    for k, v in ema.model.state_dict().items():
+        assert torch.equal(v, ref[k]), k
 
 
 def test_grid_and_npz_round_trip(tmp_path) -> None:

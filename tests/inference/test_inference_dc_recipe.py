@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snnlab.config import load_config
 from snnlab.errors import ConfigError
 from snnlab.models import create_model
 from snnlab.models.ann2snn import LSQQuant, OutputQuant, SpikingQuant, convert_to_snn
+from snnlab.train.config import load_config
 
 
 def _small(**kw):

@@ -20,9 +20,9 @@ MODEL_CFG = {"name": "mlp_snn", "in_features": 10, "num_classes": 3, "hidden": [
 @pytest.fixture
 def run_dir(tmp_path):
     """A run folder as the trainer writes it: config.yaml and checkpoints/best.pt."""
-    from snnlab.config import config_from_dict
     from snnlab.models import create_model
     from snnlab.train.checkpoint import atomic_save
+    from snnlab.train.config import config_from_dict
 
     torch.manual_seed(0)
     folder = tmp_path / "runs" / "tiny"
@@ -75,9 +75,9 @@ def test_errors_are_one_line(run_dir, capsys, setup, message):
 
 
 def test_unsupported_module_is_one_line(tmp_path, capsys):
-    from snnlab.config import config_from_dict
     from snnlab.models import create_model
     from snnlab.train.checkpoint import atomic_save
+    from snnlab.train.config import config_from_dict
 
     cfg = {"name": "conv_snn", "input_shape": [1, 8, 8], "channels": [2], "kernel_size": 3, "pool": 2}
     folder = tmp_path / "conv"

@@ -65,8 +65,8 @@ def test_unknown_pool_kind_names_the_valid_ones() -> None:
 
 def test_snnlab_export_writes_a_conv_run_with_avg_pooling(tmp_path) -> None:
     from snnlab.cli import main
-    from snnlab.config import config_from_dict
     from snnlab.train.checkpoint import atomic_save
+    from snnlab.train.config import config_from_dict
 
     cfg = {"name": "conv_snn", "pool_kind": "avg", **CFG}
     run = tmp_path / "conv"

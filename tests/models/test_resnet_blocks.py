@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnlab.config import load_config
 from snnlab.errors import ConfigError
 from snnlab.models import create_model
 from snnlab.models.resnet import MSBasicBlock, SpikeAfterAddBlock
+from snnlab.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

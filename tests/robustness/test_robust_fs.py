@@ -45,7 +45,7 @@ def test_disk_full_during_checkpoint(cli_error, tiny_recipe, tmp_path, monkeypat
 
 
 def test_read_only_run_folder(cli_error, tiny_recipe, tmp_path, monkeypatch):
-    from snnlab.config import Config
+    from snnlab.train.config import Config
 
     def denied(self, path):
         raise PermissionError(errno.EACCES, "Permission denied", str(path))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from snnlab.config import OptimizerConfig, SchedulerConfig
+from snnlab.train.config import OptimizerConfig, SchedulerConfig
 from snnlab.train.fit import PermutationSampler, fit, logits_loss
 
 

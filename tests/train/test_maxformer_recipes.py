@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from snnlab.config import load_config
 from snnlab.data.idx import write_idx
 from snnlab.train import Trainer
+from snnlab.train.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 SMOKE = ["train.epochs=1", "data.num_workers=0", "run.progress=false", "data.eval_batch_size=16"]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from snnlab.config import MixupConfig
 from snnlab.errors import ConfigError
+from snnlab.train.config import MixupConfig
 from snnlab.train.mixup import Mixup, cutmix_box, smooth_one_hot, soft_cross_entropy
 
 
@@ -64,8 +64,8 @@ def test_bad_mixup_config():
 
 @pytest.mark.slow
 def test_trainer_mixes_until_the_off_epoch(tmp_path):
-    from snnlab.config import load_config
     from snnlab.train import Trainer
+    from snnlab.train.config import load_config
 
     from .conftest import write_recipe
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from snnlab.config import load_config
 from snnlab.train import Trainer
+from snnlab.train.config import load_config
 from snnlab.train.metrics import read_metrics_csv
 
 ROOT = Path(__file__).resolve().parents[2]

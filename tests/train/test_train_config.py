@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from snnlab.config import Config, config_from_dict, load_config
 from snnlab.errors import ConfigError
+from snnlab.train.config import Config, config_from_dict, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

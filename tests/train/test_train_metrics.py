@@ -8,8 +8,8 @@ import torch
 from torch import nn
 
 from snnlab import nn as snn
-from snnlab.config import load_config
 from snnlab.train import Trainer
+from snnlab.train.config import load_config
 from snnlab.train.metrics import FiringRateMonitor, read_metrics_csv, write_metrics_csv
 
 from .conftest import write_recipe

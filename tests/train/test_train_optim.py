@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from snnlab.config import OptimizerConfig, SchedulerConfig, load_config
 from snnlab.errors import ConfigError
 from snnlab.models import register_model
 from snnlab.models.mlp import SpikingMLP
 from snnlab.train import Trainer
+from snnlab.train.config import OptimizerConfig, SchedulerConfig, load_config
 from snnlab.train.optim import OptimizerSet, split_parameters
 
 from .conftest import write_recipe

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from snnlab.config import load_config
 from snnlab.train import Trainer, load_run
+from snnlab.train.config import load_config
 from snnlab.train.metrics import read_metrics_csv
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnlab.config import load_config
 from snnlab.train import Trainer, load_checkpoint
+from snnlab.train.config import load_config
 
 from .conftest import write_recipe
 

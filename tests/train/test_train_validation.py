@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from snnlab.config import load_config
 from snnlab.errors import ConfigError
 from snnlab.train import Trainer, load_checkpoint
 from snnlab.train import trainer as trainer_module
+from snnlab.train.config import load_config
 from snnlab.train.data import build_run_data
 from snnlab.train.distributed import DistContext
 from snnlab.train.evaluation import evaluate_run

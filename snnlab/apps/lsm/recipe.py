@@ -1,6 +1,6 @@
 """Typed recipes of the liquid-state machine: classification (+ device studies) and zero-shot.
 
-Both load through the one typed-recipe loader (:func:`snnlab.config.load_typed_recipe`): field
+Both load through the one typed-recipe loader (:func:`snnlab.recipe.load_typed_recipe`): field
 types and unknown keys are checked against the dataclasses below, then ``validate()`` checks the
 reservoir sections against :class:`~snnlab.apps.lsm.reservoir.LSMConfig` and the ranges. A
 reservoir section keeps only the keys the recipe names (``{"n_reservoir": 50}``); the others take
@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Optional
 
 from snnlab.apps.lsm.reservoir import LSMConfig
-from snnlab.config import build_dataclass, read_yaml_recipe, typed_recipe
 from snnlab.errors import ConfigError
+from snnlab.recipe import build_dataclass, read_yaml_recipe, typed_recipe
 
 RETRIEVALS = ("sample", "prototype")
 
@@ -134,12 +134,12 @@ class ZeroShotRecipe:
 
 
 def recipe_from_dict(d: Any, where: str = "recipe") -> LSMRecipe:
-    """Typed classification recipe from a YAML mapping (see :func:`snnlab.config.typed_recipe`)."""
+    """Typed classification recipe from a YAML mapping (see :func:`snnlab.recipe.typed_recipe`)."""
     return typed_recipe(LSMRecipe, d, where)
 
 
 def zeroshot_from_dict(d: Any, where: str = "recipe") -> ZeroShotRecipe:
-    """Typed zero-shot recipe from a YAML mapping (see :func:`snnlab.config.typed_recipe`)."""
+    """Typed zero-shot recipe from a YAML mapping (see :func:`snnlab.recipe.typed_recipe`)."""
     return typed_recipe(ZeroShotRecipe, d, where)
 
 

@@ -17,8 +17,8 @@ from torch import nn
 
 from snnlab.apps.lsm.recipe import LSMData, LSMRecipe, Readout
 from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
-from snnlab.config import OptimizerConfig
 from snnlab.errors import ConfigError
+from snnlab.train.config import OptimizerConfig
 from snnlab.train.fit import PermutationSampler, fit, logits_loss
 
 

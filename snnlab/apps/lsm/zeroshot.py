@@ -31,8 +31,8 @@ from torch import nn
 from snnlab.apps.lsm.recipe import LSMData, ZeroShotRecipe
 from snnlab.apps.lsm.reservoir import LiquidStateMachine, LSMConfig
 from snnlab.apps.lsm.tasks import load_split, reservoir_features
-from snnlab.config import OptimizerConfig
 from snnlab.errors import ConfigError
+from snnlab.train.config import OptimizerConfig
 from snnlab.train.fit import fit
 
 

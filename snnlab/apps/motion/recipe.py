@@ -15,8 +15,8 @@ from typing import Any, Optional
 
 from snnlab.apps.motion.generator import MovieConfig, check_movie_config
 from snnlab.apps.motion.samples import GATES
-from snnlab.config import load_typed_recipe, typed_recipe
 from snnlab.errors import ConfigError
+from snnlab.recipe import load_typed_recipe, typed_recipe
 
 
 @dataclass
@@ -142,7 +142,7 @@ def _check_ranges(recipe: MotionRecipe) -> None:
 
 
 def recipe_from_dict(raw: Any, where: str = "recipe") -> MotionRecipe:
-    """Typed, validated recipe from a mapping (see :func:`snnlab.config.typed_recipe`).
+    """Typed, validated recipe from a mapping (see :func:`snnlab.recipe.typed_recipe`).
 
     Raises:
         ConfigError: unknown key, wrong type or bad value, prefixed with ``where``.
