@@ -36,3 +36,5 @@ def test_early_exit_calibrates_on_valid_and_prints_its_result(cli_recipe: Path, 
     assert (
         "early exit (threshold 0.6 fixed; validation sweep on 144 'valid' samples)" in out and "early_exit.json" in out
     )
+    assert f"mean latency {report['mean_latency']:.2f} of {report['t_max']} steps" in out  # latency and accuracy named
+    assert f"accuracy {report['accuracy']:.2%}" in out
