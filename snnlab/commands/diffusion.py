@@ -130,6 +130,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     if args.baseline:
         return _eval_baseline(args)
+    path = tagged_eval_path(args.run, args.tag or _tag(args))  # a bad --tag fails before any work
     if args.samples:
         import torch
 
@@ -143,7 +144,7 @@ def run_eval(args: argparse.Namespace) -> int:
         rec, model, schedule, images = _draw(args)
         save_samples(images, Path(args.run) / "samples" / _tag(args))
     report = _evaluate(args, rec, model, schedule, images)
-    out = write_results(tagged_eval_path(args.run, args.tag or _tag(args)), report)
+    out = write_results(path, report)
     print(json.dumps({k: v for k, v in report.items() if k not in ("firing_rates", "per_sample")}, indent=2))
     print(f"wrote {out}")
     return 0
@@ -191,6 +192,7 @@ def _eval_baseline(args: argparse.Namespace) -> int:
     from snnlab.train.diffusion_data import load_images
     from snnlab.train.feature_net import images_to_model_range, load_or_train_metric
 
+    path = tagged_eval_path(args.run, args.tag or f"baseline_{args.baseline}_n{args.n}")
     rec, _, _ = load_diffusion_run(args.run, args.weights)
     if args.baseline == "real":
         images = images_to_model_range(load_images(dataclasses.replace(rec.data, limit=args.n), "test"))
@@ -206,7 +208,7 @@ def _eval_baseline(args: argparse.Namespace) -> int:
         "metric_valid_accuracy": metric.valid_accuracy,
         **metric.evaluate(images),
     }
-    out = write_results(tagged_eval_path(args.run, args.tag or f"baseline_{args.baseline}_n{args.n}"), report)
+    out = write_results(path, report)
     print(json.dumps(report, indent=2))
     print(f"wrote {out}")
     return 0
