@@ -20,7 +20,7 @@ from snnlab.sim.plan import CSR, SOURCE, Plan
 
 # columns of the population table
 P_MODEL, P_OFF, P_SIZE, P_NREC, P_RING, P_DEPTH, P_SOFT, P_SPIKING = range(8)
-P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM = range(8, 15)
+P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM, P_UNIFORM = range(8, 16)
 # columns of the projection table
 Q_KIND, Q_SRC, Q_DST, Q_RCP, Q_IP, Q_SYN, Q_CONV, Q_CW, Q_CD = range(9)  # Q_IP: into indptr and seg_ptr
 INDEX = np.int32  # synapse target index and refractory counters (half the bytes of int64)
@@ -29,7 +29,7 @@ INDEX = np.int32  # synapse target index and refractory counters (half the bytes
 class Packed(NamedTuple):
     """A Plan as flat arrays (see the column constants above)."""
 
-    pop_tab: np.ndarray  # (P, 15) int64
+    pop_tab: np.ndarray  # (P, 16) int64
     unit: np.ndarray  # (6, N) a_leak, a_in, v_leak, v_th, v_reset, v_init
     syn: np.ndarray  # (2, R, N) decay, gain
     refractory: np.ndarray  # (N,) int32 steps
@@ -77,7 +77,7 @@ def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
     pops = plan.populations
     n_total = sum(p.size for p in pops)
     r_max = max([p.n_currents for p in pops] + [1])
-    tab = np.full((len(pops), 15), -1, np.int64)
+    tab = np.full((len(pops), 16), -1, np.int64)
     unit = np.zeros((6, n_total), dtype)
     syn = np.zeros((2, r_max, n_total), dtype)
     refr = np.zeros(n_total, INDEX)
@@ -96,9 +96,15 @@ def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
         unit[:, sl] = np.stack([p.a_leak, p.a_in, p.v_leak, p.v_th, p.v_reset, p.v_init])
         syn[0, : p.n_currents, sl], syn[1, : p.n_currents, sl] = p.decay, p.gain
         refr[sl] = p.refractory
+        tab[i, P_UNIFORM] = _uniform(unit[:4, sl], syn[:, : p.n_currents, sl])
         off, ring = off + p.size, ring + depth * p.receptors * p.size
         col += p.size if p.model == SOURCE else 0
     return tab, unit, syn, refr, n_total, ring, rec, r_max
+
+
+def _uniform(*params: np.ndarray) -> bool:
+    """Whether every row of every (..., n) parameter array holds one value (read as scalars then)."""
+    return all(bool(np.all(a == a[..., :1])) for a in params if a.shape[-1])
 
 
 def _pack_csr(proj: object, row: np.ndarray, csr: dict[str, list], sizes: dict[str, int]) -> None:
