@@ -184,11 +184,14 @@ def _gather(b, p, base, tt, x, tab, unit, ring, act_i, act_v):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _scatter_csr(b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, indices, weights, ring, act_i, act_v):
+def _scatter_csr(
+    b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, seg_first, indices, weights, ring, act_i, act_v
+):
     """Add ``weight * value`` of every active unit's synapses into the target ring slots.
 
     The synapses of a unit come in segments of one delay (see :mod:`snnlab.sim.packing`): the
-    slot is computed once per segment.
+    slot is computed once per segment, and a segment of consecutive targets is one contiguous
+    update.
     """
     dst, rcp = ptab[q, Q_DST], ptab[q, Q_RCP]
     dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
@@ -203,9 +206,20 @@ def _scatter_csr(b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, indices,
             slot = now + seg_delay[g]
             slot = slot - depth if slot >= depth else slot
             row = ring_b[dbase + slot * stride : dbase + slot * stride + dn]
-            for s in range(seg_start[g], seg_start[g + 1]):
-                row[indices[s]] += weights[s] * val
+            s0, s1, first = seg_start[g], seg_start[g + 1], seg_first[g]
+            if first >= 0:  # consecutive targets: a contiguous, vectorisable update
+                _axpy(row[first : first + s1 - s0], weights[s0:s1], val)
+            else:
+                for s in range(s0, s1):
+                    row[indices[s]] += weights[s] * val
     return events
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _axpy(y, w, val):
+    """``y += w * val`` element by element (the same float operations as the scatter)."""
+    for k in range(y.size):
+        y[k] += w[k] * val
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -247,6 +261,7 @@ def run_steps(
     seg_ptr,
     seg_start,
     seg_delay,
+    seg_first,
     indices,
     weights,
     conv_tab,
@@ -293,7 +308,21 @@ def run_steps(
                         )
                     else:
                         cnt_syn[b, q] += _scatter_csr(
-                            b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, indices, weights, ring, act_i, act_v
+                            b,
+                            t,
+                            q,
+                            na,
+                            tab,
+                            ptab,
+                            seg_ptr,
+                            seg_start,
+                            seg_delay,
+                            seg_first,
+                            indices,
+                            weights,
+                            ring,
+                            act_i,
+                            act_v,
                         )
 
 
