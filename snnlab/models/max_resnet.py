@@ -22,6 +22,7 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec
+from snnlab.models.layout import STATIC_OR_TIME_MAJOR
 from snnlab.models.registry import register_model
 from snnlab.models.resnet import MSBasicBlock, _conv_bn
 
@@ -43,6 +44,9 @@ class MaxResNet(nn.Module):
         dt: seconds per step (metadata).
         backend: neuron kernel backend.
     """
+
+    input_layout = STATIC_OR_TIME_MAJOR  # (B, C, H, W) encoded inside, or (T, B, C, H, W)
+    static_rank = 4
 
     nir_unsupported = "max pooling and membrane-shortcut branches have no NIR export in snnlab, so no chip mapping"
 

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from snnlab.errors import ConfigError, ShapeError
+from snnlab.models.layout import TIME_MAJOR
 from snnlab.models.registry import register_model
 from snnlab.nn.spikegpt import BinaryEmbedding, BlockState, SpikeGPTBlock
 
@@ -46,6 +47,8 @@ class SpikeGPT(nn.Module):
         backend: kernels of the WKV op and the LIFs (auto, torch, numba, cuda).
         num_classes: set by the trainer from the dataset's vocabulary; overrides ``vocab_size``.
     """
+
+    input_layout = TIME_MAJOR  # x (T, B, ...)
 
     def __init__(
         self,

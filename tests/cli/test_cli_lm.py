@@ -11,6 +11,7 @@ import pytest
 
 from snnlab.cli import main
 from snnlab.data import text as T
+from snnlab.results import stray_results, tagged_eval_path
 from tests.data.test_data_text import PLAY, write_sdist
 
 RECIPE = Path(__file__).resolve().parents[2] / "experiments" / "shakespeare_spikegpt.yaml"
@@ -99,7 +100,8 @@ def test_generate_streams_text_and_reports_speed(lm_run, capsys):
 
 def test_eval_writes_bpc_rates_and_energy(lm_run, capsys):
     assert main(["lm", "eval", str(lm_run), "--limit", "3", "--hw", "loihi2,cmos45"]) == 0
-    report = json.loads((lm_run / "lm_eval.json").read_text())
+    report = json.loads(tagged_eval_path(lm_run, "bpc_test_best").read_text())
+    assert stray_results(lm_run) == []
     assert report["bpc"] > 0 and report["tokens"] == 3 * 32
     assert set(report["firing_rates"]) == {"blocks.0.lif_att", "blocks.0.lif_ffn"}
     assert report["synops_per_token"] > 0 and report["energy_per_token_j"]["loihi2"] > 0
