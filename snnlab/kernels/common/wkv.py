@@ -29,19 +29,25 @@ def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
 
 
 class WKVFunction(torch.autograd.Function):
-    """Autograd wrapper of a launcher (``kernels/numba/wkv.py`` or ``kernels/cuda/wkv.py``)."""
+    """Autograd wrapper of a launcher (``kernels/numba/wkv.py`` or ``kernels/cuda/wkv.py``).
+
+    ``launcher.forward(w, u, k, v) -> (y, extras)``: ``extras`` is a tuple of tensors the backward
+    needs besides the inputs (checkpoints of the scan); ``launcher.backward(w, u, k, v, gy, *extras)
+    -> (gk, gv, gw, gu)``.
+    """
 
     @staticmethod
     def forward(ctx, w, u, k, v, launcher):  # noqa: D102
         dtype = compute_dtype(w, u, k, v)
         args = [t.detach().to(dtype).contiguous() for t in (w, u, k, v)]
-        ctx.save_for_backward(*args)
+        y, extras = launcher.forward(*args)
+        ctx.save_for_backward(*args, *extras)
         ctx.launcher, ctx.dtypes = launcher, (w.dtype, u.dtype, k.dtype, v.dtype)
-        return launcher.forward(*args).to(torch.promote_types(k.dtype, v.dtype))
+        return y.to(torch.promote_types(k.dtype, v.dtype))
 
     @staticmethod
     def backward(ctx, gy):  # noqa: D102
-        w, u, k, v = ctx.saved_tensors
-        gk, gv, gw, gu = ctx.launcher.backward(w, u, k, v, gy.to(k.dtype).contiguous())
+        w, u, k, v, *extras = ctx.saved_tensors
+        gk, gv, gw, gu = ctx.launcher.backward(w, u, k, v, gy.to(k.dtype).contiguous(), *extras)
         dw, du, dk, dv = ctx.dtypes
         return gw.to(dw), gu.to(du), gk.to(dk), gv.to(dv), None

@@ -111,7 +111,7 @@ class CudaWKV:
     def forward(self, w, u, k, v):
         y = torch.zeros_like(k)
         _launch(wkv_forward, k, w, u, k, v, y)
-        return y
+        return y, ()
 
     def backward(self, w, u, k, v, gy):
         qs, ds, ys, es = (torch.empty_like(k) for _ in range(4))
