@@ -45,8 +45,7 @@ def check_stages(model: str, layers: Sequence[int], widths: Sequence[int]) -> No
     """``layers`` and ``widths`` must be non-empty positive lists of one length (ConfigError naming ``model``)."""
     if len(layers) != len(widths) or not layers or min(layers) < 1 or min(widths) < 1:
         raise ConfigError(
-            f"{model}: layers {list(layers)} and widths {list(widths)} must be non-empty "
-            "positive lists of one length"
+            f"{model}: layers {list(layers)} and widths {list(widths)} must be non-empty positive lists of one length"
         )
 
 
