@@ -63,6 +63,7 @@ class NumbaEngine:
             pk.seg_ptr,
             pk.seg_start,
             pk.seg_delay,
+            pk.seg_first,
             pk.indices,
             pk.weights,
             pk.conv_tab,

@@ -12,6 +12,9 @@ convolutions (no dense matrix).
 from __future__ import annotations
 
 import numba
+import numpy as np
+from numba import types
+from numba.extending import overload
 
 from snnlab.sim import equations
 from snnlab.sim.packing import (
@@ -30,6 +33,7 @@ from snnlab.sim.packing import (
     P_SIZE,
     P_SOFT,
     P_SPIKING,
+    P_UNIFORM,
     Q_CD,
     Q_CONV,
     Q_CW,
@@ -47,24 +51,36 @@ _refractory_tick, _fires, _reset = _jit(equations.refractory_tick), _jit(equatio
 _conv_target = _jit(equations.conv_target)
 
 
+def _at(a, j):
+    """``a[j]`` for a per-unit array, ``a`` for a population-wide scalar (compiled per type)."""
+    return a[j] if isinstance(a, np.ndarray) else a
+
+
+@overload(_at, inline="always")
+def _at_overload(a, j):
+    if isinstance(a, types.Array):
+        return lambda a, j: a[j]
+    return lambda a, j: a
+
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _input_sum(b, p, base, tab, syn, cur, ring, c):
+def _input_sum(b, p, base, tab, syn, sel, cur, ring, c):
     """Input of NEURON population ``p``: the ring slot, or the sum ``c`` of its updated currents."""
     off, n, ncur = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR]
     ring_b = ring[b]
     if ncur == 0:
         return ring_b[base : base + n]
     for k in range(ncur):
-        i_k, dec, gain = cur[b, k, off : off + n], syn[0, k, off : off + n], syn[1, k, off : off + n]
+        i_k, dec, gain = cur[b, k, off : off + n], syn[0, k, sel], syn[1, k, sel]
         x_k = ring_b[base + k * n : base + (k + 1) * n]
         if k == 0:
             for j in range(n):
-                ik = _current(i_k[j], dec[j], gain[j], x_k[j])
+                ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
                 i_k[j] = ik
                 c[j] = ik
         else:
             for j in range(n):
-                ik = _current(i_k[j], dec[j], gain[j], x_k[j])
+                ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
                 i_k[j] = ik
                 c[j] += ik
     return c[:n]
@@ -81,31 +97,33 @@ def _integrate(c, v_b, r_b, a_leak, a_in, v_leak, u):
         r_b[j] = _refractory_tick(r_b[j])
     for j in range(v_b.size):
         vv = v_b[j]
-        upd = _membrane(vv, c[j], a_leak[j], a_in[j], v_leak[j])
+        upd = _membrane(vv, c[j], _at(a_leak, j), _at(a_in, j), _at(v_leak, j))
         u[j] = upd if r_b[j] == 0 else vv
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt):
-    """Update the units of NEURON population ``p`` for sample ``b``; return the active count.
+def _threshold(v_b, r_b, u, v_th, j0, j1):
+    """Store the new membrane of units ``j0..j1`` and count those that fire."""
+    hits = 0
+    for j in range(j0, j1):
+        vn = u[j]
+        v_b[j] = vn
+        hits += _fires(vn, _at(v_th, j), r_b[j])
+    return hits
 
-    Every loop is free of branches (vectorisable): currents, refractory clocks, membrane, and
-    a threshold check that stores the new membrane and counts hits per chunk of ``CHUNK``
-    units; only chunks with a hit are walked again to reset and collect the spikes.
-    """
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _units(b, p, base, tab, unit, syn, sel, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt):
+    """The update of :func:`_neuron`; parameters are read as ``unit[:, sel]``, ``syn[:, :, sel]``."""
     off, n = tab[p, P_OFF], tab[p, P_SIZE]
-    c = _input_sum(b, p, base, tab, syn, cur, ring, scratch[b, 0])
     v_b, r_b, u = v[b, off : off + n], refr[b, off : off + n], scratch[b, 1, :n]
-    _integrate(c, v_b, r_b, unit[0, off : off + n], unit[1, off : off + n], unit[2, off : off + n], u)
+    c = _input_sum(b, p, base, tab, syn, sel, cur, ring, scratch[b, 0])
+    _integrate(c, v_b, r_b, unit[0, sel], unit[1, sel], unit[2, sel], u)
     v_th, v_reset, soft, spiking = unit[3, off : off + n], unit[4, off : off + n], tab[p, P_SOFT], tab[p, P_SPIKING]
     na = 0
     for j0 in range(0, n, CHUNK):
-        j1, hits = min(j0 + CHUNK, n), 0
-        for j in range(j0, j1):
-            vn = u[j]
-            v_b[j] = vn
-            hits += _fires(vn, v_th[j], r_b[j])
-        if hits == 0 or not spiking:
+        j1 = min(j0 + CHUNK, n)
+        if _threshold(v_b, r_b, u, unit[3, sel], j0, j1) == 0 or not spiking:
             continue
         for j in range(j0, j1):
             if _fires(v_b[j], v_th[j], r_b[j]):
@@ -123,6 +141,23 @@ def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act
     if tab[p, P_RECM] >= 0:
         rec_m[tt, b, tab[p, P_RECM] : tab[p, P_RECM] + n] = v_b
     return na
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt):
+    """Update the units of NEURON population ``p`` for sample ``b``; return the active count.
+
+    Every loop is free of branches (vectorisable): currents, refractory clocks, membrane, and
+    a threshold check that stores the new membrane and counts hits per chunk of ``CHUNK``
+    units; only chunks with a hit are walked again to reset and collect the spikes. A
+    population whose parameters are the same for every unit (``P_UNIFORM``) reads them as
+    scalars: ``sel`` is then the index of its first unit instead of a slice over its units.
+    """
+    off, n = tab[p, P_OFF], tab[p, P_SIZE]
+    if tab[p, P_UNIFORM]:
+        return _units(b, p, base, tab, unit, syn, off, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt)
+    sel = slice(off, off + n)
+    return _units(b, p, base, tab, unit, syn, sel, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -149,11 +184,14 @@ def _gather(b, p, base, tt, x, tab, unit, ring, act_i, act_v):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _scatter_csr(b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, indices, weights, ring, act_i, act_v):
+def _scatter_csr(
+    b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, seg_first, indices, weights, ring, act_i, act_v
+):
     """Add ``weight * value`` of every active unit's synapses into the target ring slots.
 
     The synapses of a unit come in segments of one delay (see :mod:`snnlab.sim.packing`): the
-    slot is computed once per segment.
+    slot is computed once per segment, and a segment of consecutive targets is one contiguous
+    update.
     """
     dst, rcp = ptab[q, Q_DST], ptab[q, Q_RCP]
     dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
@@ -168,9 +206,20 @@ def _scatter_csr(b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, indices,
             slot = now + seg_delay[g]
             slot = slot - depth if slot >= depth else slot
             row = ring_b[dbase + slot * stride : dbase + slot * stride + dn]
-            for s in range(seg_start[g], seg_start[g + 1]):
-                row[indices[s]] += weights[s] * val
+            s0, s1, first = seg_start[g], seg_start[g + 1], seg_first[g]
+            if first >= 0:  # consecutive targets: a contiguous, vectorisable update
+                _axpy(row[first : first + s1 - s0], weights[s0:s1], val)
+            else:
+                for s in range(s0, s1):
+                    row[indices[s]] += weights[s] * val
     return events
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _axpy(y, w, val):
+    """``y += w * val`` element by element (the same float operations as the scatter)."""
+    for k in range(y.size):
+        y[k] += w[k] * val
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -212,6 +261,7 @@ def run_steps(
     seg_ptr,
     seg_start,
     seg_delay,
+    seg_first,
     indices,
     weights,
     conv_tab,
@@ -258,7 +308,21 @@ def run_steps(
                         )
                     else:
                         cnt_syn[b, q] += _scatter_csr(
-                            b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, indices, weights, ring, act_i, act_v
+                            b,
+                            t,
+                            q,
+                            na,
+                            tab,
+                            ptab,
+                            seg_ptr,
+                            seg_start,
+                            seg_delay,
+                            seg_first,
+                            indices,
+                            weights,
+                            ring,
+                            act_i,
+                            act_v,
                         )
 
 

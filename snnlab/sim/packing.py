@@ -20,7 +20,7 @@ from snnlab.sim.plan import CSR, SOURCE, Plan
 
 # columns of the population table
 P_MODEL, P_OFF, P_SIZE, P_NREC, P_RING, P_DEPTH, P_SOFT, P_SPIKING = range(8)
-P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM = range(8, 15)
+P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM, P_UNIFORM = range(8, 16)
 # columns of the projection table
 Q_KIND, Q_SRC, Q_DST, Q_RCP, Q_IP, Q_SYN, Q_CONV, Q_CW, Q_CD = range(9)  # Q_IP: into indptr and seg_ptr
 INDEX = np.int32  # synapse target index and refractory counters (half the bytes of int64)
@@ -29,7 +29,7 @@ INDEX = np.int32  # synapse target index and refractory counters (half the bytes
 class Packed(NamedTuple):
     """A Plan as flat arrays (see the column constants above)."""
 
-    pop_tab: np.ndarray  # (P, 15) int64
+    pop_tab: np.ndarray  # (P, 16) int64
     unit: np.ndarray  # (6, N) a_leak, a_in, v_leak, v_th, v_reset, v_init
     syn: np.ndarray  # (2, R, N) decay, gain
     refractory: np.ndarray  # (N,) int32 steps
@@ -42,6 +42,7 @@ class Packed(NamedTuple):
     seg_ptr: np.ndarray  # (sum n_src+1,) int64 first segment of each presynaptic unit (absolute)
     seg_start: np.ndarray  # (G+1,) int64 first synapse of each segment (absolute); last entry = S
     seg_delay: np.ndarray  # (G+1,) int64 delay of each segment
+    seg_first: np.ndarray  # (G+1,) int64 first target of a segment whose targets are consecutive, else -1
     conv_tab: np.ndarray  # (C, 15) int64 geometry rows
     conv_w: np.ndarray
     conv_d: np.ndarray  # per output unit delays
@@ -77,7 +78,7 @@ def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
     pops = plan.populations
     n_total = sum(p.size for p in pops)
     r_max = max([p.n_currents for p in pops] + [1])
-    tab = np.full((len(pops), 15), -1, np.int64)
+    tab = np.full((len(pops), 16), -1, np.int64)
     unit = np.zeros((6, n_total), dtype)
     syn = np.zeros((2, r_max, n_total), dtype)
     refr = np.zeros(n_total, INDEX)
@@ -96,9 +97,29 @@ def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
         unit[:, sl] = np.stack([p.a_leak, p.a_in, p.v_leak, p.v_th, p.v_reset, p.v_init])
         syn[0, : p.n_currents, sl], syn[1, : p.n_currents, sl] = p.decay, p.gain
         refr[sl] = p.refractory
+        tab[i, P_UNIFORM] = _uniform(unit[:4, sl], syn[:, : p.n_currents, sl])
         off, ring = off + p.size, ring + depth * p.receptors * p.size
         col += p.size if p.model == SOURCE else 0
     return tab, unit, syn, refr, n_total, ring, rec, r_max
+
+
+def _uniform(*params: np.ndarray) -> bool:
+    """Whether every row of every (..., n) parameter array holds one value (read as scalars then)."""
+    return all(bool(np.all(a == a[..., :1])) for a in params if a.shape[-1])
+
+
+def consecutive_targets(indices: np.ndarray, seg_start: np.ndarray) -> np.ndarray:
+    """Per segment: its first target when its targets are ``t, t+1, ...`` (a dense row), else -1.
+
+    A spike then adds a contiguous slice of weights to a contiguous slice of the ring buffer,
+    a loop that vectorises, instead of scattering (the rows of ``Linear`` weights are such).
+    """
+    if not seg_start.size:
+        return np.zeros(0, np.int64)
+    pos = np.arange(indices.size) - np.repeat(seg_start, np.diff(np.append(seg_start, indices.size)))
+    base = indices.astype(np.int64) - pos  # equal to the first target along a consecutive segment
+    lo, hi = np.minimum.reduceat(base, seg_start), np.maximum.reduceat(base, seg_start)
+    return np.where(lo == hi, lo, -1)
 
 
 def _pack_csr(proj: object, row: np.ndarray, csr: dict[str, list], sizes: dict[str, int]) -> None:
@@ -112,6 +133,7 @@ def _pack_csr(proj: object, row: np.ndarray, csr: dict[str, list], sizes: dict[s
     csr["seg_ptr"].append(seg_ptr + sizes["segments"])
     csr["seg_start"].append(starts + sizes["indices"])
     csr["seg_delay"].append(seg_delay)
+    csr["seg_first"].append(consecutive_targets(proj.indices[order], starts))
     sizes["indptr"] += proj.indptr.size
     sizes["indices"] += proj.indices.size
     sizes["segments"] += starts.size
@@ -131,7 +153,7 @@ def pack(plan: Plan, dtype: np.dtype, record: dict[str, str] | None = None) -> t
     tab, unit, syn, refr, n_total, n_ring, rec, r_max = _pack_pops(plan, dtype, record or {})
     order = np.array(sorted(range(len(plan.projections)), key=lambda q: plan.projections[q].src), np.int64)
     ptab = np.zeros((len(order), 9), np.int64)
-    keys = ("indptr", "indices", "weights", "delays", "seg_ptr", "seg_start", "seg_delay")
+    keys = ("indptr", "indices", "weights", "delays", "seg_ptr", "seg_start", "seg_delay", "seg_first")
     csr: dict[str, list] = {k: [] for k in keys}
     conv: dict[str, list] = {"tab": [], "w": [], "d": []}
     sizes = {"indptr": 0, "indices": 0, "segments": 0, "w": 0, "d": 0}
@@ -152,6 +174,7 @@ def pack(plan: Plan, dtype: np.dtype, record: dict[str, str] | None = None) -> t
         tab[i, P_LO], tab[i, P_HI] = (rows[0], rows[-1] + 1) if rows.size else (0, 0)
     csr["seg_start"].append(np.array([sizes["indices"]], np.int64))  # end of the last segment
     csr["seg_delay"].append(np.zeros(1, np.int64))
+    csr["seg_first"].append(np.full(1, -1, np.int64))
     dtypes = {"indices": INDEX, "weights": dtype}
     flat = {k: _cat(v, dtypes.get(k, np.int64)) for k, v in csr.items()}
     packed = Packed(
