@@ -21,6 +21,7 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec, build_readout, check_probability
+from snnlab.models.layout import TIME_MAJOR
 from snnlab.models.registry import register_model
 
 
@@ -48,6 +49,8 @@ class SpikingMLP(nn.Module):
         dt: seconds per step (metadata for export and hardware costs).
         backend: neuron kernel backend (auto, torch, numba, cuda).
     """
+
+    input_layout = TIME_MAJOR  # x (T, B, ...)
 
     def __init__(
         self,

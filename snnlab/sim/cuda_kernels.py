@@ -1,6 +1,6 @@
 """Event-driven kernels on the GPU (numba-cuda): the step of :mod:`snnlab.sim.kernels`.
 
-Same packed plan (:func:`snnlab.sim.kernels.pack`), same unit equations
+Same packed plan (:func:`snnlab.sim.packing.pack`), same unit equations
 (:mod:`snnlab.sim.equations`), same ring buffers. Per step and population, in plan order:
 
 1. ``_update``: one thread per (sample, unit) reads its ring slot, updates the unit, clears
@@ -25,7 +25,7 @@ from numba import config, cuda
 
 from snnlab.sim import equations
 from snnlab.sim.engine import split_records
-from snnlab.sim.kernels import (
+from snnlab.sim.packing import (
     P_COL,
     P_DEPTH,
     P_HI,

@@ -47,7 +47,7 @@ def reset(v: float, v_th: float, v_reset: float, soft: int) -> float:
 def conv_target(y: int, x: int, o: int, ky: int, kx: int, g: object) -> int:
     """Output unit that input pixel ``(y, x)`` reaches through tap ``(ky, kx)`` of channel ``o``.
 
-    ``g`` is a geometry row (see :func:`snnlab.sim.kernels.pack`): c_in, h, w, c_out, h_out,
+    ``g`` is a geometry row (see :func:`snnlab.sim.packing.pack`): c_in, h, w, c_out, h_out,
     w_out, kh, kw, sh, sw, ph, pw, dh, dw, groups. Returns -1 when the tap falls outside the
     output or between strides.
     """

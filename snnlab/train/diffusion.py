@@ -1,7 +1,7 @@
 """Diffusion training: a recipe (data, model, diffusion, train, run) -> ``runs/<name>/``.
 
 The loop draws a random batch of preloaded images in [-1, 1], adds noise at uniform steps and
-minimises the epsilon MSE (:meth:`snnlab.inference.diffusion.NoiseSchedule.loss`) with Adam,
+minimises the epsilon MSE (:meth:`snnlab.functional.diffusion.NoiseSchedule.loss`) with Adam,
 gradient clipping and an EMA of the weights. The run folder follows the trainer's conventions:
 ``config.yaml``, ``metrics.csv``, ``checkpoints/last.pt`` (atomic, resumable with the random
 state) and, at the end, ``samples/`` from the EMA model. ``train.init_from`` loads the weights
@@ -20,7 +20,7 @@ import torch
 import yaml
 
 from snnlab.errors import CheckpointError, ConfigError
-from snnlab.inference.diffusion import NoiseSchedule
+from snnlab.functional.diffusion import NoiseSchedule
 from snnlab.models import create_model
 from snnlab.recipe import build_dataclass, choice, read_yaml_recipe
 from snnlab.train.checkpoint import atomic_save, capture_rng, load_checkpoint, remove_stale_temps, restore_rng

@@ -84,6 +84,12 @@ CASES = {
     ),
     "existing run without --resume": (["train", "{recipe}"], "pass --resume"),
     "samples file that is not images": (["eval", "{run}", "--samples", "{bad}"], "'images' must be uint8"),
+    "eval tag that is a path": (["eval", "{run}", "--tag", "../x"], "valid: a plain file name"),
+    "baseline tag that is a path": (
+        ["eval", "{run}", "--baseline", "noise", "--tag", "a/b"],
+        "valid: a plain file name",
+    ),
+    "train --out that is a file": (["train", "{recipe}", "--out", "{recipe}"], "is a file; valid: a folder"),
     "tsm fine-tuning from another model": (
         ["train", "{recipe}", "--set", "train.init_from={other}", "--set", "model.tsm=true", "--force"],
         "another model",
