@@ -101,13 +101,9 @@ def _tag(args: argparse.Namespace) -> str:
 
 
 def _draw(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
-    import torch
-
     from snnlab.inference.diffusion_sampling import generate
     from snnlab.train.diffusion import load_diffusion_run
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     rec, model, schedule = load_diffusion_run(args.run, args.weights)
     images = generate(
         model, schedule, args.n, args.sampler, args.steps, args.threshold, args.seed, batch=args.batch, progress=True
@@ -116,6 +112,14 @@ def _draw(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    """``--threads`` holds for this command only (an in-process caller keeps its own count)."""
+    from snnlab.train.threads import torch_threads
+
+    with torch_threads(args.threads):
+        return _sample(args)
+
+
+def _sample(args: argparse.Namespace) -> int:
     from snnlab.inference.diffusion_sampling import save_samples
 
     _, _, _, images = _draw(args)
@@ -126,18 +130,22 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """``--threads`` holds for this command only (an in-process caller keeps its own count)."""
+    from snnlab.train.threads import torch_threads
+
+    with torch_threads(args.threads):
+        return _eval(args)
+
+
+def _eval(args: argparse.Namespace) -> int:
     from snnlab.inference.diffusion_sampling import load_samples, save_samples
 
     if args.baseline:
         return _eval_baseline(args)
     path = tagged_eval_path(args.run, args.tag or _tag(args))  # a bad --tag fails before any work
     if args.samples:
-        import torch
-
         from snnlab.train.diffusion import load_diffusion_run
 
-        if args.threads:
-            torch.set_num_threads(args.threads)
         rec, model, schedule = load_diffusion_run(args.run, args.weights)
         images = load_samples(args.samples)
     else:

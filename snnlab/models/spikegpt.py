@@ -96,6 +96,10 @@ class SpikeGPT(nn.Module):
         x = self.emb(idx.long())  # (T, B, C)
         for block in self.blocks:
             x = block(x)
+        return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The final LayerNorm and head of both modes: ``(..., C) -> (..., vocab)``."""
         return self.head(self.ln_out(x))
 
     def initial_state(self, batch: int) -> list[BlockState]:
@@ -117,7 +121,7 @@ class SpikeGPT(nn.Module):
             if self.rescale_every and (i + 1) % self.rescale_every == 0:
                 x = x / 2.0
             new.append(s)
-        return self.head(self.ln_out(x)), new
+        return self._logits(x), new
 
 
 @register_model("spikegpt")

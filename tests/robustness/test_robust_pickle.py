@@ -30,7 +30,7 @@ def _torch_file(path: Path, marker: Path) -> None:
 
 
 def _raw_pickle(path: Path, marker: Path) -> None:
-    path.write_bytes(pickle.dumps(_Payload(marker)))
+    path.write_bytes(pickle.dumps(_Payload(marker), protocol=2))  # protocol 2: what torch.load expects, no warning
 
 
 @pytest.fixture

@@ -1,26 +1,14 @@
 """WKV code shared by the numba (CPU) and numba-cuda kernels; registers nothing.
 
-The one-exponential pair of the running-maximum scan (compiled by each backend: ``njit`` there,
-``cuda.jit(device=True)`` here), the compute dtype rule and the autograd Function that wraps a
-backend's launcher (``forward(w, u, k, v)`` and ``backward(w, u, k, v, gy)``).
+The scan's "minus infinity", the compute dtype rule and the autograd Function that wraps a
+backend's launcher.
 """
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-NEG = -1e38  # the scan's "minus infinity" (finite, so differences stay finite)
-
-
-def pair_exp_py(x, z):  # pragma: no cover - compiled (numba here, numba-cuda device function there)
-    """``(max(x, z), e^{x - max}, e^{z - max})`` with one exponential."""
-    diff = x - z
-    e = math.exp(-abs(diff))
-    if diff >= 0:
-        return x, 1.0, e
-    return z, e, 1.0
+NEG = -1e38  # the scan's "minus infinity" (finite, so differences stay finite; fits float32)
 
 
 def compute_dtype(*tensors: torch.Tensor) -> torch.dtype:
