@@ -19,6 +19,7 @@ from numba.extending import overload
 from snnlab.sim import equations
 from snnlab.sim.packing import (
     P_COL,
+    P_COND,
     P_DEPTH,
     P_HI,
     P_LO,
@@ -46,7 +47,7 @@ from snnlab.sim.plan import CONST, CONV, NEURON, SOURCE, THRESHOLD
 
 CHUNK = 64  # units per threshold check
 _jit = numba.njit(cache=True, inline="always", error_model="numpy")
-_current, _membrane = _jit(equations.current), _jit(equations.membrane)
+_current, _membrane, _drive = _jit(equations.current), _jit(equations.membrane), _jit(equations.drive)
 _refractory_tick, _fires, _reset = _jit(equations.refractory_tick), _jit(equations.fires), _jit(equations.reset)
 _conv_target = _jit(equations.conv_target)
 
@@ -63,26 +64,49 @@ def _at_overload(a, j):
     return lambda a, j: a
 
 
+def _drive_at(ik, e_rev, v_b, j):
+    """The drive of unit ``j``: a conductance when ``v_b`` is the membrane array, a current when None."""
+    return ik if v_b is None else ik * (e_rev - v_b[j])
+
+
+@overload(_drive_at, inline="always")
+def _drive_at_overload(ik, e_rev, v_b, j):
+    if isinstance(v_b, types.NoneType):
+        return lambda ik, e_rev, v_b, j: _drive(ik, e_rev, 0.0, False)
+    return lambda ik, e_rev, v_b, j: _drive(ik, e_rev, v_b[j], True)
+
+
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _input_sum(b, p, base, tab, syn, sel, cur, ring, c):
-    """Input of NEURON population ``p``: the ring slot, or the sum ``c`` of its updated currents."""
-    off, n, ncur = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR]
+def _receptor(i_k, dec, gain, x_k, e_rev, v_b, c, first):
+    """Update one synaptic variable of every unit and add its drive to ``c`` (set it when ``first``).
+
+    ``v_b`` is the membrane for a conductance receptor and None for a current one (compiled apart).
+    """
+    if first:
+        for j in range(i_k.size):
+            ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
+            i_k[j] = ik
+            c[j] = _drive_at(ik, _at(e_rev, j), v_b, j)
+    else:
+        for j in range(i_k.size):
+            ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
+            i_k[j] = ik
+            c[j] += _drive_at(ik, _at(e_rev, j), v_b, j)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _input_sum(b, p, base, tab, syn, sel, cur, ring, v_b, c):
+    """Input of NEURON population ``p``: the ring slot, or the summed drive ``c`` of its receptors."""
+    off, n, ncur, cond = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR], tab[p, P_COND]
     ring_b = ring[b]
     if ncur == 0:
         return ring_b[base : base + n]
     for k in range(ncur):
-        i_k, dec, gain = cur[b, k, off : off + n], syn[0, k, sel], syn[1, k, sel]
-        x_k = ring_b[base + k * n : base + (k + 1) * n]
-        if k == 0:
-            for j in range(n):
-                ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
-                i_k[j] = ik
-                c[j] = ik
+        i_k, x_k = cur[b, k, off : off + n], ring_b[base + k * n : base + (k + 1) * n]
+        if (cond >> k) & 1:
+            _receptor(i_k, syn[0, k, sel], syn[1, k, sel], x_k, syn[2, k, sel], v_b, c, k == 0)
         else:
-            for j in range(n):
-                ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
-                i_k[j] = ik
-                c[j] += ik
+            _receptor(i_k, syn[0, k, sel], syn[1, k, sel], x_k, syn[2, k, sel], None, c, k == 0)
     return c[:n]
 
 
@@ -117,7 +141,7 @@ def _units(b, p, base, tab, unit, syn, sel, refrac, v, cur, refr, ring, scratch,
     """The update of :func:`_neuron`; parameters are read as ``unit[:, sel]``, ``syn[:, :, sel]``."""
     off, n = tab[p, P_OFF], tab[p, P_SIZE]
     v_b, r_b, u = v[b, off : off + n], refr[b, off : off + n], scratch[b, 1, :n]
-    c = _input_sum(b, p, base, tab, syn, sel, cur, ring, scratch[b, 0])
+    c = _input_sum(b, p, base, tab, syn, sel, cur, ring, v_b, scratch[b, 0])
     _integrate(c, v_b, r_b, unit[0, sel], unit[1, sel], unit[2, sel], u)
     v_th, v_reset, soft, spiking = unit[3, off : off + n], unit[4, off : off + n], tab[p, P_SOFT], tab[p, P_SPIKING]
     na = 0

@@ -20,7 +20,7 @@ from snnlab.sim.plan import CSR, SOURCE, Plan
 
 # columns of the population table
 P_MODEL, P_OFF, P_SIZE, P_NREC, P_RING, P_DEPTH, P_SOFT, P_SPIKING = range(8)
-P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM, P_UNIFORM = range(8, 16)
+P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM, P_UNIFORM, P_COND = range(8, 17)
 # columns of the projection table
 Q_KIND, Q_SRC, Q_DST, Q_RCP, Q_IP, Q_SYN, Q_CONV, Q_CW, Q_CD = range(9)  # Q_IP: into indptr and seg_ptr
 INDEX = np.int32  # synapse target index and refractory counters (half the bytes of int64)
@@ -29,9 +29,9 @@ INDEX = np.int32  # synapse target index and refractory counters (half the bytes
 class Packed(NamedTuple):
     """A Plan as flat arrays (see the column constants above)."""
 
-    pop_tab: np.ndarray  # (P, 16) int64
+    pop_tab: np.ndarray  # (P, 17) int64
     unit: np.ndarray  # (6, N) a_leak, a_in, v_leak, v_th, v_reset, v_init
-    syn: np.ndarray  # (2, R, N) decay, gain
+    syn: np.ndarray  # (3, R, N) decay, gain, reversal potential (0 for a current receptor)
     refractory: np.ndarray  # (N,) int32 steps
     proj_tab: np.ndarray  # (Q, 9) int64, sorted by source population
     proj_order: np.ndarray  # (Q,) plan index of each packed projection
@@ -78,9 +78,9 @@ def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
     pops = plan.populations
     n_total = sum(p.size for p in pops)
     r_max = max([p.n_currents for p in pops] + [1])
-    tab = np.full((len(pops), 16), -1, np.int64)
+    tab = np.full((len(pops), 17), -1, np.int64)
     unit = np.zeros((6, n_total), dtype)
-    syn = np.zeros((2, r_max, n_total), dtype)
+    syn = np.zeros((3, r_max, n_total), dtype)
     refr = np.zeros(n_total, INDEX)
     off = ring = col = 0
     rec = {"s": 0, "v": 0, "m": 0}
@@ -96,6 +96,8 @@ def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
         sl = slice(off, off + p.size)
         unit[:, sl] = np.stack([p.a_leak, p.a_in, p.v_leak, p.v_th, p.v_reset, p.v_init])
         syn[0, : p.n_currents, sl], syn[1, : p.n_currents, sl] = p.decay, p.gain
+        syn[2, : p.n_currents, sl] = np.nan_to_num(p.e_rev, nan=0.0)
+        tab[i, P_COND] = p.conductances
         refr[sl] = p.refractory
         tab[i, P_UNIFORM] = _uniform(unit[:4, sl], syn[:, : p.n_currents, sl])
         off, ring = off + p.size, ring + depth * p.receptors * p.size
