@@ -55,7 +55,8 @@ test-cuda: $(STAMP)
 bench: peers
 	$(BIN)/python benchmarks/bench_neurons.py --quick
 	$(BIN)/python benchmarks/bench_delays.py --quick
-	$(BIN)/python benchmarks/bench_sim.py --cuba-seconds 1.0
+	$(BIN)/python benchmarks/bench_sim.py
+	$(BIN)/python benchmarks/bench_crossover.py
 
 # Real images available offline: Fashion-MNIST from the Debian package (IDX files in
 # /usr/share/datasets/fashion-mnist, the default data.root of the fmnist_* recipes).

@@ -36,7 +36,8 @@ import torch
 from torch import nn
 
 from snnlab import nn as snn
-from snnlab.inference.diffusion import NoiseSchedule, ddim_sample
+from snnlab.functional.diffusion import NoiseSchedule
+from snnlab.inference.diffusion import ddim_sample
 from snnlab.models import create_model
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -1,9 +1,10 @@
 """Time a training step of a reduced maxformer_cifar: snnlab's neurons against the same network on
 spikingjelly's multi-step LIFNode (torch backend), and their peak memory.
 
-The network is built once by ``snnlab.models.create_model``; the peer variant is a deep copy in
-which every ``snnlab.nn.LIF`` is replaced by ``spikingjelly.activation_based.neuron.LIFNode`` with
-the same tau, threshold, reset, detach_reset and sigmoid surrogate (step_mode "m", torch backend),
+The network is built once by ``snnlab.models.create_model``; the peer variant is
+``snnlab.nn.peers.spikingjelly_twin`` of it (the helper the oracle test uses): a deep copy in which
+every ``snnlab.nn.LIF`` is ``spikingjelly.activation_based.neuron.LIFNode`` with the same tau,
+threshold, reset, detach_reset and sigmoid surrogate (step_mode "m", torch backend),
 so everything else (convolutions, batch norm, attention, AdamW) is identical. A step is forward +
 cross-entropy on the mean over T + backward + AdamW; spikingjelly's state is reset after each
 step as its users do (``functional.reset_net``). Fresh random input per step, a warm-up, then the
@@ -19,7 +20,6 @@ the measured steps (``ru_maxrss`` after minus the resident set before the first 
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import resource
 import statistics
@@ -33,32 +33,6 @@ import torch
 CFG = dict(dims=[32, 64, 128], depths=[1, 1, 2], heads=[8, 8, 8], T=4, img_size=32, num_classes=10)
 
 
-def swap_to_spikingjelly(model: torch.nn.Module) -> torch.nn.Module:
-    """Every snnlab LIF replaced by spikingjelly's multi-step LIFNode with the same parameters."""
-    from spikingjelly.activation_based import neuron, surrogate
-
-    from snnlab.nn import LIF
-
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, LIF):
-                p = child.params
-                setattr(
-                    parent,
-                    name,
-                    neuron.LIFNode(
-                        tau=p.tau,
-                        v_threshold=p.v_threshold,
-                        v_reset=p.v_reset,
-                        decay_input=p.decay_input,
-                        detach_reset=p.detach_reset,
-                        surrogate_function=surrogate.Sigmoid(alpha=child.surrogate.alpha),
-                        step_mode="m",
-                    ),
-                )
-    return model
-
-
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
@@ -69,11 +43,12 @@ def make_step(variant: str, batch: int, device: str):
     from spikingjelly.activation_based import functional
 
     from snnlab.models import create_model
+    from snnlab.nn.peers import spikingjelly_twin
 
     torch.manual_seed(0)
     model = create_model("maxformer_cifar", **CFG)
     if variant == "spikingjelly":
-        model = swap_to_spikingjelly(copy.deepcopy(model))
+        model = spikingjelly_twin(model)
     model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 

@@ -2,25 +2,30 @@
 
 Compares, at B = 8, T = 1024, C = 512 (float32) by default:
 
-- snnlab ``numba``: the fused CPU kernels (one forward scan; backward = a forward sweep that
-  recomputes the scan plus a reverse sweep), parallel over batch x channel blocks;
+- snnlab ``numba``: the fused CPU kernels (one float32 forward scan that checkpoints its state
+  every 16 tokens; backward = per segment, a recomputation from the checkpoint and a reverse
+  sweep), parallel over batch rows x runs of channels;
 - the per-step torch loop of the same recurrence with autograd (``snnlab.functional.wkv``, the
   reference: what one writes without a kernel);
 - the bandwidth floor: the bytes the op must move at least (forward reads k, v and writes y;
   backward reads k, v, dL/dy and writes dL/dk, dL/dv: 8 x B T C x 4 bytes) at the copy bandwidth
   measured in the same run.
 
-Timing: ``y = wkv(w, u, k, v); y.backward(g)`` on fresh leaf tensors each call, median of
-several calls after a warm-up (numba compiled and cached first). Writes
-``benchmarks/results/wkv.json``.
+Timing: ``y = wkv(w, u, k, v); y.backward(g)`` on fresh leaf tensors each call, as a user
+runs it (the torch side is the plain function: nothing to build). One warm-up call per side
+(numba compiled and cached first), then ``--rounds`` rounds, each timing ``--repeat`` numba calls
+and one torch-loop call, so both sides see the same machine load; medians over all calls.
+The bandwidth is measured before and after the rounds (the larger is kept) and the load average
+is recorded. Writes ``benchmarks/results/wkv.json``.
 
-Usage: ``python benchmarks/bench_wkv.py [--B 8 --T 1024 --C 512] [--repeat 5]``
+Usage: ``python benchmarks/bench_wkv.py [--B 8 --T 1024 --C 512] [--rounds 3 --repeat 5]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from pathlib import Path
@@ -54,18 +59,27 @@ def inputs(B: int, T: int, C: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     return w, u, k, v, gy
 
 
-def time_backend(backend: str, args: tuple[torch.Tensor, ...], repeat: int) -> tuple[float, float]:
-    """Median wall and CPU (this process) seconds of forward + backward."""
+def time_call(backend: str, args: tuple[torch.Tensor, ...]) -> tuple[float, float]:
+    """Wall and CPU (this process) seconds of one forward + backward on fresh leaf tensors."""
     w, u, k, v, gy = args
-    walls, cpus = [], []
-    for i in range(repeat + 1):
-        leaves = [t.clone().requires_grad_() for t in (w, u, k, v)]
-        t0, c0 = time.perf_counter(), time.process_time()
-        dispatch("wkv", backend, *leaves).backward(gy)
-        if i:  # the first call warms up (compilation, allocator)
-            walls.append(time.perf_counter() - t0)
-            cpus.append(time.process_time() - c0)
-    return statistics.median(walls), statistics.median(cpus)
+    leaves = [t.clone().requires_grad_() for t in (w, u, k, v)]
+    t0, c0 = time.perf_counter(), time.process_time()
+    dispatch("wkv", backend, *leaves).backward(gy)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def run_rounds(args: tuple[torch.Tensor, ...], rounds: int, repeat: int) -> dict[str, list]:
+    """Interleaved timings: per round ``repeat`` numba calls, then one torch-loop call."""
+    times: dict[str, list] = {"numba": [], "torch": []}
+    time_call("numba", args), time_call("torch", args)  # warm-up: compilation, allocator
+    for _ in range(rounds):
+        times["numba"] += [time_call("numba", args) for _ in range(repeat)]
+        times["torch"].append(time_call("torch", args))
+    return times
+
+
+def median(pairs: list, i: int) -> float:
+    return statistics.median(p[i] for p in pairs)
 
 
 def main() -> None:
@@ -73,14 +87,16 @@ def main() -> None:
     parser.add_argument("--B", type=int, default=8)
     parser.add_argument("--T", type=int, default=1024)
     parser.add_argument("--C", type=int, default=512)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--repeat-torch", type=int, default=2)
     parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "wkv.json"))
     opt = parser.parse_args()
     args = inputs(opt.B, opt.T, opt.C)
-    numba_s, numba_cpu = time_backend("numba", args, opt.repeat)
-    torch_s, torch_cpu = time_backend("torch", args, opt.repeat_torch)
-    bw = max(bandwidth_gbs(), bandwidth_gbs())
+    load_before, bw_before = os.getloadavg()[0], bandwidth_gbs()
+    times = run_rounds(args, opt.rounds, opt.repeat)
+    bw = max(bw_before, bandwidth_gbs())
+    numba_s, numba_cpu = median(times["numba"], 0), median(times["numba"], 1)
+    torch_s, torch_cpu = median(times["torch"], 0), median(times["torch"], 1)
     floor_s = FLOOR_ARRAYS * opt.B * opt.T * opt.C * 4 / (bw * 1e9)
     row = {
         "B": opt.B,
@@ -98,10 +114,14 @@ def main() -> None:
         "numba_cpu_s": numba_cpu,
         "torch_loop_cpu_s": torch_cpu,
         "speedup_cpu": torch_cpu / numba_cpu,
+        "numba_calls": len(times["numba"]),
+        "torch_calls": len(times["torch"]),
+        "load_average": [load_before, os.getloadavg()[0]],
+        "date": time.strftime("%Y-%m-%d %H:%M"),
     }
     print(
         f"WKV fwd+bwd B={opt.B} T={opt.T} C={opt.C} float32; threads: torch {torch.get_num_threads()}, "
-        f"numba {numba.get_num_threads()}"
+        f"numba {numba.get_num_threads()}; load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}"
     )
     print(f"  snnlab numba        {numba_s * 1e3:9.1f} ms wall  {numba_cpu * 1e3:9.1f} ms CPU")
     print(

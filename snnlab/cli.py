@@ -17,6 +17,7 @@ import importlib
 import pkgutil
 import sys
 import textwrap
+from typing import Any, NoReturn
 
 from snnlab.errors import SnnlabError, os_error_message, user_message
 
@@ -37,6 +38,41 @@ EPILOG = textwrap.dedent(
 DEBUG_HELP = "show full tracebacks on errors"
 
 
+class UsageError(SystemExit):
+    """Raised by :meth:`Parser.error` after printing its line; exit status 2 (argparse's)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """``argparse.ArgumentParser`` whose errors are one line, like every other snnlab error.
+
+    ``snnlab simulate RUN --steps abc`` prints
+    ``snnlab simulate: error: argument --steps: invalid int value: 'abc' (see snnlab simulate --help)``
+    instead of the usage block plus the message. Subparsers inherit the class (``add_subparsers``
+    uses the parent's class), so every command and action gets it.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        text = " ".join(message.split())  # argparse messages are one line; make sure
+        self._print_message(f"{self.prog}: error: {text} (see {self.prog} --help)\n", sys.stderr)
+        raise UsageError(2)
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        """As argparse, but an unknown option is reported by the (sub)command it was given to."""
+        parsed, extra = self.parse_known_args(args, namespace)
+        if extra:
+            self._chosen(parsed).error(f"unrecognized arguments: {' '.join(extra)}")
+        return parsed
+
+    def _chosen(self, parsed: argparse.Namespace) -> argparse.ArgumentParser:
+        """The innermost subparser the parsed arguments selected (``self`` when none)."""
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                sub = action.choices.get(getattr(parsed, action.dest, None) or "")
+                if isinstance(sub, Parser):
+                    return sub._chosen(parsed)
+        return self
+
+
 def _accept_debug(parser: argparse.ArgumentParser) -> None:
     """Let ``--debug`` also follow the (sub)subcommand: add it to every nested parser."""
     for action in parser._actions:
@@ -51,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every discovered subcommand."""
     import snnlab.commands as commands
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="snnlab",
         description="snnlab: train spiking networks, simulate them event-driven, cost and export them.",
         epilog=EPILOG,
@@ -71,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as err:  # the line is printed; --help and --version still exit as argparse does
+        return int(err.code)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2

@@ -59,14 +59,34 @@ def pytest_collection_modifyitems(config, items):
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-@pytest.fixture(autouse=True)
-def _restore_torch_threads():
-    """Give every test the process's torch thread count back: a command that sets its own threads
-    (``train.threads`` of a diffusion recipe) must not change the arithmetic of later tests, whose
-    bit-identical resume checks compare against runs in fresh processes."""
+_SESSION_THREADS: dict[str, int] = {}
+
+
+def pytest_configure(config):
+    """Record torch's thread count before any test or fixture can change it."""
     import torch
 
-    threads = torch.get_num_threads()
+    _SESSION_THREADS["torch"] = torch.get_num_threads()
+
+
+@pytest.fixture(autouse=True)
+def _restore_torch_threads():
+    """Give every test the thread counts the session started with (torch, and numba once loaded).
+
+    Compared with the session's first values, not with the values at this test's start: a module- or
+    session-scoped fixture that changed them runs before this fixture and would otherwise pass
+    unnoticed. Later tests compare bit for bit against runs in fresh processes (the SIGKILL-resume
+    checks), which start with the default counts.
+    """
+    import sys
+
+    import torch
+
     yield
-    if torch.get_num_threads() != threads:
-        torch.set_num_threads(threads)
+    if torch.get_num_threads() != _SESSION_THREADS["torch"]:
+        torch.set_num_threads(_SESSION_THREADS["torch"])
+    numba = sys.modules.get("numba")
+    if numba is not None and hasattr(numba, "get_num_threads"):
+        default = int(numba.config.NUMBA_NUM_THREADS)
+        if numba.get_num_threads() != default:
+            numba.set_num_threads(default)

@@ -3,9 +3,10 @@
 Layers, lowest first: functional < kernels < nn < models < train / inference / analysis < apps <
 commands (+ cli); inside the middle tier analysis < inference < train; ir sits beside models
 (it reads nn modules), sim and hw read ir's graph types and import no torch; data imports no
-model code. ``errors``, ``registry``, ``fmt`` and ``recipe`` (the typed-recipe loader) are the
-base every layer may use; the training recipe (``train.config``) belongs to train. Every
-``import`` counts, also those inside functions (lazy imports are still dependencies).
+model code. ``errors``, ``registry``, ``fmt``, ``recipe`` (the typed-recipe loader) and ``results``
+(the results-file names) are the base every layer may use; the training recipe
+(``train.config``) belongs to train. Every ``import`` counts, also those inside functions (lazy
+imports are still dependencies).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "snnlab"
-BASE = {"snnlab", "errors", "registry", "fmt", "recipe"}  # fmt: message helpers; recipe: typed-recipe loader
+BASE = {"snnlab", "errors", "registry", "fmt", "recipe", "results"}  # recipe: typed-recipe loader; results: file names
 _CORE = {"functional", "kernels", "nn"}
 _MODELS = _CORE | {"models"}
 _LIBRARY = _MODELS | {"ir", "sim", "hw", "data", "train", "inference", "analysis", "surrogate"}

@@ -1,15 +1,15 @@
 """Activity analysis: per-layer operation counts, NeuroBench metrics, plots and reports.
 
-``ActivityProfile`` is torch-free; :func:`profile_model` (forward hooks) imports torch on use.
+:func:`profile_model` (forward hooks) measures an :class:`snnlab.ir.activity.ActivityProfile`
+(the profile lives in ir, beside the graph, so that sim and hw read it without analysis); it
+imports torch on use.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from snnlab.ir.activity import LAYER_KINDS, ActivityProfile, LayerActivity
-
-__all__ = ["LAYER_KINDS", "ActivityProfile", "LayerActivity", "MatMul", "profile_model"]
+__all__ = ["MatMul", "profile_model"]
 
 
 def __getattr__(name: str) -> Any:

@@ -22,6 +22,7 @@ from snnlab.analysis.metrics import summary
 from snnlab.errors import MappingError
 from snnlab.fmt import plural
 from snnlab.ir.activity import ActivityProfile
+from snnlab.results import eval_path
 
 
 def _map(graph: Any, profile: Any) -> tuple[Any, str]:
@@ -163,7 +164,7 @@ def run_header(run_dir: Path) -> dict[str, str]:
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
     }
     try:
-        info = json.loads((run_dir / "eval.json").read_text())
+        info = json.loads(eval_path(run_dir).read_text())
     except (OSError, ValueError):
         return head
     if not isinstance(info, dict):

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from snnlab.errors import CheckpointError, GraphError, SnnlabError
+from snnlab.results import activity_path, descriptor_path, study_path, write_results
 from snnlab.sim.check import READOUT_ATOL, compare_runs, identical
 
 if TYPE_CHECKING:
@@ -121,8 +121,8 @@ def stage_sim_check(ctx: DemoContext) -> None:
     from snnlab.train.evaluation import first_batch
 
     graph = _graph(ctx)
-    x, _ = first_batch(_test_loader(ctx), SIM_SAMPLES)  # (T, B, ...)
-    np.savez_compressed(ctx.run_dir / "input.npz", x=x.numpy())  # `snnlab simulate RUN` replays it
+    x, y = first_batch(_test_loader(ctx), SIM_SAMPLES)  # (T, B, ...), (B,)
+    np.savez_compressed(ctx.run_dir / "input.npz", x=x.numpy(), labels=y.numpy())  # `snnlab simulate RUN` replays it
     dense, readout = _dense_float64(ctx, x)
     result, wall = _simulate(graph, x.double().numpy(), list(dense))
     check = {
@@ -136,7 +136,7 @@ def stage_sim_check(ctx: DemoContext) -> None:
         "sim_wall_note": "includes numba compilation when its cache is cold",
     }
     check["identical"] = identical(check)
-    (ctx.run_dir / "sim_check.json").write_text(json.dumps(check, indent=1))
+    write_results(study_path(ctx.run_dir, "sim_check"), check)
     ctx.sim_check = check
     _report_check(ctx, check)
 
@@ -148,7 +148,7 @@ def _report_check(ctx: DemoContext, check: dict[str, Any]) -> None:
     ctx.lines.append(
         f"event-driven check: {check['samples']} samples x {check['steps']} steps, {spikes} ({agree:.2%}), "
         f"readout max |diff| {check['readout_max_abs_diff']:.1e}; {check['synaptic_events']:.3g} synaptic events "
-        f"vs {check['dense_macs']:.3g} dense MACs ({check['event_fraction']:.1%}) -> {ctx.run_dir / 'sim_check.json'}"
+        f"vs {check['dense_macs']:.3g} dense MACs ({check['event_fraction']:.1%}) -> {study_path(ctx.run_dir, 'sim_check')}"
     )
     if not check["layers"]:
         warn(ctx, "event-driven check compared no spiking layer (no layer name matches the graph)")
@@ -180,7 +180,7 @@ def stage_early_exit(ctx: DemoContext) -> None:
         calib_split=str(valid),
     )
     ctx.early_exit = report
-    ctx.lines.append(summary_line(report, ctx.run_dir / "early_exit.json"))
+    ctx.lines.append(summary_line(report, study_path(ctx.run_dir, "early_exit")))
 
 
 @guarded
@@ -190,10 +190,10 @@ def stage_report(ctx: DemoContext) -> None:
     from snnlab.commands.report import load_rasters
     from snnlab.ir.activity import ActivityProfile
 
-    activity_path = ctx.run_dir / "activity.json"
-    if not activity_path.is_file():
-        raise CheckpointError(f"{activity_path} is missing (the evaluation wrote no activity profile)")
-    activity = ActivityProfile.load(activity_path)
+    activity_file = activity_path(ctx.run_dir)
+    if not activity_file.is_file():
+        raise CheckpointError(f"{activity_file} is missing (the evaluation wrote no activity profile)")
+    activity = ActivityProfile.load(activity_file)
     graph = _graph(ctx, required=False)  # without a graph the report leaves fit unchecked
     result = build_report(
         ctx.run_dir, list(HW_CHIPS), graph=graph, activity=activity, spikes=load_rasters(ctx.run_dir / "spikes.npz")
@@ -209,7 +209,7 @@ def _descriptors(ctx: DemoContext, graph: Any, reports: list[Any]) -> list[str]:
     written = []
     for name, report in zip(HW_CHIPS, reports):
         if graph is not None and not report.mapping_error:
-            write_descriptor(graph, name, ctx.run_dir / "hw" / f"{report.hardware}.json")
+            write_descriptor(graph, name, descriptor_path(ctx.run_dir, report.hardware))
             written.append(report.hardware)
     return written
 

@@ -8,6 +8,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from snnlab.results import tagged_eval_path, write_results
+
 EPILOG = textwrap.dedent(
     """\
     examples:
@@ -33,6 +35,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     tr = sub.add_parser("train", help="train a diffusion recipe into runs/<name>/")
     tr.add_argument("config", help="recipe YAML (experiments/*sddpm*.yaml, *sdm_tsm*.yaml)")
     tr.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    tr.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<recipe name>)")
     tr.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
     tr.add_argument("--force", action="store_true", help="start over in a run folder that has checkpoints")
     tr.set_defaults(func=run_train)
@@ -80,9 +83,13 @@ def _sampling_args(p: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from snnlab.commands._checks import output_dir
     from snnlab.train.diffusion import DiffusionTrainer, load_recipe
 
     rec = load_recipe(args.config, args.overrides)
+    out = output_dir(args.out, "--out")
+    if out is not None:
+        rec.run.out_dir, rec.run.name = str(out.parent), out.name
     result = DiffusionTrainer(rec, resume=args.resume, force=args.force).fit()
     print(json.dumps(result))
     return 0
@@ -94,13 +101,9 @@ def _tag(args: argparse.Namespace) -> str:
 
 
 def _draw(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
-    import torch
-
     from snnlab.inference.diffusion_sampling import generate
     from snnlab.train.diffusion import load_diffusion_run
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     rec, model, schedule = load_diffusion_run(args.run, args.weights)
     images = generate(
         model, schedule, args.n, args.sampler, args.steps, args.threshold, args.seed, batch=args.batch, progress=True
@@ -109,6 +112,14 @@ def _draw(args: argparse.Namespace) -> tuple[Any, Any, Any, Any]:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    """``--threads`` holds for this command only (an in-process caller keeps its own count)."""
+    from snnlab.train.threads import torch_threads
+
+    with torch_threads(args.threads):
+        return _sample(args)
+
+
+def _sample(args: argparse.Namespace) -> int:
     from snnlab.inference.diffusion_sampling import save_samples
 
     _, _, _, images = _draw(args)
@@ -119,26 +130,29 @@ def run_sample(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    """``--threads`` holds for this command only (an in-process caller keeps its own count)."""
+    from snnlab.train.threads import torch_threads
+
+    with torch_threads(args.threads):
+        return _eval(args)
+
+
+def _eval(args: argparse.Namespace) -> int:
     from snnlab.inference.diffusion_sampling import load_samples, save_samples
 
     if args.baseline:
         return _eval_baseline(args)
+    path = tagged_eval_path(args.run, args.tag or _tag(args))  # a bad --tag fails before any work
     if args.samples:
-        import torch
-
         from snnlab.train.diffusion import load_diffusion_run
 
-        if args.threads:
-            torch.set_num_threads(args.threads)
         rec, model, schedule = load_diffusion_run(args.run, args.weights)
         images = load_samples(args.samples)
     else:
         rec, model, schedule, images = _draw(args)
         save_samples(images, Path(args.run) / "samples" / _tag(args))
     report = _evaluate(args, rec, model, schedule, images)
-    out = Path(args.run) / "eval" / f"{args.tag or _tag(args)}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = write_results(path, report)
     print(json.dumps({k: v for k, v in report.items() if k not in ("firing_rates", "per_sample")}, indent=2))
     print(f"wrote {out}")
     return 0
@@ -186,6 +200,7 @@ def _eval_baseline(args: argparse.Namespace) -> int:
     from snnlab.train.diffusion_data import load_images
     from snnlab.train.feature_net import images_to_model_range, load_or_train_metric
 
+    path = tagged_eval_path(args.run, args.tag or f"baseline_{args.baseline}_n{args.n}")
     rec, _, _ = load_diffusion_run(args.run, args.weights)
     if args.baseline == "real":
         images = images_to_model_range(load_images(dataclasses.replace(rec.data, limit=args.n), "test"))
@@ -201,8 +216,7 @@ def _eval_baseline(args: argparse.Namespace) -> int:
         "metric_valid_accuracy": metric.valid_accuracy,
         **metric.evaluate(images),
     }
-    out = Path(args.run) / "eval" / f"{args.tag or 'baseline_' + args.baseline + f'_n{args.n}'}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out = write_results(path, report)
     print(json.dumps(report, indent=2))
+    print(f"wrote {out}")
     return 0

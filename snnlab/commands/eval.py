@@ -70,6 +70,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 def _early_exit(args: argparse.Namespace, report: dict[str, Any]) -> None:
     """Run ``snnlab.inference.early_exit.run_for_eval`` on the evaluated model."""
     from snnlab.errors import ConfigError
+    from snnlab.results import study_path
     from snnlab.train import load_run
     from snnlab.train.data import build_dataset, eval_loader
     from snnlab.train.distributed import DistContext
@@ -96,7 +97,7 @@ def _early_exit(args: argparse.Namespace, report: dict[str, Any]) -> None:
     )
     if isinstance(result, dict):
         report["early_exit"] = result
-        print(module.summary_line(result, loaded.run_dir / "early_exit.json"))
+        print(module.summary_line(result, study_path(loaded.run_dir, "early_exit")))
 
 
 # option name -> handler(args, report); a handler runs when its option is set.
@@ -121,11 +122,10 @@ def run(args: argparse.Namespace) -> int:
             handler(args, report)
             extended = True
     if extended:  # eval.json gains the extensions' results
-        import json
-
+        from snnlab.results import eval_path, write_results
         from snnlab.train.model_io import resolve_run_dir
 
-        (resolve_run_dir(args.run_dir) / "eval.json").write_text(json.dumps(report, indent=2))
+        write_results(eval_path(resolve_run_dir(args.run_dir)), report)
     rates = ", ".join(f"{k} {v:.3f}" for k, v in report["firing_rates"].items())
     chosen = f", {selection_note(report, report['split'])}" if report["checkpoint"] == "best" else ""
     print(

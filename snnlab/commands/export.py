@@ -13,9 +13,14 @@ EPILOG = textwrap.dedent(
       snnlab export runs/demo --to loihi2                 # writes runs/demo/hw/loihi2.json
       snnlab export model.nir --to speck --out speck.json # a graph written by any framework
       snnlab export runs/conv --to nir --input-shape 2,34,34 --dt 1e-3
+      snnlab export runs/demo --to nir --readout lif      # runs/demo/model_lif.nir for spikingjelly, norse
+      snnlab export runs/demo --to nir --readout lif --dt 1e-4   # for snnTorch (its importer assumes dt = 1e-4 s)
 
     RUN is a run folder written by `snnlab train` (config.yaml, checkpoints/best.pt);
     MODEL is a .nir file. Time constants are written in seconds (tau_s = tau_steps * dt).
+    --readout lif|if rewrites the leaky-integrator (LI) readout, which snnTorch and spikingjelly
+    cannot load, as a LIF or IF node that never fires (threshold 1e9): read the class from its
+    membrane. lif keeps the membrane exactly; if integrates without leak (docs/export.md).
     """
 )
 
@@ -37,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--input-shape",
         default=None,
         help="per-sample input shape, comma separated, for conv models without input_shape",
+    )
+    parser.add_argument(
+        "--readout",
+        choices=("li", "if", "lif"),
+        default="li",
+        help="how to write an LI readout: li (default), or a never-firing lif / if for peers without LI",
     )
     parser.set_defaults(func=run)
     return parser
@@ -89,15 +100,23 @@ def run(args: argparse.Namespace) -> int:
 
     from snnlab import ir
     from snnlab.commands._checks import output_file
+    from snnlab.errors import ConfigError
+    from snnlab.results import descriptor_path
 
     output_file(args.out, "--out", "model.nir" if args.to == "nir" else "chip.json")
+    if args.readout != "li" and args.to != "nir":
+        raise ConfigError(f"--readout {args.readout} applies to --to nir (chip descriptors map the LI readout)")
     graph, folder = _graph(args)
     if args.to == "nir":
-        out = Path(args.out) if args.out else folder / "model.nir"
+        from snnlab.ir.readout import with_readout
+
+        graph = with_readout(graph, args.readout, args.dt)
+        default = "model.nir" if args.readout == "li" else f"model_{args.readout}.nir"  # model.nir stays LI
+        out = Path(args.out) if args.out else folder / default
         written = ir.save(graph, out)
     else:
         name = Path(args.to).stem
-        out = Path(args.out) if args.out else folder / "hw" / f"{name}.json"
+        out = Path(args.out) if args.out else descriptor_path(folder, name)
         written = _descriptor(graph, args.to, out)
     print(written)
     return 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any
+
+from snnlab.results import tagged_eval_path, write_results
 
 EPILOG = textwrap.dedent(
     """\
@@ -18,59 +18,82 @@ EPILOG = textwrap.dedent(
       snnlab lm eval runs/shakespeare_spikegpt --hw loihi2,speck,cmos45
       snnlab lm train experiments/enwik8_spikegpt_46m.yaml --set data.root=datasets/enwik8
 
-    train writes RUN/ as 'snnlab train' does (metrics.csv has train/valid BPC); generate streams the
-    text (recurrent mode) and prints tokens/s; eval writes RUN/lm_eval.json (test BPC, firing rate per
-    layer, synaptic operations and energy per token on chip profiles).
+    train writes RUN/ as 'snnlab train' does (RUN = --out, default runs/<name>; metrics.csv has
+    train/valid BPC); generate streams the text (recurrent mode) and prints tokens/s; eval writes
+    RUN/eval/bpc_<split>_<checkpoint>.json (test BPC, firing rate per layer, synaptic operations
+    and energy per token on chip profiles).
     """
 )
-ACTIONS = ("train", "generate", "eval")
+ACTIONS = {  # action -> what it does
+    "train": "train a SpikeGPT recipe into a run folder (as snnlab train does)",
+    "generate": "stream text from a run in recurrent mode",
+    "eval": "test BPC, firing rates, synaptic operations and energy per token of a run",
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add the ``lm`` subcommand."""
+    """Add the ``lm`` subcommand with one sub-subcommand per action."""
+    fmt = argparse.RawDescriptionHelpFormatter
     parser = subparsers.add_parser(
         "lm",
         help="spiking language models (SpikeGPT): train, generate text, evaluate BPC and energy",
         description="Train a SpikeGPT recipe, sample text from a run in recurrent mode, or evaluate it.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=fmt,
     )
-    parser.add_argument("action", choices=ACTIONS)
-    parser.add_argument("target", help="train: a recipe YAML; generate/eval: a run folder")
-    parser.add_argument(
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    subs = {
+        a: actions.add_parser(a, help=h, description=h, epilog=EPILOG, formatter_class=fmt) for a, h in ACTIONS.items()
+    }
+    _train_arguments(subs["train"])
+    for action in ("generate", "eval"):
+        subs[action].add_argument("target", help="a run folder of snnlab lm train")
+        subs[action].add_argument("--checkpoint", choices=("best", "last"), default="best", help="weights")
+    gen = subs["generate"]
+    gen.add_argument("--prompt", default=None, help="the text to continue (required)")
+    gen.add_argument("--tokens", type=int, default=200, help="tokens to produce (default 200)")
+    gen.add_argument("--temperature", type=float, default=1.0, help="0 = greedy (default 1.0)")
+    gen.add_argument("--top-p", type=float, default=None, help="nucleus sampling mass in (0, 1]")
+    gen.add_argument("--seed", type=int, default=0, help="sampling seed")
+    ev = subs["eval"]
+    ev.add_argument("--split", default=None, help="split (default: the recipe's test split)")
+    ev.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N windows")
+    ev.add_argument(
+        "--hw",
+        default="loihi2,speck,spinnaker2,truenorth,cmos45,gpu",
+        help="comma-separated chip profiles for the energy per token",
+    )
+    for sub in subs.values():
+        sub.set_defaults(func=run)
+    return parser
+
+
+def _train_arguments(tr: argparse.ArgumentParser) -> None:
+    tr.add_argument("target", metavar="config", help="recipe YAML (experiments/*spikegpt*.yaml)")
+    tr.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="train: override a recipe field (repeatable)",
+        help="override a recipe field with a dotted key, e.g. train.epochs=2 (repeatable)",
     )
-    parser.add_argument("--resume", action="store_true", help="train: continue from checkpoints/last.pt")
-    parser.add_argument("--force", action="store_true", help="train: start over in a folder with checkpoints")
-    parser.add_argument("--prompt", default=None, help="generate: the text to continue")
-    parser.add_argument("--tokens", type=int, default=200, help="generate: tokens to produce (default 200)")
-    parser.add_argument("--temperature", type=float, default=1.0, help="generate: 0 = greedy (default 1.0)")
-    parser.add_argument("--top-p", type=float, default=None, help="generate: nucleus sampling mass in (0, 1]")
-    parser.add_argument("--seed", type=int, default=0, help="generate: sampling seed")
-    parser.add_argument("--checkpoint", choices=("best", "last"), default="best", help="generate/eval: weights")
-    parser.add_argument("--split", default=None, help="eval: split (default: the recipe's test split)")
-    parser.add_argument("--limit", type=int, default=None, metavar="N", help="eval: only the first N windows")
-    parser.add_argument(
-        "--hw",
-        default="loihi2,speck,spinnaker2,truenorth,cmos45,gpu",
-        help="eval: comma-separated chip profiles for the energy per token",
-    )
-    parser.set_defaults(func=run)
-    return parser
+    tr.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<recipe name>)")
+    tr.add_argument("--resume", action="store_true", help="continue from checkpoints/last.pt")
+    tr.add_argument("--force", action="store_true", help="start over in a folder with checkpoints")
 
 
 def _train(args: argparse.Namespace) -> int:
+    from snnlab.commands._checks import output_dir
     from snnlab.commands.train import summary_line
     from snnlab.errors import ConfigError
     from snnlab.train import Trainer
     from snnlab.train.config import load_config
 
     cfg = load_config(args.target, args.overrides)
+    out = output_dir(args.out, "--out")
+    if out is not None:
+        cfg.run.out_dir, cfg.run.name = str(out.parent), out.name
     if cfg.train.loss != "lm":
         raise ConfigError(f"{args.target}: train.loss is '{cfg.train.loss}'; a language-model recipe needs 'lm'")
     summary = Trainer(cfg, resume=args.resume, overwrite=args.force).fit()
@@ -135,10 +158,7 @@ def _eval(args: argparse.Namespace) -> int:
         "checkpoint": loaded.checkpoint,
         **evaluate_lm(loaded.model, ds, hw, cfg.data.eval_batch_size, args.limit),
     }
-    path = Path(loaded.run_dir) / "lm_eval.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=2))
-    tmp.replace(path)
+    path = write_results(tagged_eval_path(loaded.run_dir, f"bpc_{split}_{loaded.checkpoint}"), report)
     print(f"{report['split']}: {report['bpc']:.4f} BPC over {report['tokens']} tokens ({loaded.checkpoint}.pt)")
     for name, rate in report["firing_rates"].items():
         print(f"  firing rate {name}: {rate:.4f}")

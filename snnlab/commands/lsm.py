@@ -7,6 +7,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from snnlab.commands._actions import add_action_command, run_folder
+
 EPILOG = textwrap.dedent(
     """\
     examples:
@@ -17,8 +19,8 @@ EPILOG = textwrap.dedent(
       snnlab lsm zeroshot experiments/lsm_zeroshot_digits.yaml --set hardware=rram_40nm
       snnlab lsm study experiments/lsm_digits.yaml --set study.seeds=[0,1] --out runs/lsm_study
 
-    writes RUN/lsm_results.json and RUN/config.yaml (RUN = --out, default runs/<name>);
-    study also writes RUN/plots/robustness.png and RUN/plots/energy.png.
+    run and zeroshot write RUN/eval.json, study writes RUN/study.json, RUN/plots/robustness.png and
+    RUN/plots/energy.png; each writes RUN/config.yaml (RUN = --out, default runs/<name>).
     """
 )
 ACTIONS = {  # action -> what it does
@@ -30,47 +32,38 @@ ACTIONS = {  # action -> what it does
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``lsm`` subcommand."""
-    parser = subparsers.add_parser(
+    return add_action_command(
+        subparsers,
         "lsm",
+        ACTIONS,
+        run,
+        config_help="recipe YAML (experiments/lsm_digits.yaml, experiments/nmnist_lsm.yaml...)",
+        set_example="lsm.hardware=rram_40nm",
         help="RRAM liquid-state machine: classify, zero-shot retrieval, device studies",
         description="Fixed random LIF reservoirs with software or resistive-memory weights; only the "
         "readout (or the zero-shot projections) is trained.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, text in ACTIONS.items():
-        sub = actions.add_parser(
-            action, help=text, description=text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-        )
-        sub.add_argument("config", help="recipe YAML (experiments/lsm_digits.yaml, experiments/nmnist_lsm.yaml...)")
-        sub.add_argument(
-            "--set",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a recipe field with a dotted key, e.g. lsm.hardware=rram_40nm (repeatable)",
-        )
-        sub.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
-        sub.set_defaults(func=run)
-    return parser
 
 
-def _write(out: Path, config: Any, result: dict[str, Any]) -> Path:
+def _results_path(out: Path, action: str) -> Path:
+    """``RUN/eval.json`` for run and zeroshot, ``RUN/study.json`` for study (see :mod:`snnlab.results`)."""
+    from snnlab.results import eval_path, study_path
+
+    return study_path(out, "study") if action == "study" else eval_path(out)
+
+
+def _write(out: Path, config: Any, result: dict[str, Any], action: str) -> Path:
     """Write the resolved recipe and the results; returns the results file."""
-    import json
     from dataclasses import asdict
 
     import yaml
 
+    from snnlab.results import write_results
+
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(yaml.safe_dump(asdict(config), sort_keys=False))
-    path = out / "lsm_results.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    tmp.replace(path)
-    return path
+    return write_results(_results_path(out, action), result)
 
 
 def _classify(recipe: Any, out: Path) -> list[str]:
@@ -78,7 +71,7 @@ def _classify(recipe: Any, out: Path) -> list[str]:
 
     result = run_classification(recipe)
     e = result["energy_per_inference_pj"]
-    _write(out, recipe, result)
+    _write(out, recipe, result, "run")
     return [
         f"{recipe.name} [{result['hardware']}]: test accuracy {100 * result['test_accuracy']:.1f}% "
         f"(train {100 * result['train_accuracy']:.1f}%, {result['n_train']}/{result['n_test']} samples, "
@@ -92,7 +85,7 @@ def _zeroshot(recipe: Any, out: Path) -> list[str]:
     from snnlab.apps.lsm.zeroshot import run_zeroshot
 
     result = run_zeroshot(recipe)
-    _write(out, recipe, result)
+    _write(out, recipe, result, "zeroshot")
     proto = result["by_retrieval"]["prototype"]
     return [
         f"{recipe.name} [{result['hardware']}]: scan->image top-1 ({result['retrieval']} retrieval) seen "
@@ -110,7 +103,7 @@ def _study(recipe: Any, out: Path) -> list[str]:
         str(plot_sweeps(result, out / "plots" / "robustness.png")),
         str(plot_energy(result["energy"], out / "plots" / "energy.png")),
     ]
-    _write(out, recipe, result)
+    _write(out, recipe, result, "study")
     return [study_markdown(result), f"({result['seconds']:.0f} s)"]
 
 
@@ -121,8 +114,8 @@ def run(args: argparse.Namespace) -> int:
 
     cls = ZeroShotRecipe if args.action == "zeroshot" else LSMRecipe
     recipe = load_typed_recipe(cls, args.config, args.overrides)
-    out = Path(args.out) if args.out else Path("runs") / recipe.name
+    out = run_folder(args.out, recipe.name)
     lines = {"run": _classify, "zeroshot": _zeroshot, "study": _study}[args.action](recipe, out)
     print("\n".join(lines))
-    print(f"wrote {out / 'lsm_results.json'}")
+    print(f"wrote {_results_path(out, args.action)}")
     return 0

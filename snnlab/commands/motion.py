@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import textwrap
-from pathlib import Path
 from typing import Any
+
+from snnlab.commands._actions import add_action_command, run_folder
 
 EPILOG = textwrap.dedent(
     """\
@@ -15,8 +16,8 @@ EPILOG = textwrap.dedent(
       snnlab motion train experiments/motion_hd.yaml --set movie.label=velocity     # direction x speed classes
       snnlab motion prune experiments/motion_hd.yaml                                # reuses RUN/model.pt
 
-    train writes RUN/model.pt, RUN/train_results.json and RUN/config.yaml (RUN = --out, default runs/<name>);
-    prune writes RUN/prune_results.json and RUN/plots/pruning.png (it trains first when RUN/model.pt is absent).
+    train writes RUN/model.pt, RUN/eval.json and RUN/config.yaml (RUN = --out, default runs/<name>);
+    prune writes RUN/prune.json and RUN/plots/pruning.png (it trains first when RUN/model.pt is absent).
     """
 )
 ACTIONS = {  # action -> what it does
@@ -27,32 +28,19 @@ ACTIONS = {  # action -> what it does
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``motion`` subcommand."""
-    parser = subparsers.add_parser(
+    return add_action_command(
+        subparsers,
         "motion",
+        ACTIONS,
+        run,
+        config_help="recipe YAML (experiments/motion_hd.yaml)",
+        set_example="train.epochs=2",
         help="heterogeneous-delay motion detection: train the HD-SNN layer, pruning study",
         description="One layer of neurons with heterogeneous synaptic delays (a causal spatio-temporal "
         "convolution read as a logistic regression) detects the motion direction in synthetic "
         "DVS movies of moving textures (Grimaldi & Perrinet, Biol. Cybern. 2023).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    for action, text in ACTIONS.items():
-        sub = actions.add_parser(
-            action, help=text, description=text, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
-        )
-        sub.add_argument("config", help="recipe YAML (experiments/motion_hd.yaml)")
-        sub.add_argument(
-            "--set",
-            dest="overrides",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="override a recipe field with a dotted key, e.g. train.epochs=2 (repeatable)",
-        )
-        sub.add_argument("--out", default=None, metavar="DIR", help="run folder (default runs/<name>)")
-        sub.set_defaults(func=run)
-    return parser
 
 
 def _train_lines(result: dict[str, Any]) -> list[str]:
@@ -93,16 +81,17 @@ def run(args: argparse.Namespace) -> int:
     from snnlab.apps.motion.pruning import run_prune
     from snnlab.apps.motion.recipe import load_recipe
     from snnlab.apps.motion.train import run_train
+    from snnlab.results import eval_path, study_path
 
     recipe = load_recipe(args.config, args.overrides)
-    out = Path(args.out) if args.out else Path("runs") / recipe.name
+    out = run_folder(args.out, recipe.name)
     log = lambda line: print(f"  {line}", flush=True)  # noqa: E731
     if args.action == "train":
         lines = _train_lines(run_train(recipe, out, log))
-        written = out / "train_results.json"
+        written = eval_path(out)
     else:
         lines = _prune_lines(run_prune(recipe, out, log))
-        written = out / "prune_results.json"
+        written = study_path(out, "prune")
     print("\n".join(lines))
     print(f"wrote {written}")
     return 0

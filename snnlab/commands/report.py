@@ -92,13 +92,14 @@ def run(args: argparse.Namespace) -> int:
     from snnlab.hw import write_descriptor
     from snnlab.hw.profiles import available_profiles
     from snnlab.ir.activity import ActivityProfile
+    from snnlab.results import activity_path, descriptor_path
 
     run_dir = Path(args.run)
     if not run_dir.is_dir():
         raise CheckpointError(f"run folder {str(run_dir)!r} does not exist")
-    activity_path = run_dir / "activity.json"
-    if not activity_path.is_file():
-        raise CheckpointError(f"{activity_path} is missing; run `snnlab eval {run_dir}` to measure activity first")
+    activity_file = activity_path(run_dir)
+    if not activity_file.is_file():
+        raise CheckpointError(f"{activity_file} is missing; run `snnlab eval {run_dir}` to measure activity first")
     positive_int(args.steps, "--steps")
     names = [n.strip() for n in args.hw.split(",") if n.strip()]
     if not names:
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
             f"--hw {args.hw!r}: no profile named; valid: comma-separated names ({', '.join(available_profiles())}) "
             "or YAML paths"
         )
-    activity = ActivityProfile.load(activity_path)
+    activity = ActivityProfile.load(activity_file)
     graph = ir.load(run_dir / "model.nir") if (run_dir / "model.nir").exists() else None
     reason = None if graph is not None else export_failure(run_dir)
     result = build_report(
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     )
     for report in result["reports"]:
         if graph is not None and not report.mapping_error:
-            write_descriptor(graph, names[result["reports"].index(report)], run_dir / "hw" / f"{report.hardware}.json")
+            write_descriptor(graph, names[result["reports"].index(report)], descriptor_path(run_dir, report.hardware))
         print(
             f"{report.label:12s} {report.total_j:.3e} J  {report.latency_s:.3e} s  "
             f"{'fits' if not report.mapping_error else 'does not fit: ' + report.mapping_error}"

@@ -108,12 +108,17 @@ def run(args: argparse.Namespace) -> int:
     """Load the recipe, train (or relaunch under torchrun), print a one-line summary."""
     from snnlab.train.config import load_config
 
-    path, resume = _config_path(args)
-    if args.nproc_per_node > 1 and "WORLD_SIZE" not in os.environ:
-        from snnlab.train.distributed import launch
+    if args.nproc_per_node < 1:
+        from snnlab.errors import ConfigError
 
-        return launch(args.nproc_per_node, _relaunch_argv(args))
-    cfg = load_config(path, args.overrides)
+        raise ConfigError(f"--nproc-per-node must be >= 1, got {args.nproc_per_node}")
+    path, resume = _config_path(args)
+    cfg = load_config(path, args.overrides)  # a bad recipe stops here, before torchrun starts
+    if args.nproc_per_node > 1 and "WORLD_SIZE" not in os.environ:
+        from snnlab.train.distributed import DistContext, launch, per_rank_batch
+
+        per_rank_batch(cfg.data.batch_size, DistContext(0, args.nproc_per_node))  # checked before torchrun
+        return launch(args.nproc_per_node, _relaunch_argv(args), debug=bool(getattr(args, "debug", False)))
     if isinstance(args.resume, str) or args.out:
         from pathlib import Path
 

@@ -25,6 +25,7 @@ from snnlab.data.events import make_events
 from snnlab.errors import DataError
 
 AEDAT2_MAGIC = b"#!AER-DAT2.0"
+AEDAT31_MAGIC = b"#!AER-DAT3.1"
 END_HEADER = b"#!END-HEADER\r\n"
 PACKET_HEADER = np.dtype(
     [
@@ -39,6 +40,9 @@ PACKET_HEADER = np.dtype(
     ]
 )
 POLARITY_EVENT = 1
+# Bit fields of one event word: name -> (lowest bit, width).
+DVS128_AEDAT2_FIELDS = {"p": (0, 1), "x": (1, 7), "y": (8, 7)}
+POLARITY_AEDAT31_FIELDS = {"valid": (0, 1), "p": (1, 1), "y": (2, 15), "x": (17, 15)}
 
 
 def _read(path: Path) -> bytes:
@@ -46,6 +50,25 @@ def _read(path: Path) -> bytes:
         return Path(path).read_bytes()
     except FileNotFoundError as err:
         raise DataError(f"AEDAT file not found: {path}") from err
+
+
+def _check_magic(data: bytes, path: Path, magic: bytes) -> None:
+    if not data.startswith(magic):
+        name = magic[len(b"#!AER-DAT") :].decode()
+        raise DataError(f"{path}: not an AEDAT {name} file (first line {data[:16]!r}; expected '{magic.decode()}')")
+
+
+def unpack_fields(words: np.ndarray, fields: dict[str, tuple[int, int]]) -> dict[str, np.ndarray]:
+    """Bit fields ``name -> (words >> low) & (2^width - 1)`` of event words (dtype kept)."""
+    return {name: (words >> low) & ((1 << width) - 1) for name, (low, width) in fields.items()}
+
+
+def pack_fields(values: dict[str, np.ndarray], fields: dict[str, tuple[int, int]]) -> np.ndarray:
+    """The uint32 event words holding ``values`` in their bit fields (the inverse of :func:`unpack_fields`)."""
+    words = np.zeros(np.shape(values[next(iter(fields))]), np.uint32)
+    for name, (low, _) in fields.items():
+        words |= np.asarray(values[name], np.uint32) << low
+    return words
 
 
 def _skip_hash_lines(data: bytes) -> int:
@@ -66,8 +89,7 @@ def read_aedat2(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         DataError: missing file, no ``#!AER-DAT2.0`` header, or a body that is not whole 8-byte events.
     """
     data = _read(Path(path))
-    if not data.startswith(AEDAT2_MAGIC):
-        raise DataError(f"{path}: not an AEDAT 2.0 file (first line {data[:16]!r}; expected '#!AER-DAT2.0')")
+    _check_magic(data, path, AEDAT2_MAGIC)
     body = data[_skip_hash_lines(data) :]
     if len(body) % 8:
         raise DataError(f"{path}: truncated AEDAT 2.0 body ({len(body)} bytes, not a multiple of 8-byte events)")
@@ -78,21 +100,20 @@ def read_aedat2(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def read_cifar10dvs(path: str | Path) -> np.ndarray:
     """Events of one CIFAR10-DVS recording (128 x 128 x 2), oriented as spikingjelly reads them."""
     addr, t = read_aedat2(path)
-    x_raw, y_raw, p_raw = (addr >> 1) & 0x7F, (addr >> 8) & 0x7F, addr & 1
-    return make_events(t.astype(np.int64), 127 - y_raw, 127 - x_raw, 1 - p_raw)
+    raw = unpack_fields(addr, DVS128_AEDAT2_FIELDS)
+    return make_events(t.astype(np.int64), 127 - raw["y"], 127 - raw["x"], 1 - raw["p"])
 
 
 def write_aedat2(path: str | Path, x, y, p, t) -> Path:
     """Write raw DVS128 events (sensor coordinates, polarity bit) as an AEDAT 2.0 file."""
-    addr = (np.asarray(y, np.uint32) << 8) | (np.asarray(x, np.uint32) << 1) | np.asarray(p, np.uint32)
+    addr = pack_fields({"x": x, "y": y, "p": p}, DVS128_AEDAT2_FIELDS)
     words = np.stack([addr, np.asarray(t, np.uint32)], axis=1).astype(">u4")
     Path(path).write_bytes(AEDAT2_MAGIC + b"\r\n# This is a raw AE data file - do not edit\r\n" + words.tobytes())
     return Path(path)
 
 
 def _aedat31_body(data: bytes, path: Path) -> int:
-    if not data.startswith(b"#!AER-DAT3.1"):
-        raise DataError(f"{path}: not an AEDAT 3.1 file (first line {data[:16]!r}; expected '#!AER-DAT3.1')")
+    _check_magic(data, path, AEDAT31_MAGIC)
     end = data.find(END_HEADER)
     if end < 0:
         raise DataError(f"{path}: AEDAT 3.1 header has no '#!END-HEADER' line")
@@ -124,19 +145,20 @@ def read_aedat31(path: str | Path) -> np.ndarray:
         if size != 8:
             raise DataError(f"{path}: polarity events must be 8 bytes, packet at byte {start - 28} says {size}")
         ev = np.frombuffer(data, "<u4", count=2 * int(head["number"]), offset=start).reshape(-1, 2)
-        ev = ev[(ev[:, 0] & 1) == 1]
-        t = (np.int64(int(head["ts_overflow"])) << 31) | ev[:, 1].astype(np.int64)
-        chunks.append(make_events(t, (ev[:, 0] >> 17) & 0x7FFF, (ev[:, 0] >> 2) & 0x7FFF, (ev[:, 0] >> 1) & 1))
+        f = unpack_fields(ev[:, 0], POLARITY_AEDAT31_FIELDS)
+        keep = f["valid"] == 1
+        t = (np.int64(int(head["ts_overflow"])) << 31) | ev[keep, 1].astype(np.int64)
+        chunks.append(make_events(t, f["x"][keep], f["y"][keep], f["p"][keep]))
     return np.concatenate(chunks) if chunks else make_events(np.zeros(0, np.int64), np.zeros(0, np.int64))
 
 
 def write_aedat31(path: str | Path, x, y, p, t, packet_events: int = 1000, valid=None) -> Path:
     """Write polarity events as an AEDAT 3.1 file, ``packet_events`` per packet (timestamps
     below 2**31 us; an APS-frame packet of no events first, as cameras write other types too)."""
-    x, y, p, t = (np.asarray(v, np.uint32) for v in (x, y, p, t))
+    t = np.asarray(t, np.uint32)
     valid = np.ones(len(t), np.uint32) if valid is None else np.asarray(valid, np.uint32)
-    data = (x << 17) | (y << 2) | (p << 1) | valid
-    out = [b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n", END_HEADER]
+    data = pack_fields({"x": x, "y": y, "p": p, "valid": valid}, POLARITY_AEDAT31_FIELDS)
+    out = [AEDAT31_MAGIC + b"\r\n#Format: RAW\r\n#Source 1: DVS128\r\n", END_HEADER]
     out.append(np.array([(2, 1, 8, 4, 0, 0, 0, 0)], PACKET_HEADER).tobytes())
     for lo in range(0, len(t), packet_events):
         chunk = slice(lo, lo + packet_events)

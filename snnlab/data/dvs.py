@@ -120,25 +120,19 @@ def _recording(path: Path) -> np.ndarray:
     return read_aedat31(path)
 
 
-class _GestureEvents:
-    """Lazy ``index -> events`` of gesture samples (times from the sample's start)."""
-
-    def __init__(self, samples: list[tuple[Path, int, int, int]]) -> None:
-        self.samples = samples
-
-    def __len__(self) -> int:
-        return len(self.samples)
-
-    def __getitem__(self, index: int) -> np.ndarray:
-        path, _, start, end = self.samples[index]
-        ev = _recording(path)
-        ev = ev[(ev["t"] >= start) & (ev["t"] < end)].copy()
-        ev["t"] -= start
-        return ev
+def _gesture_sample(sample: tuple[Path, int, int, int]) -> np.ndarray:
+    """The events of one gesture sample ``(file, label, start_us, end_us)``, times from its start."""
+    path, _, start, end = sample
+    ev = _recording(path)
+    ev = ev[(ev["t"] >= start) & (ev["t"] < end)].copy()
+    ev["t"] -= start
+    return ev
 
 
 class _FileEvents:
-    def __init__(self, files: list[Path], reader: Callable[[Path], np.ndarray]) -> None:
+    """Lazy ``index -> reader(items[index])`` (a recording file, or a gesture sample)."""
+
+    def __init__(self, files: list[Any], reader: Callable[[Any], np.ndarray]) -> None:
         self.files, self.reader = files, reader
 
     def __len__(self) -> int:
@@ -267,7 +261,7 @@ def dvs128_gesture_dataset(
     labels = np.asarray([s[1] for s in samples], np.int64)
     return _dataset(
         "dvs128_gesture",
-        _GestureEvents(samples),
+        _FileEvents(samples, _gesture_sample),
         labels,
         split,
         T,

@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 import torch
@@ -132,33 +132,42 @@ def split_bounds(n: int, fractions: Sequence[float] = FRACTIONS) -> dict[str, tu
     return {"train": (0, a), "valid": (a, b), "test": (b, n)}
 
 
+def split_parts(data: Any, snap: Callable[[int], int] = int) -> dict[str, Any]:
+    """``split -> data[start:stop]`` by :func:`split_bounds`; ``snap`` moves each cut (e.g. to a
+    character boundary)."""
+    return {s: data[snap(a) : snap(b)] for s, (a, b) in split_bounds(len(data)).items()}
+
+
 def _utf8_cut(data: bytes, at: int) -> int:
     while 0 < at < len(data) and (data[at] & 0xC0) == 0x80:  # a continuation byte: move past it
         at += 1
     return at
 
 
+def _required_root(name: str, root: Optional[str | Path], holding: str) -> Path:
+    if not root:
+        raise ConfigError(f"{name}: data.root must name the folder holding {holding}")
+    return Path(root)
+
+
 def enwik8_texts(root: Optional[str | Path]) -> dict[str, str]:
     """The three splits of ``root/enwik8`` (90 / 5 / 5 % of the bytes, on character boundaries)."""
-    if not root:
-        raise ConfigError("enwik8: data.root must name the folder holding the file 'enwik8'")
-    path = Path(root) / "enwik8" if Path(root).is_dir() else Path(root)
+    root = _required_root("enwik8", root, "the file 'enwik8'")
+    path = root / "enwik8" if root.is_dir() else root
     if not path.is_file():
         raise DataError(f"{path}: not found; expected the enwik8 file (10^8 bytes of the Wikipedia XML dump)")
     data = path.read_bytes()
     check_text(data[: 1 << 20] if len(data) > 1 << 20 else data, path)
-    bounds = split_bounds(len(data))
-    cuts = {s: (_utf8_cut(data, a), _utf8_cut(data, b)) for s, (a, b) in bounds.items()}
-    return {s: check_text(data[a:b], f"{path} ({s} split)") if b > a else "" for s, (a, b) in cuts.items()}
+    parts = split_parts(data, lambda at: _utf8_cut(data, at))
+    return {s: check_text(part, f"{path} ({s} split)") if part else "" for s, part in parts.items()}
 
 
 def wikitext_texts(root: Optional[str | Path]) -> dict[str, str]:
     """``wiki.{split}.tokens`` (else ``.raw``) of ``root``, each split a file."""
-    if not root:
-        raise ConfigError("wikitext103: data.root must name the folder holding wiki.train.tokens etc.")
+    root = _required_root("wikitext103", root, "wiki.train.tokens etc.")
     out = {}
     for split in SPLITS:
-        names = [Path(root) / f"wiki.{split}.{ext}" for ext in ("tokens", "raw")]
+        names = [root / f"wiki.{split}.{ext}" for ext in ("tokens", "raw")]
         path = next((p for p in names if p.is_file()), None)
         if path is None:
             raise DataError(f"{names[0]}: not found; expected wiki.train/valid/test.tokens (or .raw) in {root}")
@@ -264,15 +273,7 @@ def shakespeare_dataset(
     tokenizer: Optional[str] = None,
 ) -> TokenWindows:
     """Shakespeare's plays as character (or BPE) windows; see the module docstring."""
-    text = shakespeare_text(root)
-    return _windows(
-        "shakespeare",
-        {s: text[a:b] for s, (a, b) in split_bounds(len(text)).items()},
-        split,
-        ctx_len,
-        stride,
-        tokenizer,
-    )
+    return _windows("shakespeare", split_parts(shakespeare_text(root)), split, ctx_len, stride, tokenizer)
 
 
 def enwik8_dataset(

@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from snnlab.errors import ConfigError
-from snnlab.inference.diffusion import NoiseSchedule, ddim_timesteps, sample
+from snnlab.functional.diffusion import NoiseSchedule
+from snnlab.inference.diffusion import ddim_timesteps, sample
 
 
 def check_threshold(threshold: float) -> float:

@@ -21,7 +21,6 @@ Outputs: ``RUN/early_exit.json``, ``RUN/plots/early_exit_pareto.png`` and
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional
@@ -37,6 +36,7 @@ from snnlab.inference.counting import spikes_per_neuron
 from snnlab.inference.plots import plot_latency_hist, plot_pareto
 from snnlab.inference.runner import EarlyExitRunner, RunStats, collect_outputs, model_device
 from snnlab.inference.stream import NotStreamableError, check_streamable
+from snnlab.results import study_path, write_results
 
 CALIB_SEED = 0
 PAPER_THRESHOLD = 0.6  # Li, Jones and Furber's official main.py: exit once the confidence exceeds 0.6
@@ -281,8 +281,7 @@ def run_for_eval(
         rep.decision.exit_step, rep.decision.t_max, plots / "early_exit_latency_hist.png", rep.oracle.exit_step
     )
     report["plots"] = ["plots/early_exit_pareto.png", "plots/early_exit_latency_hist.png"]
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "early_exit.json").write_text(json.dumps(report, indent=1))
+    write_results(study_path(run_dir, "early_exit"), report)
     return report
 
 

@@ -27,6 +27,8 @@ Where peers fire the same spikes as snnlab (tests marked ``peers``):
   (``w_in = tau_syn``, ``r = tau_mem``, ``v_leak = 0``), Conv/AvgPool/Flatten graphs; hard
   reset only (a soft-reset node loads as reset to 0).
 - Nobody else reads ``Delay`` nodes or snnlab's delay-group metadata.
+- snnTorch and spikingjelly read no ``LI``: ``with_readout(graph, "lif")`` (``snnlab export
+  --readout lif``) rewrites the LI readout as a LIF that never fires; read its membrane.
 
 The flattened-graph type that sim and hw read lives in :mod:`snnlab.ir.graph` (nir + numpy
 only); this package's names load lazily so that importing it pulls in no torch.
@@ -44,6 +46,7 @@ _NAMES = {
     "save": "snnlab.ir.io",
     "flat_graph": "snnlab.ir.graph",
     "FlatGraph": "snnlab.ir.graph",
+    "with_readout": "snnlab.ir.readout",
 }
 
 __all__ = sorted(_NAMES)

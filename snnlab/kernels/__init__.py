@@ -1,7 +1,8 @@
 """Fast paths of :mod:`snnlab.functional` ops behind one registry.
 
 Op names: ``neuron.<kind>`` for every kind of :data:`snnlab.functional.KINDS` (if, lif, alif,
-cuba_lif, li), ``delay.taps`` and ``delay.dense``. Every neuron kernel takes
+cuba_lif, li), ``delay.taps``, ``delay.dense`` and ``linear.spikes`` (a Linear computed from the
+nonzeros of a spike input, :mod:`snnlab.kernels.common.spike_linear`). Every neuron kernel takes
 ``(x_seq (T, M), state, params, surrogate, k=None, return_v=False)`` and returns
 ``(out_seq (T, M), final_state, v_seq or None)``: ``out`` is spikes (membrane for ``li``),
 ``state`` a NamedTuple of (M,) tensors, ``k`` an optional 0-d tensor ``1/tau`` (PLIF), and
@@ -20,8 +21,12 @@ from snnlab.kernels.registry import (
     register,
 )
 
+# linear.spikes: above this share of nonzero inputs the dense GEMM is faster (benchmarks/README.md)
+SPIKE_MAX_DENSITY = 0.25
+
 __all__ = [
     "BACKENDS",
+    "SPIKE_MAX_DENSITY",
     "KERNELS",
     "add_backend",
     "availability",

@@ -3,6 +3,8 @@
 Backends live in ``snnlab/kernels/<backend>/`` (``torch_ref.py`` for the reference), each with
 ``is_available() -> bool`` and ``why_not() -> str`` evaluated at import time, and register their
 kernels with :func:`register`. Model code never imports a backend: it calls :func:`dispatch`.
+A backend is imported on first need; :func:`availability` with ``probe=False`` answers without
+importing it (:mod:`snnlab.kernels.probe`), so ``snnlab info`` stays fast.
 
 ``auto`` picks ``cuda`` for CUDA tensors and ``numba`` for CPU tensors when those can run (and
 implement the op), else ``torch``, and logs the fallback once. An explicit backend that cannot
@@ -58,10 +60,21 @@ def _load(backend: str) -> Any:
     return _LOADED[backend]
 
 
-def availability(backend: str) -> tuple[bool, str]:
-    """``(can run here, reason if not)`` for a backend."""
+def availability(backend: str, probe: bool = True) -> tuple[bool, str]:
+    """``(can run here, reason if not)`` for a backend.
+
+    ``probe=True`` imports the backend (its libraries and kernels, once; what running a kernel
+    needs). ``probe=False`` answers from :mod:`snnlab.kernels.probe` without importing it (libraries
+    installed, a GPU seen by the CUDA driver), unless it is already imported: ``snnlab info`` uses it.
+    """
     if backend not in _MODULES:
         raise BackendError(f"unknown backend {backend!r}; valid: auto, {', '.join(_MODULES)}")
+    if not probe and backend not in _LOADED:
+        from snnlab.kernels.probe import quick_why_not
+
+        why = quick_why_not(backend)
+        if why is not None:
+            return not why, why
     module = _load(backend)
     if isinstance(module, Exception):
         return False, f"import failed: {module}"

@@ -35,6 +35,7 @@ from torch import nn
 
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
+from snnlab.models.layout import STATIC_OR_TIME_MAJOR
 from snnlab.models.registry import register_model
 
 
@@ -112,6 +113,13 @@ def _as_time_major(x: torch.Tensor, step_rank: int, timesteps: int, owner: str) 
 class QuantizedANN(nn.Module):
     """An ANN ``body`` with :class:`LSQQuant` activations, in the time-major model contract."""
 
+    input_layout = STATIC_OR_TIME_MAJOR  # (B, ...) repeated T times inside, or (T, B, ...)
+
+    @property
+    def static_rank(self) -> int:
+        """Dims of a static batch: ``(B, ...)`` with ``step_rank`` dims per sample."""
+        return self.step_rank + 1
+
     def __init__(self, body: nn.Module, step_rank: int, timesteps: int, num_classes: int) -> None:
         super().__init__()
         if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
@@ -127,6 +135,13 @@ class QuantizedANN(nn.Module):
 
 class ConvertedSNN(nn.Module):
     """The spiking twin of a :class:`QuantizedANN`; stateless layers run on ``(T * B, ...)``."""
+
+    input_layout = STATIC_OR_TIME_MAJOR  # (B, ...) repeated T times inside, or (T, B, ...)
+
+    @property
+    def static_rank(self) -> int:
+        """Dims of a static batch: ``(B, ...)`` with ``step_rank`` dims per sample."""
+        return self.step_rank + 1
 
     def __init__(self, body: nn.Module, step_rank: int, timesteps: int) -> None:
         super().__init__()

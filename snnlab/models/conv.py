@@ -18,6 +18,7 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec, build_readout, check_probability
+from snnlab.models.layout import TIME_MAJOR
 from snnlab.models.registry import register_model
 
 POOL_KINDS = ("max", "avg", "sum")
@@ -51,6 +52,8 @@ class ConvSNN(nn.Module):
         dt: seconds per step (metadata).
         backend: neuron kernel backend.
     """
+
+    input_layout = TIME_MAJOR  # x (T, B, ...)
 
     def __init__(
         self,

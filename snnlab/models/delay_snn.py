@@ -22,6 +22,7 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec, check_probability
+from snnlab.models.layout import TIME_MAJOR
 from snnlab.models.registry import register_model
 from snnlab.nn.delay import DelayedLinear
 
@@ -54,6 +55,8 @@ class DelaySNN(nn.Module):
         backend: neuron kernel backend.
         delay_backend: ``delay.taps`` kernel backend.
     """
+
+    input_layout = TIME_MAJOR  # x (T, B, ...)
 
     def __init__(
         self,

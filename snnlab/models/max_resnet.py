@@ -14,16 +14,18 @@ classes, as the official code (bic-L/MaxFormer cifar10-100/max_resnet.py) counts
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Optional
 
 import torch
 from torch import nn
 
 from snnlab import nn as snn
-from snnlab.errors import ConfigError, ShapeError
+from snnlab.errors import ConfigError
 from snnlab.models.common import NeuronSpec
+from snnlab.models.layout import STATIC_OR_TIME_MAJOR
 from snnlab.models.registry import register_model
-from snnlab.models.resnet import MSBasicBlock, _conv_bn
+from snnlab.models.resnet import MSBasicBlock, _conv_bn, check_stages, encode_images, make_stages
 
 
 @register_model("max_resnet18")
@@ -43,6 +45,9 @@ class MaxResNet(nn.Module):
         dt: seconds per step (metadata).
         backend: neuron kernel backend.
     """
+
+    input_layout = STATIC_OR_TIME_MAJOR  # (B, C, H, W) encoded inside, or (T, B, C, H, W)
+    static_rank = 4
 
     nir_unsupported = "max pooling and membrane-shortcut branches have no NIR export in snnlab, so no chip mapping"
 
@@ -66,11 +71,9 @@ class MaxResNet(nn.Module):
     ) -> None:
         super().__init__()
         layers, widths = tuple(layers), tuple(widths)
-        if len(layers) != len(widths) or not layers or min(layers) < 1 or min(widths) < 1 or stem_width < 1:
-            raise ConfigError(
-                f"max_resnet18: layers {list(layers)} and widths {list(widths)} must be non-empty "
-                f"positive lists of one length, stem_width >= 1 (got {stem_width})"
-            )
+        check_stages("max_resnet18", layers, widths)
+        if stem_width < 1:
+            raise ConfigError(f"max_resnet18: stem_width must be >= 1, got {stem_width}")
         factor = 2 ** (len(widths) - 1)
         if img_size < factor or img_size % factor:
             raise ConfigError(
@@ -82,30 +85,20 @@ class MaxResNet(nn.Module):
         self.input_shape = (self.in_channels, int(img_size), int(img_size))  # per step and sample
         self.encoder = snn.DirectEncoder(int(T))
         self.stem = _conv_bn(self.in_channels, stem_width, 3, 1)
-        self.stages = nn.Sequential(*self._make_stages(layers, widths, stem_width, spec))
+        self.stages = nn.Sequential(
+            *make_stages(
+                layers,
+                widths,
+                stem_width,
+                block=partial(MSBasicBlock, spec=spec),
+                first=partial(MSBasicBlock, spec=spec, pool=True),  # max-pool downsampling
+            )
+        )
         self.head_neuron = spec.build()
         self.fc_out = snn.TimeDistributed(nn.Linear(widths[-1], self.num_classes))
 
-    @staticmethod
-    def _make_stages(layers: Sequence[int], widths: Sequence[int], c_in: int, spec: NeuronSpec) -> list[nn.Module]:
-        stages = []
-        for i, (n_blocks, c_out) in enumerate(zip(layers, widths)):
-            stride = 1 if i == 0 else 2
-            blocks = [MSBasicBlock(c_in, c_out, stride, spec, pool=True)]
-            blocks += [MSBasicBlock(c_out, c_out, 1, spec) for _ in range(n_blocks - 1)]
-            stages.append(nn.Sequential(*blocks))
-            c_in = c_out
-        return stages
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, H, W)`` or ``(T, B, C, H, W)`` -> per-step outputs ``(T, B, num_classes)``."""
-        if x.dim() == 4:
-            x = self.encoder(x)  # (T, B, C, H, W)
-        if x.dim() != 5 or x.shape[2] != self.in_channels:
-            raise ShapeError(
-                f"max_resnet18: expected (B, {self.in_channels}, H, W) or "
-                f"(T, B, {self.in_channels}, H, W), got {tuple(x.shape)}"
-            )
-        h = self.stages(self.stem(x))  # (T, B, C, H', W')
+        h = self.stages(self.stem(encode_images(self, "max_resnet18", x)))  # (T, B, C, H', W')
         h = self.head_neuron(h).mean(dim=(3, 4))  # (T, B, C)
         return self.fc_out(h)  # (T, B, classes)

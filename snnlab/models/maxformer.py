@@ -30,6 +30,7 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec
+from snnlab.models.layout import STATIC_OR_TIME_MAJOR
 from snnlab.models.registry import register_model
 from snnlab.nn.maxformer import STEMS, EmbedMax, MaxFormerBlock, SpikingHead, SpikingMLP, make_mixer
 
@@ -92,6 +93,9 @@ class MaxFormer(nn.Module):
         dt: seconds per step (metadata).
         backend: neuron kernel backend.
     """
+
+    input_layout = STATIC_OR_TIME_MAJOR  # (B, C, H, W) encoded inside, or (T, B, C, H, W)
+    static_rank = 4
 
     nir_unsupported = (
         "max pooling (Embed-Max), spiking self-attention products and membrane-shortcut branches "

@@ -4,6 +4,10 @@ Per hidden layer ``l`` and step ``t``:
 ``I_l[t] = BN(W_l s_{l-1}[t] + b_l)``, ``s_l[t] = LIF(I_l[t])``, then sequence dropout (one
 mask per sample for all steps). The readout ``o[t] = LI(W_o s_L[t])`` is a leaky integrator whose
 membrane is the per-step output (or an LIF whose spikes are the output).
+
+Every Linear is a :class:`snnlab.nn.SpikeLinear` (an ``nn.Linear``): on spike inputs (the
+hidden layers' spikes, event frames) the forward pass and the weight gradient are computed from
+the nonzeros; dense inputs take the dense GEMM.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec, build_readout, check_probability
+from snnlab.models.layout import TIME_MAJOR
 from snnlab.models.registry import register_model
 
 
@@ -44,6 +49,8 @@ class SpikingMLP(nn.Module):
         dt: seconds per step (metadata for export and hardware costs).
         backend: neuron kernel backend (auto, torch, numba, cuda).
     """
+
+    input_layout = TIME_MAJOR  # x (T, B, ...)
 
     def __init__(
         self,
@@ -83,14 +90,14 @@ class SpikingMLP(nn.Module):
             layers.append(self._hidden_block(width, int(h), spec, batch_norm, dropout, bias))
             width = int(h)
         self.hidden = nn.ModuleList(layers)
-        self.fc_out = snn.TimeDistributed(nn.Linear(width, self.num_classes, bias=bias))
+        self.fc_out = snn.TimeDistributed(snn.SpikeLinear(width, self.num_classes, bias=bias, backend=spec.backend))
         self.readout = build_readout(readout, spec, readout_tau)
 
     @staticmethod
     def _hidden_block(
         n_in: int, n_out: int, spec: NeuronSpec, batch_norm: bool, dropout: float, bias: bool
     ) -> nn.Sequential:
-        mods: list[nn.Module] = [nn.Linear(n_in, n_out, bias=bias)]
+        mods: list[nn.Module] = [snn.SpikeLinear(n_in, n_out, bias=bias, backend=spec.backend)]
         if batch_norm:
             mods.append(nn.BatchNorm1d(n_out))
         block = nn.Sequential()

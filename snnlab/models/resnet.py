@@ -21,7 +21,8 @@ MS-ResNet CIFAR variant: stages [3, 3, 2], widths 128, 256, 512), ``resnet34`` (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Optional
 
 import torch
@@ -30,6 +31,7 @@ from torch import nn
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec
+from snnlab.models.layout import STATIC_OR_TIME_MAJOR
 from snnlab.models.registry import register_model
 
 ARCHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
@@ -37,6 +39,45 @@ ARCHS: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {
     "resnet19": ((3, 3, 2), (128, 256, 512)),
     "resnet34": ((3, 4, 6, 3), (64, 128, 256, 512)),
 }
+
+
+def check_stages(model: str, layers: Sequence[int], widths: Sequence[int]) -> None:
+    """``layers`` and ``widths`` must be non-empty positive lists of one length (ConfigError naming ``model``)."""
+    if len(layers) != len(widths) or not layers or min(layers) < 1 or min(widths) < 1:
+        raise ConfigError(
+            f"{model}: layers {list(layers)} and widths {list(widths)} must be non-empty positive lists of one length"
+        )
+
+
+def make_stages(
+    layers: Sequence[int],
+    widths: Sequence[int],
+    c_in: int,
+    block: Callable[..., nn.Module],
+    first: Callable[..., nn.Module],
+) -> list[nn.Module]:
+    """Stage ``i``: ``first(c_in, widths[i], stride)`` (stride 2 after stage 0), then ``layers[i] - 1``
+    ``block(widths[i], widths[i], 1)``; each stage an ``nn.Sequential``."""
+    stages = []
+    for i, (n_blocks, c_out) in enumerate(zip(layers, widths)):
+        blocks = [first(c_in, c_out, 1 if i == 0 else 2)]
+        blocks += [block(c_out, c_out, 1) for _ in range(n_blocks - 1)]
+        stages.append(nn.Sequential(*blocks))
+        c_in = c_out
+    return stages
+
+
+def encode_images(model: nn.Module, name: str, x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` repeated by ``model.encoder``, or ``(T, B, C, H, W)`` as given -> ``(T, B, C, H, W)``;
+    any other shape raises a ShapeError naming ``name``."""
+    if x.dim() == 4:
+        x = model.encoder(x)  # (T, B, C, H, W)
+    if x.dim() != 5 or x.shape[2] != model.in_channels:
+        raise ShapeError(
+            f"{name}: expected (B, {model.in_channels}, H, W) or "
+            f"(T, B, {model.in_channels}, H, W), got {tuple(x.shape)}"
+        )
+    return x
 
 
 def _conv_bn(c_in: int, c_out: int, k: int, stride: int, pool: bool = False) -> snn.TimeDistributed:
@@ -111,6 +152,9 @@ class SpikingResNet(nn.Module):
         backend: neuron kernel backend.
     """
 
+    input_layout = STATIC_OR_TIME_MAJOR  # (B, C, H, W) encoded inside, or (T, B, C, H, W)
+    static_rank = 4
+
     def __init__(
         self,
         arch: str = "resnet19",
@@ -138,11 +182,7 @@ class SpikingResNet(nn.Module):
             raise ConfigError(f"spiking_resnet: unknown arch '{arch}'; valid: {', '.join(ARCHS)}")
         layers = tuple(layers) if layers is not None else ARCHS[arch][0]
         widths = tuple(widths) if widths is not None else ARCHS[arch][1]
-        if len(layers) != len(widths) or not layers or min(layers) < 1 or min(widths) < 1:
-            raise ConfigError(
-                f"spiking_resnet: layers {list(layers)} and widths {list(widths)} must be non-empty "
-                "positive lists of the same length"
-            )
+        check_stages("spiking_resnet", layers, widths)
         if block not in BLOCKS:
             raise ConfigError(f"spiking_resnet: unknown block '{block}'; valid: {', '.join(BLOCKS)}")
         spec = NeuronSpec(
@@ -154,7 +194,8 @@ class SpikingResNet(nn.Module):
         stem = int(stem_width) if stem_width is not None else widths[0]
         self.stem = _conv_bn(self.in_channels, stem, 3, 1)
         self.stem_neuron = spec.build() if block == "spike_after_add" else None
-        self.stages = nn.Sequential(*self._make_stages(layers, widths, spec, BLOCKS[block], stem))
+        kind = partial(BLOCKS[block], spec=spec)
+        self.stages = nn.Sequential(*make_stages(layers, widths, stem, kind, kind))
         self.head_neuron = spec.build() if block == "ms" else None
         width = widths[-1]
         self.fc_hidden = self.hidden_neuron = None
@@ -163,29 +204,9 @@ class SpikingResNet(nn.Module):
             self.hidden_neuron, width = spec.build(), int(head_hidden)
         self.fc_out = snn.TimeDistributed(nn.Linear(width, self.num_classes))
 
-    @staticmethod
-    def _make_stages(
-        layers: Sequence[int], widths: Sequence[int], spec: NeuronSpec, kind: type, c_in: int
-    ) -> list[nn.Module]:
-        stages = []
-        for i, (n_blocks, c_out) in enumerate(zip(layers, widths)):
-            stride = 1 if i == 0 else 2
-            blocks = [kind(c_in, c_out, stride, spec)]
-            blocks += [kind(c_out, c_out, 1, spec) for _ in range(n_blocks - 1)]
-            stages.append(nn.Sequential(*blocks))
-            c_in = c_out
-        return stages
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (B, C, H, W)`` or ``(T, B, C, H, W)`` -> per-step outputs ``(T, B, num_classes)``."""
-        if x.dim() == 4:
-            x = self.encoder(x)  # (T, B, C, H, W)
-        if x.dim() != 5 or x.shape[2] != self.in_channels:
-            raise ShapeError(
-                f"spiking_resnet: expected (B, {self.in_channels}, H, W) or "
-                f"(T, B, {self.in_channels}, H, W), got {tuple(x.shape)}"
-            )
-        h = self.stem(x)
+        h = self.stem(encode_images(self, "spiking_resnet", x))
         if self.stem_neuron is not None:
             h = self.stem_neuron(h)
         h = self.stages(h)  # (T, B, C, H', W')

@@ -24,6 +24,7 @@ from torch import nn
 
 from snnlab import nn as snn
 from snnlab.errors import ConfigError, ShapeError
+from snnlab.models.layout import STATIC
 from snnlab.models.registry import register_model
 from snnlab.nn.unet import OutputHead, SpikingDown, SpikingResBlock, SpikingUp, StepBN, StepConv2d, Swish, TimeEmbedding
 
@@ -65,6 +66,8 @@ class SpikingUNet(nn.Module):
         surrogate_alpha: ATan sharpness.
         backend: neuron kernel backend (auto, torch, numba, cuda).
     """
+
+    input_layout = STATIC  # noisy images (B, C, H, W); the T steps are made inside
 
     def __init__(
         self,

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from snnlab.errors import ConfigError, ShapeError
+from snnlab.models.layout import TIME_MAJOR
 from snnlab.models.registry import register_model
 from snnlab.nn.spikegpt import BinaryEmbedding, BlockState, SpikeGPTBlock
 
@@ -46,6 +47,8 @@ class SpikeGPT(nn.Module):
         backend: kernels of the WKV op and the LIFs (auto, torch, numba, cuda).
         num_classes: set by the trainer from the dataset's vocabulary; overrides ``vocab_size``.
     """
+
+    input_layout = TIME_MAJOR  # x (T, B, ...)
 
     def __init__(
         self,
@@ -93,6 +96,10 @@ class SpikeGPT(nn.Module):
         x = self.emb(idx.long())  # (T, B, C)
         for block in self.blocks:
             x = block(x)
+        return self._logits(x)
+
+    def _logits(self, x: torch.Tensor) -> torch.Tensor:
+        """The final LayerNorm and head of both modes: ``(..., C) -> (..., vocab)``."""
         return self.head(self.ln_out(x))
 
     def initial_state(self, batch: int) -> list[BlockState]:
@@ -114,7 +121,7 @@ class SpikeGPT(nn.Module):
             if self.rescale_every and (i + 1) % self.rescale_every == 0:
                 x = x / 2.0
             new.append(s)
-        return self.head(self.ln_out(x)), new
+        return self._logits(x), new
 
 
 @register_model("spikegpt")

@@ -3,6 +3,7 @@
 from snnlab.nn.encoders import DeltaEncoder, DirectEncoder, LatencyEncoder, PoissonEncoder
 from snnlab.nn.layers import Flatten, SeqDropout, TimeDistributed
 from snnlab.nn.neuron import ALIF, IF, LI, LIF, PLIF, CubaLIF, SpikingNeuron, neuron_class, reset
+from snnlab.nn.spike_linear import SpikeLinear
 
 __all__ = [
     "ALIF",
@@ -20,6 +21,7 @@ __all__ = [
     "PoissonEncoder",
     "Flatten",
     "SeqDropout",
+    "SpikeLinear",
     "TimeDistributed",
 ]
 

@@ -17,7 +17,7 @@ LIF membranes in an explicit state), whose outputs are equal.
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional
 
 import torch
 from torch import nn
@@ -112,26 +112,27 @@ class SRWKV(nn.Module):
         self.key, self.value, self.receptance, self.output = (nn.Linear(dim, dim, bias=False, **kw) for _ in range(4))
         self.backend = backend
 
-    def _kvr(self, x: torch.Tensor, prev: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return (
-            self.key(mix(x, prev, self.time_mix_k)),
-            self.value(mix(x, prev, self.time_mix_v)),
-            self.receptance(mix(x, prev, self.time_mix_r)),
-        )
+    def _attend(self, x: torch.Tensor, prev: torch.Tensor, wkv: Callable) -> tuple[torch.Tensor, Any]:
+        """``W_o (sigmoid(r) * wkv(w, u, k, v))`` of the mixed inputs; ``wkv`` is the mode's operator and
+        returns ``(y, its new state or None)``."""
+        k = self.key(mix(x, prev, self.time_mix_k))
+        v = self.value(mix(x, prev, self.time_mix_v))
+        r = self.receptance(mix(x, prev, self.time_mix_r))
+        y, state = wkv(-torch.exp(self.time_decay), self.time_first, k, v)
+        return self.output(torch.sigmoid(r) * y), state
+
+    def _wkv_sequence(self, w: torch.Tensor, u: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> tuple:
+        kb, vb = k.transpose(0, 1), v.transpose(0, 1)  # (B, T, C): the op's layout
+        y = dispatch("wkv", get_backend(self.backend, kb, op="wkv"), w, u, kb, vb)
+        return y.transpose(0, 1), None  # (T, B, C)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(T, B, C) -> (T, B, C)``, the whole sequence."""
-        k, v, r = self._kvr(x, token_shift(x))
-        w = -torch.exp(self.time_decay)
-        kb, vb = k.transpose(0, 1), v.transpose(0, 1)  # (B, T, C): the op's layout
-        y = dispatch("wkv", get_backend(self.backend, kb, op="wkv"), w, self.time_first, kb, vb)
-        return self.output(torch.sigmoid(r) * y.transpose(0, 1))
+        return self._attend(x, token_shift(x), self._wkv_sequence)[0]
 
     def step(self, x: torch.Tensor, prev: torch.Tensor, state: WKVState) -> tuple[torch.Tensor, WKVState]:
         """One token ``(B, C)`` given the previous one and the WKV state -> ``(out (B, C), state)``."""
-        k, v, r = self._kvr(x, prev)
-        y, state = wkv_step(-torch.exp(self.time_decay), self.time_first, k, v, state)
-        return self.output(torch.sigmoid(r) * y), state
+        return self._attend(x, prev, lambda w, u, k, v: wkv_step(w, u, k, v, state))
 
 
 class SRFFN(nn.Module):
@@ -199,14 +200,28 @@ class SpikeGPTBlock(nn.Module):
         self.lif_ffn = spikegpt_lif(backend) if spiking else None
         self.drop = nn.Dropout(dropout)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(T, B, C) -> (T, B, C)``."""
+    def _residual(self, x: torch.Tensor, att: Callable, ffn: Callable) -> tuple[torch.Tensor, tuple]:
+        """The block equation once: ``x + att(LN1 x)``, then ``+ ffn(LN2 x)`` (LN0 first in layer 0).
+
+        ``att`` and ``ffn`` are the mode's branches (mixing, projection and LIF) and return
+        ``(output, branch state)``; the result is ``(x, (LN1 x, att state, LN2 x, ffn state))``.
+        """
         if self.ln0 is not None:
             x = self.ln0(x)
-        a = self.att(self.ln1(x))
-        x = x + (self.lif_att(a) if self.lif_att is not None else a)
-        f = self.ffn(self.ln2(x))
-        x = x + (self.lif_ffn(f) if self.lif_ffn is not None else f)
+        xa = self.ln1(x)
+        a, att_state = att(xa)
+        x = x + a
+        xf = self.ln2(x)
+        f, ffn_state = ffn(xf)
+        return x + f, (xa, att_state, xf, ffn_state)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(T, B, C) -> (T, B, C)``."""
+        x, _ = self._residual(
+            x,
+            lambda xa: (self._fire_sequence(self.lif_att, self.att(xa)), None),
+            lambda xf: (self._fire_sequence(self.lif_ffn, self.ffn(xf)), None),
+        )
         return self.drop(x)
 
     def initial_state(self, like: torch.Tensor) -> BlockState:
@@ -216,15 +231,21 @@ class SpikeGPTBlock(nn.Module):
 
     def step(self, x: torch.Tensor, state: BlockState, scale: float = 1.0) -> tuple[torch.Tensor, BlockState]:
         """One token ``(B, C)``; ``scale`` divides the branch outputs (the official inference rescale)."""
-        if self.ln0 is not None:
-            x = self.ln0(x)
-        xa = self.ln1(x)
-        a, wkv = self.att.step(xa, state.att_prev, state.wkv)
-        a, lif_att = self._fire(self.lif_att, a / scale, state.lif_att)
-        x = x + a
-        xf = self.ln2(x)
-        f, lif_ffn = self._fire(self.lif_ffn, self.ffn.step(xf, state.ffn_prev) / scale, state.lif_ffn)
-        return x + f, BlockState(xa, xf, wkv, lif_att, lif_ffn)
+
+        def att(xa: torch.Tensor) -> tuple[torch.Tensor, tuple]:
+            a, wkv = self.att.step(xa, state.att_prev, state.wkv)
+            a, lif = self._fire(self.lif_att, a / scale, state.lif_att)
+            return a, (wkv, lif)
+
+        def ffn(xf: torch.Tensor) -> tuple[torch.Tensor, Optional[tuple]]:
+            return self._fire(self.lif_ffn, self.ffn.step(xf, state.ffn_prev) / scale, state.lif_ffn)
+
+        x, (xa, (wkv, lif_att), xf, lif_ffn) = self._residual(x, att, ffn)
+        return x, BlockState(xa, xf, wkv, lif_att, lif_ffn)
+
+    @staticmethod
+    def _fire_sequence(lif: Optional[LIF], x: torch.Tensor) -> torch.Tensor:
+        return x if lif is None else lif(x)  # (T, B, C): the LIF runs along the token axis
 
     @staticmethod
     def _fire(lif: Optional[LIF], x: torch.Tensor, state: Optional[tuple]) -> tuple[torch.Tensor, Optional[tuple]]:

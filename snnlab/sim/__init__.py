@@ -7,7 +7,7 @@ are not trained models (populations, connectivity rules, Poisson and spike-array
 
 from __future__ import annotations
 
-from snnlab.sim.network import Network, vogels_abbott_cuba
+from snnlab.sim.network import Network, vogels_abbott_coba, vogels_abbott_cuba
 from snnlab.sim.plan import Plan, Population, Projection
 from snnlab.sim.result import SimResult
 from snnlab.sim.simulator import Simulator, events_to_frames, load_inputs
@@ -21,5 +21,6 @@ __all__ = [
     "Simulator",
     "events_to_frames",
     "load_inputs",
+    "vogels_abbott_coba",
     "vogels_abbott_cuba",
 ]

@@ -1,6 +1,6 @@
 """Event-driven kernels on the GPU (numba-cuda): the step of :mod:`snnlab.sim.kernels`.
 
-Same packed plan (:func:`snnlab.sim.kernels.pack`), same unit equations
+Same packed plan (:func:`snnlab.sim.packing.pack`), same unit equations
 (:mod:`snnlab.sim.equations`), same ring buffers. Per step and population, in plan order:
 
 1. ``_update``: one thread per (sample, unit) reads its ring slot, updates the unit, clears
@@ -25,8 +25,9 @@ from numba import config, cuda
 
 from snnlab.sim import equations
 from snnlab.sim.engine import split_records
-from snnlab.sim.kernels import (
+from snnlab.sim.packing import (
     P_COL,
+    P_COND,
     P_DEPTH,
     P_HI,
     P_LO,
@@ -57,7 +58,7 @@ from snnlab.sim.plan import CONST, CONV, NEURON, SOURCE, THRESHOLD, Plan
 THREADS = 128  # threads per block
 SIMULATED = bool(config.ENABLE_CUDASIM)
 _dev = cuda.jit(device=True, inline=True)
-_current, _membrane = _dev(equations.current), _dev(equations.membrane)
+_current, _membrane, _drive = _dev(equations.current), _dev(equations.membrane), _dev(equations.drive)
 _refractory_tick, _fires, _reset = _dev(equations.refractory_tick), _dev(equations.fires), _dev(equations.reset)
 _conv_target = _dev(equations.conv_target)
 
@@ -71,16 +72,16 @@ def is_available() -> bool:
 def _neuron_unit(b, j, p, base, tab, unit, syn, refrac, v, cur, refr, ring):
     """One unit of NEURON population ``p``: returns its output (spike 0/1 or membrane)."""
     n, u, ncur = tab[p, P_SIZE], tab[p, P_OFF] + j, tab[p, P_NCUR]
+    vv = v[b, u]
     c = ring[b, base + j]
     if ncur > 0:
         c = 0.0
         for k in range(ncur):
             ik = _current(cur[b, k, u], syn[0, k, u], syn[1, k, u], ring[b, base + k * n + j])
             cur[b, k, u] = ik
-            c += ik
+            c += _drive(ik, syn[2, k, u], vv, (tab[p, P_COND] >> k) & 1)
     rn = _refractory_tick(refr[b, u])
     refr[b, u] = rn
-    vv = v[b, u]
     if rn == 0:
         vv = _membrane(vv, c, unit[0, u], unit[1, u], unit[2, u])
     out = vv

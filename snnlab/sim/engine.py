@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from snnlab.sim.kernels import P_REC, P_RECM, P_RECV, pack, run_steps
+from snnlab.sim.kernels import run_steps
+from snnlab.sim.packing import INDEX, P_REC, P_RECM, P_RECV, pack
 from snnlab.sim.plan import Plan
 
 
@@ -28,11 +29,11 @@ class NumbaEngine:
         pk, b = self.packed, batch
         self.v = np.repeat(pk.unit[5][None], b, axis=0)  # (B, N) initial membrane
         self.cur = np.zeros((b, pk.n_currents, pk.n_units), self.dtype)  # (B, R, N)
-        self.refr = np.zeros((b, pk.n_units), np.int64)
+        self.refr = np.zeros((b, pk.n_units), INDEX)
         self.ring = np.zeros((b, pk.n_ring), self.dtype)  # (B, sum depth*receptors*N)
         self.act_i = np.zeros((b, pk.n_max), np.int64)
         self.act_v = np.zeros((b, pk.n_max), self.dtype)
-        self.scratch = np.zeros((b, pk.n_max), self.dtype)  # summed currents of one population
+        self.scratch = np.zeros((b, 2, pk.n_max), self.dtype)  # summed currents, membrane candidate
         self.cnt_syn = np.zeros((b, len(self.plan.projections)), np.float64)
         self.cnt_out = np.zeros((b, len(self.plan.populations)), np.float64)
         self.t = 0
@@ -59,10 +60,12 @@ class NumbaEngine:
             pk.syn,
             pk.refractory,
             pk.proj_tab,
-            pk.indptr,
+            pk.seg_ptr,
+            pk.seg_start,
+            pk.seg_delay,
+            pk.seg_first,
             pk.indices,
             pk.weights,
-            pk.delays,
             pk.conv_tab,
             pk.conv_w,
             pk.conv_d,

@@ -10,8 +10,10 @@ of; this second source is held to the first by the golden table
 simulator). The step of a unit with input ``x_k`` on receptor ``k`` (see :mod:`snnlab.sim.plan`)::
 
     i_k = decay_k * i_k + gain_k * x_k                 current(i_k, decay_k, gain_k, x_k)
+    c   = sum_k i_k, or i_k * (e_k - v) for a         drive(i_k, e_k, v, conductance_k)
+          conductance receptor (reversal e_k)
     r   = max(r - 1, 0)                                refractory_tick(r); frozen while r > 0
-    v   = v + a_leak * (v_leak - v) + a_in * sum_k i_k membrane(v, c, a_leak, a_in, v_leak)
+    v   = v + a_leak * (v_leak - v) + a_in * c         membrane(v, c, a_leak, a_in, v_leak)
     s   = v >= v_th and r == 0                         fires(v, v_th, r)
     v   = v - v_th (soft) or v_reset (hard) where s;   r = refractory steps where s
 """
@@ -22,6 +24,12 @@ from __future__ import annotations
 def current(i: float, decay: float, gain: float, x: float) -> float:
     """One step of a synaptic current: decay, then add the weighted input of this step."""
     return decay * i + gain * x
+
+
+def drive(i: float, e_rev: float, v: float, conductance: bool) -> float:
+    """What a synaptic variable adds to the membrane input: a current as it is, a conductance
+    times the distance to its reversal potential (both from the membrane before this step)."""
+    return i * (e_rev - v) if conductance else i
 
 
 def membrane(v: float, c: float, a_leak: float, a_in: float, v_leak: float) -> float:
@@ -47,7 +55,7 @@ def reset(v: float, v_th: float, v_reset: float, soft: int) -> float:
 def conv_target(y: int, x: int, o: int, ky: int, kx: int, g: object) -> int:
     """Output unit that input pixel ``(y, x)`` reaches through tap ``(ky, kx)`` of channel ``o``.
 
-    ``g`` is a geometry row (see :func:`snnlab.sim.kernels.pack`): c_in, h, w, c_out, h_out,
+    ``g`` is a geometry row (see :func:`snnlab.sim.packing.pack`): c_in, h, w, c_out, h_out,
     w_out, kh, kw, sh, sw, ph, pw, dh, dw, groups. Returns -1 when the tap falls outside the
     output or between strides.
     """

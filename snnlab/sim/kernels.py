@@ -1,4 +1,4 @@
-"""Event-driven kernels on the CPU (numba) and the packing of a Plan into flat arrays.
+"""Event-driven kernels on the CPU (numba) over a packed plan (:mod:`snnlab.sim.packing`).
 
 One compiled function runs ``T`` steps of every population for every sample; samples are
 independent, so the outer loop is ``prange`` over the batch. Per step and population:
@@ -11,178 +11,143 @@ convolutions (no dense matrix).
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numba
 import numpy as np
+from numba import types
+from numba.extending import overload
 
 from snnlab.sim import equations
-from snnlab.sim.plan import CONST, CONV, CSR, NEURON, RELAY, SOURCE, THRESHOLD, Plan
+from snnlab.sim.packing import (
+    P_COL,
+    P_COND,
+    P_DEPTH,
+    P_HI,
+    P_LO,
+    P_MODEL,
+    P_NCUR,
+    P_NREC,
+    P_OFF,
+    P_REC,
+    P_RECM,
+    P_RECV,
+    P_RING,
+    P_SIZE,
+    P_SOFT,
+    P_SPIKING,
+    P_UNIFORM,
+    Q_CD,
+    Q_CONV,
+    Q_CW,
+    Q_DST,
+    Q_IP,
+    Q_KIND,
+    Q_RCP,
+)
+from snnlab.sim.plan import CONST, CONV, NEURON, SOURCE, THRESHOLD
 
-# columns of the population table
-P_MODEL, P_OFF, P_SIZE, P_NREC, P_RING, P_DEPTH, P_SOFT, P_SPIKING = range(8)
-P_COL, P_LO, P_HI, P_NCUR, P_REC, P_RECV, P_RECM = range(8, 15)
-# columns of the projection table
-Q_KIND, Q_SRC, Q_DST, Q_RCP, Q_IP, Q_SYN, Q_CONV, Q_CW, Q_CD = range(9)
-_ = (CONST, CSR, RELAY)
 CHUNK = 64  # units per threshold check
 _jit = numba.njit(cache=True, inline="always", error_model="numpy")
-_current, _membrane = _jit(equations.current), _jit(equations.membrane)
+_current, _membrane, _drive = _jit(equations.current), _jit(equations.membrane), _jit(equations.drive)
 _refractory_tick, _fires, _reset = _jit(equations.refractory_tick), _jit(equations.fires), _jit(equations.reset)
 _conv_target = _jit(equations.conv_target)
 
 
-class Packed(NamedTuple):
-    """A Plan as flat arrays (see the column constants above)."""
-
-    pop_tab: np.ndarray  # (P, 15) int64
-    unit: np.ndarray  # (6, N) a_leak, a_in, v_leak, v_th, v_reset, v_init
-    syn: np.ndarray  # (2, R, N) decay, gain
-    refractory: np.ndarray  # (N,) int64 steps
-    proj_tab: np.ndarray  # (Q, 9) int64, sorted by source population
-    proj_order: np.ndarray  # (Q,) plan index of each packed projection
-    indptr: np.ndarray  # concatenated CSR row pointers
-    indices: np.ndarray
-    weights: np.ndarray
-    delays: np.ndarray
-    conv_tab: np.ndarray  # (C, 15) int64 geometry rows
-    conv_w: np.ndarray
-    conv_d: np.ndarray  # per output unit delays
-    n_units: int
-    n_ring: int
-    n_max: int
-    n_currents: int
+def _at(a, j):
+    """``a[j]`` for a per-unit array, ``a`` for a population-wide scalar (compiled per type)."""
+    return a[j] if isinstance(a, np.ndarray) else a
 
 
-def _pack_pops(plan: Plan, dtype: np.dtype, record: dict[str, str]) -> tuple:
-    pops = plan.populations
-    n_total = sum(p.size for p in pops)
-    r_max = max([p.n_currents for p in pops] + [1])
-    tab = np.full((len(pops), 15), -1, np.int64)
-    unit = np.zeros((6, n_total), dtype)
-    syn = np.zeros((2, r_max, n_total), dtype)
-    refr = np.zeros(n_total, np.int64)
-    off = ring = col = 0
-    rec = {"s": 0, "v": 0, "m": 0}
-    for i, p in enumerate(pops):
-        depth = plan.depth(i)
-        tab[i, :P_LO] = (p.model, off, p.size, p.receptors, ring, depth, int(p.soft_reset), int(p.spiking), col)
-        tab[i, P_NCUR] = p.n_currents
-        wanted = record.get(p.name, "")
-        for col_, key, letter in ((P_REC if p.spiking else P_RECV, "s" if p.spiking else "v", "s"), (P_RECM, "m", "m")):
-            if letter in wanted:
-                tab[i, col_] = rec[key]
-                rec[key] += p.size
-        sl = slice(off, off + p.size)
-        unit[:, sl] = np.stack([p.a_leak, p.a_in, p.v_leak, p.v_th, p.v_reset, p.v_init])
-        syn[0, : p.n_currents, sl], syn[1, : p.n_currents, sl] = p.decay, p.gain
-        refr[sl] = p.refractory
-        off, ring = off + p.size, ring + depth * p.receptors * p.size
-        col += p.size if p.model == SOURCE else 0
-    return tab, unit, syn, refr, n_total, ring, rec, r_max
+@overload(_at, inline="always")
+def _at_overload(a, j):
+    if isinstance(a, types.Array):
+        return lambda a, j: a[j]
+    return lambda a, j: a
 
 
-def pack(plan: Plan, dtype: np.dtype, record: dict[str, str] | None = None) -> tuple[Packed, dict[str, int]]:
-    """Flatten a plan for the kernels.
+def _drive_at(ik, e_rev, v_b, j):
+    """The drive of unit ``j``: a conductance when ``v_b`` is the membrane array, a current when None."""
+    return ik if v_b is None else ik * (e_rev - v_b[j])
 
-    Args:
-        plan: the populations and projections.
-        dtype: float32 or float64, the dtype of state and weights.
-        record: population name -> letters of what to record: "s" outputs, "m" membrane.
 
-    Returns:
-        The packed arrays and the sizes of the record buffers {"s", "v", "m"}.
-    """
-    tab, unit, syn, refr, n_total, n_ring, rec, r_max = _pack_pops(plan, dtype, record or {})
-    order = np.array(sorted(range(len(plan.projections)), key=lambda q: plan.projections[q].src), np.int64)
-    ptab = np.zeros((len(order), 9), np.int64)
-    csr: dict[str, list] = {"indptr": [], "indices": [], "weights": [], "delays": []}
-    conv: dict[str, list] = {"tab": [], "w": [], "d": []}
-    sizes = {"indptr": 0, "indices": 0, "w": 0, "d": 0}
-    for row, q in enumerate(order):
-        proj = plan.projections[q]
-        ptab[row, :Q_IP] = (proj.kind, proj.src, proj.dst, proj.receptor)
-        if proj.kind == CSR:
-            ptab[row, Q_IP], ptab[row, Q_SYN] = sizes["indptr"], sizes["indices"]
-            for key in csr:
-                csr[key].append(getattr(proj, key))
-            sizes["indptr"] += proj.indptr.size
-            sizes["indices"] += proj.indices.size
-        else:
-            ptab[row, Q_CONV], ptab[row, Q_CW], ptab[row, Q_CD] = len(conv["tab"]), sizes["w"], sizes["d"]
-            conv["tab"].append(np.array(tuple(proj.geometry.__dict__.values()), np.int64))
-            conv["w"].append(proj.kernel.reshape(-1))
-            conv["d"].append(proj.delays)
-            sizes["w"] += proj.kernel.size
-            sizes["d"] += proj.delays.size
-    for i in range(len(plan.populations)):
-        rows = np.nonzero(ptab[:, Q_SRC] == i)[0]
-        tab[i, P_LO], tab[i, P_HI] = (rows[0], rows[-1] + 1) if rows.size else (0, 0)
-    cat = lambda parts, dt: np.concatenate(parts).astype(dt) if parts else np.zeros(1, dt)  # noqa: E731
-    packed = Packed(
-        tab,
-        unit,
-        syn,
-        refr,
-        ptab,
-        order,
-        cat(csr["indptr"], np.int64),
-        cat(csr["indices"], np.int64),
-        cat(csr["weights"], dtype),
-        cat(csr["delays"], np.int64),
-        np.stack(conv["tab"]) if conv["tab"] else np.zeros((1, 15), np.int64),
-        cat(conv["w"], dtype),
-        cat(conv["d"], np.int64),
-        n_total,
-        n_ring,
-        max(p.size for p in plan.populations),
-        r_max,
-    )
-    return packed, rec
+@overload(_drive_at, inline="always")
+def _drive_at_overload(ik, e_rev, v_b, j):
+    if isinstance(v_b, types.NoneType):
+        return lambda ik, e_rev, v_b, j: _drive(ik, e_rev, 0.0, False)
+    return lambda ik, e_rev, v_b, j: _drive(ik, e_rev, v_b[j], True)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _input_sum(b, p, base, tab, syn, cur, ring, c):
-    """Input of NEURON population ``p``: the ring slot, or the sum of its updated currents."""
-    off, n, ncur = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR]
+def _receptor(i_k, dec, gain, x_k, e_rev, v_b, c, first):
+    """Update one synaptic variable of every unit and add its drive to ``c`` (set it when ``first``).
+
+    ``v_b`` is the membrane for a conductance receptor and None for a current one (compiled apart).
+    """
+    if first:
+        for j in range(i_k.size):
+            ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
+            i_k[j] = ik
+            c[j] = _drive_at(ik, _at(e_rev, j), v_b, j)
+    else:
+        for j in range(i_k.size):
+            ik = _current(i_k[j], _at(dec, j), _at(gain, j), x_k[j])
+            i_k[j] = ik
+            c[j] += _drive_at(ik, _at(e_rev, j), v_b, j)
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _input_sum(b, p, base, tab, syn, sel, cur, ring, v_b, c):
+    """Input of NEURON population ``p``: the ring slot, or the summed drive ``c`` of its receptors."""
+    off, n, ncur, cond = tab[p, P_OFF], tab[p, P_SIZE], tab[p, P_NCUR], tab[p, P_COND]
     ring_b = ring[b]
     if ncur == 0:
         return ring_b[base : base + n]
-    c[:n] = 0
     for k in range(ncur):
-        i_k, dec, gain = cur[b, k, off : off + n], syn[0, k, off : off + n], syn[1, k, off : off + n]
-        x_k = ring_b[base + k * n : base + (k + 1) * n]
-        for j in range(n):
-            ik = _current(i_k[j], dec[j], gain[j], x_k[j])
-            i_k[j] = ik
-            c[j] += ik
+        i_k, x_k = cur[b, k, off : off + n], ring_b[base + k * n : base + (k + 1) * n]
+        if (cond >> k) & 1:
+            _receptor(i_k, syn[0, k, sel], syn[1, k, sel], x_k, syn[2, k, sel], v_b, c, k == 0)
+        else:
+            _receptor(i_k, syn[0, k, sel], syn[1, k, sel], x_k, syn[2, k, sel], None, c, k == 0)
     return c[:n]
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt):
-    """Update the units of NEURON population ``p`` for sample ``b``; return the active count.
+def _integrate(c, v_b, r_b, a_leak, a_in, v_leak, u):
+    """Refractory clocks, then the membrane candidate ``u`` (held where refractory).
 
-    The membrane loop is free of branches (vectorisable); the threshold check counts hits per
-    chunk of ``CHUNK`` units (vectorisable) and walks again only the chunks with a hit.
+    ``u`` is a separate array so that the select is a plain store (a masked store of ``v``
+    into itself would keep LLVM from vectorising the loop).
     """
-    off, n = tab[p, P_OFF], tab[p, P_SIZE]
-    c = _input_sum(b, p, base, tab, syn, cur, ring, scratch[b])
-    v_b, r_b = v[b, off : off + n], refr[b, off : off + n]
-    a_leak, a_in, v_leak = unit[0, off : off + n], unit[1, off : off + n], unit[2, off : off + n]
-    v_th, v_reset, soft, spiking = unit[3, off : off + n], unit[4, off : off + n], tab[p, P_SOFT], tab[p, P_SPIKING]
-    for j in range(n):
-        rn = _refractory_tick(r_b[j])
-        r_b[j] = rn
+    for j in range(v_b.size):
+        r_b[j] = _refractory_tick(r_b[j])
+    for j in range(v_b.size):
         vv = v_b[j]
-        upd = _membrane(vv, c[j], a_leak[j], a_in[j], v_leak[j])
-        v_b[j] = upd if rn == 0 else vv
+        upd = _membrane(vv, c[j], _at(a_leak, j), _at(a_in, j), _at(v_leak, j))
+        u[j] = upd if r_b[j] == 0 else vv
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _threshold(v_b, r_b, u, v_th, j0, j1):
+    """Store the new membrane of units ``j0..j1`` and count those that fire."""
+    hits = 0
+    for j in range(j0, j1):
+        vn = u[j]
+        v_b[j] = vn
+        hits += _fires(vn, _at(v_th, j), r_b[j])
+    return hits
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _units(b, p, base, tab, unit, syn, sel, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt):
+    """The update of :func:`_neuron`; parameters are read as ``unit[:, sel]``, ``syn[:, :, sel]``."""
+    off, n = tab[p, P_OFF], tab[p, P_SIZE]
+    v_b, r_b, u = v[b, off : off + n], refr[b, off : off + n], scratch[b, 1, :n]
+    c = _input_sum(b, p, base, tab, syn, sel, cur, ring, v_b, scratch[b, 0])
+    _integrate(c, v_b, r_b, unit[0, sel], unit[1, sel], unit[2, sel], u)
+    v_th, v_reset, soft, spiking = unit[3, off : off + n], unit[4, off : off + n], tab[p, P_SOFT], tab[p, P_SPIKING]
     na = 0
-    for j0 in range(0, n if spiking else 0, CHUNK):
-        j1, hits = min(j0 + CHUNK, n), 0
-        for j in range(j0, j1):
-            hits += _fires(v_b[j], v_th[j], r_b[j])
-        if hits == 0:
+    for j0 in range(0, n, CHUNK):
+        j1 = min(j0 + CHUNK, n)
+        if _threshold(v_b, r_b, u, unit[3, sel], j0, j1) == 0 or not spiking:
             continue
         for j in range(j0, j1):
             if _fires(v_b[j], v_th[j], r_b[j]):
@@ -200,6 +165,23 @@ def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act
     if tab[p, P_RECM] >= 0:
         rec_m[tt, b, tab[p, P_RECM] : tab[p, P_RECM] + n] = v_b
     return na
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _neuron(b, p, base, tab, unit, syn, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt):
+    """Update the units of NEURON population ``p`` for sample ``b``; return the active count.
+
+    Every loop is free of branches (vectorisable): currents, refractory clocks, membrane, and
+    a threshold check that stores the new membrane and counts hits per chunk of ``CHUNK``
+    units; only chunks with a hit are walked again to reset and collect the spikes. A
+    population whose parameters are the same for every unit (``P_UNIFORM``) reads them as
+    scalars: ``sel`` is then the index of its first unit instead of a slice over its units.
+    """
+    off, n = tab[p, P_OFF], tab[p, P_SIZE]
+    if tab[p, P_UNIFORM]:
+        return _units(b, p, base, tab, unit, syn, off, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt)
+    sel = slice(off, off + n)
+    return _units(b, p, base, tab, unit, syn, sel, refrac, v, cur, refr, ring, scratch, act_i, act_v, rec_m, tt)
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -226,22 +208,42 @@ def _gather(b, p, base, tt, x, tab, unit, ring, act_i, act_v):
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
-def _scatter_csr(b, t, q, na, tab, ptab, indptr, indices, weights, delays, ring, act_i, act_v):
+def _scatter_csr(
+    b, t, q, na, tab, ptab, seg_ptr, seg_start, seg_delay, seg_first, indices, weights, ring, act_i, act_v
+):
+    """Add ``weight * value`` of every active unit's synapses into the target ring slots.
+
+    The synapses of a unit come in segments of one delay (see :mod:`snnlab.sim.packing`): the
+    slot is computed once per segment, and a segment of consecutive targets is one contiguous
+    update.
+    """
     dst, rcp = ptab[q, Q_DST], ptab[q, Q_RCP]
     dn, depth = tab[dst, P_SIZE], tab[dst, P_DEPTH]
-    dbase, stride = tab[dst, P_RING] + rcp * dn, tab[dst, P_NREC] * dn
-    ip, so = ptab[q, Q_IP], ptab[q, Q_SYN]
+    dbase, stride, ip = tab[dst, P_RING] + rcp * dn, tab[dst, P_NREC] * dn, ptab[q, Q_IP]
     events, now = 0, t % depth
     ring_b = ring[b]
     for a in range(na):
         i, val = act_i[b, a], act_v[b, a]
-        s0, s1 = so + indptr[ip + i], so + indptr[ip + i + 1]
-        events += s1 - s0
-        for s in range(s0, s1):
-            slot = now + delays[s]
+        g0, g1 = seg_ptr[ip + i], seg_ptr[ip + i + 1]
+        events += seg_start[g1] - seg_start[g0]
+        for g in range(g0, g1):
+            slot = now + seg_delay[g]
             slot = slot - depth if slot >= depth else slot
-            ring_b[dbase + slot * stride + indices[s]] += weights[s] * val
+            row = ring_b[dbase + slot * stride : dbase + slot * stride + dn]
+            s0, s1, first = seg_start[g], seg_start[g + 1], seg_first[g]
+            if first >= 0:  # consecutive targets: a contiguous, vectorisable update
+                _axpy(row[first : first + s1 - s0], weights[s0:s1], val)
+            else:
+                for s in range(s0, s1):
+                    row[indices[s]] += weights[s] * val
     return events
+
+
+@numba.njit(cache=True, inline="always", error_model="numpy")
+def _axpy(y, w, val):
+    """``y += w * val`` element by element (the same float operations as the scatter)."""
+    for k in range(y.size):
+        y[k] += w[k] * val
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -280,10 +282,12 @@ def run_steps(
     syn,
     refrac,
     ptab,
-    indptr,
+    seg_ptr,
+    seg_start,
+    seg_delay,
+    seg_first,
     indices,
     weights,
-    delays,
     conv_tab,
     conv_w,
     conv_d,
@@ -302,7 +306,8 @@ def run_steps(
 ):
     """Advance every sample by ``x.shape[0]`` steps starting at absolute step ``t0``.
 
-    Shapes: x (T, B, N_in); v, refr (B, N); cur (B, R, N); ring (B, N_ring); scratch, act_* (B, N_max);
+    Shapes: x (T, B, N_in); v, refr (B, N); cur (B, R, N); ring (B, N_ring); scratch (B, 2, N_max);
+    act_* (B, N_max);
     rec_s/rec_v/rec_m (T, B, *); cnt_syn (B, Q); cnt_out (B, P).
     """
     for b in numba.prange(v.shape[0]):
@@ -327,7 +332,21 @@ def run_steps(
                         )
                     else:
                         cnt_syn[b, q] += _scatter_csr(
-                            b, t, q, na, tab, ptab, indptr, indices, weights, delays, ring, act_i, act_v
+                            b,
+                            t,
+                            q,
+                            na,
+                            tab,
+                            ptab,
+                            seg_ptr,
+                            seg_start,
+                            seg_delay,
+                            seg_first,
+                            indices,
+                            weights,
+                            ring,
+                            act_i,
+                            act_v,
                         )
 
 

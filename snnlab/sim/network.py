@@ -10,12 +10,16 @@ brian2 counterpart of the update below therefore integrates a summed input varia
 explicitly at the start of each step (``v = v + a_leak*(v_rest - v) + a_in*I; I = 0``), as
 ``benchmarks/brian2_network.py`` does; tests/sim/test_sim_peers.py checks equal spikes.
 
-Neuron model ``"lif"`` with optional synaptic currents (one per receptor, jumps by the
-synaptic weight and decays with ``tau_syn``)::
+Neuron model ``"lif"`` with optional synaptic variables (one per receptor, jumps by the
+synaptic weight and decays with ``tau_syn``): a current, or, when the receptor has a
+reversal potential ``e_rev_k``, a conductance (in units of the leak conductance)::
 
-    i_k = (1 - dt/tau_syn_k) i_k + in_k;   v = v + dt/tau_m (v_rest - v + r sum_k i_k)
+    g_k = (1 - dt/tau_syn_k) g_k + in_k;   v = v + dt/tau_m (v_rest - v + r sum_k drive_k)
+    drive_k = g_k (current)   or   g_k (e_rev_k - v) (conductance)
 
-held during the refractory period after a spike, reset to ``v_reset``.
+held during the refractory period after a spike, reset to ``v_reset``. This is forward Euler
+of brian2's ``dv/dt = (g_e (E_e - v) + g_i (E_i - v) - (v - E_l) + I)/tau_m`` with
+``v_rest = E_l + I`` (``vogels_abbott_coba``).
 """
 
 from __future__ import annotations
@@ -64,14 +68,22 @@ class Network:
         tau_syn: tuple | None = None,
         v_init: Any = None,
         soft_reset: bool = False,
+        e_rev: tuple | None = None,
     ) -> str:
-        """Add ``n`` LIF neurons (per-neuron arrays or scalars; times in seconds). Returns ``name``."""
+        """Add ``n`` LIF neurons (per-neuron arrays or scalars; times in seconds). Returns ``name``.
+
+        ``e_rev``: per receptor (one per ``tau_syn``) a reversal potential, which makes that
+        receptor a conductance, or None for a current.
+        """
         taus = [per_unit(tau_m, n)] + [per_unit(t, n) for t in (tau_syn or ())]
         if any(np.any(t < self.dt) for t in taus):
             raise ConfigError(f"population {name!r}: a time constant is below dt={self.dt} s (unstable Euler)")
         a = self.dt / taus[0]
         k = len(taus) - 1
         v0 = per_unit(v_rest if v_init is None else v_init, n)
+        if e_rev is not None and len(e_rev) != k:
+            raise ConfigError(f"population {name!r}: e_rev needs one entry per tau_syn ({k}), got {len(e_rev)}")
+        rev = np.stack([per_unit(np.nan if e is None else e, n) for e in e_rev]) if e_rev is not None and k else None
         pop = Population(
             name,
             NEURON,
@@ -89,6 +101,7 @@ class Network:
             v_init=v0,
             decay=np.stack([1 - self.dt / t for t in taus[1:]]) if k else None,
             gain=np.ones((k, n)) if k else None,
+            e_rev=rev,
             refractory=self._steps(refractory, "refractory"),
         )
         return self._add(pop)
@@ -250,6 +263,33 @@ def vogels_abbott_cuba(n: int = 4000, p: float = 0.02, dt: float = 1e-4, seed: i
     for name, size in (("exc", n_exc), ("inh", n - n_exc)):
         net.lif(name, size, v_init=-60e-3 + net.rng.random(size) * 10e-3, **common)
     for src, w, rcp in (("exc", (60 * 0.27 / 10) * 1e-3, 0), ("inh", (-20 * 4.5 / 10) * 1e-3, 1)):
+        for dst in ("exc", "inh"):
+            net.connect(src, dst, "fixed_probability", p=p, weight=w, delay=1, receptor=rcp, autapses=True)
+    return net
+
+
+def vogels_abbott_coba(n: int = 4000, p: float = 0.02, dt: float = 1e-4, seed: int = 0) -> Network:
+    """The conductance-based Vogels-Abbott benchmark (COBA of Brette et al. 2007, as brian2 runs it).
+
+    80 % excitatory, 20 % inhibitory LIF neurons, tau_m 20 ms, E_l -60 mV plus a constant drive
+    of 20 mV (so ``v_rest`` -40 mV), V_th -50 mV, V_reset -60 mV, refractory 5 ms; conductances
+    g_e / g_i (units of the leak conductance) decay with 5 / 10 ms towards reversal potentials
+    0 / -80 mV, weights 0.6 and 6.7; connection probability ``p``; initial v normal(-55, 5) mV.
+    """
+    net = Network(dt, seed)
+    n_exc = int(n * 0.8)
+    common = dict(
+        tau_m=20e-3,
+        v_rest=-40e-3,
+        v_th=-50e-3,
+        v_reset=-60e-3,
+        refractory=5e-3,
+        tau_syn=(5e-3, 10e-3),
+        e_rev=(0.0, -80e-3),
+    )
+    for name, size in (("exc", n_exc), ("inh", n - n_exc)):
+        net.lif(name, size, v_init=-55e-3 + 5e-3 * net.rng.standard_normal(size), **common)
+    for src, w, rcp in (("exc", 0.6, 0), ("inh", 6.7, 1)):
         for dst in ("exc", "inh"):
             net.connect(src, dst, "fixed_probability", p=p, weight=w, delay=1, receptor=rcp, autapses=True)
     return net

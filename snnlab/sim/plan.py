@@ -10,7 +10,7 @@ Unit update at step ``t`` of a ``NEURON`` population (forward Euler, ``in_k`` th
 arrived on receptor ``k``):
 
     i_k = decay_k * i_k + gain_k * in_k            (only when the population has currents)
-    c   = sum_k i_k  (or in_0 without currents)
+    c   = sum_k i_k  (or in_0 without currents); a conductance receptor adds i_k * (e_rev_k - v)
     v   = v + a_leak * (v_leak - v) + a_in * c     (held while refractory)
     s   = v >= v_th;  v = v_reset (hard) or v - v_th (soft) where s
 """
@@ -49,6 +49,7 @@ class Population:
     v_init: np.ndarray | None = None
     decay: np.ndarray | None = None  # (n_currents, size)
     gain: np.ndarray | None = None  # (n_currents, size)
+    e_rev: np.ndarray | None = None  # (n_currents, size) reversal potential; NaN: a current receptor
     refractory: np.ndarray | None = None  # int steps
     source_index: int = -1  # SOURCE: which input (order of Simulator inputs)
 
@@ -61,7 +62,14 @@ class Population:
         k = self.n_currents
         self.decay = np.zeros((k, n)) if self.decay is None else np.asarray(self.decay, np.float64).reshape(k, n)
         self.gain = np.ones((k, n)) if self.gain is None else np.asarray(self.gain, np.float64).reshape(k, n)
+        e_rev = np.full((k, n), np.nan) if self.e_rev is None else np.asarray(self.e_rev, np.float64)
+        self.e_rev = np.broadcast_to(e_rev.reshape(k, n) if e_rev.size == k * n else e_rev, (k, n)).copy()
         self.refractory = per_unit(0 if self.refractory is None else self.refractory, n, np.int64)
+
+    @property
+    def conductances(self) -> int:
+        """Bit k set when receptor k is a conductance (its ``e_rev`` is a number)."""
+        return sum(1 << k for k in range(self.n_currents) if not np.isnan(self.e_rev[k]).all())
 
     @property
     def receptors(self) -> int:

@@ -97,11 +97,10 @@ class Simulator:
             if arr.ndim < 2 or int(np.prod(arr.shape[2:])) != int(np.prod(shape)):
                 raise ShapeError(f"input of shape {arr.shape} does not match (T, B, *{shape})")
             flat.append(arr.reshape(arr.shape[0], arr.shape[1], -1))
-        x = (
-            np.concatenate(flat, axis=2).astype(self.dtype)
-            if flat
-            else np.zeros((steps or 0, self.batch or 1, 0), self.dtype)
-        )
+        if not flat:
+            x = np.zeros((steps or 0, self.batch or 1, 0), self.dtype)
+        else:  # one input of the right dtype is used as it is (no copy)
+            x = np.asarray(flat[0] if len(flat) == 1 else np.concatenate(flat, axis=2), self.dtype)
         if steps is not None and steps != x.shape[0]:
             pad = np.zeros((max(steps - x.shape[0], 0),) + x.shape[1:], self.dtype)
             x = np.concatenate([x, pad])[:steps]

@@ -1,7 +1,7 @@
 """Diffusion training: a recipe (data, model, diffusion, train, run) -> ``runs/<name>/``.
 
 The loop draws a random batch of preloaded images in [-1, 1], adds noise at uniform steps and
-minimises the epsilon MSE (:meth:`snnlab.inference.diffusion.NoiseSchedule.loss`) with Adam,
+minimises the epsilon MSE (:meth:`snnlab.functional.diffusion.NoiseSchedule.loss`) with Adam,
 gradient clipping and an EMA of the weights. The run folder follows the trainer's conventions:
 ``config.yaml``, ``metrics.csv``, ``checkpoints/last.pt`` (atomic, resumable with the random
 state) and, at the end, ``samples/`` from the EMA model. ``train.init_from`` loads the weights
@@ -20,13 +20,14 @@ import torch
 import yaml
 
 from snnlab.errors import CheckpointError, ConfigError
-from snnlab.inference.diffusion import NoiseSchedule
+from snnlab.functional.diffusion import NoiseSchedule
 from snnlab.models import create_model
 from snnlab.recipe import build_dataclass, choice, read_yaml_recipe
 from snnlab.train.checkpoint import atomic_save, capture_rng, load_checkpoint, remove_stale_temps, restore_rng
 from snnlab.train.config import DEVICES
 from snnlab.train.diffusion_data import ImageDataConfig, load_images
 from snnlab.train.ema import EMA
+from snnlab.train.threads import torch_threads
 
 KIND = "diffusion"
 
@@ -128,8 +129,6 @@ class DiffusionTrainer:
         log: Callable[[str], None] = lambda m: print(m, flush=True),
     ) -> None:
         self.rec, self.log, self.run_dir = rec, log, rec.run_dir()
-        if rec.train.threads:
-            torch.set_num_threads(int(rec.train.threads))
         torch.manual_seed(rec.train.seed)
         self.device = torch.device(rec.train.device)
         self.schedule = NoiseSchedule(rec.diffusion.steps, rec.diffusion.beta_1, rec.diffusion.beta_T)
@@ -218,7 +217,12 @@ class DiffusionTrainer:
         return float(loss.detach())
 
     def fit(self) -> dict[str, Any]:
-        """Train to ``train.steps`` (or ``train.max_minutes``), checkpointing on the way."""
+        """Train to ``train.steps`` (or ``train.max_minutes``), checkpointing on the way, with
+        ``train.threads`` torch threads (the process's count is restored afterwards)."""
+        with torch_threads(self.rec.train.threads):
+            return self._fit()
+
+    def _fit(self) -> dict[str, Any]:
         tr, t0, window = self.rec.train, time.time(), []
         while self.step < tr.steps:
             window.append(self.train_step())

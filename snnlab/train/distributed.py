@@ -8,15 +8,29 @@ each process then finds ``RANK``/``WORLD_SIZE`` in its environment and joins the
 The training sampler is the same for one process and for N: the epoch's permutation comes
 from ``seed + epoch``, and rank ``r`` takes positions ``r, r + N, ...``. With a per-rank batch
 of ``global / N`` the N ranks together see exactly the single process's batches.
+
+Threads: N processes on one machine share its cores, so each gets ``cores // N`` threads for
+torch (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``) and for numba's kernels
+(``NUMBA_NUM_THREADS``); a value the user set wins. Without that, every process would start one
+thread per core in both pools and the processes would fight over the cores. A worker started by
+a plain ``torchrun`` (multi-node runs) follows torch's thread count (torchrun sets
+``OMP_NUM_THREADS=1`` when unset) for numba too, unless ``NUMBA_NUM_THREADS`` is set.
+
+Errors: a bad recipe is rejected before torchrun starts; a user error inside the workers (a
+missing data file, say) reaches the terminal as their one ``error:`` line, without torchrun's
+report of the failed child, and ``launch`` returns 2.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import IO, Mapping, Optional
 
 import torch
 import torch.distributed as dist
@@ -51,7 +65,19 @@ def init_distributed(device_type: str) -> DistContext:
         dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
     if device_type == "cuda":
         torch.cuda.set_device(ctx.local_rank)
+    match_numba_threads()
     return ctx
+
+
+def match_numba_threads() -> None:
+    """Give numba's kernels as many threads as torch has, unless ``NUMBA_NUM_THREADS`` is set."""
+    if "NUMBA_NUM_THREADS" in os.environ:
+        return
+    try:
+        import numba
+    except ImportError:  # pragma: no cover - numba is a core dependency
+        return
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
 
 
 def shutdown(ctx: DistContext, sync: bool = True) -> None:
@@ -118,8 +144,86 @@ def per_rank_batch(global_batch: int, ctx: DistContext) -> int:
     return global_batch // ctx.world_size
 
 
-def launch(nproc: int, argv: Sequence[str]) -> int:
-    """Re-run ``snnlab`` with ``argv`` under torchrun on ``nproc`` local processes; returns the exit code."""
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def worker_env(nproc: int, environ: Mapping[str, str], cores: Optional[int] = None) -> dict[str, str]:
+    """The environment of ``nproc`` local workers: ``cores // nproc`` threads each for torch and numba.
+
+    A thread variable the user set is kept; when only ``OMP_NUM_THREADS`` is set, the others follow it.
+    """
+    env = dict(environ)
+    n = env.get("OMP_NUM_THREADS") or str(max(1, (cores or available_cores()) // nproc))
+    for var in THREAD_VARS:
+        env.setdefault(var, n)
+    return env
+
+
+# torchrun's own log lines (glog style: "E1203 16:40:00.123 ...") and the report of a failed child
+_TORCHRUN_LOG = re.compile(r"^[EWI]\d{4} \d\d:\d\d:\d\d")
+_CHILD_FAILED = "ChildFailedError"
+
+
+class _StderrFilter:
+    """Pass the workers' stderr through; drop torchrun's log lines, its traceback and failure report.
+
+    A worker's user error (``error: ...``) appears once even when every rank prints it.
+    """
+
+    def __init__(self, out: IO[str]) -> None:
+        self.out, self.seen_errors, self.held, self.report = out, set(), [], False
+
+    def feed(self, line: str) -> None:
+        if self.report or _TORCHRUN_LOG.match(line):
+            return
+        if self.held or line.startswith("Traceback (most recent call last)"):
+            self._hold(line)
+        elif line.startswith("error: "):
+            if line not in self.seen_errors:
+                self.seen_errors.add(line)
+                self.out.write(line)
+        else:
+            self.out.write(line)
+        self.out.flush()
+
+    def _hold(self, line: str) -> None:
+        """Keep a traceback until its last line says whose it is: torchrun's is dropped with what follows."""
+        self.held.append(line)
+        if line[:1].isspace() or line.startswith("Traceback") or not line.strip():
+            return
+        if _CHILD_FAILED in line:
+            self.report = True
+        else:  # a worker's own traceback (a bug, or --debug): show it
+            self.out.writelines(self.held)
+        self.held = []
+
+    def close(self) -> None:
+        if not self.report:
+            self.out.writelines(self.held)
+        self.out.flush()
+
+
+def _pump(stream: IO[str], sink: _StderrFilter) -> None:
+    for line in stream:
+        sink.feed(line)
+    sink.close()
+
+
+def launch(nproc: int, argv: Sequence[str], debug: bool = False) -> int:
+    """Re-run ``snnlab`` with ``argv`` under torchrun on ``nproc`` local processes; returns the exit code.
+
+    Each worker gets ``cores // nproc`` threads (see :func:`worker_env`). Unless ``debug``,
+    torchrun's logs and its traceback of a failed child are filtered out of stderr and a user
+    error in the workers (their ``error:`` line) makes the exit code 2.
+    """
     if nproc < 1:
         raise ConfigError(f"--nproc-per-node must be >= 1, got {nproc}")
     cmd = [
@@ -132,5 +236,15 @@ def launch(nproc: int, argv: Sequence[str]) -> int:
         "snnlab.cli",
         *argv,
     ]
-    env = dict(os.environ, OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"))
-    return subprocess.call(cmd, env=env)
+    env = worker_env(nproc, os.environ)
+    if debug:
+        return subprocess.call(cmd + ["--debug"], env=env)
+    proc = subprocess.Popen(cmd, env=env, stderr=subprocess.PIPE, text=True, bufsize=1)
+    sink = _StderrFilter(sys.stderr)
+    pump = threading.Thread(target=_pump, args=(proc.stderr, sink), daemon=True)
+    pump.start()
+    code = proc.wait()
+    pump.join()
+    if code != 0 and sink.seen_errors:
+        return 2
+    return code

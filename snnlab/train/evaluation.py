@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 import torch
 
+from snnlab.results import EVAL, activity_path, eval_path, write_results
 from snnlab.train.config import Config
 from snnlab.train.data import build_dataset, eval_loader
 from snnlab.train.distributed import DistContext
@@ -75,13 +76,13 @@ def selection_note(info: dict[str, Any], test_split: str = "test") -> str:
 
 
 def write_eval_json(run_dir: Path, report: dict[str, Any]) -> None:
-    """Write ``run_dir/eval.json``."""
-    (Path(run_dir) / "eval.json").write_text(json.dumps(report, indent=2))
+    """Write ``run_dir/eval.json`` (see :mod:`snnlab.results`)."""
+    write_results(eval_path(run_dir), report)
 
 
 def _carried(run_dir: Path, which: str) -> dict[str, Any]:
     """The last-epoch test figures of the trainer's ``eval.json``, kept when best.pt is re-evaluated."""
-    path = run_dir / "eval.json"
+    path = eval_path(run_dir)
     if which != "best" or not path.is_file():
         return {}
     try:
@@ -112,8 +113,8 @@ def evaluate_run(
     save_spikes(
         run.run_dir / "spikes.npz", spikes, _as_sequence(run.model, x, y), y, out, getattr(run.model, "dt", None)
     )
-    files = ["eval.json", "spikes.npz"]
-    activity = profile_activity(run, x.to(device), run.run_dir / "activity.json")
+    files = [EVAL, "spikes.npz"]
+    activity = profile_activity(run, x.to(device), activity_path(run.run_dir))
     files += [activity] if activity else []
     report = {
         "accuracy": result["test_acc"],

@@ -17,6 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from snnlab.errors import TrainingError
+from snnlab.models.layout import check_model_input
 from snnlab.train.distributed import DistContext, all_reduce_sum
 from snnlab.train.losses import OutputLoss
 from snnlab.train.metrics import FiringRateMonitor
@@ -123,6 +124,8 @@ def train_epoch(
         if i >= n_batches:
             break
         x, y = _to_device(x, y, step.device)  # x (T, B, ...) or (B, C, H, W); y (B,)
+        if i == 0:
+            check_model_input(model, x, y)  # batch-first data fails here, in one line
         loss, scores = _loss(model, x, y, loss_fn, step, mixer)
         _backward_step(loss, model, opt, step)
         loss_value = float(loss.detach())
@@ -163,8 +166,10 @@ def evaluate(
     model.eval()
     totals = torch.zeros(3, dtype=torch.float64)  # loss sum, correct, samples
     with FiringRateMonitor(model) as monitor:
-        for x, y in loader:
+        for i, (x, y) in enumerate(loader):
             x, y = _to_device(x, y, step.device)
+            if i == 0:
+                check_model_input(model, x, y)
             with autocast(step):
                 out = model(x)  # (T, B, classes)
             loss, scores = loss_fn(out, y)

@@ -23,16 +23,25 @@ def describe_setup(cfg: Config, data: Any, model: nn.Module, device: torch.devic
         sizes.append(f"{cfg.data.valid_split} {len(data.valid_set):,}")
     sizes.append(f"{cfg.data.test_split} {len(data.test_set):,}")
     params = sum(p.numel() for p in model.parameters())
-    backend = str(cfg.model.get("backend", "none (no spiking kernels)"))
-    if backend == "auto":
-        from snnlab.kernels.registry import availability
-
-        preferred = "cuda" if device.type == "cuda" else "numba"
-        backend = f"auto -> {preferred if availability(preferred)[0] else 'torch'}"
+    backend = _kernel_backends(model, device)
     return (
         f"data: {cfg.data.name} {' / '.join(sizes)} samples; model {cfg.model['name']}: "
         f"{plural(params, 'parameter')}; backend {backend}; device {device}; {plural(cfg.train.epochs, 'epoch')}"
     )
+
+
+def _kernel_backends(model: nn.Module, device: torch.device) -> str:
+    """The kernel backends the model's spiking modules ask for (``auto`` resolved for ``device``)."""
+    names = sorted({m.backend for m in model.modules() if isinstance(getattr(m, "backend", None), str)})
+    if not names:
+        return "none (no spiking kernels)"
+    if "auto" in names:
+        from snnlab.kernels.registry import availability
+
+        preferred = "cuda" if device.type == "cuda" else "numba"
+        resolved = preferred if availability(preferred)[0] else "torch"
+        names = [f"auto -> {resolved}" if n == "auto" else n for n in names]
+    return ", ".join(names)
 
 
 def check_schedule_length(state: dict[str, Any], cfg: Config, path: Path, log: Callable[[str], None]) -> None:

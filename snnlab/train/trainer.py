@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from snnlab.errors import CheckpointError, ConfigError, one_line
+from snnlab.results import EVAL
 from snnlab.train import checkpoint as ckpt
 from snnlab.train import runlock
 from snnlab.train.config import Config
@@ -329,7 +330,7 @@ class Trainer:
             "accuracy_last": last["test_acc"],
             "loss_last": last["test_loss"],
             "last_epoch": self.epoch,
-            "files": ["eval.json"],
+            "files": [EVAL],
             **self.loss_fn.extra_metrics("test", best["test_loss"]),
         }
         if self.ctx.is_main:

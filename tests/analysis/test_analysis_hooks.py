@@ -6,8 +6,9 @@ import pytest
 import torch
 from torch import nn
 
-from snnlab.analysis import ActivityProfile, MatMul, profile_model
+from snnlab.analysis import MatMul, profile_model
 from snnlab.analysis.metrics import activation_sparsity, summary, synaptic_operations
+from snnlab.ir.activity import ActivityProfile
 
 
 class Step(nn.Module):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from snnlab.cli import main
+from snnlab.results import stray_results
 
 
 def test_train_then_eval_then_resume(cli_recipe: Path, capsys: pytest.CaptureFixture) -> None:
@@ -120,6 +121,7 @@ def _assert_demo_artefacts(out: Path) -> None:
     missing = [f for f in DEMO_FILES + tuple(f"plots/{p}" for p in DEMO_PLOTS) if not (out / f).is_file()]
     assert not missing, f"the demo did not write {missing}"
     assert json.loads((out / "sim_check.json").read_text())["identical"] is True
+    assert stray_results(out) == []
 
 
 def test_demo_stages_are_extensible(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ sub-subcommands, --out for every command that writes a run."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,25 @@ def test_every_run_writing_command_takes_out():
     commands = _commands(build_parser())
     for name in ("demo", "train", "simulate", "export"):
         assert "--out" in commands[name]._option_string_actions, name
+    for name, action in (("lm", "train"), ("diffusion", "train")):
+        assert "--out" in _actions(commands[name])[action]._option_string_actions, name
+
+
+def _actions(parser):
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+
+@pytest.mark.parametrize("command", ["lm", "diffusion", "lsm", "motion"])
+def test_actions_are_subparsers(command):
+    """Every command with actions parses them as sub-subcommands (no positional choice list)."""
+    sub = _commands(build_parser())[command]
+    assert _actions(sub)
+    assert not [a for a in sub._actions if a.choices and not isinstance(a, argparse._SubParsersAction)]
+
+
+def test_lm_train_out_names_the_run_folder(tmp_path: Path):
+    args = build_parser().parse_args(["lm", "train", "x.yaml", "--out", str(tmp_path / "r"), "--set", "a=1"])
+    assert (args.action, args.target, args.out, args.overrides) == ("train", "x.yaml", str(tmp_path / "r"), ["a=1"])
 
 
 def test_train_out_names_the_run_folder(cli_recipe: Path, tmp_path: Path):

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from snnlab.cli import main
+from snnlab.results import stray_results
 
 
 def _train(recipe: Path, *overrides: str) -> Path:
@@ -31,6 +32,9 @@ def test_early_exit_calibrates_on_valid_and_prints_its_result(cli_recipe: Path, 
     report = json.loads((run / "early_exit.json").read_text())
     assert report["split"]["calibration_split"] == "valid" and report["split"]["reported"] == 32
     assert report["threshold"] == 0.6 and report["rule"] == {"fixed_threshold": 0.6}
+    assert stray_results(run) == []
     assert (
         "early exit (threshold 0.6 fixed; validation sweep on 144 'valid' samples)" in out and "early_exit.json" in out
     )
+    assert f"mean latency {report['mean_latency']:.2f} of {report['t_max']} steps" in out  # latency and accuracy named
+    assert f"accuracy {report['accuracy']:.2%}" in out

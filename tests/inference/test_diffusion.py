@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from snnlab.errors import ConfigError
-from snnlab.inference.diffusion import NoiseSchedule, ddim_sample, ddim_timesteps, ddpm_sample, sample
+from snnlab.functional.diffusion import NoiseSchedule
+from snnlab.inference.diffusion import ddim_sample, ddim_timesteps, ddpm_sample, sample
 from snnlab.inference.diffusion_sampling import image_grid, load_samples, save_samples, to_uint8
 from snnlab.train.ema import EMA
 

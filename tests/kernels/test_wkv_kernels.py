@@ -63,3 +63,32 @@ def test_vectorised_exp_matches_libm():
     keep = x >= -699.0
     np.testing.assert_allclose(got[keep], ref[keep], rtol=3e-16 * 8, atol=0)
     assert got[3] == 0.0 and got[4] == 0.0 and got[0] == 1.0
+
+
+def test_vectorised_exp_float32_within_one_ulp():
+    import numpy as np
+
+    from snnlab.kernels.numba.vexp import exp_array
+
+    x = -np.abs(np.random.default_rng(1).normal(size=20000) * 30.0).astype(np.float32)
+    x[:5] = [0.0, -1e-30, -86.9, -87.1, -1e38]
+    got = exp_array(x)
+    assert got.dtype == np.float32
+    keep = x >= -86.0  # results stay normal
+    ref = np.exp(x[keep].astype(np.float64))
+    np.testing.assert_allclose(got[keep], ref, rtol=np.finfo(np.float32).eps, atol=0)
+    assert got[3] == 0.0 and got[4] == 0.0 and got[0] == 1.0
+
+
+@pytest.mark.parametrize("blocks", (1, 2, 3))
+def test_numba_channel_runs_give_the_same_result(monkeypatch, blocks):
+    """Tasks covering 1, 2 or 3 blocks of 16 channels (C = 37: a partial block) agree exactly."""
+    from snnlab.kernels.numba import wkv as numba_wkv
+
+    w, u, k, v = make_wkv_inputs(2, 21, 37, dtype=torch.float32, k_scale=4.0, seed=3)
+    g = torch.randn(k.shape, generator=torch.Generator().manual_seed(4))
+    monkeypatch.setattr(numba_wkv, "blocks_per_task", lambda B, C: 3)
+    whole = run("numba", w, u, k, v, g)
+    monkeypatch.setattr(numba_wkv, "blocks_per_task", lambda B, C: blocks)
+    for a, b in zip(run("numba", w, u, k, v, g), whole):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -108,39 +108,15 @@ def test_max_resnet_downsamples_by_max_pooling():
     assert model(torch.randn(2, 3, 16, 16)).shape == (2, 2, 10)
 
 
-def swap_to_spikingjelly(model: torch.nn.Module) -> torch.nn.Module:
-    """Replace every snnlab LIF by spikingjelly's multi-step LIFNode (torch backend), same parameters."""
-    from spikingjelly.activation_based import neuron, surrogate
-
-    for parent in list(model.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, LIF):
-                p = child.params
-                setattr(
-                    parent,
-                    name,
-                    neuron.LIFNode(
-                        tau=p.tau,
-                        v_threshold=p.v_threshold,
-                        v_reset=p.v_reset,
-                        decay_input=p.decay_input,
-                        detach_reset=p.detach_reset,
-                        surrogate_function=surrogate.Sigmoid(alpha=child.surrogate.alpha),
-                        step_mode="m",
-                    ),
-                )
-    return model
-
-
 @pytest.mark.peers
 def test_whole_network_equals_spikingjelly_neurons():
-    import copy
-
     from spikingjelly.activation_based import functional
+
+    from snnlab.nn.peers import spikingjelly_twin
 
     torch.manual_seed(2)
     ours = create_model("maxformer_cifar", dims=[8, 16, 32], depths=[1, 1, 1], heads=[2, 2, 2], img_size=16, T=3)
-    peer = swap_to_spikingjelly(copy.deepcopy(ours))
+    peer = spikingjelly_twin(ours)
     x = torch.randn(4, 3, 16, 16)
     out_a, out_b = ours(x), peer(x)
     functional.reset_net(peer)
@@ -152,3 +128,17 @@ def test_whole_network_equals_spikingjelly_neurons():
     for (name, pa), pb in zip(ours.named_parameters(), peer.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=atol, msg=name)
     assert maxformer_lif().surrogate.name == "Sigmoid"
+
+
+@pytest.mark.peers
+def test_spikingjelly_twin_keeps_the_original_and_rejects_unknown_surrogates():
+    from spikingjelly.activation_based import neuron
+
+    from snnlab.functional.surrogate import Triangle
+    from snnlab.nn.peers import spikingjelly_twin
+
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), LIF(tau=2.0))
+    twin = spikingjelly_twin(model)
+    assert isinstance(model[1], LIF) and isinstance(twin[1], neuron.LIFNode) and twin[1].step_mode == "m"
+    with pytest.raises(ValueError, match="Triangle has no spikingjelly twin"):
+        spikingjelly_twin(torch.nn.Sequential(LIF(tau=2.0, surrogate=Triangle())))

@@ -87,6 +87,20 @@ def test_every_model_forward_backward(name: str) -> None:
         assert p.grad is not None, f"{name}: {pname} got no gradient"
         assert torch.isfinite(p.grad).all(), f"{name}: {pname} has a non-finite gradient"
     assert any(float(p.grad.abs().sum()) > 0 for p in model.parameters())
+    _check_layout_guard(name, model, x, batch)
+
+
+def _check_layout_guard(name: str, model: torch.nn.Module, x: torch.Tensor, batch: int) -> None:
+    """Every model declares its input layout; its own input passes the batch-first guard."""
+    from snnlab.models.layout import check_model_input, declared_layout
+
+    layout, static_rank = declared_layout(model)
+    assert layout is not None, f"{name} declares no input_layout"
+    labels = torch.zeros(batch, dtype=torch.long)
+    check_model_input(model, x, labels)  # static (B, C, H, W) images pass too
+    if layout != "static" and x.dim() != static_rank and x.shape[0] != x.shape[1]:  # a time-major input
+        with pytest.raises(ShapeError, match="batch-first"):
+            check_model_input(model, x.transpose(0, 1), labels)
 
 
 @pytest.mark.parametrize("neuron", ["lif", "if", "plif", "alif", "cuba_lif"])

@@ -38,6 +38,17 @@ def _a_file(tmp: Path) -> Path:
     return tmp / "taken"
 
 
+def _spiking_readout_nir(tmp: Path) -> Path:
+    """A .nir file whose output layer is a spiking LIF (nothing for --readout to rewrite)."""
+    from torch import nn
+
+    from snnlab import ir
+    from snnlab import nn as snn
+
+    model = nn.Sequential(snn.TimeDistributed(nn.Linear(4, 3)), snn.LIF(tau=2.0))
+    return ir.save(ir.to_nir(model, 1e-3), tmp / "spiking.nir")
+
+
 # argv (RUN and TMP are replaced) -> substrings of the one error line
 ARGV_CASES = {
     "simulate --steps 0": (["simulate", "RUN", "--steps", "0"], "--steps", ">= 1"),
@@ -62,6 +73,13 @@ ARGV_CASES = {
         "is a file",
     ),
     "export unknown chip": (["export", "RUN", "--to", "nochip"], "nochip", "loihi2"),
+    "export --readout if to a chip": (["export", "RUN", "--to", "loihi2", "--readout", "if"], "--readout", "--to nir"),
+    "export --readout if of a spiking readout": (
+        ["export", _spiking_readout_nir, "--to", "nir", "--readout", "if"],
+        "--readout if",
+        "no LI readout",
+        "LIF",
+    ),
     "report --steps 0": (["report", "RUN", "--steps", "0"], "--steps", ">= 1"),
     "report --hw empty": (["report", "RUN", "--hw", ""], "--hw", "no profile", "loihi2"),
     "report --hw unknown": (["report", "RUN", "--hw", "nochip"], "nochip", "loihi2"),

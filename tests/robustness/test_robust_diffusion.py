@@ -33,9 +33,21 @@ def trained(tmp_path_factory) -> Path:
     recipe = yaml.safe_load(yaml.safe_dump(RECIPE))
     recipe["data"]["root"] = str(tmp / "imgs")
     recipe["run"]["out_dir"] = str(tmp / "runs")
+    THREADS["before"] = torch.get_num_threads()
+    recipe["train"]["threads"] = 2 if THREADS["before"] == 1 else 1  # a count other than the process's
     (tmp / "r.yaml").write_text(yaml.safe_dump(recipe))
     assert main(["diffusion", "train", str(tmp / "r.yaml")]) == 0
+    THREADS["after"] = torch.get_num_threads()
     return tmp
+
+
+THREADS: dict[str, int] = {}
+
+
+def test_train_threads_hold_for_the_run_only(trained: Path) -> None:
+    """``train.threads`` must not outlive the run in the calling process (later work would sum in
+    another order than a fresh process and differ in the last bits)."""
+    assert THREADS["after"] == THREADS["before"]
 
 
 def _other_model_run(tmp: Path) -> str:
@@ -84,6 +96,12 @@ CASES = {
     ),
     "existing run without --resume": (["train", "{recipe}"], "pass --resume"),
     "samples file that is not images": (["eval", "{run}", "--samples", "{bad}"], "'images' must be uint8"),
+    "eval tag that is a path": (["eval", "{run}", "--tag", "../x"], "valid: a plain file name"),
+    "baseline tag that is a path": (
+        ["eval", "{run}", "--baseline", "noise", "--tag", "a/b"],
+        "valid: a plain file name",
+    ),
+    "train --out that is a file": (["train", "{recipe}", "--out", "{recipe}"], "is a file; valid: a folder"),
     "tsm fine-tuning from another model": (
         ["train", "{recipe}", "--set", "train.init_from={other}", "--set", "model.tsm=true", "--force"],
         "another model",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from snnlab.sim import Network, Simulator, events_to_frames, vogels_abbott_cuba
+from snnlab.sim import Network, Simulator, events_to_frames, vogels_abbott_coba, vogels_abbott_cuba
 
 
 def test_peer_graphs_load_and_run(shared_data):
@@ -100,3 +100,24 @@ def test_cuba_runs_and_fires():
     rate = res.counts["spikes"]["exc"] / 320 / 0.2
     assert 0.5 < rate < 100
     assert net.reservoir("liquid", 50, p=0.2, v_th=1.0, tau_m=20e-3, delays=(1, 4)) == "liquid"
+
+
+def test_conductance_receptor_pulls_towards_its_reversal_potential():
+    """One spike into a conductance receptor: v moves by a_in * g * (e_rev - v), by hand."""
+    dt, tau, tau_g = 1e-4, 20e-3, 5e-3
+    net = Network(dt)
+    net.spike_array("in", 1, [0], [0])
+    net.lif("n", 2, tau_m=tau, v_rest=-0.06, v_th=1.0, v_reset=-0.06, tau_syn=(tau_g,), e_rev=(0.0,), v_init=-0.06)
+    net.connect("in", "n", "all_to_all", weight=0.5, delay=1)
+    res = net.run(3, dtype=np.float64, record_v=["n"])
+    a, g1 = dt / tau, 0.5
+    v1 = -0.06 + a * g1 * (0.0 + 0.06)  # step 1: the spike of step 0 arrives
+    v2 = v1 + a * (-0.06 - v1) + a * g1 * (1 - dt / tau_g) * (0.0 - v1)
+    np.testing.assert_allclose(res.v["n"][:, 0, 0], [-0.06, v1, v2], rtol=1e-12)
+
+
+def test_coba_runs_and_fires():
+    net = vogels_abbott_coba(n=400, p=0.1)
+    res = net.run(1000, record=["exc"])
+    rate = res.counts["spikes"]["exc"] / 320 / 0.1
+    assert 1 < rate < 200

@@ -134,3 +134,41 @@ def test_brian2_network_and_nir_delay_groups_fire_the_same_spikes(tmp_path):
     x[cfg["in_step"], 0, cfg["in_idx"]] = 1.0
     res = Simulator(_nir_graph(cfg)).run(x)
     assert _pairs(res.spikes["output"][:, 2], res.spikes["output"][:, 0]) == want
+
+
+def _coba_config(n: int = 120, n_exc: int = 96, p: float = 0.1, steps: int = 1500, seed: int = 1) -> dict:
+    rng = np.random.default_rng(seed)
+    pre, post = np.nonzero(rng.random((n, n)) < p)
+    exc = pre < n_exc
+    cfg = {"steps": steps, "dt": 1e-4, "n": n, "n_exc": n_exc, "v0": -55e-3 + 5e-3 * rng.standard_normal(n)}
+    cfg.update(exc_pre=pre[exc], exc_post=post[exc], inh_pre=pre[~exc], inh_post=post[~exc])
+    return cfg
+
+
+def test_conductance_synapses_match_brian2_coba(tmp_path):
+    """brian2's COBA equations (Euler, its own arithmetic order) against snnlab's conductance receptors."""
+    cfg = _coba_config()
+    np.savez(tmp_path / "coba.npz", **cfg)
+    script = ROOT / "benchmarks" / "brian2_coba.py"
+    proc = subprocess.run(
+        [str(BRIAN2), str(script), str(tmp_path / "coba.npz"), str(tmp_path / "out.npz")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = np.load(tmp_path / "out.npz")
+    net = Network(cfg["dt"])
+    net.lif(
+        "p", cfg["n"], tau_m=20e-3, v_rest=-40e-3, v_th=-50e-3, v_reset=-60e-3, refractory=5e-3,
+        tau_syn=(5e-3, 10e-3), e_rev=(0.0, -80e-3), v_init=cfg["v0"],
+    )  # fmt: skip
+    for name, w, rcp in (("exc", 0.6, 0), ("inh", 6.7, 1)):
+        net.connect("p", "p", "explicit", pre=cfg[f"{name}_pre"], post=cfg[f"{name}_post"], weight=w, receptor=rcp)
+    res = net.run(cfg["steps"], dtype=np.float64, record=["p"], record_v=["p"])
+    want = _pairs(out["idx"], out["step"])
+    assert 200 < len(want), f"the network should fire, got {len(want)} spikes"
+    assert _pairs(res.spikes["p"][:, 2], res.spikes["p"][:, 0]) == want
+    # brian2 records v at the start of a step: its trace at step s is snnlab's v after step s - 1
+    np.testing.assert_allclose(res.v["p"][:-1, 0], out["v"][1:], rtol=0, atol=1e-9)

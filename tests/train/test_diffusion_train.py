@@ -11,6 +11,7 @@ import torch
 import yaml
 
 from snnlab.cli import main
+from snnlab.results import stray_results
 from snnlab.train.checkpoint import load_checkpoint
 from snnlab.train.diffusion import DiffusionTrainer, load_diffusion_run, load_recipe
 
@@ -87,6 +88,7 @@ def test_train_sample_eval_from_the_cli(tmp_path: Path, capsys) -> None:
     assert main(["diffusion", "eval", str(run), "--baseline", "noise", "--n", "12", "--tag", "noise"]) == 0
     noise = json.loads((run / "eval" / "noise.json").read_text())
     assert noise["baseline"] == "noise" and noise["n"] == 12 and noise["FD-foldernet"] > 0
+    assert stray_results(run) == []
 
 
 def test_resume_continues_the_same_trajectory(tmp_path: Path) -> None:

@@ -41,3 +41,59 @@ def test_two_process_gloo_matches_single_process(tmp_path: Path) -> None:
         assert abs(ra["train_loss"] - rb["train_loss"]) < 1e-4
         assert abs(ra["test_acc"] - rb["test_acc"]) < 1e-9
     assert not list((tmp_path / "runs" / "ddp").glob("*/.tmp-*"))
+
+
+def test_worker_env_splits_the_cores_and_keeps_the_users_threads() -> None:
+    from snnlab.train.distributed import worker_env
+
+    env = worker_env(2, {"PATH": "x"}, cores=8)
+    assert [env[v] for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")] == ["4", "4", "4"]
+    assert worker_env(4, {}, cores=2)["NUMBA_NUM_THREADS"] == "1"  # never 0
+    mine = worker_env(2, {"OMP_NUM_THREADS": "3", "NUMBA_NUM_THREADS": "2"}, cores=8)
+    assert (mine["OMP_NUM_THREADS"], mine["MKL_NUM_THREADS"], mine["NUMBA_NUM_THREADS"]) == ("3", "3", "2")
+
+
+TORCHRUN_WALL = """\
+error: SHD file not found: data/shd_train.h5; download it
+error: SHD file not found: data/shd_train.h5; download it
+W1203 16:52:18.874000 21021 torch/distributed/elastic/multiprocessing/api.py:1028] Sending process 2 closing signal SIGTERM
+E1203 16:52:19.003000 21021 torch/distributed/elastic/multiprocessing/api.py:1002] failed (exitcode: 2) local_rank: 0
+Traceback (most recent call last):
+  File "torch/distributed/run.py", line 1032, in <module>
+    main()
+torch.distributed.elastic.multiprocessing.errors.ChildFailedError:
+============================================================
+snnlab.cli FAILED
+------------------------------------------------------------
+Root Cause (first observed failure):
+  exitcode  : 2 (pid: 21176)
+============================================================
+"""
+
+
+def test_stderr_filter_keeps_one_error_line_and_drops_torchruns_report() -> None:
+    import io
+
+    from snnlab.train.distributed import _StderrFilter
+
+    out = io.StringIO()
+    sink = _StderrFilter(out)
+    for line in TORCHRUN_WALL.splitlines(keepends=True):
+        sink.feed(line)
+    sink.close()
+    assert out.getvalue() == "error: SHD file not found: data/shd_train.h5; download it\n"
+    assert sink.seen_errors
+
+
+def test_stderr_filter_shows_a_workers_own_traceback() -> None:
+    import io
+
+    from snnlab.train.distributed import _StderrFilter
+
+    out = io.StringIO()
+    sink = _StderrFilter(out)
+    bug = 'epoch 1/2\nTraceback (most recent call last):\n  File "x.py", line 1\nZeroDivisionError: boom\n'
+    for line in bug.splitlines(keepends=True):
+        sink.feed(line)
+    sink.close()
+    assert out.getvalue() == bug and not sink.seen_errors

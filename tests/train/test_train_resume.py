@@ -107,9 +107,6 @@ def _run_until(cmd: list[str], ready, timeout: float = 240.0) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-# slow for now: after the whole default suite has run in one process these two differ from the
-# in-process reference in the last bits of the weights (alone, and in `make test-slow`, they pass); see the notes.
-@pytest.mark.slow
 def test_sigkill_after_first_checkpoint_then_resume(tmp_path: Path, reference_run: Path) -> None:
     recipe = write_recipe(tmp_path, {**RESUME_RECIPE, "run": {"name": "killed"}}, "killed.yaml")
     last = tmp_path / "runs" / "killed" / "checkpoints" / "last.pt"
@@ -119,9 +116,6 @@ def test_sigkill_after_first_checkpoint_then_resume(tmp_path: Path, reference_ru
     _assert_same_run(reference_run, tmp_path / "runs" / "killed")
 
 
-# slow for now: after the whole default suite has run in one process these two differ from the
-# in-process reference in the last bits of the weights (alone, and in `make test-slow`, they pass); see the notes.
-@pytest.mark.slow
 def test_sigkill_during_checkpoint_write_then_resume(tmp_path: Path, reference_run: Path) -> None:
     recipe = write_recipe(tmp_path, {**RESUME_RECIPE, "run": {"name": "torn"}}, "torn.yaml")
     ckpt_dir = tmp_path / "runs" / "torn" / "checkpoints"

@@ -22,7 +22,8 @@ import torch
 from snnlab.analysis.plots import save_figure
 from snnlab.apps.motion.model import HDSNN, prune_kernel, shorten_kernel
 from snnlab.apps.motion.recipe import MotionRecipe
-from snnlab.apps.motion.train import Log, evaluate, load_model, make_split, run_train, write_config, write_json
+from snnlab.apps.motion.train import Log, evaluate, load_model, make_split, run_train, write_config
+from snnlab.results import study_path, write_results
 
 
 def _with_kernel(model: HDSNN, kernel: torch.Tensor) -> HDSNN:
@@ -139,7 +140,7 @@ def trained_model(recipe: MotionRecipe, out: Path, log: Log) -> HDSNN:
 
 
 def run_prune(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, Any]:
-    """Pruning (and shortening) study on the test split; writes ``out/prune_results.json`` and
+    """Pruning (and shortening) study on the test split; writes ``out/prune.json`` and
     ``out/plots/pruning.png``."""
     model = trained_model(recipe, out, log)
     start = time.time()
@@ -160,6 +161,6 @@ def run_prune(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, An
         "plot": str(plot_curves(pruned, shortened, chance, out / "plots" / "pruning.png")),
         "seconds": time.time() - start,
     }
-    write_json(out / "prune_results.json", result)
+    write_results(study_path(out, "prune"), result)
     write_config(out, recipe)
     return result

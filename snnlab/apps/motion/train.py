@@ -31,6 +31,7 @@ from snnlab.apps.motion.model import HDSNN
 from snnlab.apps.motion.recipe import MotionRecipe, TrainSection
 from snnlab.apps.motion.samples import gate_mask, past_windows, sample_voxels, settled_steps
 from snnlab.errors import CheckpointError, ConfigError, ShapeError
+from snnlab.results import eval_path, write_results
 from snnlab.train.config import OptimizerConfig, SchedulerConfig
 from snnlab.train.fit import PermutationSampler, fit
 
@@ -284,7 +285,8 @@ def _split_metrics(
 
 
 def run_train(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, Any]:
-    """Generate the data, train, evaluate, and write ``out/model.pt`` and ``out/train_results.json``.
+    """Generate the data, train, evaluate, and write ``out/model.pt`` and ``out/eval.json``
+    (the results-file rule of :mod:`snnlab.results`).
 
     The validation movies (``data.n_valid``, when set) are what design choices are compared on;
     the test movies only report. Training accuracy is measured on the first ``n_test`` training
@@ -319,17 +321,9 @@ def run_train(recipe: MotionRecipe, out: Path, log: Log = print) -> dict[str, An
         "seconds": time.time() - start,
     }
     save_model(model, recipe, out / "model.pt")
-    write_json(out / "train_results.json", result)
+    write_results(eval_path(out), result)
     write_config(out, recipe)
     return result
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` as indented JSON, atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    tmp.replace(path)
 
 
 def write_config(out: Path, recipe: MotionRecipe) -> None:

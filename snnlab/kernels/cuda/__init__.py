@@ -42,6 +42,6 @@ def why_not() -> str:
 
 if is_available():
     try:
-        from snnlab.kernels.cuda import neurons, wkv  # noqa: F401  (registers the neuron and wkv kernels)
+        from snnlab.kernels.cuda import neurons, spike_linear, wkv  # noqa: F401  (registers the kernels)
     except ImportError:
         pass

@@ -1,30 +1,76 @@
 """A vectorisable ``exp`` of non-positive arguments for the numba kernels.
 
 Without Intel SVML, LLVM leaves every ``math.exp`` of a loop a scalar libm call, which bounds
-the WKV scans. :func:`exp_nonpos` evaluates ``e^x`` for a small array at once in loops that
-LLVM vectorises: Cody-Waite reduction ``x = n ln2 + r`` with ``|r| <= ln2 / 2``, a degree-12
-Taylor polynomial of ``e^r`` (relative error < 3e-16), and ``2^n`` built from the bits of
-``n + 1023`` (``n`` read out of the rounding constant ``1.5 * 2^52``). Arguments below
-``-700`` give exactly 0 (no denormals).
+the WKV scans. :func:`exp_nonpos` is plain arithmetic that LLVM vectorises inside the caller's
+loop: Cody-Waite reduction ``x = n ln2 + r`` with ``|r| <= ln2 / 2``, a polynomial of ``e^r``
+and ``2^n`` made from the bits of ``n + bias`` (a bit cast, :func:`_bits_to_float`).
+
+- float32 (the scans of float32 inputs): degree-7 minimax-style polynomial of the Cephes
+  ``expf`` (relative error about 1 ulp); arguments below ``-87`` give exactly 0 (no denormals).
+- float64 (gradient checks): degree-12 Taylor polynomial (relative error < 3e-16); arguments
+  below ``-700`` give exactly 0.
+
+The function is typed by its argument: a float32 scan stays float32 (eight lanes per AVX2
+register), a float64 scan stays float64.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic, overload
 
 LOG2E = 1.4426950408889634
-LN2_HI = 6.93147180369123816490e-01
-LN2_LO = 1.90821492927058770002e-10
-ROUND = 6755399441055744.0  # 1.5 * 2^52: adding it rounds to an integer held in the low bits
-ROUND_BITS = np.float64(ROUND).view(np.int64)
-FLOOR = -700.0
-_FM = {"nsz", "arcp", "contract", "afn"}  # no reassociation: the rounding trick must stay as written
+F32_FLOOR, F64_FLOOR = -87.0, -700.0  # below: 2^n would be denormal; the result is 0
 
 
-@njit(fastmath=_FM, inline="always")
-def _poly(r):  # pragma: no cover - compiled
-    p = 1.0 / 479001600.0
+@intrinsic
+def _bits_to_float(typingctx, bits, like):  # pragma: no cover - typing/codegen hook
+    """The float (of ``like``'s type) whose IEEE bits are the low bits of integer ``bits``."""
+    if not isinstance(bits, types.Integer) or like not in (types.float32, types.float64):
+        return None
+    width = 32 if like == types.float32 else 64
+
+    def codegen(context, builder, signature, args):
+        val = args[0]
+        if bits.bitwidth != width:
+            val = (
+                builder.trunc(val, ir.IntType(width)) if bits.bitwidth > width else builder.sext(val, ir.IntType(width))
+            )
+        return builder.bitcast(val, ir.FloatType() if width == 32 else ir.DoubleType())
+
+    return like(bits, like), codegen
+
+
+def exp_nonpos(x):  # pragma: no cover - replaced by the overload below when compiled
+    """``e^x`` for ``x <= 0`` (float32 or float64), inlined and vectorisable inside numba loops."""
+    raise NotImplementedError("exp_nonpos is only callable from numba-compiled code")
+
+
+def _exp_f32(x):  # pragma: no cover - compiled
+    f = np.float32
+    xc = max(x, f(F32_FLOOR))
+    n = np.int32(f(0.5) - xc * f(LOG2E))  # round(|x| log2 e), truncation of a positive value
+    nf = -f(n)
+    r = (xc - nf * f(0.693359375)) - nf * f(-2.12194440e-4)  # ln 2 in two parts
+    p = f(1.9875691500e-4)
+    p = p * r + f(1.3981999507e-3)
+    p = p * r + f(8.3334519073e-3)
+    p = p * r + f(4.1665795894e-2)
+    p = p * r + f(1.6666665459e-1)
+    p = p * r + f(5.0000001201e-1)
+    p = (p * r) * r + r + f(1.0)
+    scale = _bits_to_float((np.int32(127) - n) << np.int32(23), xc)
+    return p * scale * f(x >= f(F32_FLOOR))  # a product, not a branch: stays vectorised
+
+
+def _exp_f64(x):  # pragma: no cover - compiled
+    xc = max(x, F64_FLOOR)
+    n = np.int64(0.5 - xc * LOG2E)
+    nf = -float(n)
+    r = (xc - nf * 6.93147180369123816490e-01) - nf * 1.90821492927058770002e-10
+    p = 1.0 / 479001600.0  # 1 / 12!, then down to 1 / 0!
     p = p * r + 1.0 / 39916800.0
     p = p * r + 1.0 / 3628800.0
     p = p * r + 1.0 / 362880.0
@@ -36,28 +82,24 @@ def _poly(r):  # pragma: no cover - compiled
     p = p * r + 1.0 / 6.0
     p = p * r + 0.5
     p = p * r + 1.0
-    return p * r + 1.0
+    p = p * r + 1.0
+    scale = _bits_to_float((np.int64(1023) - n) << np.int64(52), xc)
+    return p * scale * np.float64(x >= F64_FLOOR)
 
 
-@njit(fastmath=_FM, inline="always")
-def exp_nonpos(x, out, rounded, bits):  # pragma: no cover - compiled
-    """``out[:n] = e^{x[:n]}`` for ``x <= 0``; ``rounded`` (float64) and ``bits`` (its int64 view) are scratch."""
-    n = x.shape[0]
-    for j in range(n):
-        rounded[j] = max(x[j], FLOOR) * LOG2E + ROUND
-    for j in range(n):
-        nf = rounded[j] - ROUND
-        xc = max(x[j], FLOOR)
-        out[j] = _poly((xc - nf * LN2_HI) - nf * LN2_LO)
-    for j in range(n):
-        bits[j] = (bits[j] - ROUND_BITS + 1023) << 52
-    for j in range(n):
-        out[j] = out[j] * rounded[j] if x[j] >= FLOOR else 0.0
+@overload(exp_nonpos, inline="always")
+def _exp_nonpos_overload(x):  # pragma: no cover - typing hook
+    if x == types.float32:
+        return _exp_f32
+    if x == types.float64:
+        return _exp_f64
+    return None
 
 
 @njit(cache=True)
 def exp_array(x):  # pragma: no cover - compiled
-    """``e^x`` of a 1-D float64 array of non-positive values (for tests)."""
-    out, rounded = np.empty_like(x), np.empty_like(x)
-    exp_nonpos(x, out, rounded, rounded.view(np.int64))
+    """``e^x`` of a 1-D float32 or float64 array of non-positive values (for tests)."""
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = exp_nonpos(x[i])
     return out

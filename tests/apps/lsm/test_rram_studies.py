@@ -10,6 +10,7 @@ import pytest
 from snnlab.apps.lsm.recipe import recipe_from_dict
 from snnlab.apps.lsm.studies import plot_energy, plot_sweeps, run_study, study_markdown
 from snnlab.cli import main
+from snnlab.results import eval_path, stray_results
 
 EXPERIMENTS = Path(__file__).resolve().parents[3] / "experiments"
 TINY = ["--set", "data.limit=60", "--set", "lsm.n_reservoir=20", "--set", "readout.epochs=3"]
@@ -50,7 +51,8 @@ def test_cli_run_writes_results(tmp_path, capsys):
         ]
     )
     assert rc == 0
-    result = json.loads((out / "lsm_results.json").read_text())
+    result = json.loads(eval_path(out).read_text())
+    assert stray_results(out) == []
     assert result["hardware"] == "rram_40nm" and result["n_test"] == 60 and result["lsm"]["n_reservoir"] == 20
     assert (out / "config.yaml").is_file()
     assert "test accuracy" in capsys.readouterr().out
@@ -91,7 +93,8 @@ def test_cli_zeroshot_and_study_small(tmp_path):
         )
         == 0
     )
-    assert "scan_to_image_top1_unseen" in json.loads((tmp_path / "zs" / "lsm_results.json").read_text())
+    assert "scan_to_image_top1_unseen" in json.loads(eval_path(tmp_path / "zs").read_text())
+    assert stray_results(tmp_path / "zs") == []
     assert (
         main(
             [

@@ -13,6 +13,7 @@ from snnlab.apps.motion.recipe import load_recipe, recipe_from_dict
 from snnlab.apps.motion.train import accuracy, build_model, evaluate, load_model, make_split, run_train, train_model
 from snnlab.cli import main
 from snnlab.errors import CheckpointError, ConfigError, ShapeError
+from snnlab.results import eval_path, stray_results, study_path
 
 from .conftest import TINY
 
@@ -32,7 +33,8 @@ def test_training_on_a_tiny_problem_beats_chance_by_far(trained):
     assert result["chance"] == 0.25
     assert result["test_accuracy"] > 0.6, result  # chance 25 %
     assert result["loss_history"][-1] < result["loss_history"][0]
-    saved = json.loads((out / "train_results.json").read_text())
+    saved = json.loads(eval_path(out).read_text())
+    assert stray_results(out) == []
     assert saved["test_accuracy"] == result["test_accuracy"]
     assert (out / "config.yaml").is_file()
 
@@ -82,6 +84,8 @@ def test_pruning_curve_is_monotone_ish_and_plot_is_written(trained):
     assert short[0]["accuracy"] == pytest.approx(accs[0])
     png = Path(result["plot"])
     assert png.is_file() and png.read_bytes()[:4] == b"\x89PNG"
+    assert json.loads(study_path(out, "prune").read_text())["pruning"] == rows
+    assert stray_results(out) == []
 
 
 def test_half_saturation_interpolates_on_a_log_axis():

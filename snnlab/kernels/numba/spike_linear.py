@@ -1,0 +1,105 @@
+"""numba (CPU) kernels of ``linear.spikes`` (see :mod:`snnlab.kernels.common.spike_linear`).
+
+- ``compress``: nonzeros per row (parallel over rows), the density check, then the CSR fill.
+- ``forward``: parallel over rows; row ``m`` of ``y`` adds ``val * W^T[k, :]`` per nonzero
+  (vectorised over the ``N`` outputs).
+- ``weight_grad``: the rows are split into one block per thread; each thread adds
+  ``val * dy[m, :]`` into its own ``(K, N)`` accumulator (no write is shared), then the
+  accumulators are summed.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numba
+import numpy as np
+import torch
+from numba import njit, prange
+
+from snnlab.kernels.common.spike_linear import CSR, register_spike_linear
+
+
+@njit(parallel=True, cache=True)
+def _row_counts(x, counts):  # pragma: no cover - compiled
+    for m in prange(x.shape[0]):
+        c = 0
+        for k in range(x.shape[1]):
+            c += x[m, k] != 0  # branch-free: vectorises
+        counts[m] = c
+
+
+@njit(parallel=True, cache=True)
+def _fill(x, indptr, idx, val):  # pragma: no cover - compiled
+    for m in prange(x.shape[0]):
+        p = indptr[m]
+        for k in range(x.shape[1]):
+            v = x[m, k]
+            if v != 0:
+                idx[p] = k
+                val[p] = v
+                p += 1
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _forward(indptr, idx, val, wt, out):  # pragma: no cover - compiled
+    n_out = out.shape[1]
+    for m in prange(out.shape[0]):
+        row = out[m]
+        row[:] = 0
+        for p in range(indptr[m], indptr[m + 1]):
+            w, v = wt[idx[p]], val[p]
+            for n in range(n_out):
+                row[n] += v * w[n]
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _weight_grad(indptr, idx, val, gy, acc):  # pragma: no cover - compiled
+    n_blocks, n_out, M = acc.shape[0], gy.shape[1], gy.shape[0]
+    per = (M + n_blocks - 1) // n_blocks
+    for blk in prange(n_blocks):
+        a = acc[blk]
+        for m in range(blk * per, min(M, (blk + 1) * per)):
+            g = gy[m]
+            for p in range(indptr[m], indptr[m + 1]):
+                r, v = a[idx[p]], val[p]
+                for n in range(n_out):
+                    r[n] += v * g[n]
+
+
+class NumbaSpikeLinear:
+    """CSR kernels on CPU tensors (float32 and float64)."""
+
+    @staticmethod
+    def unsupported(x: torch.Tensor) -> bool:
+        return x.is_cuda or x.dtype not in (torch.float32, torch.float64)
+
+    @staticmethod
+    def compress(x: torch.Tensor, max_density: float) -> Optional[CSR]:
+        xn = x.numpy()
+        counts = np.empty(x.shape[0], dtype=np.int64)
+        _row_counts(xn, counts)
+        indptr = np.zeros(x.shape[0] + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        nnz = int(indptr[-1])
+        if nnz > max_density * x.numel():
+            return None
+        idx, val = np.empty(nnz, dtype=np.int32), np.empty(nnz, dtype=xn.dtype)
+        _fill(xn, indptr, idx, val)
+        return CSR(torch.from_numpy(indptr), torch.from_numpy(idx), torch.from_numpy(val), tuple(x.shape))
+
+    @staticmethod
+    def forward(csr: CSR, wt: torch.Tensor) -> torch.Tensor:
+        out = torch.empty(csr.shape[0], wt.shape[1], dtype=wt.dtype)
+        _forward(csr.indptr.numpy(), csr.idx.numpy(), csr.val.numpy(), wt.numpy(), out.numpy())
+        return out
+
+    @staticmethod
+    def weight_grad(csr: CSR, gy: torch.Tensor, n_in: int) -> torch.Tensor:
+        blocks = max(1, min(numba.get_num_threads(), csr.shape[0]))
+        acc = torch.zeros(blocks, n_in, gy.shape[1], dtype=gy.dtype)
+        _weight_grad(csr.indptr.numpy(), csr.idx.numpy(), csr.val.numpy(), gy.numpy(), acc.numpy())
+        return acc[0] if blocks == 1 else acc.sum(0)  # (K, N)
+
+
+register_spike_linear(NumbaSpikeLinear, "numba")

@@ -1,0 +1,121 @@
+"""``linear.spikes`` (spike-sparse Linear) equals the dense ``x W^T + b`` and its autograd.
+
+The numba kernel is checked here; the same cases run on the cuda kernel under the CUDA simulator
+(``test_spike_linear_cuda.py``). float64 to 1e-12, float32 to float32 tolerance.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from snnlab.kernels import dispatch
+
+
+def spike_input(M: int, K: int, density: float, kind: str, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:
+    """Binary spikes, dropout-scaled spikes (1 / 0.6) or small counts, ``density`` of them nonzero."""
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(M, K, generator=g) < density).to(dtype)
+    if kind == "dropout":
+        x = x * (torch.rand(1, K, generator=g) < 0.6).to(dtype) / 0.6
+    elif kind == "counts":
+        x = x * torch.randint(1, 5, (M, K), generator=g).to(dtype)
+    return x
+
+
+def grads(backend: str, x, w, b, gy, max_density: float = 1.0):
+    """Output and the gradients wrt x, w, b of ``linear.spikes`` on ``backend`` (torch: the dense reference)."""
+    x, w = x.clone().requires_grad_(), w.clone().requires_grad_()
+    b = None if b is None else b.clone().requires_grad_()
+    y = dispatch("linear.spikes", backend, x, w, b, max_density) if backend != "dense" else F.linear(x, w, b)
+    y.backward(gy)
+    return [y.detach(), x.grad, w.grad, None if b is None else b.grad]
+
+
+def assert_matches_dense(backend: str, M, K, N, density, kind, dtype, bias=True, max_density=1.0):
+    tol = 1e-12 if dtype == torch.float64 else 1e-4
+    g = torch.Generator().manual_seed(1)
+    x = spike_input(M, K, density, kind, dtype)
+    w, gy = torch.randn(N, K, generator=g, dtype=dtype), torch.randn(M, N, generator=g, dtype=dtype)
+    b = torch.randn(N, generator=g, dtype=dtype) if bias else None
+    for ours, ref in zip(grads(backend, x, w, b, gy, max_density), grads("dense", x, w, b, gy)):
+        if ref is None:
+            assert ours is None
+        else:
+            torch.testing.assert_close(ours, ref, rtol=tol, atol=tol)
+
+
+CASES = {  # M, K, N, density, kind
+    "binary 5%": (64, 70, 33, 0.05, "binary"),
+    "dropout-scaled 15%": (50, 40, 17, 0.15, "dropout"),
+    "counts 10%": (40, 30, 9, 0.10, "counts"),
+    "all zeros": (12, 8, 5, 0.0, "binary"),
+    "one row": (1, 16, 4, 0.3, "binary"),
+    "one output": (20, 16, 1, 0.2, "binary"),
+}
+
+
+@pytest.mark.parametrize("dtype", (torch.float64, torch.float32), ids=str)
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_numba_equals_dense_and_its_autograd(case, dtype):
+    assert_matches_dense("numba", *CASES[case], dtype)
+
+
+def test_numba_without_bias_and_above_the_density_limit():
+    assert_matches_dense("numba", 30, 20, 7, 0.1, "binary", torch.float64, bias=False)
+    assert_matches_dense("numba", 30, 20, 7, 0.8, "counts", torch.float64, max_density=0.25)  # dense path
+
+
+def test_density_decides_the_path():
+    from snnlab.kernels.numba.spike_linear import NumbaSpikeLinear
+
+    x = spike_input(100, 50, 0.1, "binary", torch.float64)
+    nnz = int((x != 0).sum())
+    csr = NumbaSpikeLinear.compress(x, 0.25)
+    assert csr is not None and csr.val.numel() == nnz and int(csr.indptr[-1]) == nnz
+    assert NumbaSpikeLinear.compress(x, 0.5 * nnz / x.numel()) is None
+    rows, cols = (x != 0).nonzero().unbind(1)
+    assert torch.equal(csr.idx.long(), cols) and torch.equal(torch.repeat_interleave(csr.indptr.diff()), rows)
+
+
+def test_input_gradient_only_when_asked():
+    x = spike_input(10, 12, 0.2, "binary", torch.float64)
+    w = torch.randn(3, 12, dtype=torch.float64, requires_grad=True)
+    dispatch("linear.spikes", "numba", x, w, None).sum().backward()
+    assert x.grad is None and torch.allclose(w.grad, x.sum(0).expand(3, -1))
+
+
+def test_spike_linear_module_is_a_linear_with_the_same_result():
+    from snnlab.nn import SpikeLinear
+
+    torch.manual_seed(0)
+    ref = torch.nn.Linear(24, 8).double()
+    ours = SpikeLinear(24, 8, backend="numba").double()
+    ours.load_state_dict(ref.state_dict())
+    assert isinstance(ours, torch.nn.Linear) and list(ours.state_dict()) == list(ref.state_dict())
+    x = spike_input(5 * 3, 24, 0.1, "binary", torch.float64).reshape(5, 3, 24)  # (T, B, K)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="max_density"):
+        SpikeLinear(4, 2, max_density=1.5)
+
+
+def test_mlp_snn_trains_the_same_with_and_without_the_sparse_path():
+    """The SHD MLP's hidden and output Linears on the sparse path give the dense path's loss and gradients."""
+    from snnlab.models import create_model
+    from snnlab.nn import SpikeLinear
+
+    kw = dict(in_features=40, num_classes=5, hidden=[16, 16], tau=10.0, batch_norm=True, dropout=0.4, bias=False)
+    x = spike_input(6 * 4, 40, 0.05, "binary", torch.float64).reshape(6, 4, 40)
+    results = []
+    for max_density in (1.0, 0.0):  # 0.0: every call takes the dense GEMM
+        torch.manual_seed(0)
+        model = create_model("mlp_snn", backend="numba", **kw).double()
+        for m in model.modules():
+            if isinstance(m, SpikeLinear):
+                m.max_density = max_density
+        loss = model(x).mean(0).logsumexp(1).sum()
+        loss.backward()
+        results.append([loss.detach()] + [p.grad for p in model.parameters()])
+    for a, b in zip(*results):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)

@@ -1,0 +1,25 @@
+"""Bad input to the simulator's direct Network API: one line naming the field and what is valid."""
+
+from __future__ import annotations
+
+import pytest
+
+from snnlab.errors import ConfigError
+from snnlab.sim import Network
+
+CASES = {
+    "e_rev shorter than tau_syn": (
+        dict(tau_syn=(5e-3, 10e-3), e_rev=(0.0,)),
+        "e_rev needs one entry per tau_syn (2), got 1",
+    ),
+    "e_rev without synapses": (dict(e_rev=(0.0,)), "e_rev needs one entry per tau_syn (0), got 1"),
+    "time constant below dt": (dict(tau_syn=(1e-5,)), "a time constant is below dt"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_lif_population_is_one_line(case):
+    kwargs, text = CASES[case]
+    with pytest.raises(ConfigError) as info:
+        Network(1e-4).lif("p", 4, **kwargs)
+    assert text in str(info.value) and "\n" not in str(info.value)
