@@ -23,6 +23,12 @@ import torch
 from snnlab.nn import IF, LIF, PLIF, CubaLIF
 from snnlab.surrogate import ATan, Triangle
 
+# The default suite checks the oracles against the torch reference; the numba kernels equal that
+# reference in tests/kernels/test_kernels_equivalence.py, and their runs here (float64 variants that
+# take tens of seconds to compile) are in the slow target.
+CPU_BACKENDS = ["torch", pytest.param("numba", marks=pytest.mark.slow)]
+
+
 pytestmark = pytest.mark.peers
 
 
@@ -44,6 +50,7 @@ def _compare(ours: torch.nn.Module, theirs: torch.nn.Module, params=()):
         torch.testing.assert_close(a.grad.reshape(()), b.grad.reshape(()), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("cpu_backend", CPU_BACKENDS)
 @pytest.mark.parametrize(
     "v_reset,decay_input,detach_reset", [(0.0, True, False), (None, True, True), (0.0, False, False)]
 )
@@ -56,6 +63,7 @@ def test_lif_matches_spikingjelly(cpu_backend, v_reset, decay_input, detach_rese
     _compare(ours, theirs)
 
 
+@pytest.mark.parametrize("cpu_backend", CPU_BACKENDS)
 @pytest.mark.parametrize("v_reset", (0.0, None))
 def test_if_matches_spikingjelly(cpu_backend, v_reset):
     sj = pytest.importorskip("spikingjelly.activation_based.neuron")
@@ -65,6 +73,7 @@ def test_if_matches_spikingjelly(cpu_backend, v_reset):
     _compare(ours, theirs)
 
 
+@pytest.mark.parametrize("cpu_backend", CPU_BACKENDS)
 def test_plif_matches_spikingjelly(cpu_backend):
     sj = pytest.importorskip("spikingjelly.activation_based.neuron")
     sg = pytest.importorskip("spikingjelly.activation_based.surrogate")
@@ -104,6 +113,7 @@ class _NorseLIF(torch.nn.Module):
         return torch.stack(out)
 
 
+@pytest.mark.parametrize("cpu_backend", CPU_BACKENDS)
 def test_cuba_lif_matches_norse(cpu_backend):
     pytest.importorskip("norse")
     ours = CubaLIF(
