@@ -29,6 +29,17 @@ def _backend_params() -> list:
     return [pytest.param(name, id=name, marks=(pytest.mark.cuda,) if name == "cuda" else ()) for name in BACKENDS]
 
 
+def backend_params(slow: tuple[str, ...] = ()) -> list:
+    """``_backend_params`` with the backends in ``slow`` moved to the slow target (for a test whose
+    run on them costs compile time that the default suite cannot afford and that another default
+    test already covers)."""
+    out = []
+    for p in _backend_params():
+        marks = (*p.marks, pytest.mark.slow) if p.values[0] in slow else p.marks
+        out.append(pytest.param(*p.values, id=p.id, marks=marks))
+    return out
+
+
 @pytest.fixture(params=_backend_params())
 def backend(request) -> str:
     """The same test on every registered backend (brian2-style); tensors stay on the CPU."""

@@ -27,7 +27,9 @@ def test_numba_kernel_registered():
     assert has_kernel("delay.taps", "numba") and has_kernel("delay.taps", "torch")
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize(
+    "dtype", [torch.float32, pytest.param(torch.float64, marks=pytest.mark.slow)]
+)  # f64: slow (compile)
 @settings(max_examples=15, deadline=None)
 @given(
     B=st.integers(1, 3),

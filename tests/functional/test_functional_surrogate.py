@@ -9,6 +9,7 @@ import torch
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import SURROGATES, ATan, Surrogate
 from snnlab.kernels import dispatch
+from tests.conftest import backend_params
 
 CLASSES = sorted({cls.__name__: cls for cls in SURROGATES.values()}.items())
 
@@ -66,6 +67,9 @@ def test_gradcheck_charge():
         assert torch.autograd.gradcheck(lambda a, b, c: F.lif_charge(a, b, c, 0.1, decay), (v, x, k))
 
 
+# The numba kernels' gradients equal autograd of the torch reference in tests/kernels (every kind,
+# float64); their own gradchecks compile float64 variants for tens of seconds: slow target.
+@pytest.mark.parametrize("backend", backend_params(slow=("numba",)))
 def test_gradcheck_li_kernel(backend):
     p = F.LIParams(tau=3.0, v_reset=0.2)
     x = torch.randn(6, 4, dtype=torch.float64, requires_grad=True)
@@ -78,6 +82,7 @@ def test_gradcheck_li_kernel(backend):
     assert torch.autograd.gradcheck(fn, (x, v0))
 
 
+@pytest.mark.parametrize("backend", backend_params(slow=("numba",)))
 @pytest.mark.parametrize("decay", (True, False))
 def test_gradcheck_plif_kernel_below_threshold(backend, decay):
     """Below threshold with detach_reset the membrane path is smooth: check dv/dx, dv/dv0, dv/dk."""

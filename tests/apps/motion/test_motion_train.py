@@ -39,6 +39,7 @@ def test_training_on_a_tiny_problem_beats_chance_by_far(trained):
     assert (out / "config.yaml").is_file()
 
 
+@pytest.mark.slow  # trains a second model (about 30 s on 2 cores)
 def test_plain_linear_layer_is_worse_than_the_polarity_invariant_one(trained, tiny_raw):
     """Linear evidence read at every voxel stays near chance (a stationary texture gives every
     direction the same mean evidence); read at event voxels it detects motion, and the
