@@ -22,7 +22,9 @@ torch backend; readout a ``LIFNode`` with an unreachable threshold, its membrane
 
 ``snnlab-dense`` is snnlab with the spike-sparse Linear off (every GEMM dense), for the A/B.
 
-Method (as ``bench_neurons.py``): every framework runs in its own fresh subprocess, model made
+Method (as ``bench_neurons.py``): every framework runs in its own fresh subprocess (snnlab's get
+``THP_MEM_ALLOC_ENABLE=1`` and ``OMP_WAIT_POLICY=PASSIVE``, what ``import snnlab`` sets; peers
+get the environment as given), model made
 once, 2 warm-up steps, then ``--reps`` steps timed, median; the forward, backward and optimizer
 parts are timed too. Peak memory (RSS growth over one step) is measured in another fresh
 subprocess with glibc mapping every large block (never on while timing). ``--profile`` prints
@@ -248,7 +250,11 @@ def worker(framework: str, net: str, reps: int) -> dict:
 
 def run_isolated(framework: str, net: str, reps: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", json.dumps([framework, net, reps])]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    env = dict(os.environ)
+    if framework.startswith("snnlab"):  # what `import snnlab` sets, here imported after torch
+        env.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
         return {"error": (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]}

@@ -13,6 +13,11 @@ from typing import Any
 # Large CPU tensors (spike trains, membrane sequences) are allocated on transparent huge pages,
 # which halves the cost of first-touch zeroing; set before torch is imported, user's value wins.
 os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+# torch and numba each run an OpenMP thread pool; by default their idle threads spin and take
+# the cores from each other's work (a SHD training step on 2 cores: 2.3-2.7x slower,
+# benchmarks/README.md). Passive waiting makes idle threads sleep; set before torch is imported,
+# user's value wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 __version__ = "0.1.0"
 
