@@ -28,6 +28,7 @@ def test_mlp_matches_torch(sim_nets, soft, decay_input, backend):
     np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.slow  # compiles the float32 engine (about a minute on 2 cores)
 def test_mlp_float32_within_tolerance(sim_nets):
     """float32 state: at most 1% of output spike entries differ from float64 (documented)."""
     rng = np.random.default_rng(2)
