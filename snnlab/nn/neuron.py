@@ -98,6 +98,13 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._validate(x)
+        perm = memory_order(x) if self.step_mode == "m" else None
+        if perm is not None:  # e.g. channels-last (T, B, C, H, W): run on the memory order, keep the strides
+            inverse = sorted(range(len(perm)), key=perm.__getitem__)
+            return self._forward(x.permute(perm)).permute(inverse)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         seq = x if self.step_mode == "m" else x.unsqueeze(0)
         T = seq.shape[0]
         flat = seq.reshape(T, -1)  # (T, M)
@@ -128,6 +135,20 @@ class SpikingNeuron(nn.Module):
                 )
             return self.state
         return F.initial_state(self.kind, self.params, like, full=pooled_full)
+
+
+def memory_order(x: torch.Tensor) -> Optional[list[int]]:
+    """The dimension order in which a non-contiguous but dense ``x`` is contiguous (time first), else None.
+
+    A channels-last sequence ``(T, B, C, H, W)`` (strides of ``(T, B, H, W, C)``) gives
+    ``[0, 1, 3, 4, 2]``; a contiguous tensor, a strided view with gaps, or one whose time is not
+    the outermost dimension gives None (the caller copies it into a contiguous tensor as before).
+    """
+    if x.is_contiguous() or x.dim() < 3:
+        return None
+    perm = [0] + sorted(range(1, x.dim()), key=lambda d: -x.stride(d))
+    permuted = x.permute(perm)
+    return perm if permuted.is_contiguous() and x.stride(0) == permuted[0].numel() else None
 
 
 class IF(SpikingNeuron):
