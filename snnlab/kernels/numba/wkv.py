@@ -72,7 +72,7 @@ ROWS = 16
 Y, RG1, RG2, EA1, EA2 = range(5)  # rows of a token's block in the backward's segment scratch sc (S, G, 5, CB)
 ONE, ZERO = np.float32(1.0), np.float32(0.0)  # promote to float64 in float64 kernels
 # no reassociation: exp_nonpos's range reduction must stay as written
-_JIT = {"fastmath": {"nsz", "arcp", "contract", "afn", "nnan", "ninf"}, "error_model": "numpy"}
+_JIT = {"fastmath": {"nsz", "contract", "afn", "nnan", "ninf"}, "error_model": "numpy"}
 # Helpers are inlined into the kernel (numba IR inlining), so that the state arrays' shapes are
 # constants there: LLVM then sees the rows of a block at fixed distances (nothing to check).
 _INLINE = dict(_JIT, inline="always")
