@@ -23,7 +23,7 @@ demo: $(STAMP)
 
 # The default suite runs after the formatter and linter checks (ruff, settings in pyproject.toml).
 test: peers lint
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=25
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check snnlab tests benchmarks

@@ -117,10 +117,10 @@ def bench_side(side: str, cases: list[tuple[int, str]], repeats: int) -> list[di
 
 
 def run_side(side: str, cases: list[tuple[int, str]], repeats: int) -> list[dict]:
-    """Run :func:`bench_side` in a fresh process; snnlab's gets THP, as ``import snnlab`` sets."""
+    """Run :func:`bench_side` in a fresh process; snnlab's gets passive OpenMP waiting, as ``import snnlab`` sets."""
     env = dict(os.environ)
     if side == "snnlab":
-        env.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, __file__, "--side", json.dumps([side, cases, repeats])]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     return json.loads([ln for ln in out.splitlines() if ln.startswith("[")][-1])

@@ -8,11 +8,13 @@ threshold, reset, detach_reset and sigmoid surrogate (step_mode "m", torch backe
 so everything else (convolutions, batch norm, attention, AdamW) is identical. A step is forward +
 cross-entropy on the mean over T + backward + AdamW; spikingjelly's state is reset after each
 step as its users do (``functional.reset_net``). Fresh random input per step, a warm-up, then the
-median of ``--steps`` steps. Timing runs both variants in one process, alternating step by step,
+median of ``--steps`` steps, in wall time and in CPU time of this process (CPU time is the steadier
+figure on a loaded machine). Timing runs both variants in one process, alternating step by step,
 so that both see the same machine load (the shared machines this was measured on are busy).
-Memory is measured in one subprocess per variant: on CPU the growth of the peak resident set over
-the measured steps (``ru_maxrss`` after minus the resident set before the first step); on CUDA
-``torch.cuda.max_memory_allocated``.
+Memory is measured in one subprocess per variant: on CPU the peak resident set of the training
+steps (``ru_maxrss`` after 1 + 2 steps minus the resident set once the model and optimizer are
+built, before the first step: activations, gradients, optimizer state and allocator caches); on
+CUDA ``torch.cuda.max_memory_allocated`` over the same steps.
 
     python benchmarks/bench_maxformer.py [--steps 10] [--device cpu|cuda] [--json out.json]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -68,27 +71,35 @@ def make_step(variant: str, batch: int, device: str):
 
 
 def time_both(steps: int, warmup: int, batch: int, device: str) -> dict:
-    """Median step time of both variants, measured alternately in this process."""
+    """Median wall and CPU time per step of both variants, measured alternately in this process."""
     runs = {v: make_step(v, batch, device) for v in ("snnlab", "spikingjelly")}
-    times: dict[str, list[float]] = {v: [] for v in runs}
+    wall: dict[str, list[float]] = {v: [] for v in runs}
+    cpu: dict[str, list[float]] = {v: [] for v in runs}
     for i in range(warmup + steps):
         for variant, (step, _) in runs.items():
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             step()
             if i >= warmup:
-                times[variant].append(time.perf_counter() - t0)
-    return {v: {"median_s": statistics.median(t), "times_s": t, "params": runs[v][1]} for v, t in times.items()}
+                wall[variant].append(time.perf_counter() - t0)
+                cpu[variant].append(time.process_time() - c0)
+    return {
+        v: {
+            "median_s": statistics.median(wall[v]),
+            "times_s": wall[v],
+            "median_cpu_s": statistics.median(cpu[v]),
+            "params": runs[v][1],
+        }
+        for v in runs
+    }
 
 
 def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
     """Peak memory of ``steps`` training steps of one variant in this process."""
     step, params = make_step(variant, batch, device)
-    for _ in range(warmup):
-        step()
-    base = _rss_mb()
+    base = _rss_mb()  # model, optimizer and imports; the steps' memory is measured from here
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    for _ in range(steps):
+    for _ in range(warmup + steps):
         step()
     peak = (
         torch.cuda.max_memory_allocated() / 2**20
@@ -110,6 +121,7 @@ def main() -> None:
     if args.variant:
         print(json.dumps(run_variant(args.variant, 2, 1, args.batch, args.device)))
         return
+    load_before = os.getloadavg()[0]
     timing = time_both(args.steps, args.warmup, args.batch, args.device)
     rows = []
     for variant in ("snnlab", "spikingjelly"):
@@ -121,11 +133,16 @@ def main() -> None:
         f"maxformer_cifar {CFG['dims']} depths {CFG['depths']}, T {CFG['T']}, B {args.batch}, 32 px, "
         f"{ours['params']:,} parameters, {args.device}, training step (forward, backward, AdamW)"
     )
-    print(f"{'variant':<14}{'median step':>14}{'peak memory':>14}")
+    print(f"{'variant':<14}{'median step':>14}{'CPU time':>14}{'peak memory':>14}")
     for r in rows:
-        print(f"{r['variant']:<14}{r['median_s'] * 1e3:>11.1f} ms{r['peak_mb']:>11.1f} MB")
+        print(
+            f"{r['variant']:<14}{r['median_s'] * 1e3:>11.1f} ms{r['median_cpu_s'] * 1e3:>11.1f} ms{r['peak_mb']:>11.1f} MB"
+        )
+    load = (load_before, os.getloadavg()[0])
     print(
-        f"speed-up {peer['median_s'] / ours['median_s']:.2f}x, memory ratio {ours['peak_mb'] / max(peer['peak_mb'], 1e-9):.2f}"
+        f"speed-up {peer['median_s'] / ours['median_s']:.2f}x (CPU time {peer['median_cpu_s'] / ours['median_cpu_s']:.2f}x), "
+        f"memory ratio {ours['peak_mb'] / max(peer['peak_mb'], 1e-9):.2f}; load average {load[0]:.1f} -> {load[1]:.1f}, "
+        f"{torch.get_num_threads()} torch threads"
     )
     if args.json:
         args.json.write_text(
@@ -135,7 +152,9 @@ def main() -> None:
                     "batch": args.batch,
                     "device": args.device,
                     "rows": rows,
-                    "date": time.strftime("%Y-%m-%d"),
+                    "load_average": load,
+                    "threads": torch.get_num_threads(),
+                    "date": time.strftime("%Y-%m-%d %H:%M"),
                 },
                 indent=1,
             )

@@ -10,7 +10,7 @@ one library's import-time settings and thread pools cannot touch another's. In i
 is made once, warmed up once, then timed over ``--reps`` (default 7) steps, each on a fresh
 input ``randn(T, B, N)`` (made outside the timed window): ``out = model(x); out.sum().backward()``,
 median, forward and backward timed apart. Peers run with the process environment as given;
-snnlab's processes get ``THP_MEM_ALLOC_ENABLE=1`` (what ``import snnlab`` sets anyway). snnlab's
+snnlab's processes get ``OMP_WAIT_POLICY=PASSIVE`` (what ``import snnlab`` sets anyway). snnlab's
 numba kernels take their large outputs from a reusable buffer pool (``snnlab.kernels.pool``);
 ``snnlab-numba-nopool`` is the same kernel with the pool off.
 
@@ -254,10 +254,10 @@ class _Null:
 
 
 def run_isolated(name: str, case: str, T: int, B: int, N: int, reps: int) -> dict:
-    """Run :func:`worker` in a fresh Python process; snnlab's get THP (as ``import snnlab`` sets)."""
+    """Run :func:`worker` in a fresh Python process; snnlab's get passive OpenMP waiting (as ``import snnlab`` sets)."""
     env = dict(os.environ)
     if name.startswith("snnlab"):
-        env.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     cmd = [sys.executable, __file__, "--worker", json.dumps([name, case, T, B, N, reps])]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]

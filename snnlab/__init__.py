@@ -10,9 +10,10 @@ import importlib
 import os
 from typing import Any
 
-# Large CPU tensors (spike trains, membrane sequences) are allocated on transparent huge pages,
-# which halves the cost of first-touch zeroing; set before torch is imported, user's value wins.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
+# THP_MEM_ALLOC_ENABLE (torch's huge pages for large CPU tensors) is deliberately left to the user:
+# with it every large tensor of a training step became a fresh 2 MB-aligned mapping, faulted in
+# and zero-filled again each step, which made the SHD step's time heavy-tailed with fresh inputs
+# (p90 1.2-1.9x the median, single steps 3x; benchmarks/README.md, "Whole training steps").
 # torch and numba each run an OpenMP thread pool; by default their idle threads spin and take
 # the cores from each other's work (a SHD training step on 2 cores: 2.3-2.7x slower,
 # benchmarks/README.md). Passive waiting makes idle threads sleep; set before torch is imported,

@@ -73,6 +73,22 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 _SESSION_THREADS: dict[str, int] = {}
 
 
+def pytest_sessionstart(session):
+    """Under ``pytest -n N`` (pytest-xdist), fill numba's cache with the simulator engine before the
+    workers start (tests/warm_jit.py, one process per dtype, in parallel), so that workers reaching
+    it at the same time load it instead of each compiling it. A serial run skips this."""
+    config = session.config
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    import subprocess
+    import sys
+
+    script = ROOT / "tests" / "warm_jit.py"
+    procs = [subprocess.Popen([sys.executable, str(script), dtype], cwd=ROOT) for dtype in ("float32", "float64")]
+    if any(p.wait() for p in procs):
+        raise pytest.UsageError("tests/warm_jit.py failed: the simulator engine does not compile (see above)")
+
+
 def pytest_configure(config):
     """Record torch's thread count before any test or fixture can change it."""
     import torch

@@ -4,9 +4,11 @@ The forward pass of a spike is the Heaviside step ``s = H(x)`` with ``x = h - v_
 The backward pass replaces ``dH/dx`` by the derivative of a smooth *primitive* ``g_alpha(x)``.
 
 Each surrogate is written once as two scalar formulas (primitive and derivative) that use only
-arithmetic, comparisons and the names ``exp``, ``atan``, ``fabs``. Those formulas are compiled
-for every backend from the same source: with :mod:`math` for numba CPU and numba-cuda device
-functions, and with :mod:`torch` functions for the reference backend (see :func:`bind`).
+arithmetic, comparisons and the names ``exp``, ``exp_neg`` (``exp`` of an argument <= 0),
+``atan``, ``fabs``. Those formulas are compiled for every backend from the same source: with
+:mod:`math` for numba CPU and numba-cuda device functions (the CPU kernels swap in the
+vectorisable ``exp`` of :mod:`snnlab.kernels.numba.vexp`), and with :mod:`torch` functions for
+the reference backend (see :func:`bind`).
 
 | name | primitive g(x) | derivative g'(x) |
 |---|---|---|
@@ -45,8 +47,9 @@ def _sigmoid_primitive(x, alpha):
 
 
 def _sigmoid_grad(x, alpha):
-    sg = 1.0 / (1.0 + exp(-alpha * x))  # noqa: F821
-    return alpha * sg * (1.0 - sg)
+    # a g (1 - g) = a e / (1 + e)^2 with e = exp(-a |x|): one exp of a non-positive argument
+    e = exp_neg(-alpha * fabs(x))  # noqa: F821
+    return alpha * e / ((1.0 + e) * (1.0 + e))
 
 
 def _fast_sigmoid_primitive(x, alpha):
@@ -78,8 +81,15 @@ def _rect_grad(x, alpha):
     return alpha * (fabs(x) < 0.5 / alpha)  # noqa: F821
 
 
-_MATH_NS = {"exp": math.exp, "atan": math.atan, "fabs": abs, "math": math, "HALF_PI": HALF_PI}
-_TORCH_NS = {"exp": torch.exp, "atan": torch.atan, "fabs": torch.abs, "math": math, "HALF_PI": HALF_PI}
+_MATH_NS = {"exp": math.exp, "exp_neg": math.exp, "atan": math.atan, "fabs": abs, "math": math, "HALF_PI": HALF_PI}
+_TORCH_NS = {
+    "exp": torch.exp,
+    "exp_neg": torch.exp,
+    "atan": torch.atan,
+    "fabs": torch.abs,
+    "math": math,
+    "HALF_PI": HALF_PI,
+}
 
 
 @functools.cache

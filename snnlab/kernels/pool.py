@@ -145,9 +145,39 @@ def full(shape: tuple, value: float, dtype: torch.dtype, device: Optional[torch.
     return empty(shape, dtype, device).fill_(value)
 
 
+_ZEROS: collections.OrderedDict[tuple, torch.Tensor] = collections.OrderedDict()
+_ZEROS_KEPT = 32  # shapes of read-only zeros kept (least recently used dropped)
+
+
+def zeros(shape: tuple, dtype: torch.dtype, device: Optional[torch.device] = None) -> torch.Tensor:
+    """A **read-only** zero tensor, shared between calls (large CPU float tensors are filled once).
+
+    For inputs that a kernel only reads (a neuron's resting state, an absent final-state gradient):
+    a training step then fills no fresh zeros per layer and call. Never write into it.
+    """
+    key = (tuple(int(n) for n in shape), dtype)
+    if (device is not None and torch.device(device).type != "cpu") or torch.compiler.is_compiling():
+        return torch.zeros(shape, dtype=dtype, device=device)
+    numel = 1
+    for n in key[0]:
+        numel *= n
+    if dtype not in _NP or numel * torch.finfo(dtype).bits // 8 < MIN_BYTES:
+        return torch.zeros(shape, dtype=dtype)
+    with POOL._lock:
+        z = _ZEROS.pop(key, None)
+        if z is None:
+            z = torch.zeros(shape, dtype=dtype)
+        _ZEROS[key] = z
+        while len(_ZEROS) > _ZEROS_KEPT:
+            _ZEROS.popitem(last=False)
+    return z
+
+
 def clear() -> None:
-    """Release the pool's free blocks to the OS."""
+    """Release the pool's free blocks (and its shared zeros) to the OS."""
     POOL.clear()
+    with POOL._lock:
+        _ZEROS.clear()
 
 
 def stats() -> dict:

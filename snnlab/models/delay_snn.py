@@ -118,7 +118,7 @@ class DelaySNN(nn.Module):
         block = nn.Sequential()
         block.add_module("delay", self._delay(n_in, n_out))
         if batch_norm:
-            block.add_module("norm", snn.TimeDistributed(nn.BatchNorm1d(n_out)))
+            block.add_module("norm", snn.TimeDistributed(snn.BatchNorm1d(n_out, backend=self.spec.backend)))
         block.add_module("neuron", self.spec.build())
         if dropout > 0:
             block.add_module("dropout", snn.SeqDropout(dropout))

@@ -32,7 +32,7 @@ from snnlab.errors import ConfigError, ShapeError
 from snnlab.models.common import NeuronSpec
 from snnlab.models.layout import STATIC_OR_TIME_MAJOR
 from snnlab.models.registry import register_model
-from snnlab.nn.maxformer import STEMS, EmbedMax, MaxFormerBlock, SpikingHead, SpikingMLP, make_mixer
+from snnlab.nn.maxformer import STEMS, EmbedMax, MaxFormerBlock, SpikingHead, SpikingMLP, channels_last, make_mixer
 
 
 def spec_factory(spec: NeuronSpec):
@@ -92,6 +92,8 @@ class MaxFormer(nn.Module):
             (defaults: the official code's); the attention neuron has threshold ``attn_threshold``.
         dt: seconds per step (metadata).
         backend: neuron kernel backend.
+        channels_last: run on channels-innermost activations (:func:`snnlab.nn.maxformer.channels_last`;
+            same values, faster convolutions, batch norm and pooling).
     """
 
     input_layout = STATIC_OR_TIME_MAJOR  # (B, C, H, W) encoded inside, or (T, B, C, H, W)
@@ -123,8 +125,10 @@ class MaxFormer(nn.Module):
         attn_threshold: float = 0.5,
         dt: float = 1e-3,
         backend: str = "auto",
+        channels_last: bool = True,
     ) -> None:
         super().__init__()
+        self.channels_last = bool(channels_last)
         dims, depths, mixers, heads = (tuple(v) for v in (dims, depths, mixers, heads))
         check_sizes(dims, depths, mixers, heads, stem)
         spec = NeuronSpec("lif", tau, v_threshold, v_reset, True, detach_reset, surrogate, surrogate_alpha, backend)
@@ -161,7 +165,7 @@ class MaxFormer(nn.Module):
                 f"maxformer: expected (B, {self.in_channels}, {self.img_size}, {self.img_size}) or "
                 f"(T, B, {self.in_channels}, {self.img_size}, {self.img_size}), got {tuple(x.shape)}"
             )
-        h = self.stem(x)
+        h = self.stem(channels_last(x) if self.channels_last else x)
         for stage in self.stages:
             h = stage(h)
         return self.head(h)

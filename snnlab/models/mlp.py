@@ -99,7 +99,7 @@ class SpikingMLP(nn.Module):
     ) -> nn.Sequential:
         mods: list[nn.Module] = [snn.SpikeLinear(n_in, n_out, bias=bias, backend=spec.backend)]
         if batch_norm:
-            mods.append(nn.BatchNorm1d(n_out))
+            mods.append(snn.BatchNorm1d(n_out, backend=spec.backend))
         block = nn.Sequential()
         block.add_module("synapse", snn.TimeDistributed(*mods))
         block.add_module("neuron", spec.build())

@@ -26,6 +26,7 @@ from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import Surrogate, get_surrogate
 from snnlab.kernels import BACKENDS, dispatch, get_backend
 from snnlab.kernels.pool import full as pooled_full
+from snnlab.kernels.pool import zeros as pooled_zeros
 
 STEP_MODES = ("m", "s")
 _CLASSES: dict[str, type] = {}  # class name -> neuron module class (filled by subclassing)
@@ -98,11 +99,18 @@ class SpikingNeuron(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._validate(x)
+        perm = memory_order(x) if self.step_mode == "m" else None
+        if perm is not None:  # e.g. channels-last (T, B, C, H, W): run on the memory order, keep the strides
+            inverse = sorted(range(len(perm)), key=perm.__getitem__)
+            return self._forward(x.permute(perm)).permute(inverse)
+        return self._forward(x)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
         seq = x if self.step_mode == "m" else x.unsqueeze(0)
         T = seq.shape[0]
         flat = seq.reshape(T, -1)  # (T, M)
-        state = self._state_for(flat[0])
         backend = get_backend(self.backend, flat, op=f"neuron.{self.kind}")
+        state = self._state_for(flat[0], shared=backend != "torch")
         out, state, v_seq = dispatch(
             f"neuron.{self.kind}",
             backend,
@@ -119,7 +127,8 @@ class SpikingNeuron(nn.Module):
             self.v_seq = v_seq.detach().reshape(seq.shape)
         return out.reshape(seq.shape) if self.step_mode == "m" else out.reshape(x.shape)
 
-    def _state_for(self, like: torch.Tensor) -> tuple:
+    def _state_for(self, like: torch.Tensor, shared: bool = False) -> tuple:
+        """The state to start from; ``shared``: a fused kernel only reads it, so zeros may be shared."""
         if self.step_mode == "s" and self.state is not None:
             if self.state[0].shape != like.shape:
                 raise ShapeError(
@@ -127,7 +136,26 @@ class SpikingNeuron(nn.Module):
                     f"state has {self.state[0].numel()}; call reset() when the batch or shape changes"
                 )
             return self.state
-        return F.initial_state(self.kind, self.params, like, full=pooled_full)
+        return F.initial_state(self.kind, self.params, like, full=_shared_full if shared else pooled_full)
+
+
+def _shared_full(shape: tuple, value: float, dtype: torch.dtype, device: Any) -> torch.Tensor:
+    """Read-only shared zeros (:func:`snnlab.kernels.pool.zeros`) for a resting value of 0, else a pooled fill."""
+    return pooled_zeros(shape, dtype, device) if value == 0.0 else pooled_full(shape, value, dtype, device)
+
+
+def memory_order(x: torch.Tensor) -> Optional[list[int]]:
+    """The dimension order in which a non-contiguous but dense ``x`` is contiguous (time first), else None.
+
+    A channels-last sequence ``(T, B, C, H, W)`` (strides of ``(T, B, H, W, C)``) gives
+    ``[0, 1, 3, 4, 2]``; a contiguous tensor, a strided view with gaps, or one whose time is not
+    the outermost dimension gives None (the caller copies it into a contiguous tensor as before).
+    """
+    if x.is_contiguous() or x.dim() < 3:
+        return None
+    perm = [0] + sorted(range(1, x.dim()), key=lambda d: -x.stride(d))
+    permuted = x.permute(perm)
+    return perm if permuted.is_contiguous() and x.stride(0) == permuted[0].numel() else None
 
 
 class IF(SpikingNeuron):

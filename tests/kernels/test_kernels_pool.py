@@ -133,3 +133,20 @@ def test_compact_grad_layouts():
     g = torch.randn(7, 5).t()
     dense, mode = cpu.compact_grad(g)
     assert mode == eq.G_DENSE and dense.is_contiguous() and torch.equal(dense, g)
+
+
+def test_shared_zeros_are_reused_and_stay_zero_through_training_steps():
+    from snnlab.nn import LIF
+
+    a = pool.zeros((70000,), torch.float32)
+    assert pool.zeros((70000,), torch.float32) is a and not a.any()
+    assert pool.zeros((70000,), torch.float64) is not a  # keyed by dtype
+    small = pool.zeros((3,), torch.float32)
+    assert pool.zeros((3,), torch.float32) is not small  # small ones are plain torch.zeros
+    lif = LIF(backend="numba")
+    x = (torch.randn(3, 70000) + 1.0).requires_grad_()
+    for _ in range(2):
+        lif(x).sum().backward()  # the resting state, b0 and the final-state gradients are shared zeros
+    assert not pool.zeros((70000,), torch.float32).any()
+    pool.clear()
+    assert pool.zeros((70000,), torch.float32) is not a

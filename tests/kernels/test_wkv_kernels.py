@@ -96,3 +96,18 @@ def test_numba_channel_runs_give_the_same_result(monkeypatch, blocks):
     monkeypatch.setattr(numba_wkv, "blocks_per_task", lambda B, C: blocks)
     for a, b in zip(run("numba", w, u, k, v, g), whole):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_vectorised_full_range_exp(dtype):
+    import numpy as np
+
+    from snnlab.kernels.numba.vexp import exp_full_array
+
+    x = (np.random.default_rng(2).normal(size=5000) * 20.0).astype(dtype)
+    x[:4] = [0.0, 1.0, -1.0, 1e4]  # 1e4 overflows to inf
+    got = exp_full_array(x)
+    keep = np.abs(x) <= 80.0
+    tol = 3 * np.finfo(dtype).eps
+    np.testing.assert_allclose(got[keep], np.exp(x[keep].astype(np.float64)), rtol=tol, atol=0)
+    assert got.dtype == x.dtype and got[0] == 1.0 and np.isinf(got[3])

@@ -142,3 +142,24 @@ def test_spikingjelly_twin_keeps_the_original_and_rejects_unknown_surrogates():
     assert isinstance(model[1], LIF) and isinstance(twin[1], neuron.LIFNode) and twin[1].step_mode == "m"
     with pytest.raises(ValueError, match="Triangle has no spikingjelly twin"):
         spikingjelly_twin(torch.nn.Sequential(LIF(tau=2.0, surrogate=Triangle())))
+
+
+def test_channels_last_activations_give_the_same_values_and_gradients():
+    torch.manual_seed(3)
+    cfg = dict(dims=[8, 16, 32], depths=[1, 1, 1], heads=[2, 2, 2], img_size=16, T=3)
+    fast = create_model("maxformer_cifar", **cfg)
+    plain = create_model("maxformer_cifar", **cfg)
+    plain.load_state_dict(fast.state_dict())
+    plain.channels_last = False
+    assert fast.channels_last
+    strides = []
+    fast.stages[1].register_forward_hook(lambda m, i, o: strides.append(o.stride()))
+    x = torch.randn(4, 3, 16, 16)
+    out_a, out_b = fast(x), plain(x)
+    assert strides[0][2] == 1  # (T, B, C, H, W) with the channels innermost
+    torch.testing.assert_close(out_a, out_b, rtol=1e-5, atol=1e-5)
+    out_a.square().sum().backward()
+    out_b.square().sum().backward()
+    atol = 1e-5 * max(float(p.grad.abs().max()) for p in plain.parameters())
+    for (name, pa), pb in zip(fast.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-4, atol=atol, msg=name)

@@ -39,6 +39,24 @@ def test_multi_step_equals_single_steps(kind, backend):
     torch.testing.assert_close(single(x[0]), multi[0], rtol=0, atol=1e-12)
 
 
+@pytest.mark.parametrize("kind", ["lif", "alif"])
+def test_channels_last_sequence_keeps_its_strides(kind, backend):
+    from snnlab.nn.neuron import memory_order
+
+    x = torch.randn(3, 2, 4, 5, 6, dtype=torch.float64) * 2 + 0.5  # (T, B, C, H, W)
+    cl = x.permute(0, 1, 3, 4, 2).contiguous().permute(0, 1, 4, 2, 3).requires_grad_()
+    assert memory_order(cl) == [0, 1, 3, 4, 2] and memory_order(x) is None
+    assert memory_order(x.transpose(0, 1)) is None and memory_order(x[:, :, :2]) is None
+    xc = x.clone().requires_grad_()
+    out_cl, out = MODULES[kind](backend=backend)(cl), MODULES[kind](backend=backend)(xc)
+    assert out_cl.stride() == cl.stride()
+    torch.testing.assert_close(out_cl, out, rtol=0, atol=0)
+    g = torch.randn_like(out)
+    out_cl.backward(g)
+    out.backward(g)
+    torch.testing.assert_close(cl.grad, xc.grad, rtol=0, atol=1e-12)
+
+
 def test_single_step_gradient_flows_through_kept_state(backend):
     lif = PLIF(backend=backend, step_mode="s")
     x = (torch.randn(4, 2, 3, dtype=torch.float64) + 1.0).requires_grad_()

@@ -181,7 +181,7 @@ class FusedNeuronFunction(torch.autograd.Function):
         plan: Plan = ctx.plan
         keep_a, keep_b, a0 = ctx.saved_tensors
         T, M = ctx.shape
-        zeros = pool.full((M,), 0.0, a0.dtype, a0.device)
+        zeros = pool.zeros((M,), a0.dtype, a0.device)  # read-only
         g_out = zeros.expand(T, M) if g_out is None else g_out.to(a0.dtype)  # laid out by the launcher
         flags = list(plan.F)
         flags[eq.HAS_GV] = int(g_v is not None)
@@ -241,7 +241,7 @@ def run_neuron(
     dtype = launcher.compute_dtype(x_seq.dtype)
     x = x_seq.to(dtype).contiguous()
     a0 = state[0].to(dtype).contiguous()
-    b0 = state[1].to(dtype).contiguous() if len(state) > 1 else pool.full(tuple(a0.shape), 0.0, dtype, a0.device)
+    b0 = state[1].to(dtype).contiguous() if len(state) > 1 else pool.zeros(tuple(a0.shape), dtype, a0.device)
     leak = KINDS.get(kind).learnable_leak
     kc = k.to(dtype) if (leak and isinstance(k, torch.Tensor)) else None
     k_value = float(kc.detach()) if kc is not None else (float(k) if (leak and k is not None) else None)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import inspect
 import math
+import types
 from typing import Callable
 
 import numba
@@ -25,10 +26,14 @@ from snnlab.functional import equations as forward_eq
 from snnlab.functional.surrogate import ATan, Surrogate, bind
 from snnlab.kernels import pool
 from snnlab.kernels.common import equations as eq
+from snnlab.kernels.numba import vexp
+from snnlab.kernels.numba.vexp import exp_full
 
 # Changes to the equations must invalidate cached kernels whose own source did not change:
 # the digest is a closure constant of every kernel, and numba keys its cache on those.
-_EQ_DIGEST = hashlib.sha1((inspect.getsource(forward_eq) + inspect.getsource(eq)).encode()).hexdigest()[:16]
+_EQ_DIGEST = hashlib.sha1(
+    (inspect.getsource(forward_eq) + inspect.getsource(eq) + inspect.getsource(vexp)).encode()
+).hexdigest()[:16]
 _JIT = {"parallel": True, "cache": True, "error_model": "numpy", "nogil": True}
 # backward may contract into FMAs and divide by reciprocals (~7 % faster); its gradients are
 # compared with tolerances, while forward stays exact (spikes equal the reference bit for bit)
@@ -52,6 +57,12 @@ for _fn in eq.HELPERS:
     _jitable(_fn)
 
 
+def _vector_exp(fn: Callable) -> Callable:
+    """``fn`` with ``exp`` / ``exp_neg`` as the vectorisable :mod:`vexp` functions (libm's stay scalar)."""
+    names = dict(fn.__globals__, exp=exp_full, exp_neg=vexp.exp_nonpos)
+    return types.FunctionType(fn.__code__, names, fn.__name__, fn.__defaults__, fn.__closure__)
+
+
 def _only(flags: tuple, keep: tuple) -> tuple:
     """The switches a pass depends on (others zeroed), so one kernel serves all the rest."""
     return tuple(int(f) if i in keep else 0 for i, f in enumerate(flags))
@@ -70,7 +81,7 @@ def backward_kernel(family: eq.Family, surrogate: type[Surrogate], flags: tuple)
     key = ("bwd", family.name, surrogate, _only(flags, _BACKWARD_FLAGS))
     if key not in _KERNELS:
         steps = tuple(_jitable(fn) for fn in (family.backward, family.gap, family.post))
-        sg = _jitable(bind(surrogate.grad_fn, "math"))
+        sg = _jitable(_vector_exp(bind(surrogate.grad_fn, "math")))
         _KERNELS[key] = _make_backward(*steps, sg, key[3], _EQ_DIGEST)
     return _KERNELS[key]
 
@@ -210,7 +221,7 @@ class CpuLauncher:
         flags = flags[: eq.G_MODE] + (g_mode,) + flags[eq.G_MODE + 1 :]
         # LI has no surrogate: its slope is never evaluated, so it shares the leaky ATan kernels
         kernel = backward_kernel(plan.family, type(plan.surrogate) if plan.surrogate else ATan, flags)
-        alpha = float(plan.surrogate.alpha) if plan.surrogate else 1.0
+        alpha = type(plan.P[eq.ONE])(plan.surrogate.alpha if plan.surrogate else 1.0)  # compute dtype
         kernel(
             _np(g_out),
             _np(g_v),

@@ -1,4 +1,4 @@
-"""A vectorisable ``exp`` of non-positive arguments for the numba kernels.
+"""Vectorisable ``exp`` for the numba kernels: of non-positive arguments, and over the full range.
 
 Without Intel SVML, LLVM leaves every ``math.exp`` of a loop a scalar libm call, which bounds
 the WKV scans. :func:`exp_nonpos` is plain arithmetic that LLVM vectorises inside the caller's
@@ -15,7 +15,8 @@ are <= 0 only: no overflow handling.
 - float64 (gradient checks): degree-12 Taylor polynomial (relative error < 3e-16); arguments
   below ``-700`` give exactly 0.
 
-The function is typed by its argument: a float32 scan stays float32 (eight lanes per AVX2
+:func:`exp_full` is ``e^{-|x|}``, or its reciprocal for ``x > 0`` (the surrogate derivatives
+of the neuron kernels use it for their ``exp``). Each function is typed by its argument: a float32 scan stays float32 (eight lanes per AVX2
 register), a float64 scan stays float64.
 """
 
@@ -126,6 +127,32 @@ def _exp_nonpos_overload(x):  # pragma: no cover - typing hook
     if x == types.float64:
         return _exp_f64
     return None
+
+
+def exp_full(x):  # pragma: no cover - replaced by the overload below when compiled
+    """``e^x`` for any float32 or float64 ``x`` (overflow gives inf), inlined and vectorisable."""
+    raise NotImplementedError("exp_full is only callable from numba-compiled code")
+
+
+def _exp_full(x):  # pragma: no cover - compiled
+    e = exp_nonpos(min(x, -x))  # e^{-|x|}
+    return e if x <= 0 else 1 / e  # a select of both sides: stays vectorised
+
+
+@overload(exp_full, inline="always")
+def _exp_full_overload(x):  # pragma: no cover - typing hook
+    if x in (types.float32, types.float64):
+        return _exp_full
+    return None
+
+
+@njit(cache=True, error_model="numpy")  # as the kernels: 1 / 0 gives inf instead of raising
+def exp_full_array(x):  # pragma: no cover - compiled
+    """``e^x`` of a 1-D float32 or float64 array (for tests)."""
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = exp_full(x[i])
+    return out
 
 
 @njit(cache=True)
