@@ -12,7 +12,7 @@ median of ``--steps`` steps, in wall time and in CPU time of this process (CPU t
 figure on a loaded machine). Timing runs both variants in one process, alternating step by step,
 so that both see the same machine load (the shared machines this was measured on are busy).
 Memory is measured in one subprocess per variant: on CPU the peak resident set of the training
-steps (``ru_maxrss`` after 1 + 2 steps minus the resident set once the model and optimizer are
+steps (peak RSS, ``VmHWM``, after 1 + 2 steps minus the resident set once the model and optimizer are
 built, before the first step: activations, gradients, optimizer state and allocator caches); on
 CUDA ``torch.cuda.max_memory_allocated`` over the same steps.
 
@@ -34,6 +34,19 @@ from pathlib import Path
 import torch
 
 CFG = dict(dims=[32, 64, 128], depths=[1, 1, 2], heads=[8, 8, 8], T=4, img_size=32, num_classes=10)
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident set of this process image (VmHWM). Not ``ru_maxrss``: Linux carries that over
+    from the parent across fork + exec, so a child started by a large parent reports the parent's size."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:  # pragma: no cover - non-Linux
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _rss_mb() -> float:
@@ -101,11 +114,7 @@ def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) 
         torch.cuda.reset_peak_memory_stats()
     for _ in range(warmup + steps):
         step()
-    peak = (
-        torch.cuda.max_memory_allocated() / 2**20
-        if device == "cuda"
-        else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
-    )
+    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _peak_rss_mb() - base
     return {"variant": variant, "peak_mb": peak, "params": params}
 
 
