@@ -16,7 +16,7 @@ def run(backend, w, u, k, v, g):
 
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-11), (torch.float32, 2e-4)], ids=str)
-@pytest.mark.parametrize("shape", [(2, 7, 5), (3, 33, 37), (1, 1, 16)])
+@pytest.mark.parametrize("shape", [(2, 7, 5), (3, 33, 37), (1, 1, 16), (2, 40, 101)])  # last: full + partial block
 @pytest.mark.parametrize("k_scale", (1.0, 8.0))
 def test_numba_equals_torch(dtype, tol, shape, k_scale):
     w, u, k, v = make_wkv_inputs(*shape, dtype=dtype, k_scale=k_scale, seed=sum(shape))
@@ -65,27 +65,31 @@ def test_vectorised_exp_matches_libm():
     assert got[3] == 0.0 and got[4] == 0.0 and got[0] == 1.0
 
 
-def test_vectorised_exp_float32_within_one_ulp():
+def test_vectorised_exp_float32_within_four_ulp_and_two_near_zero():
     import numpy as np
 
     from snnlab.kernels.numba.vexp import exp_array
 
     x = -np.abs(np.random.default_rng(1).normal(size=20000) * 30.0).astype(np.float32)
-    x[:5] = [0.0, -1e-30, -86.9, -87.1, -1e38]
+    x = np.concatenate([x, -np.linspace(0.0, 1.0, 20001, dtype=np.float32)])  # dense where r sweeps its range
+    x[:5] = [0.0, -1e-30, -86.9, -87.7, -1e38]
     got = exp_array(x)
     assert got.dtype == np.float32
     keep = x >= -86.0  # results stay normal
     ref = np.exp(x[keep].astype(np.float64))
-    np.testing.assert_allclose(got[keep], ref, rtol=np.finfo(np.float32).eps, atol=0)
+    eps = np.finfo(np.float32).eps
+    np.testing.assert_allclose(got[keep], ref, rtol=4 * eps, atol=0)
+    near = x[keep] >= -10.0
+    np.testing.assert_allclose(got[keep][near], ref[near], rtol=2 * eps, atol=0)
     assert got[3] == 0.0 and got[4] == 0.0 and got[0] == 1.0
 
 
 @pytest.mark.parametrize("blocks", (1, 2, 3))
 def test_numba_channel_runs_give_the_same_result(monkeypatch, blocks):
-    """Tasks covering 1, 2 or 3 blocks of 16 channels (C = 37: a partial block) agree exactly."""
+    """Tasks covering 1, 2 or 3 blocks of 64 channels (C = 165: a partial block) agree exactly."""
     from snnlab.kernels.numba import wkv as numba_wkv
 
-    w, u, k, v = make_wkv_inputs(2, 21, 37, dtype=torch.float32, k_scale=4.0, seed=3)
+    w, u, k, v = make_wkv_inputs(2, 21, 2 * numba_wkv.CB + 37, dtype=torch.float32, k_scale=4.0, seed=3)
     g = torch.randn(k.shape, generator=torch.Generator().manual_seed(4))
     monkeypatch.setattr(numba_wkv, "blocks_per_task", lambda B, C: 3)
     whole = run("numba", w, u, k, v, g)
