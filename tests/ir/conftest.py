@@ -13,11 +13,17 @@ from snnlab import nn as snn
 DT = 1e-3
 
 
-def mlp(neuron: nn.Module, readout: nn.Module, n_in: int = 6, n_hidden: int = 8, n_out: int = 3) -> nn.Sequential:
-    """Linear -> neuron -> Linear -> readout, weights scaled up so that neurons fire."""
-    model = nn.Sequential(
-        snn.TimeDistributed(nn.Linear(n_in, n_hidden)), neuron, snn.TimeDistributed(nn.Linear(n_hidden, n_out)), readout
-    )
+def mlp(
+    neuron: nn.Module, readout: nn.Module, n_in: int = 6, n_hidden: int = 8, n_out: int = 3, seed: int = 0
+) -> nn.Sequential:
+    """Linear -> neuron -> Linear -> readout, weights scaled up so that neurons fire.
+
+    The weights are drawn from a generator seeded with ``seed`` (not from the global RNG, whose
+    state depends on which tests ran before in the same process)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        first, second = nn.Linear(n_in, n_hidden), nn.Linear(n_hidden, n_out)
+    model = nn.Sequential(snn.TimeDistributed(first), neuron, snn.TimeDistributed(second), readout)
     with torch.no_grad():
         for p in model.parameters():
             p.mul_(3.0)
