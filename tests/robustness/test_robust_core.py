@@ -23,6 +23,13 @@ CASES = {
     "unknown model": ("snnlab.models", "create_model", ("nope",), ConfigError, "valid models: "),
     "unknown dataset": ("snnlab.data", "create_dataset", ("nope",), DataError, "valid names: digits"),
     "unknown backend for a module": ("snnlab.nn", "LIF", {"backend": "gpu"}, ValueError, "auto|torch|numba|cuda"),
+    "unknown backend for batch norm": (
+        "snnlab.nn",
+        "BatchNorm1d",
+        {"num_features": 4, "backend": "gpu"},
+        ValueError,
+        "auto|torch|numba|cuda",
+    ),
     "unknown backend for a kernel": (
         "snnlab.kernels",
         "availability",

@@ -7,6 +7,8 @@ over rows and vectorised over channels.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numba
 import numpy as np
 import torch
@@ -70,6 +72,14 @@ def _blocks(n_rows: int) -> int:
     return max(1, min(-(-n_rows // ROWS_PER_BLOCK), 4 * numba.get_num_threads()))
 
 
+def _block_sums(kernel: Any, shape: tuple[int, int], *arrays: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run a two-sum ``kernel`` over row blocks into float64 partials; the (C,) totals of both sums."""
+    part = np.zeros((_blocks(shape[0]), 2, shape[1]))
+    kernel(*arrays, part)
+    total = torch.from_numpy(part.sum(0))
+    return total[0], total[1]
+
+
 class NumbaBatchNorm:
     """Passes on contiguous CPU tensors (float32 and float64)."""
 
@@ -79,17 +89,11 @@ class NumbaBatchNorm:
 
     @staticmethod
     def stats(x: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        part = np.zeros((_blocks(x.shape[0]), 2, x.shape[1]))
-        _stats(x.detach().numpy(), shift.numpy(), part)
-        total = torch.from_numpy(part.sum(0))
-        return total[0], total[1]
+        return _block_sums(_stats, x.shape, x.detach().numpy(), shift.numpy())
 
     @staticmethod
     def grad_sums(dy: torch.Tensor, x: torch.Tensor, mean: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        part = np.zeros((_blocks(x.shape[0]), 2, x.shape[1]))
-        _grad_sums(dy.numpy(), x.detach().numpy(), mean.numpy(), part)
-        total = torch.from_numpy(part.sum(0))
-        return total[0], total[1]
+        return _block_sums(_grad_sums, x.shape, dy.numpy(), x.detach().numpy(), mean.numpy())
 
     @staticmethod
     def affine(x: torch.Tensor, mean: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
