@@ -111,3 +111,29 @@ def test_vectorised_full_range_exp(dtype):
     tol = 3 * np.finfo(dtype).eps
     np.testing.assert_allclose(got[keep], np.exp(x[keep].astype(np.float64)), rtol=tol, atol=0)
     assert got.dtype == x.dtype and got[0] == 1.0 and np.isinf(got[3])
+
+
+def test_numba_pooled_checkpoints_not_shared_between_live_calls():
+    """Two calls alive at once (and a third reusing freed blocks) keep their own pooled checkpoints."""
+    from snnlab.kernels import pool
+    from snnlab.kernels.numba import wkv as numba_wkv
+
+    shape = (2, 64, 1000)  # checkpoints (2, 4, 3, 1000) float32: 96 KB, pooled
+    assert 2 * 4 * 3 * 1000 * 4 >= pool.MIN_BYTES and numba_wkv.S == 16
+    calls = []
+    for seed in (5, 6, 7):
+        w, u, k, v = make_wkv_inputs(*shape, dtype=torch.float32, seed=seed)
+        g = torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+        leaves = [t.clone().requires_grad_() for t in (w, u, k, v)]
+        calls.append((leaves, g, dispatch("wkv", "numba", *leaves), run("torch", w, u, k, v, g)))
+    hits = pool.stats()["hits"]
+    for leaves, g, y, ref in calls[::-1]:  # backward in reverse order of the forwards
+        y.backward(g)
+        for got, want in zip([y.detach(), *(t.grad for t in leaves)], ref):
+            torch.testing.assert_close(got, want, rtol=2e-4, atol=2e-4)
+    del calls, leaves, y
+    w, u, k, v = make_wkv_inputs(*shape, dtype=torch.float32, seed=8)
+    g = torch.randn(shape, generator=torch.Generator().manual_seed(8))
+    for got, want in zip(run("numba", w, u, k, v, g), run("torch", w, u, k, v, g)):
+        torch.testing.assert_close(got, want, rtol=2e-4, atol=2e-4)
+    assert pool.stats()["hits"] > hits  # the last call reused freed blocks

@@ -296,7 +296,7 @@ class NumbaWKV:
     def forward(self, w, u, k, v):
         B, T, C = k.shape
         y = pool.empty(k.shape, k.dtype)
-        ck = torch.empty(B, math.ceil(T / S), 3, C, dtype=k.dtype)
+        ck = pool.empty((B, math.ceil(T / S), 3, C), k.dtype)  # resident pages, reused across calls
         if k.numel():
             wkv_forward(*(t.numpy() for t in (w, u, k, v, y, ck)), blocks_per_task(B, C))
         return y, (ck,)
