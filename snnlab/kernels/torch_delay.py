@@ -6,7 +6,8 @@ Ops (all on ``x (B, I, T)`` channel-major, output ``(B, O, T_out)``):
   delay ``d0[o, i, m] + j``: ``y[b, o, t] = sum g[o, i, m, j] * x[b, i, t - d0[o, i, m] - j]``.
   The reference scatters the taps into a dense kernel and runs one causal convolution; autograd
   gives the gradients wrt ``x`` and ``g``.
-- ``delay.dense(x, kernel, t_out)``: dense kernel ``(O, I, K)`` (index ``k`` = delay ``K - 1 - k``).
+- ``delay.dense(x, kernel, t_out)``: dense kernel ``(O, I, K)`` (index ``k`` = delay ``K - 1 - k``);
+  the CPU fast path computes it in the frequency domain (:mod:`snnlab.kernels.common.spectral_delay`).
 """
 
 from __future__ import annotations

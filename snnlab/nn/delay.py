@@ -13,7 +13,9 @@ paper) appends steps so that late inputs still reach the output. Any ``T >= 1`` 
 
 Fast paths: the truncated Gaussian (``truncate`` widths each side) in *taps* form goes through
 the ``delay.taps`` op (numba kernels on CPU; the torch reference densifies); when the window
-covers more than ``dense_fraction`` of the kernel the dense convolution is cheaper and is used.
+covers more than ``dense_fraction`` of the kernel the dense Gaussian kernel goes through the
+``delay.dense`` op (on CPU per-frequency GEMMs, :mod:`snnlab.kernels.common.spectral_delay`;
+the torch reference is one ``conv1d``).
 Call :meth:`on_epoch_end` once per epoch (sigma schedule) and :meth:`after_optimizer_step`
 after every step (position clamp); the trainer does both through the model.
 """
@@ -200,7 +202,8 @@ class DelayedLinear(nn.Module):
         t_out = self.output_length(x.shape[0])
         if self.use_dense():
             kernel = F.gauss_kernel(self.weight, self.positions, float(self.sigma), self.max_delay)
-            y = dispatch("delay.dense", "torch", xb, kernel, t_out)  # (B, O, T')
+            backend = get_backend(self.backend, xb, op="delay.dense")
+            y = dispatch("delay.dense", backend, xb, kernel, t_out)  # (B, O, T')
         else:
             g, d0 = self._taps()
             backend = get_backend(self.backend, xb, op="delay.taps")

@@ -32,6 +32,7 @@ import torch
 from numba import njit, prange
 
 from snnlab.kernels import pool
+from snnlab.kernels.common.spectral_delay import dense_spectral
 from snnlab.kernels.registry import register
 from snnlab.kernels.torch_delay import check_taps_args
 
@@ -315,3 +316,7 @@ def taps_numba(x: torch.Tensor, g: torch.Tensor, d0: torch.Tensor, t_out: int) -
     if x.dtype != g.dtype or x.dtype not in (torch.float32, torch.float64):
         raise ValueError(f"delay.taps (numba): x and g must share float32 or float64, got {x.dtype}, {g.dtype}")
     return TapsConvNumba.apply(x, g, d0, t_out, size)
+
+
+# the dense delay convolution on CPU tensors: per-frequency GEMMs (torch BLAS), not numba code
+register("delay.dense", "numba")(dense_spectral)
