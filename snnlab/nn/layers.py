@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
 from snnlab.errors import ShapeError
+from snnlab.kernels.pool import empty as pooled_empty
 
 
 class TimeDistributed(nn.Module):
@@ -38,11 +41,31 @@ class SeqDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0.0:
             return x
-        mask = torch.bernoulli(torch.full_like(x[0], 1.0 - self.p)) / (1.0 - self.p)
-        return x * mask.unsqueeze(0)
+        mask = torch.bernoulli(torch.full_like(x[0], 1.0 - self.p)) / (1.0 - self.p)  # (B, ...)
+        return MaskMul.apply(x, mask)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class MaskMul(torch.autograd.Function):
+    """``x (T, B, ...) * mask (B, ...)`` (one mask for every step) with reused output buffers.
+
+    The same product and gradient as ``x * mask``; the ``(T, B, ...)`` results come from
+    :mod:`snnlab.kernels.pool`, so a training step does not fault in fresh pages for them.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # noqa: D102
+        ctx.save_for_backward(mask)
+        return torch.mul(x, mask, out=pooled_empty(tuple(x.shape), x.dtype, x.device))
+
+    @staticmethod
+    def backward(ctx: Any, g: torch.Tensor) -> tuple:  # noqa: D102
+        (mask,) = ctx.saved_tensors
+        if torch.is_grad_enabled():  # double backward: stay differentiable
+            return g * mask, None
+        return torch.mul(g, mask, out=pooled_empty(tuple(g.shape), g.dtype, g.device)), None
 
 
 class Flatten(nn.Module):

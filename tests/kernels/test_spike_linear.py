@@ -67,6 +67,49 @@ def test_numba_without_bias_and_above_the_density_limit():
     assert_matches_dense("numba", 30, 20, 7, 0.8, "counts", torch.float64, max_density=0.25)  # dense path
 
 
+@pytest.mark.parametrize("dtype", (torch.float64, torch.float32), ids=str)
+def test_numba_rows_with_every_count_of_nonzeros(dtype):
+    """Rows with 0..11 nonzeros (the forward adds four per pass, then the remainder): exact to dense."""
+    tol = 1e-12 if dtype == torch.float64 else 1e-5
+    g = torch.Generator().manual_seed(3)
+    x = torch.zeros(24, 40, dtype=dtype)
+    for m in range(24):
+        cols = torch.randperm(40, generator=g)[: m % 12]
+        x[m, cols] = torch.randint(1, 4, (len(cols),), generator=g).to(dtype) / 0.6
+    w, gy = torch.randn(9, 40, generator=g, dtype=dtype), torch.randn(24, 9, generator=g, dtype=dtype)
+    ours, ref = grads("numba", x, w, None, gy), grads("dense", x, w, None, gy)
+    for a, b in zip(ours[:3], ref[:3]):  # y, grad x, grad w (no bias)
+        torch.testing.assert_close(a, b, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("n_out", (1, 5, 32, 33))
+def test_numba_input_gradient_by_rows_and_by_gemm(n_out):
+    """``dy W``: row accumulation up to SMALL_GEMM_N outputs, torch's GEMM above; float64 exact."""
+    from snnlab.kernels.numba.spike_linear import SMALL_GEMM_N, NumbaSpikeLinear
+
+    assert SMALL_GEMM_N == 32
+    g = torch.Generator().manual_seed(5)
+    gy, w = (
+        torch.randn(70, n_out, generator=g, dtype=torch.float64),
+        torch.randn(n_out, 23, generator=g, dtype=torch.float64),
+    )
+    torch.testing.assert_close(NumbaSpikeLinear.input_grad(gy, w), gy @ w, rtol=1e-12, atol=1e-12)
+
+
+def test_pooled_outputs_are_not_shared_between_calls():
+    """Outputs and input gradients come from reused buffers: tensors still held keep their values."""
+    g = torch.Generator().manual_seed(4)
+    xs = [spike_input(300, 64, 0.1, "binary", torch.float32, seed=s).requires_grad_() for s in range(3)]
+    w = torch.randn(64, 64, generator=g, requires_grad=True)
+    ys = [dispatch("linear.spikes", "numba", x, w, None) for x in xs]
+    for y in ys:
+        y.backward(torch.ones_like(y))
+    for x, y in zip(xs, ys):
+        torch.testing.assert_close(y, x.detach() @ w.detach().t(), rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(x.grad, torch.ones(300, 64) @ w.detach(), rtol=1e-5, atol=1e-5)
+    assert len({y.data_ptr() for y in ys} | {x.grad.data_ptr() for x in xs}) == 6
+
+
 def test_density_decides_the_path():
     from snnlab.kernels.numba.spike_linear import NumbaSpikeLinear
 

@@ -15,8 +15,10 @@ by dropout and small integer counts are all exact: the values are kept, not just
 The CSR rows replace ``x`` in what autograd saves (less memory at low density).
 
 A backend provides a *launcher* with ``compress(x, max_density) -> CSR or None`` (None: too
-dense), ``forward(csr, wt) -> y`` and ``weight_grad(csr, gy, K) -> gwt (K, N)``, and registers
-it with :func:`register_spike_linear`.
+dense), ``forward(csr, wt) -> y``, ``weight_grad(csr, gy, K) -> gwt (K, N)`` and
+``input_grad(gy, weight) -> gx (M, K)``, and registers it with :func:`register_spike_linear`.
+The ``(M, N)`` and ``(M, K)`` results of a CPU launcher come from :mod:`snnlab.kernels.pool`
+(a training step reuses them instead of faulting in fresh pages).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from snnlab.kernels import SPIKE_MAX_DENSITY as MAX_DENSITY
+from snnlab.kernels import pool
 from snnlab.kernels.registry import register
 
 
@@ -77,7 +80,11 @@ class SpikeLinearFunction(torch.autograd.Function):
     def backward(ctx: Any, gy: torch.Tensor):  # noqa: D102
         gy = gy.contiguous()
         weight = ctx.saved_tensors[-1]
-        gx = gy @ weight if ctx.needs_input_grad[0] else None  # (M, K): dense
+        gx = None
+        if ctx.needs_input_grad[0] and torch.is_grad_enabled():  # double backward: differentiable
+            gx = gy @ weight
+        elif ctx.needs_input_grad[0]:
+            gx = ctx.launcher.input_grad(gy, weight.detach())  # (M, K): dense
         gw = gb = None
         if ctx.needs_input_grad[1]:
             if ctx.dense:
@@ -101,6 +108,11 @@ def register_spike_linear(launcher: Any, backend: str) -> None:
         if x.dtype != weight.dtype or x.numel() == 0 or launcher.unsupported(x):
             return F.linear(x, weight, bias)
         return SpikeLinearFunction.apply(x, weight, bias, launcher, float(max_density))
+
+
+def input_grad_torch(gy: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """``gy (M, N) @ weight (N, K)`` into a reused buffer (no fresh pages per training step)."""
+    return torch.mm(gy, weight, out=pool.empty((gy.shape[0], weight.shape[1]), gy.dtype, gy.device))
 
 
 def compress_torch(x: torch.Tensor, max_density: float) -> Optional[CSR]:

@@ -16,7 +16,7 @@ import torch
 from numba import cuda
 
 from snnlab.kernels import cuda as backend
-from snnlab.kernels.common.spike_linear import CSR, compress_torch, register_spike_linear
+from snnlab.kernels.common.spike_linear import CSR, compress_torch, input_grad_torch, register_spike_linear
 
 THREADS = 128
 
@@ -67,6 +67,8 @@ class CudaSpikeLinear:
     @staticmethod
     def compress(x: torch.Tensor, max_density: float) -> Optional[CSR]:
         return compress_torch(x, max_density)
+
+    input_grad = staticmethod(input_grad_torch)
 
     @staticmethod
     def forward(csr: CSR, wt: torch.Tensor) -> torch.Tensor:
