@@ -37,7 +37,6 @@ import torch
 
 from snnlab.kernels import pool
 
-
 _SCRATCH: dict[tuple[torch.dtype, str], int] = {}  # (dtype, device) -> largest scratch numel requested
 
 
