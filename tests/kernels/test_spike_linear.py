@@ -82,6 +82,20 @@ def test_numba_rows_with_every_count_of_nonzeros(dtype):
         torch.testing.assert_close(a, b, rtol=tol, atol=tol)
 
 
+@pytest.mark.parametrize("n_out", (1, 5, 32, 33))
+def test_numba_input_gradient_by_rows_and_by_gemm(n_out):
+    """``dy W``: row accumulation up to SMALL_GEMM_N outputs, torch's GEMM above; float64 exact."""
+    from snnlab.kernels.numba.spike_linear import SMALL_GEMM_N, NumbaSpikeLinear
+
+    assert SMALL_GEMM_N == 32
+    g = torch.Generator().manual_seed(5)
+    gy, w = (
+        torch.randn(70, n_out, generator=g, dtype=torch.float64),
+        torch.randn(n_out, 23, generator=g, dtype=torch.float64),
+    )
+    torch.testing.assert_close(NumbaSpikeLinear.input_grad(gy, w), gy @ w, rtol=1e-12, atol=1e-12)
+
+
 def test_pooled_outputs_are_not_shared_between_calls():
     """Outputs and input gradients come from reused buffers: tensors still held keep their values."""
     g = torch.Generator().manual_seed(4)
