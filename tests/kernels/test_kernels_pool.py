@@ -41,6 +41,18 @@ def test_pool_reuses_a_freed_block_and_never_shares_a_live_one():
     assert tuple(c.shape) == BIG and c.dtype == torch.float32 and c.is_contiguous()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_pool_blocks_start_on_a_cache_line(dtype):
+    p = pool.BufferPool(limit_bytes=64 * 2**20)
+    blocks = [p.empty((3, 7, 1001), dtype) for _ in range(4)]  # odd byte sizes
+    assert all(t.data_ptr() % 64 == 0 and t.is_contiguous() for t in blocks)
+    ptr = blocks[0].data_ptr()
+    del blocks
+    gc.collect()
+    reused = p.empty((3, 7, 1001), dtype)
+    assert reused.data_ptr() % 64 == 0 and p.stats()["hits"] == 1 and ptr != 0
+
+
 def test_pool_other_shapes_of_the_same_bytes_and_dtype_passthrough():
     p = pool.BufferPool(limit_bytes=64 * 2**20)
     a = p.empty(BIG, torch.float32)

@@ -137,3 +137,30 @@ def test_numba_pooled_checkpoints_not_shared_between_live_calls():
     for got, want in zip(run("numba", w, u, k, v, g), run("torch", w, u, k, v, g)):
         torch.testing.assert_close(got, want, rtol=2e-4, atol=2e-4)
     assert pool.stats()["hits"] > hits  # the last call reused freed blocks
+
+
+def test_prefetch_hints_compile_and_change_no_value():
+    """``prefetch`` / ``prefetch_write`` (used by the reverse sweep) are hints: results stay exact."""
+    import platform
+
+    import numpy as np
+    from numba import njit
+
+    from snnlab.kernels.numba.memops import prefetch, prefetch_write
+
+    @njit
+    def scaled_copy(src, dst, ahead):
+        for i in range(src.shape[0]):
+            j = min(i + ahead, src.shape[0] - 1)
+            prefetch(src, j)
+            prefetch_write(dst, j)
+            dst[i] = 2 * src[i]
+
+    for dtype in (np.float32, np.float64):
+        src = np.random.default_rng(0).normal(size=1000).astype(dtype)
+        dst = np.zeros_like(src)
+        scaled_copy(src, dst, 16)
+        np.testing.assert_array_equal(dst, 2 * src)
+    if platform.machine() in ("x86_64", "AMD64"):
+        asm = scaled_copy.inspect_asm(scaled_copy.signatures[0])
+        assert "prefetcht0" in asm and "prefetchw" in asm

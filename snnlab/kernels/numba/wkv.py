@@ -44,7 +44,9 @@ every later history exponent: ``p_{t+1} + (s-1-t) w <= p_s <= q_s``) and underfl
 the true term is below the float's range. The sums over tokens of ``dL/dw, dL/du`` are
 accumulated per segment in the compute dtype and across segments in float64. Memory traffic is
 the op's own (forward reads ``k, v``, writes ``y``; backward reads ``k, v, dL/dy``, writes
-``dL/dk, dL/dv``) plus the checkpoints; segments are re-read from cache.
+``dL/dk, dL/dv``) plus the checkpoints; segments are re-read from cache. The reverse sweep
+walks its arrays downwards, which the hardware prefetchers serve late (the stores' write-allocate
+reads above all): it prefetches its rows of ``dL/dy, dL/dk, dL/dv`` ``PD`` tokens ahead.
 """
 
 from __future__ import annotations
@@ -60,12 +62,15 @@ from numba import njit, prange
 
 from snnlab.kernels import pool
 from snnlab.kernels.common.wkv import NEG, WKVFunction
-from snnlab.kernels.numba import vexp
+from snnlab.kernels.numba import memops, vexp
+from snnlab.kernels.numba.memops import prefetch, prefetch_write
 from snnlab.kernels.numba.vexp import exp_nonpos
 from snnlab.kernels.registry import register
 
 CB = 64  # lanes of a block: eight AVX2 registers of float32
 S = 16  # tokens per checkpointed segment
+LINE = 64  # bytes of a cache line
+PD = 4  # tokens ahead that the reverse sweep prefetches its rows of dL/dy, dL/dk, dL/dv
 # rows of a block's state st[g] (ROWS, CB): parameters, scan state, reverse sums, staging rows of a partial block
 WD, U, AA, BB, PP, Z1, Z2, Z1P, Z2P, DW, DU, KT, VT, GT, O1, O2 = range(16)
 ROWS = 16
@@ -78,7 +83,7 @@ _JIT = {"fastmath": {"nsz", "contract", "afn", "nnan", "ninf"}, "error_model": "
 _INLINE = dict(_JIT, inline="always")
 _KERNEL = dict(_JIT, parallel=True, cache=True)
 # numba's disk cache does not see the inlined exp's source: its digest is a closure constant
-_DIGEST = hashlib.sha1(inspect.getsource(vexp).encode()).hexdigest()[:16]
+_DIGEST = hashlib.sha1((inspect.getsource(vexp) + inspect.getsource(memops)).encode()).hexdigest()[:16]
 
 
 @njit(**_INLINE)
@@ -226,6 +231,13 @@ def _reverse_token(st, v, gy, sc, gk, gv, b, t, c0, n_full):  # pragma: no cover
         c = c0 + g * CB
         vt, gt = v[b, t, c : c + CB], gy[b, t, c : c + CB]
         _reverse_block(st[g], vt, gt, sc[g], gk[b, t, c : c + CB], gv[b, t, c : c + CB])
+        # rows PD tokens further back in the sweep: their lines arrive while this token is computed
+        tp = max(t - PD, 0)
+        gn, kn, vn = gy[b, tp, c : c + CB], gk[b, tp, c : c + CB], gv[b, tp, c : c + CB]
+        for j in range(0, CB, LINE // gy.itemsize):
+            prefetch(gn, j)
+            prefetch_write(kn, j)
+            prefetch_write(vn, j)
     if n_full < st.shape[0]:
         c, sg = c0 + n_full * CB, st[n_full]
         _stage(v, b, t, c, sg, VT)
