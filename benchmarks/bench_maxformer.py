@@ -4,8 +4,10 @@ spikingjelly's multi-step LIFNode (torch backend), and their peak memory.
 The network is built once by ``snnlab.models.create_model``; the peer variant is
 ``snnlab.nn.peers.spikingjelly_twin`` of it (the helper the oracle test uses): a deep copy in which
 every ``snnlab.nn.LIF`` is ``spikingjelly.activation_based.neuron.LIFNode`` with the same tau,
-threshold, reset, detach_reset and sigmoid surrogate (step_mode "m", torch backend),
-so everything else (convolutions, batch norm, attention, AdamW) is identical. A step is forward +
+threshold, reset, detach_reset and sigmoid surrogate (step_mode "m", torch backend) and snnlab's
+``SpikeConv2d`` / ``BatchNorm2d`` are torch's ``nn.Conv2d`` / ``nn.BatchNorm2d`` with the same weights
+(the dense network a spikingjelly user builds); the other layers (3x3 convolutions, attention,
+pooling, AdamW) are the same torch code on both sides. A step is forward +
 cross-entropy on the mean over T + backward + AdamW; spikingjelly's state is reset after each
 step as its users do (``functional.reset_net``). Fresh random input per step, a warm-up, then the
 median of ``--steps`` steps, in wall time and in CPU time of this process (CPU time is the steadier

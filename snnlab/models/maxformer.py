@@ -21,6 +21,7 @@ Registered configurations (parameter counts equal those of the official code, bi
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Optional
 
@@ -33,6 +34,7 @@ from snnlab.models.common import NeuronSpec
 from snnlab.models.layout import STATIC_OR_TIME_MAJOR
 from snnlab.models.registry import register_model
 from snnlab.nn.maxformer import STEMS, EmbedMax, MaxFormerBlock, SpikingHead, SpikingMLP, channels_last, make_mixer
+from snnlab.nn.spike_conv import replace_layers, spike_copy
 
 
 def spec_factory(spec: NeuronSpec):
@@ -94,6 +96,10 @@ class MaxFormer(nn.Module):
         backend: neuron kernel backend.
         channels_last: run on channels-innermost activations (:func:`snnlab.nn.maxformer.channels_last`;
             same values, faster convolutions, batch norm and pooling).
+        spike_kernels: on channels-last activations, run the 1x1 convolutions (all of which see
+            spikes) as ``linear.spikes`` over the pixels (forward and weight gradient from the
+            nonzeros) and batch norm as ``batch_norm.rows`` (:mod:`snnlab.nn.spike_conv`; same
+            parameters and values); False keeps torch's ``Conv2d`` and ``BatchNorm2d``.
     """
 
     input_layout = STATIC_OR_TIME_MAJOR  # (B, C, H, W) encoded inside, or (T, B, C, H, W)
@@ -126,6 +132,7 @@ class MaxFormer(nn.Module):
         dt: float = 1e-3,
         backend: str = "auto",
         channels_last: bool = True,
+        spike_kernels: bool = True,
     ) -> None:
         super().__init__()
         self.channels_last = bool(channels_last)
@@ -144,6 +151,8 @@ class MaxFormer(nn.Module):
         )
         self.head = SpikingHead(dims[-1], self.num_classes, neuron)
         self.apply(_init_weights)
+        if spike_kernels:
+            replace_layers(self, functools.partial(spike_copy, backend=backend))
 
     def _stage(self, i: int, dims, depths, mixers, heads, mlp_ratio: float, neuron) -> nn.Sequential:
         layers: list[nn.Module] = [EmbedMax(dims[i - 1], dims[i], neuron)] if i > 0 else []
@@ -191,11 +200,16 @@ def maxformer_cifar(
     heads: Sequence[int] = (8, 8, 8),
     mlp_ratio: float = 4.0,
     backend: str = "auto",
+    spike_kernels: bool = True,
 ) -> MaxFormer:
-    """CIFAR Max-Former (dim 384): 6,568,282 parameters with 10 classes, 6,602,932 with 100."""
+    """CIFAR Max-Former (dim 384): 6,568,282 parameters with 10 classes, 6,602,932 with 100.
+
+    ``spike_kernels=False`` keeps torch's 1x1 convolutions and batch norm (see :class:`MaxFormer`).
+    """
     return MaxFormer(
-        num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "orig", backend=backend
-    )
+        num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "orig", backend=backend,
+        spike_kernels=spike_kernels,
+    )  # fmt: skip
 
 
 def _imagenet(
@@ -284,8 +298,10 @@ def maxformer_dvs(
     heads: Sequence[int] = (16, 16),
     mlp_ratio: float = 1.0,
     backend: str = "auto",
+    spike_kernels: bool = True,
 ) -> MaxFormer:
     """Event-camera Max-Former (dim 256, mlp ratio 1, 16 heads): 1,455,626 parameters with 10 classes."""
     return MaxFormer(
-        num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "max_plus", backend=backend
-    )
+        num_classes, in_channels, img_size, T, dims, depths, mixers, heads, mlp_ratio, "max_plus", backend=backend,
+        spike_kernels=spike_kernels,
+    )  # fmt: skip

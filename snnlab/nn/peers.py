@@ -2,9 +2,10 @@
 
 :func:`spikingjelly_twin` gives the same network (same layers, same weights) in which every
 :class:`snnlab.nn.LIF` is spikingjelly's multi-step ``LIFNode`` (its torch code) with the same
-``tau``, threshold, reset, ``decay_input``, ``detach_reset`` and surrogate. Everything but the
-neurons is then the same torch code on both sides, so outputs and gradients can be compared and
-steps timed. spikingjelly is an optional peer (extra ``[peers]``); it is imported only here.
+``tau``, threshold, reset, ``decay_input``, ``detach_reset`` and surrogate, and every
+:class:`snnlab.nn.spike_conv.SpikeConv2d` / ``BatchNorm2d`` is torch's ``nn.Conv2d`` /
+``nn.BatchNorm2d``. The twin is thus the plain torch network a peer user builds, with the same
+values, so outputs and gradients can be compared and steps timed. spikingjelly is an optional peer (extra ``[peers]``); it is imported only here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import copy
 import torch
 
 from snnlab.nn.neuron import LIF
+from snnlab.nn.spike_conv import plain_copy, replace_layers
 
 SURROGATES = ("Sigmoid", "ATan")  # snnlab surrogates with a spikingjelly namesake of the same formula
 
@@ -44,7 +46,7 @@ def spikingjelly_twin(model: torch.nn.Module) -> torch.nn.Module:
     The twin keeps spikingjelly's state between calls: reset it after each batch
     (``spikingjelly.activation_based.functional.reset_net``), as its users do.
     """
-    twin = copy.deepcopy(model)
+    twin = replace_layers(copy.deepcopy(model), plain_copy)  # torch's Conv2d / BatchNorm2d, as a peer user has
     for parent in list(twin.modules()):
         for name, child in list(parent.named_children()):
             if isinstance(child, LIF):

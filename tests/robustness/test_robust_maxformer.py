@@ -179,3 +179,22 @@ def test_dvs_missing_folders(tmp_path, name):
         create_dataset(name, None, "train")
     with pytest.raises(DataError, match=str(tmp_path)):
         create_dataset(name, str(tmp_path), "train")
+
+
+SPIKE_CONV_CASES = {
+    "max_density above 1": (dict(max_density=1.5), "max_density must be in"),
+    "negative max_density": (dict(max_density=-0.1), "max_density must be in"),
+    "unknown backend": (dict(backend="blas"), "backend must be auto"),
+}
+
+
+@pytest.mark.parametrize("case", list(SPIKE_CONV_CASES))
+def test_spike_conv_rejects_bad_options(case):
+    from snnlab.nn.spike_conv import BatchNorm2d, SpikeConv2d
+
+    kw, message = SPIKE_CONV_CASES[case]
+    with pytest.raises(ValueError, match=message):
+        SpikeConv2d(4, 4, 1, **kw)
+    if "backend" in kw:
+        with pytest.raises(ValueError, match=message):
+            BatchNorm2d(4, **kw)

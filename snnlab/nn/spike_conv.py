@@ -1,0 +1,188 @@
+"""Convolution and batch norm on channels-last activations, through snnlab's row kernels.
+
+On a channels-last tensor ``x (N, C, H, W)`` (memory order ``N, H, W, C``) the pixels are the rows
+of a ``(N H W, C)`` matrix, and that matrix is a view of ``x`` (no copy). Two layers use it:
+
+- :class:`SpikeConv2d`: a 1x1, stride-1 convolution is ``y = x W^T + b`` on those rows
+  (``W (C_out, C_in)``), so on a spike input (mostly zeros) it runs the ``linear.spikes`` op of
+  :mod:`snnlab.kernels.common.spike_linear`: forward and weight gradient from the nonzeros when the
+  measured density is at most ``max_density``, the input gradient a dense GEMM, outputs in
+  reused buffers.
+- :class:`BatchNorm2d`: training-mode batch norm over ``N H W`` is batch norm over those rows, the
+  ``batch_norm.rows`` op of :mod:`snnlab.kernels.common.batch_norm`.
+
+Both are their torch classes (same parameters, buffers and state dict; exports see a Conv2d and a
+BatchNorm2d) and fall back to torch's own forward for anything else (other kernel sizes, strides,
+groups, NCHW memory order, evaluation mode). The output is channels-last, as torch's would be.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from snnlab.kernels import BACKENDS, SPIKE_MAX_DENSITY, dispatch, get_backend
+
+
+def pixel_rows(x: torch.Tensor) -> torch.Tensor | None:
+    """The ``(N H W, C)`` view of a channels-last ``x (N, C, H, W)``, or None when ``x`` is not one."""
+    if x.dim() != 4 or not x.is_contiguous(memory_format=torch.channels_last):
+        return None
+    n, c, h, w = x.shape
+    return x.permute(0, 2, 3, 1).view(n * h * w, c)
+
+
+def from_rows(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``y (N H W, C')`` back to a channels-last ``(N, C', H, W)`` view, shaped as ``like``."""
+    n, _, h, w = like.shape
+    return y.view(n, h, w, y.shape[1]).permute(0, 3, 1, 2)
+
+
+def _check_backend(cls: str, backend: str) -> str:
+    if backend != "auto" and backend not in BACKENDS:
+        raise ValueError(f"{cls}: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
+    return backend
+
+
+class SpikeConv2d(nn.Conv2d):
+    """``nn.Conv2d`` whose 1x1 stride-1 case on a channels-last spike input runs ``linear.spikes``.
+
+    Args:
+        in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as ``nn.Conv2d``.
+        max_density: share of nonzero inputs above which the dense GEMM is used.
+        backend: ``auto`` | ``torch`` (dense, the reference) | ``numba`` | ``cuda``.
+        device: parameter device.
+        dtype: parameter dtype.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 1,
+        stride: int = 1,
+        padding: int = 0,
+        dilation: int = 1,
+        groups: int = 1,
+        bias: bool = True,
+        max_density: float = SPIKE_MAX_DENSITY,
+        backend: str = "auto",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(
+            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device=device, dtype=dtype
+        )
+        if not 0.0 <= float(max_density) <= 1.0:
+            raise ValueError(f"SpikeConv2d: max_density must be in [0, 1], got {max_density!r}")
+        self.max_density, self.backend = float(max_density), _check_backend("SpikeConv2d", backend)
+        pointwise = self.kernel_size == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
+        self.pointwise = pointwise and self.groups == 1 and self.padding_mode == "zeros"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (N, C_in, H, W)`` -> ``(N, C_out, H, W)``."""
+        rows = pixel_rows(x) if self.pointwise and x.dtype == self.weight.dtype else None
+        if rows is None or x.shape[1] != self.in_channels:
+            return super().forward(x)
+        backend = get_backend(self.backend, x, op="linear.spikes")
+        w = self.weight.view(self.out_channels, self.in_channels)
+        return from_rows(dispatch("linear.spikes", backend, rows, w, self.bias, self.max_density), x)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, max_density={self.max_density}, backend={self.backend!r}"
+
+
+class BatchNorm2d(nn.BatchNorm2d):
+    """``nn.BatchNorm2d`` whose training-mode pass on a channels-last input runs ``batch_norm.rows``.
+
+    Args:
+        num_features: channels ``C``.
+        eps: added to the variance.
+        momentum: running-average weight; None for the cumulative average (as torch).
+        affine: learnable scale and shift.
+        track_running_stats: keep running mean and variance (otherwise torch's path).
+        backend: ``auto`` | ``torch`` (the reference) | ``numba`` | ``cuda`` (falls back to torch).
+        device: parameter device.
+        dtype: parameter dtype.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        backend: str = "auto",
+        device: Any = None,
+        dtype: Any = None,
+    ) -> None:
+        super().__init__(num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype)
+        self.backend = _check_backend("BatchNorm2d", backend)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (N, C, H, W)`` -> same shape."""
+        rows = pixel_rows(x) if self.training and self.track_running_stats else None
+        if rows is None or x.shape[1] != self.num_features or rows.shape[0] < 2:
+            return super().forward(x)
+        self.num_batches_tracked.add_(1)
+        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
+        backend = get_backend(self.backend, x, op="batch_norm.rows")
+        if backend == "cuda":
+            backend = "torch"
+        args = (rows, self.weight, self.bias, self.running_mean, self.running_var, factor, self.eps)
+        return from_rows(dispatch("batch_norm.rows", backend, *args), x)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, backend={self.backend!r}"
+
+
+def _copy_as(cls: type, module: nn.Module, **extra: Any) -> nn.Module:
+    """A ``cls`` layer with ``module``'s configuration, parameters, buffers and mode."""
+    if isinstance(module, nn.Conv2d):
+        args: tuple = (module.in_channels, module.out_channels, module.kernel_size, module.stride, module.padding)
+        kw = dict(dilation=module.dilation, groups=module.groups, bias=module.bias is not None)
+        if cls is nn.Conv2d:
+            kw["padding_mode"] = module.padding_mode
+    else:
+        args = (module.num_features, module.eps, module.momentum, module.affine, module.track_running_stats)
+        kw = {}
+    like = next(t for t in module.state_dict().values() if t.is_floating_point())
+    copy = cls(*args, **kw, **extra, device=like.device, dtype=like.dtype)
+    copy.load_state_dict(module.state_dict())
+    return copy.train(module.training)
+
+
+def spike_copy(module: nn.Module, backend: str = "auto") -> nn.Module:
+    """A 1x1 stride-1 ``nn.Conv2d`` as :class:`SpikeConv2d`, an ``nn.BatchNorm2d`` as :class:`BatchNorm2d`
+    (same parameters and buffers); any other module as given."""
+    if type(module) is nn.Conv2d and module.padding_mode == "zeros" and module.groups == 1:
+        if module.kernel_size == (1, 1) and module.stride == (1, 1) and module.padding == (0, 0):
+            return _copy_as(SpikeConv2d, module, backend=backend)
+    if type(module) is nn.BatchNorm2d:
+        return _copy_as(BatchNorm2d, module, backend=backend)
+    return module
+
+
+def plain_copy(module: nn.Module) -> nn.Module:
+    """The torch ``nn.Conv2d`` / ``nn.BatchNorm2d`` of a :class:`SpikeConv2d` / :class:`BatchNorm2d`; others as given."""
+    if isinstance(module, SpikeConv2d):
+        return _copy_as(nn.Conv2d, module)
+    if isinstance(module, BatchNorm2d):
+        return _copy_as(nn.BatchNorm2d, module)
+    return module
+
+
+def replace_layers(model: nn.Module, fn: Callable[[nn.Module], nn.Module]) -> nn.Module:
+    """Replace, in place, every submodule ``m`` of ``model`` by ``fn(m)``; returns ``model``."""
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            new = fn(child)
+            if new is not child:
+                setattr(parent, name, new)
+    return model
+
+
+__all__ = ["BatchNorm2d", "SpikeConv2d", "from_rows", "pixel_rows", "plain_copy", "replace_layers", "spike_copy"]

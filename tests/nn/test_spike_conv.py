@@ -1,0 +1,111 @@
+"""SpikeConv2d and BatchNorm2d on channels-last activations equal torch's Conv2d and BatchNorm2d."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from snnlab.models import create_model
+from snnlab.nn.spike_conv import BatchNorm2d, SpikeConv2d, pixel_rows, plain_copy, replace_layers, spike_copy
+
+
+def _spikes(shape, density, dtype=torch.float64, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = (torch.rand(shape, generator=g, dtype=dtype) < density).to(dtype)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def _grads(module, x, gy):
+    x = x.detach().clone().requires_grad_()
+    y = module(x)
+    y.backward(gy)
+    return y, x.grad, [p.grad.clone() for p in module.parameters()]
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+@pytest.mark.parametrize("max_density", [1.0, 0.0])  # sparse kernels / dense GEMM
+@pytest.mark.parametrize("bias", [True, False])
+def test_pointwise_conv_on_spikes_equals_torch(backend, max_density, bias):
+    torch.manual_seed(0)
+    ref = nn.Conv2d(12, 7, 1, bias=bias, dtype=torch.float64)
+    ours = spike_copy(ref, backend=backend)
+    ours.max_density = max_density
+    assert isinstance(ours, SpikeConv2d) and ours.pointwise
+    x = _spikes((6, 12, 5, 4), 0.2)
+    gy = torch.randn(6, 7, 5, 4, dtype=torch.float64)
+    y, gx, gp = _grads(ours, x, gy)
+    y_ref, gx_ref, gp_ref = _grads(ref, x, gy)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(gp, gp_ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_pointwise_conv_float32_and_fallbacks():
+    torch.manual_seed(1)
+    ref = nn.Conv2d(16, 8, 1)
+    ours = spike_copy(ref)
+    x = _spikes((4, 16, 6, 6), 0.1, torch.float32)
+    torch.testing.assert_close(ours(x), ref(x), rtol=1e-5, atol=1e-5)
+    nchw = x.contiguous()  # not channels-last: torch's own convolution
+    assert pixel_rows(nchw) is None
+    torch.testing.assert_close(ours(nchw), ref(nchw))
+    for conv in (nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1, stride=2), nn.Conv2d(4, 4, 1, groups=2)):
+        assert spike_copy(conv) is conv  # only pointwise stride-1 convolutions change
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_2d_on_rows_equals_torch(momentum):
+    torch.manual_seed(2)
+    ref = nn.BatchNorm2d(6, momentum=momentum, dtype=torch.float64)
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5)
+        ref.bias.uniform_(-1, 1)
+    ours = spike_copy(ref, backend="numba")
+    assert isinstance(ours, BatchNorm2d)
+    x = (torch.randn(5, 6, 4, 3, dtype=torch.float64) * 3 + 1).contiguous(memory_format=torch.channels_last)
+    gy = torch.randn(5, 6, 4, 3, dtype=torch.float64)
+    for _ in range(2):  # running statistics over two steps
+        y, gx, gp = _grads(ours, x, gy)
+        y_ref, gx_ref, gp_ref = _grads(ref, x, gy)
+        torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(gx, gx_ref, rtol=1e-10, atol=1e-10)
+        for a, b in zip(gp, gp_ref):
+            torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-10)
+        ours.zero_grad(), ref.zero_grad()
+    for key, value in ref.state_dict().items():
+        torch.testing.assert_close(ours.state_dict()[key], value, rtol=1e-12, atol=1e-12, msg=key)
+    ours.eval(), ref.eval()
+    torch.testing.assert_close(ours(x), ref(x))
+
+
+def test_plain_copy_restores_torch_layers_with_the_same_state():
+    model = nn.Sequential(nn.Conv2d(3, 5, 1), nn.BatchNorm2d(5), nn.Conv2d(5, 5, 3))
+    fast = replace_layers(nn.Sequential(*model), spike_copy)
+    assert [type(m) for m in fast] == [SpikeConv2d, BatchNorm2d, nn.Conv2d]
+    plain = replace_layers(nn.Sequential(*fast), plain_copy)
+    assert [type(m) for m in plain] == [nn.Conv2d, nn.BatchNorm2d, nn.Conv2d]
+    for a, b in zip(model.state_dict().values(), plain.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_maxformer_spike_kernels_are_the_default_and_exact():
+    cfg = dict(dims=[8, 16, 32], depths=[1, 1, 1], heads=[2, 2, 2], img_size=16, T=3)
+    models = []
+    for on in (True, False):
+        torch.manual_seed(3)
+        models.append(create_model("maxformer_cifar", **cfg, spike_kernels=on).double())
+    fast, plain = models
+    kinds = {type(m) for m in fast.modules()}
+    assert SpikeConv2d in kinds and BatchNorm2d in kinds
+    assert not {SpikeConv2d, BatchNorm2d} & {type(m) for m in plain.modules()}
+    assert create_model("maxformer_cifar", **cfg).stages[2][1].mlp.fc2.module[0].max_density > 0
+    x = torch.randn(4, 3, 16, 16, dtype=torch.float64)
+    out_a, out_b = fast(x), plain(x)
+    torch.testing.assert_close(out_a, out_b, rtol=1e-10, atol=1e-10)
+    out_a.square().sum().backward()
+    out_b.square().sum().backward()
+    for (name, pa), pb in zip(fast.named_parameters(), plain.parameters()):
+        torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-8, atol=1e-10, msg=name)
