@@ -113,6 +113,12 @@ class BufferPool:
             self._free.move_to_end(nbytes)
             self._free_bytes += nbytes
 
+    def drop(self, nbytes: int) -> None:
+        """Release the free blocks of one byte size (for a caller that will not ask for it again)."""
+        with self._lock:
+            blocks = self._free.pop(nbytes, [])
+            self._free_bytes -= nbytes * len(blocks)
+
     def clear(self) -> None:
         """Drop every free block (memory in use stays with its tensors)."""
         with self._lock:

@@ -12,10 +12,11 @@ every delay in ``[0, max_delay)``, and ``right_pad`` (default ``(max_delay - 1) 
 paper) appends steps so that late inputs still reach the output. Any ``T >= 1`` is valid.
 
 Fast paths: the truncated Gaussian (``truncate`` widths each side) in *taps* form goes through
-the ``delay.taps`` op (numba kernels on CPU; the torch reference densifies); when the window
-covers more than ``dense_fraction`` of the kernel the dense Gaussian kernel goes through the
-``delay.dense`` op (on CPU per-frequency GEMMs, :mod:`snnlab.kernels.common.spectral_delay`;
-the torch reference is one ``conv1d``).
+the ``delay.taps`` op (numba kernels on CPU; the torch reference densifies), at a cost of about
+``S T`` per synapse and sample for a window of ``S`` delays; the exact dense Gaussian kernel goes
+through the ``delay.dense`` op (on CPU per-frequency GEMMs, :mod:`snnlab.kernels.common.spectral_delay`,
+whose cost per synapse and sample grows with ``T + K - 1`` instead; the torch reference is one
+``conv1d``). ``auto`` trains on the dense path when ``S T > dense_cost (T + K - 1)``.
 Call :meth:`on_epoch_end` once per epoch (sigma schedule) and :meth:`after_optimizer_step`
 after every step (position clamp); the trainer does both through the model.
 """
@@ -33,6 +34,7 @@ from snnlab.functional import delay as F
 from snnlab.kernels import BACKENDS, dispatch, get_backend
 
 PATHS = ("auto", "taps", "dense")
+DENSE_COST = 1.5  # taps path cost per (S T) / spectral dense cost per (T + K - 1), measured on CPU
 
 
 def _check_count(name: str, value: Any, low: int) -> int:
@@ -55,8 +57,11 @@ class DelayedLinear(nn.Module):
         right_pad: steps appended to the output; default ``(max_delay - 1) // 2`` (the paper).
         truncate: half-width of the training window in Gaussian widths (taps path).
         path: ``"auto"`` | ``"taps"`` | ``"dense"`` for training; evaluation always uses taps.
-        dense_fraction: ``auto`` takes the dense path when the window exceeds this share of ``K``.
-        backend: kernel backend for ``delay.taps`` (``auto`` | ``torch`` | ``numba`` | ``cuda``).
+        dense_cost: ``auto`` trains on the dense path when the window ``S`` delays and ``T`` input
+            steps give ``S T > dense_cost (T + K - 1)`` (default 1.5: the two CPU kernels' measured
+            cost ratio, ``benchmarks/README.md``); 0 always takes the dense path.
+        backend: kernel backend for ``delay.taps`` and ``delay.dense`` (``auto`` | ``torch`` |
+            ``numba`` | ``cuda``).
         device: parameter device.
         dtype: parameter dtype.
     """
@@ -74,7 +79,7 @@ class DelayedLinear(nn.Module):
         right_pad: Optional[int] = None,
         truncate: float = 3.0,
         path: str = "auto",
-        dense_fraction: float = 0.5,
+        dense_cost: float = DENSE_COST,
         backend: str = "auto",
         device: Any = None,
         dtype: Any = None,
@@ -92,7 +97,9 @@ class DelayedLinear(nn.Module):
             raise ValueError(f"DelayedLinear: path must be one of {PATHS}, got {path!r}")
         if backend != "auto" and backend not in BACKENDS:
             raise ValueError(f"DelayedLinear: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
-        self.path, self.backend, self.dense_fraction = path, backend, float(dense_fraction)
+        if isinstance(dense_cost, bool) or not isinstance(dense_cost, (int, float)) or not 0 <= dense_cost < math.inf:
+            raise ValueError(f"DelayedLinear: dense_cost must be a finite number >= 0, got {dense_cost!r}")
+        self.path, self.backend, self.dense_cost = path, backend, float(dense_cost)
         factory = {"device": device, "dtype": dtype}
         shape = (out_features, in_features, kernel_count)
         self.weight = nn.Parameter(torch.empty(shape, **factory))  # (O, I, M)
@@ -186,21 +193,21 @@ class DelayedLinear(nn.Module):
             return self.weight.unsqueeze(-1), F.integer_delays(self.positions, self.max_delay)
         return F.gauss_taps(self.weight, self.positions, float(self.sigma), self.max_delay, self.truncate)
 
-    def use_dense(self) -> bool:
-        """Whether this forward runs the dense convolution (training only)."""
+    def use_dense(self, steps: int) -> bool:
+        """Whether a forward of ``steps`` input steps runs the dense convolution (training only)."""
         if not self.training or self.path == "taps":
             return False
         if self.path == "dense":
             return True
         size = F.window_size(float(self.sigma), self.max_delay, self.truncate)
-        return size > self.dense_fraction * self.max_delay
+        return size * steps > self.dense_cost * (steps + self.max_delay - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (T, B, in)`` -> ``(T + right_pad, B, out)``."""
         self._check_input(x)
         xb = x.permute(1, 2, 0)  # (B, I, T) view; kernels copy into their own layout
         t_out = self.output_length(x.shape[0])
-        if self.use_dense():
+        if self.use_dense(x.shape[0]):
             kernel = F.gauss_kernel(self.weight, self.positions, float(self.sigma), self.max_delay)
             backend = get_backend(self.backend, xb, op="delay.dense")
             y = dispatch("delay.dense", backend, xb, kernel, t_out)  # (B, O, T')

@@ -49,8 +49,8 @@ def test_equals_dcls_exact_window(cpu_backend, path, sigma, kernel_count):
 def test_default_truncation_within_tolerance_of_dcls(cpu_backend):
     backend = cpu_backend
     torch.manual_seed(0)
-    layer = DelayedLinear(32, 16, 25, sigma_init=0.23, backend=backend)
-    assert not layer.use_dense()
+    layer = DelayedLinear(32, 16, 25, sigma_init=0.23, path="taps", backend=backend)
+    assert not layer.use_dense(40)
     ours, theirs = run_pair(layer, (torch.rand(40, 4, 32) < 0.3).float())
     for a, b in zip(ours, theirs):
         a, b = a.detach(), b.detach()

@@ -111,3 +111,19 @@ def test_spectral_float32_error_bounded_by_float64_reference():
         scale = float(e.abs().max())
         err_ref, err_fast = float((r.double() - e).abs().max()), float((f.double() - e).abs().max())
         assert err_fast <= max(8 * err_ref, 1e-6 * scale)
+
+
+@pytest.mark.parametrize(
+    "sigma, truncate, steps, dense",
+    [
+        (12.0, 3.0, 100, True),  # full window (the first epochs)
+        (0.23, 3.0, 100, True),  # end of the schedule: S = 4 > 1.5 (T + K - 1) / T
+        (0.23, 1.0, 60, False),  # S T = 120 < 1.5 * 84
+        (0.23, 3.0, 10, False),  # short input: S T = 40 < 1.5 * 34
+    ],
+)
+def test_auto_path_by_cost(sigma, truncate, steps, dense):
+    layer = DelayedLinear(4, 3, 25, sigma_init=sigma, truncate=truncate)
+    assert layer.use_dense(steps) is dense
+    assert not layer.eval().use_dense(steps)  # evaluation: one integer tap per synapse
+    assert DelayedLinear(4, 3, 25, sigma_init=0.23, truncate=1.0, dense_cost=0).use_dense(steps)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from snnlab.kernels import dispatch
-from snnlab.nn import DelayedLinear  # noqa: F401  (loads the delay kernels)
+from snnlab.nn import DelayedLinear  # also loads the delay kernels
 
 X, KERNEL = torch.zeros(2, 3, 5), torch.zeros(4, 3, 6)
 
@@ -27,3 +27,9 @@ def test_dense_delay_bad_arguments(backend, case):
     x, kernel, t_out, match = DENSE_CASES[case]
     with pytest.raises(ValueError, match=match):
         dispatch("delay.dense", backend, x, kernel, t_out)
+
+
+@pytest.mark.parametrize("value", [-1.0, float("nan"), float("inf"), "1", True])
+def test_delayed_linear_bad_dense_cost(value):
+    with pytest.raises(ValueError, match=r"DelayedLinear: dense_cost must be a finite number >= 0, got "):
+        DelayedLinear(3, 2, 5, dense_cost=value)

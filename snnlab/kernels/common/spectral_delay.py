@@ -20,16 +20,39 @@ SHD sizes: T 112, K 25), and the transforms are GEMMs with the DFT matrices (tim
 ``(T, B * I)`` are their right-hand side, no transposes). Complex numbers are kept as two real
 planes ``(2, F, ...)`` (real, imaginary) so every product is a real batched GEMM. The result is
 the same linear map as the reference; only the rounding differs (float64: ~1e-15 relative).
+
+Memory: the spectra that live only inside one call (``H``, ``Y``, ``GY``, ``GX``, ``GH``) are
+views of one flat scratch buffer from :mod:`snnlab.kernels.pool`, always requested at the largest
+size any call has needed, so every layer of a network reuses the same block; only ``X`` (saved for
+the kernel gradient) and the outputs have buffers of their own.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+from typing import Optional
 
 import torch
 
 from snnlab.kernels import pool
+
+_SCRATCH: dict[tuple[torch.dtype, str], int] = {}  # (dtype, device) -> largest scratch numel requested
+
+
+def _scratch(device: torch.device, dtype: torch.dtype, *shapes: tuple[int, ...]) -> list[torch.Tensor]:
+    """Views of shapes ``shapes``, laid end to end in one pooled flat buffer (valid during one call)."""
+    sizes = [math.prod(shape) for shape in shapes]
+    key, seen = (dtype, str(device)), _SCRATCH.get((dtype, str(device)), 0)
+    numel = _SCRATCH[key] = max(sum(sizes), seen)
+    if numel > seen and device.type == "cpu":  # the smaller size is never asked for again
+        pool.POOL.drop(seen * torch.finfo(dtype).bits // 8)
+    flat = pool.empty((numel,), dtype, device)
+    views, at = [], 0
+    for shape, size in zip(shapes, sizes):
+        views.append(flat[at : at + size].view(shape))
+        at += size
+    return views
 
 
 @functools.lru_cache(maxsize=32)
@@ -64,14 +87,6 @@ def _cmm(a: torch.Tensor, b: torch.Tensor, conj_b: bool, out: torch.Tensor) -> t
     return out
 
 
-def _spectrum(sig: torch.Tensor, fwd: torch.Tensor) -> torch.Tensor:
-    """``sig (L, R...)`` time-major (contiguous) -> planes ``(2, F, R...)`` of its ``N``-point DFT."""
-    n_l = sig.shape[0]
-    out = pool.empty((fwd.shape[0], *sig.shape[1:]), sig.dtype, sig.device)
-    torch.mm(fwd[:, :n_l], sig.reshape(n_l, -1), out=out.view(fwd.shape[0], -1))
-    return out.view(2, fwd.shape[0] // 2, *sig.shape[1:])
-
-
 def _signal(spec: torch.Tensor, inv: torch.Tensor, steps: int) -> torch.Tensor:
     """Planes ``(2, F, R...)`` -> the first ``steps`` samples of the real signal ``(steps, R...)``."""
     rows = spec.shape[0] * spec.shape[1]
@@ -80,10 +95,19 @@ def _signal(spec: torch.Tensor, inv: torch.Tensor, steps: int) -> torch.Tensor:
     return out
 
 
-def _kernel_spectrum(kernel: torch.Tensor, fwd: torch.Tensor) -> torch.Tensor:
-    """``kernel (O, I, K)`` (index ``k`` = delay ``K - 1 - k``) -> planes ``(2, F, O, I)`` of ``H``."""
+def _spectrum(sig: torch.Tensor, fwd: torch.Tensor, out: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``sig (L, R...)`` time-major (contiguous) -> planes ``(2, F, R...)`` of its ``N``-point DFT."""
+    n_l, rows = sig.shape[0], fwd.shape[0]
+    if out is None:
+        out = pool.empty((2, rows // 2, *sig.shape[1:]), sig.dtype, sig.device)
+    torch.mm(fwd[:, :n_l], sig.reshape(n_l, -1), out=out.view(rows, -1))
+    return out
+
+
+def _kernel_spectrum(kernel: torch.Tensor, fwd: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """``kernel (O, I, K)`` (index ``k`` = delay ``K - 1 - k``) -> planes ``out (2, F, O, I)`` of ``H``."""
     h = kernel.detach().flip(-1).permute(2, 0, 1).contiguous()  # (K, O, I): h[d] at delay d
-    return _spectrum(h, fwd)
+    return _spectrum(h, fwd, out)
 
 
 class SpectralDelayConv(torch.autograd.Function):
@@ -92,14 +116,14 @@ class SpectralDelayConv(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: torch.Tensor, kernel: torch.Tensor, t_out: int) -> torch.Tensor:
         xt = x.detach().permute(2, 0, 1).contiguous()  # (T, B, I): free for a permuted time-major input
-        n_t, n_b, _ = xt.shape
+        n_t, n_b, n_i = xt.shape
         n_o, _, n_k = kernel.shape
         n = max(n_t + n_k - 1, t_out)
         fwd, inv = dft_matrices(n, x.dtype, str(x.device))
-        xs = _spectrum(xt, fwd)  # (2, F, B, I)
-        hs = _kernel_spectrum(kernel, fwd)  # (2, F, O, I)
-        ys = pool.empty((2, fwd.shape[0] // 2, n_b, n_o), x.dtype, x.device)
-        _cmm(xs, hs.transpose(-1, -2), False, ys)  # (2, F, B, O)
+        n_f = fwd.shape[0] // 2
+        xs = _spectrum(xt, fwd)  # (2, F, B, I), saved
+        hs, ys = _scratch(x.device, x.dtype, (2, n_f, n_o, n_i), (2, n_f, n_b, n_o))
+        _cmm(xs, _kernel_spectrum(kernel, fwd, hs).transpose(-1, -2), False, ys)  # (2, F, B, O)
         ctx.save_for_backward(xs if ctx.needs_input_grad[1] else None, kernel)
         ctx.sizes = (n, n_t, n_k)
         return _signal(ys, inv, t_out).permute(1, 2, 0)  # (B, O, t_out) view of (t_out, B, O)
@@ -108,18 +132,19 @@ class SpectralDelayConv(torch.autograd.Function):
     def backward(ctx, gy: torch.Tensor):
         xs, kernel = ctx.saved_tensors
         n, n_t, n_k = ctx.sizes
+        n_o, n_i = kernel.shape[:2]
         fwd, inv = dft_matrices(n, gy.dtype, str(gy.device))
-        gys = _spectrum(gy.permute(2, 0, 1).contiguous(), fwd)  # (2, F, B, O)
+        n_f, n_b = fwd.shape[0] // 2, gy.shape[0]
+        planes = [(2, n_f, n_b, n_o), (2, n_f, n_o, n_i), (2, n_f, n_b, n_i)]  # GY, then H and GX or GH
+        views = _scratch(gy.device, gy.dtype, *planes[: 3 if ctx.needs_input_grad[0] else 2])
+        gys, hs = _spectrum(gy.permute(2, 0, 1).contiguous(), fwd, views[0]), views[1]  # GY (2, F, B, O)
         gx = gk = None
         if ctx.needs_input_grad[0]:
-            hs = _kernel_spectrum(kernel, fwd)  # (2, F, O, I)
-            gxs = pool.empty((*gys.shape[:3], hs.shape[-1]), gy.dtype, gy.device)
-            _cmm(gys, hs, True, gxs)  # (2, F, B, I)
+            gxs = _cmm(gys, _kernel_spectrum(kernel, fwd, hs), True, views[2])  # (2, F, B, I)
             gx = _signal(gxs, inv, n_t).permute(1, 2, 0)  # (B, I, T) view
         if ctx.needs_input_grad[1]:
-            ghs = pool.empty((*gys.shape[:2], gys.shape[-1], xs.shape[-1]), gy.dtype, gy.device)
-            _cmm(gys.transpose(-1, -2), xs, True, ghs)  # (2, F, O, I)
-            gh = _signal(ghs, inv, n_k)  # (K, O, I): gh[d] at delay d
+            _cmm(gys.transpose(-1, -2), xs, True, hs)  # (2, F, O, I): GH, in H's place
+            gh = _signal(hs, inv, n_k)  # (K, O, I): gh[d] at delay d
             gk = gh.flip(0).permute(1, 2, 0).contiguous()  # (O, I, K)
         return gx, gk, None
 
