@@ -331,8 +331,36 @@ def profile(net: str, bn_bias: Optional[float]) -> None:
     x, y = batch(net, g)
     print("input densities of the synaptic layers:", input_densities(model, x))
     with tprofile(activities=[ProfilerActivity.CPU]) as prof:
-        print("step parts (fwd, bwd, opt, total, CPU, system) s:", [round(v, 4) for v in _step(model, opt, net, x, y)])
+        parts = _step(model, opt, net, x, y)
+    print("step parts (fwd, bwd, opt, total, CPU, system) s:", [round(v, 4) for v in parts])
     print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25))
+    print(profile_groups(prof.key_averages(), parts))
+
+
+# the profile's groups: torch ops ("aten::...") by exact name, snnlab's autograd Functions by prefix
+# (forward and backward); Adam is the optimizer step's wall time; the rest is "Python and other ops"
+GROUPS = (
+    ("GEMM (aten::mm/addmm: input gradients, dense layers)", ("aten::mm", "aten::addmm", "aten::bmm")),
+    ("spike-sparse Linear (CSR build, gather, weight gradient)", ("SpikeLinearFunction",)),
+    ("BatchNorm", ("BatchNormRowsFunction", "aten::native_batch_norm", "aten::native_batch_norm_backward")),
+    ("fused neuron kernels (LIF, LI)", ("FusedNeuronFunction",)),
+    ("dropout masks", ("MaskMul", "aten::mul", "aten::bernoulli_")),
+    ("delay layers", ("SpectralDelayConv", "TapsConv", "aten::convolution", "aten::convolution_backward")),
+)
+
+
+def profile_groups(events, parts: list[float]) -> str:
+    """Self CPU time of the profiled step's ops by :data:`GROUPS`, Adam, and the rest of the step (ms)."""
+    totals = dict.fromkeys([name for name, _ in GROUPS], 0.0)
+    for ev in events:
+        for name, keys in GROUPS:
+            if any(ev.key == k or (not k.startswith("aten::") and ev.key.startswith(k)) for k in keys):
+                totals[name] += ev.self_cpu_time_total / 1e3
+                break
+    totals["optimizer (Adam step, wall)"] = parts[2] * 1e3
+    totals["Python and other ops"] = parts[3] * 1e3 - sum(totals.values())
+    lines = [f"  {name:<58} {ms:7.1f} ms" for name, ms in totals.items()]
+    return "\n".join(["where the step goes (self CPU time of the ops, ms):", *lines])
 
 
 def load() -> str:

@@ -129,7 +129,7 @@ class NumbaSpikeLinear:
     @staticmethod
     def weight_grad(csr: CSR, gy: torch.Tensor, n_in: int) -> torch.Tensor:
         blocks = max(1, min(numba.get_num_threads(), csr.shape[0]))
-        acc = torch.zeros(blocks, n_in, gy.shape[1], dtype=gy.dtype)
+        acc = pool.full((blocks, n_in, gy.shape[1]), 0.0, gy.dtype)  # per-thread accumulators, reused
         _weight_grad(csr.indptr.numpy(), csr.idx.numpy(), csr.val.numpy(), gy.numpy(), acc.numpy())
         return acc[0] if blocks == 1 else acc.sum(0)  # (K, N)
 
