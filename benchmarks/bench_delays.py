@@ -2,7 +2,8 @@
 
 Network of delay layers 140 -> 256 -> 256 -> 20 (max_delay 25, T = 100 steps, spike input of
 density 10 %), sigma late in training (0.23: width 0.5, 4 taps per synapse) and early (12), and
-evaluation with integer delays. Each side runs in its own fresh subprocess (so snnlab's
+evaluation with integer delays. snnlab's layers use their default path choice (``auto``: since
+2026-12-03 the dense spectral path in training at both sigmas, the integer taps in evaluation). Each side runs in its own fresh subprocess (so snnlab's
 import-time settings and thread pools cannot touch dcls); in it every case is timed as the
 median of ``repeats`` calls after a warm-up. Prints a table with ratios (dcls time / snnlab time) and
 writes JSON to benchmarks/results/.

@@ -341,7 +341,7 @@ def profile(net: str, bn_bias: Optional[float]) -> None:
 # (forward and backward); Adam is the optimizer step's wall time; the rest is "Python and other ops"
 GROUPS = (
     ("GEMM (aten::mm/addmm: input gradients, dense layers)", ("aten::mm", "aten::addmm", "aten::bmm")),
-    ("spike-sparse Linear (CSR build, gather, weight gradient)", ("SpikeLinearFunction",)),
+    ("spike-sparse Linear (CSR, gather, weight and readout input gradients)", ("SpikeLinearFunction",)),
     ("BatchNorm", ("BatchNormRowsFunction", "aten::native_batch_norm", "aten::native_batch_norm_backward")),
     ("fused neuron kernels (LIF, LI)", ("FusedNeuronFunction",)),
     ("dropout masks", ("MaskMul", "aten::mul", "aten::bernoulli_")),
