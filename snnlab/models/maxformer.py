@@ -221,6 +221,7 @@ def _imagenet(
     depths: Sequence[int],
     mlp_ratio: float,
     backend: str,
+    spike_kernels: bool = True,
 ) -> MaxFormer:
     dims = (dim // 4, dim // 2, dim)
     return MaxFormer(
@@ -235,6 +236,7 @@ def _imagenet(
         mlp_ratio,
         "orig_imagenet",
         backend=backend,
+        spike_kernels=spike_kernels,
     )
 
 
@@ -248,10 +250,11 @@ def maxformer_10_384(
     depths: Sequence[int] = (1, 2, 7),
     mlp_ratio: float = 4.0,
     backend: str = "auto",
+    spike_kernels: bool = True,
     **neuron: Any,
 ) -> MaxFormer:
     """ImageNet Max-Former-10-384 (16,237,240 parameters); heads = dim / 64."""
-    return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend)
+    return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend, spike_kernels)
 
 
 @register_model("maxformer_10_512")
@@ -264,10 +267,11 @@ def maxformer_10_512(
     depths: Sequence[int] = (1, 2, 7),
     mlp_ratio: float = 4.0,
     backend: str = "auto",
+    spike_kernels: bool = True,
     **neuron: Any,
 ) -> MaxFormer:
     """ImageNet Max-Former-10-512 (28,653,480 parameters)."""
-    return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend)
+    return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend, spike_kernels)
 
 
 @register_model("maxformer_10_768")
@@ -280,10 +284,11 @@ def maxformer_10_768(
     depths: Sequence[int] = (1, 2, 7),
     mlp_ratio: float = 4.0,
     backend: str = "auto",
+    spike_kernels: bool = True,
     **neuron: Any,
 ) -> MaxFormer:
     """ImageNet Max-Former-10-768 (63,992,200 parameters)."""
-    return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend)
+    return _imagenet(dim, num_classes, in_channels, img_size, T, depths, mlp_ratio, backend, spike_kernels)
 
 
 @register_model("maxformer_dvs")

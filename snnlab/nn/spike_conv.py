@@ -3,7 +3,8 @@
 On a channels-last tensor ``x (N, C, H, W)`` (memory order ``N, H, W, C``) the pixels are the rows
 of a ``(N H W, C)`` matrix, and that matrix is a view of ``x`` (no copy). Two layers use it:
 
-- :class:`SpikeConv2d`: a 1x1, stride-1 convolution is ``y = x W^T + b`` on those rows
+- :class:`SpikeConv2d`: a 1x1 convolution is ``y = x W^T + b`` on those rows (of every s-th pixel
+  for stride s)
   (``W (C_out, C_in)``), so on a spike input (mostly zeros) it runs the ``linear.spikes`` op of
   :mod:`snnlab.kernels.common.spike_linear`: forward and weight gradient from the nonzeros when the
   measured density is at most ``max_density``, the input gradient a dense GEMM, outputs in
@@ -47,7 +48,11 @@ def _check_backend(cls: str, backend: str) -> str:
 
 
 class SpikeConv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose 1x1 stride-1 case on a channels-last spike input runs ``linear.spikes``.
+    """``nn.Conv2d`` whose 1x1 case on a channels-last spike input runs ``linear.spikes``.
+
+    A strided 1x1 convolution is the stride-1 one on every s-th pixel (a small copy of those pixels).
+    It also sidesteps torch 2.13's oneDNN backward of a channels-last 1x1 convolution with stride 4,
+    which corrupts the heap (seen here on CPU as "corrupted size vs. prev_size" aborts).
 
     Args:
         in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as ``nn.Conv2d``.
@@ -78,7 +83,7 @@ class SpikeConv2d(nn.Conv2d):
         if not 0.0 <= float(max_density) <= 1.0:
             raise ValueError(f"SpikeConv2d: max_density must be in [0, 1], got {max_density!r}")
         self.max_density, self.backend = float(max_density), _check_backend("SpikeConv2d", backend)
-        pointwise = self.kernel_size == (1, 1) and self.stride == (1, 1) and self.padding == (0, 0)
+        pointwise = self.kernel_size == (1, 1) and self.dilation == (1, 1) and self.padding == (0, 0)
         self.pointwise = pointwise and self.groups == 1 and self.padding_mode == "zeros"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,6 +91,9 @@ class SpikeConv2d(nn.Conv2d):
         rows = pixel_rows(x) if self.pointwise and x.dtype == self.weight.dtype else None
         if rows is None or x.shape[1] != self.in_channels:
             return super().forward(x)
+        if self.stride != (1, 1):  # a strided 1x1 convolution reads every s-th pixel: pick them first
+            x = x[:, :, :: self.stride[0], :: self.stride[1]].contiguous(memory_format=torch.channels_last)
+            rows = pixel_rows(x)
         backend = get_backend(self.backend, x, op="linear.spikes")
         w = self.weight.view(self.out_channels, self.in_channels)
         return from_rows(dispatch("linear.spikes", backend, rows, w, self.bias, self.max_density), x)
@@ -156,10 +164,10 @@ def _copy_as(cls: type, module: nn.Module, **extra: Any) -> nn.Module:
 
 
 def spike_copy(module: nn.Module, backend: str = "auto") -> nn.Module:
-    """A 1x1 stride-1 ``nn.Conv2d`` as :class:`SpikeConv2d`, an ``nn.BatchNorm2d`` as :class:`BatchNorm2d`
+    """A 1x1 ``nn.Conv2d`` as :class:`SpikeConv2d`, an ``nn.BatchNorm2d`` as :class:`BatchNorm2d`
     (same parameters and buffers); any other module as given."""
     if type(module) is nn.Conv2d and module.padding_mode == "zeros" and module.groups == 1:
-        if module.kernel_size == (1, 1) and module.stride == (1, 1) and module.padding == (0, 0):
+        if module.kernel_size == (1, 1) and module.dilation == (1, 1) and module.padding == (0, 0):
             return _copy_as(SpikeConv2d, module, backend=backend)
     if type(module) is nn.BatchNorm2d:
         return _copy_as(BatchNorm2d, module, backend=backend)

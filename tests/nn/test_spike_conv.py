@@ -25,17 +25,17 @@ def _grads(module, x, gy):
 
 @pytest.mark.parametrize("backend", ["numba", "torch"])
 @pytest.mark.parametrize("max_density", [1.0, 0.0])  # sparse kernels / dense GEMM
-@pytest.mark.parametrize("bias", [True, False])
-def test_pointwise_conv_on_spikes_equals_torch(backend, max_density, bias):
+@pytest.mark.parametrize("bias, stride", [(True, 1), (False, 1), (True, 2), (False, 4)])
+def test_pointwise_conv_on_spikes_equals_torch(backend, max_density, bias, stride):
     torch.manual_seed(0)
-    ref = nn.Conv2d(12, 7, 1, bias=bias, dtype=torch.float64)
+    ref = nn.Conv2d(12, 7, 1, stride=stride, bias=bias, dtype=torch.float64)
     ours = spike_copy(ref, backend=backend)
     ours.max_density = max_density
     assert isinstance(ours, SpikeConv2d) and ours.pointwise
     x = _spikes((6, 12, 5, 4), 0.2)
-    gy = torch.randn(6, 7, 5, 4, dtype=torch.float64)
+    gy = torch.randn(6, 7, -(-5 // stride), -(-4 // stride), dtype=torch.float64)
     y, gx, gp = _grads(ours, x, gy)
-    y_ref, gx_ref, gp_ref = _grads(ref, x, gy)
+    y_ref, gx_ref, gp_ref = _grads(ref.to(memory_format=torch.channels_last), x.contiguous(), gy)
     assert y.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
@@ -52,8 +52,8 @@ def test_pointwise_conv_float32_and_fallbacks():
     nchw = x.contiguous()  # not channels-last: torch's own convolution
     assert pixel_rows(nchw) is None
     torch.testing.assert_close(ours(nchw), ref(nchw))
-    for conv in (nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1, stride=2), nn.Conv2d(4, 4, 1, groups=2)):
-        assert spike_copy(conv) is conv  # only pointwise stride-1 convolutions change
+    for conv in (nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1, padding=1), nn.Conv2d(4, 4, 1, groups=2)):
+        assert spike_copy(conv) is conv  # only 1x1 convolutions without padding or groups change
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])
@@ -109,3 +109,12 @@ def test_maxformer_spike_kernels_are_the_default_and_exact():
     out_b.square().sum().backward()
     for (name, pa), pb in zip(fast.named_parameters(), plain.parameters()):
         torch.testing.assert_close(pa.grad, pb.grad, rtol=1e-8, atol=1e-10, msg=name)
+
+
+@pytest.mark.parametrize("name", ["maxformer_10_384", "maxformer_dvs"])
+def test_every_maxformer_factory_takes_the_switch(name):
+    small = dict(dim=64, depths=[1, 1, 1]) if name != "maxformer_dvs" else dict(dims=[16, 32], heads=[2, 2])
+    off = create_model(name, **small, spike_kernels=False)
+    on = create_model(name, **small)
+    assert not {SpikeConv2d, BatchNorm2d} & {type(m) for m in off.modules()}
+    assert SpikeConv2d in {type(m) for m in on.modules()}
