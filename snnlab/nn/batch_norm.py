@@ -52,13 +52,20 @@ class BatchNorm1d(nn.BatchNorm1d):
         """``x (M, C)`` or ``(N, C, L)`` -> same shape."""
         if not (self.training and self.track_running_stats and x.dim() == 2 and x.shape[-1] == self.num_features):
             return super().forward(x)
-        self.num_batches_tracked.add_(1)
-        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        backend = get_backend(self.backend, x, op="batch_norm.rows")
-        if backend == "cuda":
-            backend = "torch"
-        args = (x, self.weight, self.bias, self.running_mean, self.running_var, factor, self.eps)
-        return dispatch("batch_norm.rows", backend, *args)
+        return train_rows(self, x)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, backend={self.backend!r}"
+
+
+def train_rows(bn: nn.modules.batchnorm._BatchNorm, rows: torch.Tensor) -> torch.Tensor:
+    """Training-mode batch norm of ``rows (M, C)`` through ``batch_norm.rows``, updating ``bn``'s
+    running statistics and batch count as torch's layer does (``bn.backend`` picks the kernel;
+    ``cuda`` falls back to torch)."""
+    bn.num_batches_tracked.add_(1)
+    factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    backend = get_backend(bn.backend, rows, op="batch_norm.rows")
+    if backend == "cuda":
+        backend = "torch"
+    args = (rows, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor, bn.eps)
+    return dispatch("batch_norm.rows", backend, *args)

@@ -47,8 +47,4 @@ def spikingjelly_twin(model: torch.nn.Module) -> torch.nn.Module:
     (``spikingjelly.activation_based.functional.reset_net``), as its users do.
     """
     twin = replace_layers(copy.deepcopy(model), plain_copy)  # torch's Conv2d / BatchNorm2d, as a peer user has
-    for parent in list(twin.modules()):
-        for name, child in list(parent.named_children()):
-            if isinstance(child, LIF):
-                setattr(parent, name, _peer_lif(child))
-    return twin
+    return replace_layers(twin, lambda m: _peer_lif(m) if isinstance(m, LIF) else m)

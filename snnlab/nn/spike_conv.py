@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from snnlab.kernels import BACKENDS, SPIKE_MAX_DENSITY, dispatch, get_backend
+from snnlab.nn.batch_norm import train_rows
 
 
 def pixel_rows(x: torch.Tensor) -> torch.Tensor | None:
@@ -135,13 +136,7 @@ class BatchNorm2d(nn.BatchNorm2d):
         rows = pixel_rows(x) if self.training and self.track_running_stats else None
         if rows is None or x.shape[1] != self.num_features or rows.shape[0] < 2:
             return super().forward(x)
-        self.num_batches_tracked.add_(1)
-        factor = 1.0 / float(self.num_batches_tracked) if self.momentum is None else self.momentum
-        backend = get_backend(self.backend, x, op="batch_norm.rows")
-        if backend == "cuda":
-            backend = "torch"
-        args = (rows, self.weight, self.bias, self.running_mean, self.running_var, factor, self.eps)
-        return from_rows(dispatch("batch_norm.rows", backend, *args), x)
+        return from_rows(train_rows(self, rows), x)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, backend={self.backend!r}"
