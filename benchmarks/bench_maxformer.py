@@ -19,6 +19,12 @@ built, before the first step: activations, gradients, optimizer state and alloca
 CUDA ``torch.cuda.max_memory_allocated`` over the same steps.
 
     python benchmarks/bench_maxformer.py [--steps 10] [--device cpu|cuda] [--json out.json]
+    python benchmarks/bench_maxformer.py --profile [snnlab|spikingjelly]   # where a step goes, by layer kind
+
+``--profile`` runs one step under torch.profiler after a warm-up and prints, per kind of layer (3x3
+convolutions, depth-wise, 1x1, batch norm, LIF, max-pool, attention products, head), the wall time of
+its forward calls and of the backward nodes that autograd recorded for them (matched by sequence
+number), the AdamW step, and the rest of the step (views, copies, additions, loss).
 """
 
 from __future__ import annotations
@@ -56,8 +62,8 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def make_step(variant: str, batch: int, device: str):
-    """A closure running one training step of ``variant``, and its parameter count."""
+def make_step(variant: str, batch: int, device: str, with_model: bool = False):
+    """A closure running one training step of ``variant``, and its parameter count (and the model)."""
     from spikingjelly.activation_based import functional
 
     from snnlab.models import create_model
@@ -82,7 +88,8 @@ def make_step(variant: str, batch: int, device: str):
         if device == "cuda":
             torch.cuda.synchronize()
 
-    return step, sum(p.numel() for p in model.parameters())
+    params = sum(p.numel() for p in model.parameters())
+    return (step, params, model) if with_model else (step, params)
 
 
 def time_both(steps: int, warmup: int, batch: int, device: str) -> dict:
@@ -120,6 +127,84 @@ def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) 
     return {"variant": variant, "peak_mb": peak, "params": params}
 
 
+def layer_group(m: torch.nn.Module) -> str | None:
+    """The profile group of a leaf layer, or None for containers and the rest."""
+    from snnlab.nn.maxformer import MatMul
+
+    if isinstance(m, torch.nn.Conv2d):
+        if m.groups > 1 and m.groups == m.in_channels:
+            return "depth-wise conv"
+        return f"{m.kernel_size[0]}x{m.kernel_size[1]} conv"
+    kinds = {
+        torch.nn.BatchNorm2d: "batch norm",
+        torch.nn.MaxPool2d: "max-pool",
+        MatMul: "attention products",
+        torch.nn.Linear: "head (linear)",
+    }
+    for cls, name in kinds.items():
+        if isinstance(m, cls):
+            return name
+    return "LIF" if type(m).__name__ in ("LIF", "LIFNode") else None
+
+
+def _scoped(m: torch.nn.Module, name: str) -> None:
+    """Run ``m``'s forward inside a profiler scope named ``name``."""
+    forward = m.forward
+
+    def run(*args, **kwargs):
+        with torch.profiler.record_function(name):
+            return forward(*args, **kwargs)
+
+    m.forward = run
+
+
+def group_times(events, step_s: float) -> dict[str, list[float]]:
+    """``{group: [forward ms, backward ms]}`` from the profiled events of one step (see the docstring)."""
+    times: dict[str, list[float]] = {}
+    seq_group: dict[int, str] = {}
+    for ev in events:
+        if ev.name.startswith("group:"):
+            name = ev.name[6:]
+            times.setdefault(name, [0.0, 0.0])[0] += ev.cpu_time_total / 1e3
+            stack = list(ev.cpu_children)
+            while stack:
+                child = stack.pop()
+                stack.extend(child.cpu_children)
+                if child.sequence_nr >= 0:
+                    seq_group.setdefault(child.sequence_nr, name)
+    for ev in events:
+        if ev.name.startswith("autograd::engine::evaluate_function:") and ev.sequence_nr in seq_group:
+            times[seq_group[ev.sequence_nr]][1] += ev.cpu_time_total / 1e3
+        elif ev.name.startswith("Optimizer.step#"):
+            times["AdamW"] = [ev.cpu_time_total / 1e3, 0.0]
+    times["rest (views, copies, additions, loss)"] = [step_s * 1e3 - sum(map(sum, times.values())), 0.0]
+    return times
+
+
+def profile(variant: str, batch: int) -> None:
+    """Print where one training step of ``variant`` goes, by layer kind (after 3 warm-up steps)."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as tprofile
+
+    step, _, model = make_step(variant, batch, "cpu", with_model=True)
+    for m in model.modules():
+        if (name := layer_group(m)) is not None:
+            _scoped(m, "group:" + name)
+    for _ in range(3):
+        step()
+    with tprofile(activities=[ProfilerActivity.CPU]) as prof:
+        t0, c0 = time.perf_counter(), time.process_time()
+        step()
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(
+        f"{variant}: one profiled step {wall * 1e3:.1f} ms wall, {cpu * 1e3:.1f} ms CPU, {torch.get_num_threads()} threads"
+    )
+    print(f"{'group':<40}{'forward':>10}{'backward':>10}{'total':>10}")
+    times = group_times(prof.events(), wall)
+    for name, (fwd, bwd) in sorted(times.items(), key=lambda kv: -sum(kv[1])):
+        print(f"{name:<40}{fwd:>7.1f} ms{bwd:>7.1f} ms{fwd + bwd:>7.1f} ms")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=10)
@@ -127,8 +212,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--profile", nargs="?", const="snnlab", default=None, choices=["snnlab", "spikingjelly"])
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
+    if args.profile:
+        profile(args.profile, args.batch)
+        return
     if args.variant:
         print(json.dumps(run_variant(args.variant, 2, 1, args.batch, args.device)))
         return
