@@ -25,8 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from snnlab.errors import ShapeError
-from snnlab.kernels import dispatch, get_backend
-from snnlab.kernels.common.bn_neuron import FUSED_KINDS, BatchNormArgs
+from snnlab.kernels import BN_NEURON_KINDS, BatchNormArgs, dispatch, get_backend
 from snnlab.nn.batch_norm import count_batch, train_rows
 from snnlab.nn.layers import MaskMul
 from snnlab.nn.neuron import SpikingNeuron
@@ -42,7 +41,7 @@ def fusable(x: torch.Tensor, bn: _BatchNorm, neuron: nn.Module) -> bool:
     """Whether :func:`batch_norm_neuron` runs the fused op for these modules and this input."""
     if not (bn.training and bn.track_running_stats and bn.running_mean is not None) or x.is_cuda:
         return False
-    if not isinstance(neuron, SpikingNeuron) or neuron.kind not in FUSED_KINDS or neuron.leak() is not None:
+    if not isinstance(neuron, SpikingNeuron) or neuron.kind not in BN_NEURON_KINDS or neuron.leak() is not None:
         return False
     plain = neuron.step_mode == "m" and not (neuron.store_v_seq or neuron.check_finite)
     return plain and not (_hooked(bn) or _hooked(neuron)) and neuron.backend != "torch"

@@ -14,8 +14,7 @@ import torch
 
 from snnlab.functional.neuron import IFParams, LIFParams
 from snnlab.functional.surrogate import ATan, Sigmoid
-from snnlab.kernels import dispatch
-from snnlab.kernels.common.bn_neuron import BatchNormArgs
+from snnlab.kernels import BatchNormArgs, dispatch
 from snnlab.nn import LIF, PLIF, BatchNorm1d, batch_norm_neuron
 from snnlab.nn.spike_conv import BatchNorm2d
 

@@ -36,21 +36,11 @@ import torch.nn.functional as F
 from snnlab.errors import ShapeError
 from snnlab.functional.neuron import KINDS, NeuronParams, initial_state
 from snnlab.functional.surrogate import Surrogate
+from snnlab.kernels import BN_NEURON_KINDS, BatchNormArgs
 from snnlab.kernels.common.batch_norm import batch_stats, grad_coefficients
 from snnlab.kernels.registry import dispatch, register
 
-FUSED_KINDS = ("if", "lif")  # spiking, leaky family, fixed leak
-
-
-class BatchNormArgs(NamedTuple):
-    """The batch norm's tensors and settings (a ``_BatchNorm`` module's, see ``snnlab.nn.batch_norm_neuron``)."""
-
-    weight: Optional[torch.Tensor]  # (C,)
-    bias: Optional[torch.Tensor]  # (C,)
-    running_mean: Optional[torch.Tensor]  # (C,), updated in place
-    running_var: Optional[torch.Tensor]  # (C,), updated in place
-    factor: float  # running-average weight (momentum, or 1 / batches for the cumulative average)
-    eps: float
+FUSED_KINDS = BN_NEURON_KINDS
 
 
 def check_args(x: torch.Tensor, bn: BatchNormArgs, kind: str, mask: Optional[torch.Tensor]) -> None:
