@@ -8,7 +8,13 @@ same-padded k x k convolution, :mod:`snnlab.kernels.common.spike_conv`). Every n
 ``(out_seq (T, M), final_state, v_seq or None)``: ``out`` is spikes (membrane for ``li``),
 ``state`` a NamedTuple of (M,) tensors, ``k`` an optional 0-d tensor ``1/tau`` (PLIF), and
 ``v_seq`` the post-reset membrane when ``return_v``.
+``batch_norm.neuron`` is training-mode batch norm -> IF/LIF -> dropout mask fused on time-major
+rows (:mod:`snnlab.kernels.common.bn_neuron`), its batch norm passed as :class:`BatchNormArgs`.
 """
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Optional
 
 from snnlab.kernels.registry import (
     BACKENDS,
@@ -24,9 +30,24 @@ from snnlab.kernels.registry import (
 
 # linear.spikes: above this share of nonzero inputs the dense GEMM is faster (benchmarks/README.md)
 SPIKE_MAX_DENSITY = 0.25
+BN_NEURON_KINDS = ("if", "lif")  # batch_norm.neuron: spiking, leaky family, fixed leak
+
+
+class BatchNormArgs(NamedTuple):
+    """A batch norm's tensors and settings for ``batch_norm.neuron`` (see ``snnlab.nn.batch_norm_neuron``)."""
+
+    weight: Optional[Any]  # (C,) tensor
+    bias: Optional[Any]  # (C,) tensor
+    running_mean: Optional[Any]  # (C,) tensor, updated in place
+    running_var: Optional[Any]  # (C,) tensor, updated in place
+    factor: float  # running-average weight (momentum, or 1 / batches for the cumulative average)
+    eps: float
+
 
 __all__ = [
     "BACKENDS",
+    "BN_NEURON_KINDS",
+    "BatchNormArgs",
     "SPIKE_MAX_DENSITY",
     "KERNELS",
     "add_backend",

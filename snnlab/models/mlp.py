@@ -48,6 +48,8 @@ class SpikingMLP(nn.Module):
         readout_tau: time constant of the readout, in steps.
         dt: seconds per step (metadata for export and hardware costs).
         backend: neuron kernel backend (auto, torch, numba, cuda).
+        fuse_bn_neuron: in training, run each hidden block's BatchNorm, LIF/IF and dropout as one
+            fused op (``snnlab.nn.batch_norm_neuron``; same result); False runs them one by one.
     """
 
     input_layout = TIME_MAJOR  # x (T, B, ...)
@@ -72,6 +74,7 @@ class SpikingMLP(nn.Module):
         readout_tau: float = 2.0,
         dt: float = 1e-3,
         backend: str = "auto",
+        fuse_bn_neuron: bool = True,
     ) -> None:
         super().__init__()
         if int(in_features) < 1 or int(num_classes) < 1 or any(int(h) < 1 for h in hidden):
@@ -83,11 +86,13 @@ class SpikingMLP(nn.Module):
             neuron, tau, v_threshold, v_reset, decay_input, detach_reset, surrogate, surrogate_alpha, backend
         )
         check_probability("dropout", dropout)
+        if not isinstance(fuse_bn_neuron, bool):
+            raise ConfigError(f"mlp_snn: fuse_bn_neuron must be true or false, got {fuse_bn_neuron!r}")
         self.in_features, self.num_classes, self.dt = int(in_features), int(num_classes), float(dt)
         layers: list[nn.Module] = []
         width = self.in_features
         for h in hidden:
-            layers.append(self._hidden_block(width, int(h), spec, batch_norm, dropout, bias))
+            layers.append(self._hidden_block(width, int(h), spec, batch_norm, dropout, bias, fuse_bn_neuron))
             width = int(h)
         self.hidden = nn.ModuleList(layers)
         self.fc_out = snn.TimeDistributed(snn.SpikeLinear(width, self.num_classes, bias=bias, backend=spec.backend))
@@ -95,12 +100,12 @@ class SpikingMLP(nn.Module):
 
     @staticmethod
     def _hidden_block(
-        n_in: int, n_out: int, spec: NeuronSpec, batch_norm: bool, dropout: float, bias: bool
+        n_in: int, n_out: int, spec: NeuronSpec, batch_norm: bool, dropout: float, bias: bool, fuse: bool
     ) -> nn.Sequential:
         mods: list[nn.Module] = [snn.SpikeLinear(n_in, n_out, bias=bias, backend=spec.backend)]
         if batch_norm:
             mods.append(snn.BatchNorm1d(n_out, backend=spec.backend))
-        block = nn.Sequential()
+        block = HiddenBlock(fuse=fuse)
         block.add_module("synapse", snn.TimeDistributed(*mods))
         block.add_module("neuron", spec.build())
         if dropout > 0:
@@ -120,3 +125,26 @@ class SpikingMLP(nn.Module):
         for block in self.hidden:
             h = block(h)  # (T, B, H)
         return self.readout(self.fc_out(h))  # (T, B, C)
+
+
+class HiddenBlock(nn.Sequential):
+    """``synapse`` (Linear, BatchNorm) -> ``neuron`` -> (``dropout``): a Sequential whose training pass
+    runs BatchNorm, neuron and dropout as one fused op (:func:`snnlab.nn.batch_norm_neuron`) when
+    ``fuse`` is set and the synapse ends in a BatchNorm; same modules, state dict and result."""
+
+    def __init__(self, fuse: bool = True) -> None:
+        super().__init__()
+        self.fuse = fuse
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (T, B, F)`` -> ``(T, B, H)``."""
+        mods = getattr(self.synapse.module, "_modules", {})
+        norm = list(mods.values())[-1] if mods else None
+        if not (self.fuse and self.training and isinstance(norm, nn.BatchNorm1d)) or self.synapse._forward_hooks:
+            return super().forward(x)
+        h = x
+        for m in list(mods.values())[:-1]:
+            h = m(h)  # (T, B, H): the Linear on any leading shape
+        dropout = getattr(self, "dropout", None)
+        mask = dropout.sample_mask(h[0]) if dropout is not None else None  # (B, H) or None
+        return snn.batch_norm_neuron(h, norm, self.neuron, mask)

@@ -1,6 +1,7 @@
 """Thin modules over :mod:`snnlab.functional`: neurons, encoders and multi-step layers (time-major)."""
 
 from snnlab.nn.batch_norm import BatchNorm1d
+from snnlab.nn.bn_neuron import batch_norm_neuron
 from snnlab.nn.encoders import DeltaEncoder, DirectEncoder, LatencyEncoder, PoissonEncoder
 from snnlab.nn.layers import Flatten, SeqDropout, TimeDistributed
 from snnlab.nn.neuron import ALIF, IF, LI, LIF, PLIF, CubaLIF, SpikingNeuron, neuron_class, reset
@@ -9,6 +10,7 @@ from snnlab.nn.spike_linear import SpikeLinear
 __all__ = [
     "ALIF",
     "BatchNorm1d",
+    "batch_norm_neuron",
     "IF",
     "LI",
     "LIF",

@@ -62,10 +62,16 @@ def train_rows(bn: nn.modules.batchnorm._BatchNorm, rows: torch.Tensor) -> torch
     """Training-mode batch norm of ``rows (M, C)`` through ``batch_norm.rows``, updating ``bn``'s
     running statistics and batch count as torch's layer does (``bn.backend`` picks the kernel;
     ``cuda`` falls back to torch)."""
-    bn.num_batches_tracked.add_(1)
-    factor = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
-    backend = get_backend(bn.backend, rows, op="batch_norm.rows")
+    factor = count_batch(bn)
+    backend = get_backend(getattr(bn, "backend", "auto"), rows, op="batch_norm.rows")
     if backend == "cuda":
         backend = "torch"
     args = (rows, bn.weight, bn.bias, bn.running_mean, bn.running_var, factor, bn.eps)
     return dispatch("batch_norm.rows", backend, *args)
+
+
+def count_batch(bn: nn.modules.batchnorm._BatchNorm) -> float:
+    """Count one training batch in ``bn.num_batches_tracked``; the running averages' weight for it
+    (``momentum``, or ``1 / batches`` for the cumulative average), as torch's layer does."""
+    bn.num_batches_tracked.add_(1)
+    return 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Optional
 
 import torch
 from torch import nn
@@ -39,10 +39,14 @@ class SeqDropout(nn.Module):
         self.p = p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = self.sample_mask(x[0])
+        return x if mask is None else MaskMul.apply(x, mask)
+
+    def sample_mask(self, like: torch.Tensor) -> Optional[torch.Tensor]:
+        """The mask of one call for one step ``like (B, ...)``, scaled by ``1 / (1 - p)``; None when off."""
         if not self.training or self.p == 0.0:
-            return x
-        mask = torch.bernoulli(torch.full_like(x[0], 1.0 - self.p)) / (1.0 - self.p)  # (B, ...)
-        return MaskMul.apply(x, mask)
+            return None
+        return torch.bernoulli(torch.full_like(like, 1.0 - self.p)) / (1.0 - self.p)  # (B, ...)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

@@ -22,6 +22,7 @@ BAD_OVERRIDES = {
     "hidden not ints (float)": ("model.hidden=[1.5]", "model.hidden", "integers >= 1"),
     "hidden zero": ("model.hidden=[0]", "model.hidden", "integers >= 1"),
     "tau nan": ("model.tau=.nan", "model.tau", "finite"),
+    "fuse_bn_neuron not a bool": ("model.fuse_bn_neuron=3", "model.fuse_bn_neuron", "expected bool"),
     "dt zero": ("model.dt=0", "model.dt", "> 0"),
     "dt negative": ("model.dt=-1", "model.dt", "> 0"),
     "num_workers < 0": ("data.num_workers=-1", "data.num_workers", ">= 0"),

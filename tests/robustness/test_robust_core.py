@@ -6,9 +6,10 @@ import importlib
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 
-from snnlab.errors import BackendError, ConfigError, DataError
+from snnlab.errors import BackendError, ConfigError, DataError, ShapeError
 
 CASES = {
     # name: (module, function, arguments (a tuple, or a dict of keywords), exception, text the message must hold)
@@ -36,6 +37,27 @@ CASES = {
         ("gpu",),
         BackendError,
         "valid: auto, torch, numba, cuda",
+    ),
+    "mlp_snn fuse_bn_neuron not a bool": (
+        "snnlab.models",
+        "create_model",
+        {"name": "mlp_snn", "fuse_bn_neuron": "yes"},
+        ConfigError,
+        "fuse_bn_neuron must be true or false",
+    ),
+    "batch_norm_neuron rows not (T, M, C)": (
+        "snnlab.nn",
+        "batch_norm_neuron",
+        (torch.zeros(4, 3), torch.nn.BatchNorm1d(3), torch.nn.Identity()),
+        ShapeError,
+        "expected x (T, M, 3)",
+    ),
+    "batch_norm.neuron unknown kind": (
+        "snnlab.kernels",
+        "dispatch",
+        ("batch_norm.neuron", "torch", torch.zeros(2, 2, 3), (None,) * 4 + (0.1, 1e-5), "alif", None, None),
+        ValueError,
+        "kind must be one of ('if', 'lif')",
     ),
     "op without a kernel": (
         "snnlab.kernels",

@@ -45,22 +45,7 @@ class BatchNormRowsFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x, weight, bias, running_mean, running_var, factor, eps, launcher):  # noqa: D102
-        n_rows = x.shape[0]
-        shift = x[0].detach().double()
-        s, q = launcher.stats(x, shift)  # (C,) float64 each
-        mean = s / n_rows
-        var = (q / n_rows - mean * mean).clamp_(min=0.0)
-        mean += shift
-        invstd = (var + eps).rsqrt()
-        w = weight.detach().double() if weight is not None else torch.ones_like(mean)
-        a = invstd * w
-        b = bias.detach().double() if bias is not None else torch.zeros_like(mean)
-        with torch.no_grad():
-            if running_mean is not None:
-                running_mean.mul_(1 - factor).add_(mean.to(running_mean.dtype), alpha=factor)
-            if running_var is not None:
-                unbiased = var * (n_rows / (n_rows - 1))
-                running_var.mul_(1 - factor).add_(unbiased.to(running_var.dtype), alpha=factor)
+        mean, invstd, w, a, b = batch_stats(launcher, x, weight, bias, running_mean, running_var, factor, eps)
         ctx.launcher = launcher
         ctx.save_for_backward(x, mean, invstd, w)
         return launcher.affine(x, mean.to(x.dtype), a.to(x.dtype), b.to(x.dtype))
@@ -74,15 +59,53 @@ class BatchNormRowsFunction(torch.autograd.Function):
         sdy, sdyx = ctx.launcher.grad_sums(gy, x, mean_x)  # (C,) float64
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            a = w * invstd  # dx = dy a + (x - mean) b + c
-            b = -a * invstd * invstd * sdyx / n_rows
-            c = -a * sdy / n_rows
-            gx = ctx.launcher.grad_input(gy, x, mean_x, *(v.to(x.dtype) for v in (a, b, c)))
+            coef = grad_coefficients(sdy, sdyx, w, invstd, n_rows)
+            gx = ctx.launcher.grad_input(gy, x, mean_x, *(v.to(x.dtype) for v in coef))
         if ctx.needs_input_grad[1]:
             gw = (sdyx * invstd).to(x.dtype)
         if ctx.needs_input_grad[2]:
             gb = sdy.to(x.dtype)
         return gx, gw, gb, None, None, None, None, None
+
+
+def batch_stats(
+    launcher: Any,
+    x: torch.Tensor,
+    weight: Optional[torch.Tensor],
+    bias: Optional[torch.Tensor],
+    running_mean: Optional[torch.Tensor],
+    running_var: Optional[torch.Tensor],
+    factor: float,
+    eps: float,
+) -> tuple[torch.Tensor, ...]:
+    """Batch statistics of ``x (M, C)`` by ``launcher.stats``; updates the running averages in place.
+
+    Returns ``(mean, invstd, w, a, b)``, each ``(C,)`` float64, with ``y = (x - mean) a + b``.
+    """
+    n_rows = x.shape[0]
+    shift = x[0].detach().double()
+    s, q = launcher.stats(x, shift)  # (C,) float64 each
+    mean = s / n_rows
+    var = (q / n_rows - mean * mean).clamp_(min=0.0)
+    mean += shift
+    invstd = (var + eps).rsqrt()
+    w = weight.detach().double() if weight is not None else torch.ones_like(mean)
+    b = bias.detach().double() if bias is not None else torch.zeros_like(mean)
+    with torch.no_grad():
+        if running_mean is not None:
+            running_mean.mul_(1 - factor).add_(mean.to(running_mean.dtype), alpha=factor)
+        if running_var is not None:
+            unbiased = var * (n_rows / (n_rows - 1))
+            running_var.mul_(1 - factor).add_(unbiased.to(running_var.dtype), alpha=factor)
+    return mean, invstd, w, invstd * w, b
+
+
+def grad_coefficients(
+    sdy: torch.Tensor, sdyx: torch.Tensor, w: torch.Tensor, invstd: torch.Tensor, n_rows: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(a, b, c)`` of ``dx = dy a + (x - mean) b + c`` from the sums ``sum dy``, ``sum dy (x - mean)`` (float64)."""
+    a = w * invstd
+    return a, -a * invstd * invstd * sdyx / n_rows, -a * sdy / n_rows
 
 
 def register_batch_norm(launcher: Any, backend: str) -> None:

@@ -24,6 +24,14 @@ def why_not() -> str:
 
 if is_available():
     try:
-        from snnlab.kernels.numba import batch_norm, delay, neurons, spike_conv, spike_linear, wkv  # noqa: F401  (register the kernels)
+        from snnlab.kernels.numba import (  # noqa: F401  (register the kernels)
+            batch_norm,
+            bn_neuron,
+            delay,
+            neurons,
+            spike_conv,
+            spike_linear,
+            wkv,
+        )
     except ImportError:
         pass
