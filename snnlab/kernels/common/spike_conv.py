@@ -86,8 +86,10 @@ class SpikeConvFunction(torch.autograd.Function):
         (weight,) = ctx.saved_tensors
         n, h, w, kh, kw = ctx.shape
         gy = gy.contiguous(memory_format=torch.channels_last)  # (N, C_out, H, W)
+        if torch.is_grad_enabled():  # double backward (create_graph): torch's differentiable ops
+            return (*_dense_grads(ctx, gy, weight), None, None)
         gx = gw = gb = None
-        if ctx.needs_input_grad[0]:  # dense; differentiable under create_graph
+        if ctx.needs_input_grad[0]:  # dense
             gx = F.conv_transpose2d(gy, weight, padding=(kh // 2, kw // 2))
         if ctx.needs_input_grad[1]:
             gwt = ctx.launcher.weight_grad(ctx.csr, pixel_rows(gy), ctx.shape, weight.shape[1])  # (taps, C_in, C_out)
@@ -95,6 +97,23 @@ class SpikeConvFunction(torch.autograd.Function):
         if ctx.needs_input_grad[2]:
             gb = gy.sum((0, 2, 3))
         return gx, gw, gb, None, None
+
+
+def _dense_grads(ctx: Any, gy: torch.Tensor, weight: torch.Tensor) -> tuple:
+    """Input, weight and bias gradients through torch's convolution on ``x`` rebuilt from the CSR rows."""
+    n, h, w, kh, kw = ctx.shape
+    csr = ctx.csr
+    rows = csr.val.new_zeros(csr.shape)  # (N H W, C_in)
+    rows[torch.repeat_interleave(torch.arange(csr.shape[0], device=rows.device), csr.indptr.diff()), csr.idx.long()] = (
+        csr.val
+    )
+    x = rows.view(n, h, w, -1).permute(0, 3, 1, 2)
+    with torch.enable_grad():
+        y = F.conv2d(x, weight, padding=(kh // 2, kw // 2))
+        gw = torch.autograd.grad(y, weight, gy, create_graph=True)[0] if ctx.needs_input_grad[1] else None
+    gx = F.conv_transpose2d(gy, weight, padding=(kh // 2, kw // 2)) if ctx.needs_input_grad[0] else None
+    gb = gy.sum((0, 2, 3)) if ctx.needs_input_grad[2] else None
+    return gx, gw, gb
 
 
 def register_spike_conv(launcher: Any, backend: str) -> None:
