@@ -342,6 +342,7 @@ def profile(net: str, bn_bias: Optional[float]) -> None:
 GROUPS = (
     ("GEMM (aten::mm/addmm: input gradients, dense layers)", ("aten::mm", "aten::addmm", "aten::bmm")),
     ("spike-sparse Linear (CSR, gather, weight and readout input gradients)", ("SpikeLinearFunction",)),
+    ("fused BatchNorm -> LIF -> dropout (batch_norm.neuron)", ("BatchNormNeuronFunction",)),
     ("BatchNorm", ("BatchNormRowsFunction", "aten::native_batch_norm", "aten::native_batch_norm_backward")),
     ("fused neuron kernels (LIF, LI)", ("FusedNeuronFunction",)),
     ("dropout masks", ("MaskMul", "aten::mul", "aten::bernoulli_")),
