@@ -22,7 +22,8 @@ CUDA ``torch.cuda.max_memory_allocated`` over the same steps.
     python benchmarks/bench_maxformer.py --profile [snnlab|spikingjelly]   # where a step goes, by layer kind
 
 ``--profile`` runs one step under torch.profiler after a warm-up and prints, per kind of layer (3x3
-convolutions, depth-wise, 1x1, batch norm, LIF, max-pool, attention products, head), the wall time of
+convolutions, depth-wise, 1x1, batch norm, LIF, batch norm -> LIF fused, max-pool, attention products,
+head), the wall time of
 its forward calls and of the backward nodes that autograd recorded for them (matched by sequence
 number), the AdamW step, and the rest of the step (views, copies, additions, loss).
 """
@@ -147,15 +148,14 @@ def layer_group(m: torch.nn.Module) -> str | None:
     return "LIF" if type(m).__name__ in ("LIF", "LIFNode") else None
 
 
-def _scoped(m: torch.nn.Module, name: str) -> None:
-    """Run ``m``'s forward inside a profiler scope named ``name``."""
-    forward = m.forward
+def _scoped(fn, name: str):
+    """``fn`` run inside a profiler scope named ``name``."""
 
     def run(*args, **kwargs):
         with torch.profiler.record_function(name):
-            return forward(*args, **kwargs)
+            return fn(*args, **kwargs)
 
-    m.forward = run
+    return run
 
 
 def group_times(events, step_s: float) -> dict[str, list[float]]:
@@ -186,10 +186,14 @@ def profile(variant: str, batch: int) -> None:
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as tprofile
 
+    import snnlab.nn.maxformer as layers
+
     step, _, model = make_step(variant, batch, "cpu", with_model=True)
     for m in model.modules():
         if (name := layer_group(m)) is not None:
-            _scoped(m, "group:" + name)
+            m.forward = _scoped(m.forward, "group:" + name)
+    fused = layers.batch_norm_neuron
+    layers.batch_norm_neuron = _scoped(fused, "group:batch norm -> LIF (fused)")
     for _ in range(3):
         step()
     with tprofile(activities=[ProfilerActivity.CPU]) as prof:
@@ -203,6 +207,7 @@ def profile(variant: str, batch: int) -> None:
     times = group_times(prof.events(), wall)
     for name, (fwd, bwd) in sorted(times.items(), key=lambda kv: -sum(kv[1])):
         print(f"{name:<40}{fwd:>7.1f} ms{bwd:>7.1f} ms{fwd + bwd:>7.1f} ms")
+    layers.batch_norm_neuron = fused
 
 
 def main() -> None:

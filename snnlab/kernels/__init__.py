@@ -1,8 +1,9 @@
 """Fast paths of :mod:`snnlab.functional` ops behind one registry.
 
 Op names: ``neuron.<kind>`` for every kind of :data:`snnlab.functional.KINDS` (if, lif, alif,
-cuba_lif, li), ``delay.taps``, ``delay.dense`` and ``linear.spikes`` (a Linear computed from the
-nonzeros of a spike input, :mod:`snnlab.kernels.common.spike_linear`). Every neuron kernel takes
+cuba_lif, li), ``delay.taps``, ``delay.dense``, ``linear.spikes`` (a Linear computed from the
+nonzeros of a spike input, :mod:`snnlab.kernels.common.spike_linear`) and ``conv2d.spikes`` (its
+same-padded k x k convolution, :mod:`snnlab.kernels.common.spike_conv`). Every neuron kernel takes
 ``(x_seq (T, M), state, params, surrogate, k=None, return_v=False)`` and returns
 ``(out_seq (T, M), final_state, v_seq or None)``: ``out`` is spikes (membrane for ``li``),
 ``state`` a NamedTuple of (M,) tensors, ``k`` an optional 0-d tensor ``1/tau`` (PLIF), and

@@ -28,8 +28,10 @@ import torch
 from torch import nn
 
 from snnlab.errors import ConfigError, ShapeError
+from snnlab.nn.bn_neuron import batch_norm_neuron, fusable
 from snnlab.nn.layers import TimeDistributed
 from snnlab.nn.neuron import LIF
+from snnlab.nn.spike_conv import BatchNorm2d
 
 NeuronFactory = Callable[..., nn.Module]
 
@@ -58,6 +60,27 @@ def conv_bn(
     if pool:
         layers.append(nn.MaxPool2d(3, stride=2, padding=1))
     return TimeDistributed(*layers)
+
+
+def conv_bn_spikes(cb: TimeDistributed, neuron: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``S(BN(Conv(x)))`` for a :func:`conv_bn` block ``cb`` (without pool) and its neuron.
+
+    When the batch norm is snnlab's :class:`~snnlab.nn.spike_conv.BatchNorm2d` (``spike_kernels``),
+    the convolution output is channels-last and :func:`snnlab.nn.bn_neuron.fusable` allows it, batch
+    norm and neuron run fused on the pixel rows (:func:`snnlab.nn.batch_norm_neuron`); otherwise
+    the modules run one after the other. Same values either way.
+    """
+    conv, bn = cb.module[0], cb.module[1]
+    T, B = x.shape[:2]
+    y = conv(x.reshape(T * B, *x.shape[2:]))  # (T B, C, H, W)
+    C, H, W = y.shape[1:]
+    fuse = isinstance(bn, BatchNorm2d) and not (cb._forward_hooks or cb._forward_pre_hooks)
+    if fuse and y.is_contiguous(memory_format=torch.channels_last):
+        rows = y.permute(0, 2, 3, 1).reshape(T, B * H * W, C)  # a view
+        if fusable(rows, bn, neuron):
+            s = batch_norm_neuron(rows, bn, neuron)  # (T, B H W, C)
+            return s.view(T, B, H, W, C).permute(0, 1, 4, 2, 3)  # (T, B, C, H, W), channels-last
+    return neuron(bn(y).reshape(T, B, C, H, W))
 
 
 class Embed(nn.Module):
@@ -97,7 +120,7 @@ class EmbedOrig(nn.Module):
         self.downsample = 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        s = self.neuron(self.proj(x))  # (T, B, dim/2, H, W)
+        s = conv_bn_spikes(self.proj, self.neuron, x)  # (T, B, dim/2, H, W)
         return self.conv(s) + self.shortcut(s)
 
 
@@ -216,7 +239,7 @@ class SSA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         T, B, C, H, W = x.shape
-        qkv = self.qkv_neuron(self.qkv(self.neuron(x)))  # (T, B, 3C, H, W) spikes
+        qkv = conv_bn_spikes(self.qkv, self.qkv_neuron, self.neuron(x))  # (T, B, 3C, H, W) spikes
         # tokens-major views (no copy when the spikes are channels-last): (T, B, 3, heads, N, d)
         qkv = qkv.permute(0, 1, 3, 4, 2).reshape(T, B, H * W, 3, self.num_heads, C // self.num_heads)
         q, k, v = qkv.permute(0, 1, 3, 4, 2, 5).unbind(2)  # each (T, B, heads, N, d)
@@ -239,11 +262,10 @@ class SpikingMLP(nn.Module):
         self.neuron2, self.fc2 = neuron(), conv_bn(hidden, dim, 1, bias=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.fc1(self.neuron1(x))  # (T, B, hidden, H, W)
-        if self.inner_residual:
-            h = h + x
-            x = h
-        return x + self.fc2(self.neuron2(h))
+        if not self.inner_residual:  # h feeds only the second neuron: BN -> LIF can be fused
+            return x + self.fc2(conv_bn_spikes(self.fc1, self.neuron2, self.neuron1(x)))
+        h = self.fc1(self.neuron1(x)) + x  # (T, B, hidden, H, W)
+        return h + self.fc2(self.neuron2(h))
 
 
 class MaxFormerBlock(nn.Module):
@@ -303,6 +325,7 @@ def neuron_factory(base: Optional[NeuronFactory] = None, **defaults: Any) -> Neu
 
 __all__ = [
     "DWCMixer",
+    "conv_bn_spikes",
     "Embed",
     "EmbedMax",
     "EmbedMaxPlus",

@@ -4,11 +4,12 @@ On a channels-last tensor ``x (N, C, H, W)`` (memory order ``N, H, W, C``) the p
 of a ``(N H W, C)`` matrix, and that matrix is a view of ``x`` (no copy). Two layers use it:
 
 - :class:`SpikeConv2d`: a 1x1 convolution is ``y = x W^T + b`` on those rows (of every s-th pixel
-  for stride s)
-  (``W (C_out, C_in)``), so on a spike input (mostly zeros) it runs the ``linear.spikes`` op of
-  :mod:`snnlab.kernels.common.spike_linear`: forward and weight gradient from the nonzeros when the
-  measured density is at most ``max_density``, the input gradient a dense GEMM, outputs in
-  reused buffers.
+  for stride s) (``W (C_out, C_in)``), so on a spike input (mostly zeros) it runs the
+  ``linear.spikes`` op of :mod:`snnlab.kernels.common.spike_linear`; a same-padded k x k
+  convolution with stride 1 (the 3x3 embeddings) runs the ``conv2d.spikes`` op of
+  :mod:`snnlab.kernels.common.spike_conv` on the same rows. Both compute the forward and the
+  weight gradient from the nonzeros when the measured density is at most ``max_density``, the
+  input gradient dense (a GEMM / a transposed convolution), outputs in reused buffers.
 - :class:`BatchNorm2d`: training-mode batch norm over ``N H W`` is batch norm over those rows, the
   ``batch_norm.rows`` op of :mod:`snnlab.kernels.common.batch_norm`.
 
@@ -42,6 +43,15 @@ def from_rows(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     return y.view(n, h, w, y.shape[1]).permute(0, 3, 1, 2)
 
 
+def is_same_padded(conv: nn.Conv2d) -> bool:
+    """Whether ``conv`` is stride 1 with an odd kernel larger than 1x1 and padding ``k // 2`` per side."""
+    if isinstance(conv.padding, str):  # "same" / "valid": torch's own path
+        return False
+    (kh, kw), (ph, pw) = conv.kernel_size, conv.padding
+    odd = kh % 2 == 1 and kw % 2 == 1 and (kh, kw) != (1, 1)
+    return odd and conv.stride == (1, 1) and (ph, pw) == (kh // 2, kw // 2)
+
+
 def _check_backend(cls: str, backend: str) -> str:
     if backend != "auto" and backend not in BACKENDS:
         raise ValueError(f"{cls}: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
@@ -49,7 +59,8 @@ def _check_backend(cls: str, backend: str) -> str:
 
 
 class SpikeConv2d(nn.Conv2d):
-    """``nn.Conv2d`` whose 1x1 case on a channels-last spike input runs ``linear.spikes``.
+    """``nn.Conv2d`` that runs on the nonzeros of a channels-last spike input: the 1x1 case through
+    ``linear.spikes``, a same-padded odd k x k kernel with stride 1 through ``conv2d.spikes``.
 
     A strided 1x1 convolution is the stride-1 one on every s-th pixel (a small copy of those pixels).
     It also sidesteps torch 2.13's oneDNN backward of a channels-last 1x1 convolution with stride 4,
@@ -84,11 +95,19 @@ class SpikeConv2d(nn.Conv2d):
         if not 0.0 <= float(max_density) <= 1.0:
             raise ValueError(f"SpikeConv2d: max_density must be in [0, 1], got {max_density!r}")
         self.max_density, self.backend = float(max_density), _check_backend("SpikeConv2d", backend)
-        pointwise = self.kernel_size == (1, 1) and self.dilation == (1, 1) and self.padding == (0, 0)
-        self.pointwise = pointwise and self.groups == 1 and self.padding_mode == "zeros"
+        plain = self.groups == 1 and self.padding_mode == "zeros" and self.dilation == (1, 1)
+        self.pointwise = plain and self.kernel_size == (1, 1) and self.padding == (0, 0)
+        self.spatial = plain and is_same_padded(self)
+
+    def _conv_spikes(self, x: torch.Tensor) -> torch.Tensor:
+        """``conv2d.spikes`` on a channels-last ``x (N, C_in, H, W)``."""
+        backend = get_backend(self.backend, x, op="conv2d.spikes")
+        return dispatch("conv2d.spikes", backend, x, self.weight, self.bias, self.max_density)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (N, C_in, H, W)`` -> ``(N, C_out, H, W)``."""
+        if self.spatial and pixel_rows(x) is not None and x.shape[1] == self.in_channels:
+            return self._conv_spikes(x)
         rows = pixel_rows(x) if self.pointwise and x.dtype == self.weight.dtype else None
         if rows is None or x.shape[1] != self.in_channels:
             return super().forward(x)
@@ -159,10 +178,11 @@ def _copy_as(cls: type, module: nn.Module, **extra: Any) -> nn.Module:
 
 
 def spike_copy(module: nn.Module, backend: str = "auto") -> nn.Module:
-    """A 1x1 ``nn.Conv2d`` as :class:`SpikeConv2d`, an ``nn.BatchNorm2d`` as :class:`BatchNorm2d`
-    (same parameters and buffers); any other module as given."""
+    """A 1x1 or same-padded stride-1 ``nn.Conv2d`` as :class:`SpikeConv2d`, an ``nn.BatchNorm2d`` as
+    :class:`BatchNorm2d` (same parameters and buffers); any other module as given."""
     if type(module) is nn.Conv2d and module.padding_mode == "zeros" and module.groups == 1:
-        if module.kernel_size == (1, 1) and module.dilation == (1, 1) and module.padding == (0, 0):
+        pointwise = module.kernel_size == (1, 1) and module.padding == (0, 0)
+        if module.dilation == (1, 1) and (pointwise or is_same_padded(module)):
             return _copy_as(SpikeConv2d, module, backend=backend)
     if type(module) is nn.BatchNorm2d:
         return _copy_as(BatchNorm2d, module, backend=backend)

@@ -52,8 +52,59 @@ def test_pointwise_conv_float32_and_fallbacks():
     nchw = x.contiguous()  # not channels-last: torch's own convolution
     assert pixel_rows(nchw) is None
     torch.testing.assert_close(ours(nchw), ref(nchw))
-    for conv in (nn.Conv2d(4, 4, 3, padding=1), nn.Conv2d(4, 4, 1, padding=1), nn.Conv2d(4, 4, 1, groups=2)):
-        assert spike_copy(conv) is conv  # only 1x1 convolutions without padding or groups change
+    others = (
+        nn.Conv2d(4, 4, 3),  # not same-padded
+        nn.Conv2d(4, 4, 3, padding=1, stride=2),
+        nn.Conv2d(4, 4, 3, padding=1, groups=2),
+        nn.Conv2d(4, 4, 3, padding=2, dilation=2),
+        nn.Conv2d(4, 4, 3, padding="same"),
+        nn.Conv2d(4, 4, 2, padding=1),  # even kernel
+        nn.Conv2d(4, 4, 1, padding=1),
+        nn.Conv2d(4, 4, 1, groups=2),
+    )
+    for conv in others:  # only 1x1 without padding and same-padded stride-1 odd kernels change
+        assert spike_copy(conv) is conv
+
+
+@pytest.mark.parametrize("backend", ["numba", "torch"])
+@pytest.mark.parametrize("max_density", [1.0, 0.0])  # sparse kernels / torch's convolution
+@pytest.mark.parametrize("k, bias, density", [(3, False, 0.2), (3, True, 0.05), ((5, 3), True, 0.3), (3, True, 0.0)])
+def test_spatial_conv_on_spikes_equals_torch(backend, max_density, k, bias, density):
+    torch.manual_seed(4)
+    kh, kw = (k, k) if isinstance(k, int) else k
+    ref = nn.Conv2d(6, 9, (kh, kw), padding=(kh // 2, kw // 2), bias=bias, dtype=torch.float64)
+    ours = spike_copy(ref, backend=backend)
+    ours.max_density = max_density
+    assert isinstance(ours, SpikeConv2d) and ours.spatial and not ours.pointwise
+    x = _spikes((3, 6, 7, 5), density) * torch.randint(1, 3, (3, 6, 7, 5), dtype=torch.float64)  # counts too
+    gy = torch.randn(3, 9, 7, 5, dtype=torch.float64)
+    y, gx, gp = _grads(ours, x, gy)
+    y_ref, gx_ref, gp_ref = _grads(ref, x.contiguous(), gy)
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx, gx_ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(gp, gp_ref):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_spatial_conv_sparse_path_float32_and_double_backward():
+    from snnlab.kernels.common.spike_conv import SpikeConvFunction
+
+    torch.manual_seed(5)
+    ref = nn.Conv2d(8, 16, 3, padding=1, bias=False)
+    ours = spike_copy(ref, backend="numba")
+    x = _spikes((4, 8, 9, 9), 0.1, torch.float32).requires_grad_()
+    y = ours(x)
+    assert isinstance(y.grad_fn, SpikeConvFunction._backward_cls)  # the CSR path ran
+    torch.testing.assert_close(y, ref(x), rtol=1e-5, atol=1e-5)
+    x64 = _spikes((2, 8, 5, 6), 0.2).requires_grad_()
+    ours64, ref64 = spike_copy(ref.double(), backend="numba"), ref.double()
+    for m in (ours64, ref64):  # the input gradient is differentiable (create_graph)
+        (gx,) = torch.autograd.grad(m(x64).sin().sum(), x64, create_graph=True)
+        gx.square().sum().backward()
+    torch.testing.assert_close(ours64.weight.grad, ref64.weight.grad, rtol=1e-10, atol=1e-12)
+    dense = _spikes((2, 8, 5, 6), 0.9, torch.float32)
+    assert ours(dense).grad_fn is None or not isinstance(ours(dense).grad_fn, SpikeConvFunction._backward_cls)
 
 
 @pytest.mark.parametrize("momentum", [0.1, None])
@@ -91,7 +142,12 @@ def test_plain_copy_restores_torch_layers_with_the_same_state():
         assert torch.equal(a, b)
 
 
-def test_maxformer_spike_kernels_are_the_default_and_exact():
+def test_maxformer_spike_kernels_are_the_default_and_exact(monkeypatch):
+    import snnlab.nn.maxformer as layers
+
+    fused_calls = []
+    fused = layers.batch_norm_neuron
+    monkeypatch.setattr(layers, "batch_norm_neuron", lambda *a: fused_calls.append(1) or fused(*a))
     cfg = dict(dims=[8, 16, 32], depths=[1, 1, 1], heads=[2, 2, 2], img_size=16, T=3)
     models = []
     for on in (True, False):
@@ -100,10 +156,12 @@ def test_maxformer_spike_kernels_are_the_default_and_exact():
     fast, plain = models
     kinds = {type(m) for m in fast.modules()}
     assert SpikeConv2d in kinds and BatchNorm2d in kinds
+    assert fast.stages[1][0].embed1.conv.module[0].spatial  # the 3x3 embeddings run on spikes too
     assert not {SpikeConv2d, BatchNorm2d} & {type(m) for m in plain.modules()}
     assert create_model("maxformer_cifar", **cfg).stages[2][1].mlp.fc2.module[0].max_density > 0
     x = torch.randn(4, 3, 16, 16, dtype=torch.float64)
     out_a, out_b = fast(x), plain(x)
+    assert len(fused_calls) == 5  # BN -> LIF fused: stem, the fc1 of 3 MLPs, the qkv of 1 SSA
     torch.testing.assert_close(out_a, out_b, rtol=1e-10, atol=1e-10)
     out_a.square().sum().backward()
     out_b.square().sum().backward()

@@ -29,6 +29,7 @@ if is_available():
             bn_neuron,
             delay,
             neurons,
+            spike_conv,
             spike_linear,
             wkv,
         )
