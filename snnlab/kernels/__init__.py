@@ -3,7 +3,8 @@
 Op names: ``neuron.<kind>`` for every kind of :data:`snnlab.functional.KINDS` (if, lif, alif,
 cuba_lif, li), ``delay.taps``, ``delay.dense``, ``linear.spikes`` (a Linear computed from the
 nonzeros of a spike input, :mod:`snnlab.kernels.common.spike_linear`) and ``conv2d.spikes`` (its
-same-padded k x k convolution, :mod:`snnlab.kernels.common.spike_conv`). Every neuron kernel takes
+same-padded k x k convolution, :mod:`snnlab.kernels.common.spike_conv`); ``max_pool2d.rows`` (max pooling of
+a channels-last map with torch's argmax, :mod:`snnlab.kernels.common.max_pool`). Every neuron kernel takes
 ``(x_seq (T, M), state, params, surrogate, k=None, return_v=False)`` and returns
 ``(out_seq (T, M), final_state, v_seq or None)``: ``out`` is spikes (membrane for ``li``),
 ``state`` a NamedTuple of (M,) tensors, ``k`` an optional 0-d tensor ``1/tau`` (PLIF), and

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
+from snnlab.errors import ConfigError
 from snnlab.kernels import BACKENDS, SPIKE_MAX_DENSITY, dispatch, get_backend
 from snnlab.nn.batch_norm import train_rows
 
@@ -54,7 +55,7 @@ def is_same_padded(conv: nn.Conv2d) -> bool:
 
 def _check_backend(cls: str, backend: str) -> str:
     if backend != "auto" and backend not in BACKENDS:
-        raise ValueError(f"{cls}: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
+        raise ConfigError(f"{cls}: backend must be auto|{'|'.join(BACKENDS)}, got {backend!r}")
     return backend
 
 
@@ -93,7 +94,7 @@ class SpikeConv2d(nn.Conv2d):
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device=device, dtype=dtype
         )
         if not 0.0 <= float(max_density) <= 1.0:
-            raise ValueError(f"SpikeConv2d: max_density must be in [0, 1], got {max_density!r}")
+            raise ConfigError(f"SpikeConv2d: max_density must be in [0, 1], got {max_density!r}")
         self.max_density, self.backend = float(max_density), _check_backend("SpikeConv2d", backend)
         plain = self.groups == 1 and self.padding_mode == "zeros" and self.dilation == (1, 1)
         self.pointwise = plain and self.kernel_size == (1, 1) and self.padding == (0, 0)
@@ -161,6 +162,35 @@ class BatchNorm2d(nn.BatchNorm2d):
         return f"{super().extra_repr()}, backend={self.backend!r}"
 
 
+class MaxPool2d(nn.MaxPool2d):
+    """``nn.MaxPool2d`` whose pass on a channels-last CPU input runs ``max_pool2d.rows`` (torch's argmax
+    and gradient routing; the backward saves an int32 window position per output, torch an int64 index).
+
+    Args:
+        kernel_size, stride, padding: square pooling geometry, as ``nn.MaxPool2d`` (dilation 1, floor mode).
+        backend: ``auto`` | ``torch`` (the reference) | ``numba`` | ``cuda`` (falls back to torch).
+    """
+
+    def __init__(self, kernel_size: int, stride: int | None = None, padding: int = 0, backend: str = "auto") -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.backend = _check_backend("MaxPool2d", backend)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x (N, C, H, W)`` -> ``(N, C, H', W')``."""
+        if pixel_rows(x) is None:
+            return super().forward(x)
+        backend = get_backend(self.backend, x, op="max_pool2d.rows")
+        return dispatch("max_pool2d.rows", backend, x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, backend={self.backend!r}"
+
+
+def _square_pool(m: nn.Module) -> bool:
+    geometry = (m.kernel_size, m.stride, m.padding, m.dilation)
+    return all(isinstance(v, int) for v in geometry) and m.dilation == 1 and not (m.ceil_mode or m.return_indices)
+
+
 def _copy_as(cls: type, module: nn.Module, **extra: Any) -> nn.Module:
     """A ``cls`` layer with ``module``'s configuration, parameters, buffers and mode."""
     if isinstance(module, nn.Conv2d):
@@ -179,22 +209,28 @@ def _copy_as(cls: type, module: nn.Module, **extra: Any) -> nn.Module:
 
 def spike_copy(module: nn.Module, backend: str = "auto") -> nn.Module:
     """A 1x1 or same-padded stride-1 ``nn.Conv2d`` as :class:`SpikeConv2d`, an ``nn.BatchNorm2d`` as
-    :class:`BatchNorm2d` (same parameters and buffers); any other module as given."""
+    :class:`BatchNorm2d` (same parameters and buffers), a square ``nn.MaxPool2d`` as :class:`MaxPool2d`;
+    any other module as given."""
     if type(module) is nn.Conv2d and module.padding_mode == "zeros" and module.groups == 1:
         pointwise = module.kernel_size == (1, 1) and module.padding == (0, 0)
         if module.dilation == (1, 1) and (pointwise or is_same_padded(module)):
             return _copy_as(SpikeConv2d, module, backend=backend)
     if type(module) is nn.BatchNorm2d:
         return _copy_as(BatchNorm2d, module, backend=backend)
+    if type(module) is nn.MaxPool2d and _square_pool(module):
+        return MaxPool2d(module.kernel_size, module.stride, module.padding, backend=backend).train(module.training)
     return module
 
 
 def plain_copy(module: nn.Module) -> nn.Module:
-    """The torch ``nn.Conv2d`` / ``nn.BatchNorm2d`` of a :class:`SpikeConv2d` / :class:`BatchNorm2d`; others as given."""
+    """The torch ``nn.Conv2d`` / ``nn.BatchNorm2d`` / ``nn.MaxPool2d`` of a :class:`SpikeConv2d` /
+    :class:`BatchNorm2d` / :class:`MaxPool2d`; others as given."""
     if isinstance(module, SpikeConv2d):
         return _copy_as(nn.Conv2d, module)
     if isinstance(module, BatchNorm2d):
         return _copy_as(nn.BatchNorm2d, module)
+    if isinstance(module, MaxPool2d):
+        return nn.MaxPool2d(module.kernel_size, module.stride, module.padding).train(module.training)
     return module
 
 
@@ -208,4 +244,13 @@ def replace_layers(model: nn.Module, fn: Callable[[nn.Module], nn.Module]) -> nn
     return model
 
 
-__all__ = ["BatchNorm2d", "SpikeConv2d", "from_rows", "pixel_rows", "plain_copy", "replace_layers", "spike_copy"]
+__all__ = [
+    "BatchNorm2d",
+    "MaxPool2d",
+    "SpikeConv2d",
+    "from_rows",
+    "pixel_rows",
+    "plain_copy",
+    "replace_layers",
+    "spike_copy",
+]

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from snnlab.models import create_model
-from snnlab.nn.spike_conv import BatchNorm2d, SpikeConv2d, pixel_rows, plain_copy, replace_layers, spike_copy
+from snnlab.nn.spike_conv import BatchNorm2d, MaxPool2d, SpikeConv2d, pixel_rows, plain_copy, replace_layers, spike_copy
 
 
 def _spikes(shape, density, dtype=torch.float64, seed=0):
@@ -176,3 +176,42 @@ def test_every_maxformer_factory_takes_the_switch(name):
     on = create_model(name, **small)
     assert not {SpikeConv2d, BatchNorm2d} & {type(m) for m in off.modules()}
     assert SpikeConv2d in {type(m) for m in on.modules()}
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("k, s, p", [(3, 2, 1), (2, 2, 0), (3, 1, 1), (3, 2, 0), (5, 3, 2)])
+def test_max_pool_equals_torch_with_its_argmax_and_routing(dtype, k, s, p):
+    ref = nn.MaxPool2d(k, s, p)
+    ours = spike_copy(ref, backend="numba")
+    assert isinstance(ours, MaxPool2d) and type(plain_copy(ours)) is nn.MaxPool2d
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(3, 5, 9, 8, generator=g, dtype=dtype)
+    x[0, :, :4, :4] = 1.0  # ties: the first maximum in window order wins
+    x[1, 2, 3, 3] = x[1, 2, 3, 4] = float("nan")  # a NaN wins, the later one
+    x[2, 1] = float("-inf")  # a window of -inf keeps its first position
+    x = x.contiguous(memory_format=torch.channels_last)
+    results = []
+    for m in (ours, ref):
+        xx = x.clone().requires_grad_()
+        y = m(xx)
+        y.backward(torch.arange(y.numel(), dtype=dtype).view_as(y))  # distinct gradients expose the routing
+        results.append((y, xx.grad))
+    (y, gx), (y_ref, gx_ref) = results
+    assert y.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(y.nan_to_num(), y_ref.nan_to_num()) and torch.equal(y.isnan(), y_ref.isnan())
+    assert torch.equal(gx, gx_ref)  # overlapping windows add in torch's order: bit-identical
+
+
+def test_max_pool_double_backward_and_fallbacks():
+    ours = MaxPool2d(3, 2, 1, backend="numba")
+    x = torch.randn(2, 4, 7, 7, dtype=torch.float64).contiguous(memory_format=torch.channels_last).requires_grad_()
+    grads = []
+    for f in (ours, lambda t: torch.nn.functional.max_pool2d(t, 3, 2, 1)):
+        gy = torch.ones(2, 4, 4, 4, dtype=torch.float64, requires_grad=True)
+        (gx,) = torch.autograd.grad(f(x), x, gy, create_graph=True)
+        grads.append(torch.autograd.grad((gx * x).sum(), gy)[0])
+    torch.testing.assert_close(grads[0], grads[1])
+    nchw = x.detach().contiguous()
+    torch.testing.assert_close(ours(nchw), torch.nn.functional.max_pool2d(nchw, 3, 2, 1))
+    for pool in (nn.MaxPool2d(3, 2, 1, ceil_mode=True), nn.MaxPool2d(3, 2, 1, dilation=2), nn.MaxPool2d((3, 2))):
+        assert spike_copy(pool) is pool

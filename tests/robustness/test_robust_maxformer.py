@@ -190,11 +190,16 @@ SPIKE_CONV_CASES = {
 
 @pytest.mark.parametrize("case", list(SPIKE_CONV_CASES))
 def test_spike_conv_rejects_bad_options(case):
-    from snnlab.nn.spike_conv import BatchNorm2d, SpikeConv2d
+    from snnlab.errors import ConfigError
+    from snnlab.nn.spike_conv import BatchNorm2d, MaxPool2d, SpikeConv2d
 
     kw, message = SPIKE_CONV_CASES[case]
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ConfigError, match=message):
         SpikeConv2d(4, 4, 1, **kw)
+    with pytest.raises(ConfigError, match=message):
+        SpikeConv2d(4, 4, 3, padding=1, **kw)  # the 3x3 case (conv2d.spikes)
     if "backend" in kw:
-        with pytest.raises(ValueError, match=message):
+        with pytest.raises(ConfigError, match=message):
             BatchNorm2d(4, **kw)
+        with pytest.raises(ConfigError, match=message):
+            MaxPool2d(3, 2, 1, **kw)

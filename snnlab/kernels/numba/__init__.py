@@ -28,6 +28,7 @@ if is_available():
             batch_norm,
             bn_neuron,
             delay,
+            max_pool,
             neurons,
             spike_conv,
             spike_linear,
