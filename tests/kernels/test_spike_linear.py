@@ -122,6 +122,19 @@ def test_density_decides_the_path():
     assert torch.equal(csr.idx.long(), cols) and torch.equal(torch.repeat_interleave(csr.indptr.diff()), rows)
 
 
+@pytest.mark.parametrize("dense_rows", [0, 10], ids=["even", "one block denser than max_density"])
+def test_compress_equals_the_torch_csr(dense_rows: int):
+    """One-pass compaction by blocks of rows; a block over its share of ``max_density`` is filled again from x."""
+    from snnlab.kernels.common.spike_linear import compress_torch
+    from snnlab.kernels.numba.spike_linear import NumbaSpikeLinear
+
+    x = spike_input(100, 64, 0.05, "counts", torch.float32, seed=3)
+    x[:dense_rows] = 2.5
+    ours, ref = NumbaSpikeLinear.compress(x, 0.25), compress_torch(x, 0.25)
+    assert 0 < float((x != 0).double().mean()) < 0.25
+    assert torch.equal(ours.indptr, ref.indptr) and torch.equal(ours.idx, ref.idx) and torch.equal(ours.val, ref.val)
+
+
 def test_input_gradient_only_when_asked():
     x = spike_input(10, 12, 0.2, "binary", torch.float64)
     w = torch.randn(3, 12, dtype=torch.float64, requires_grad=True)
