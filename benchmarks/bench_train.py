@@ -30,11 +30,16 @@ backward and optimizer parts. Each row also gives the measured share of nonzero 
 synaptic layer (input, hidden, readout). With the recipes' initialisation the hidden layers are
 nearly silent; ``--bn-bias 2`` shifts every BatchNorm (both sides alike) so that they fire
 as in a trained network. Peak memory (RSS growth over one step) is measured in another fresh
-subprocess with glibc mapping every large block (never on while timing). ``--profile`` prints
+subprocess with glibc mapping every large block (never on while timing). ``--procs N`` runs every
+framework in N fresh processes, interleaved (snnlab, peer, snnlab, peer, ...): the step time of one
+process varies by up to ~30 % between processes, so the summary pools every step of all processes
+per framework (median, p90, the per-process medians) and gives the ratio of the pooled medians and
+a pessimistic one (slowest snnlab process against the fastest peer process). ``--profile`` prints
 torch.profiler's table of one snnlab step. Usage::
 
     python benchmarks/bench_train.py                        # both networks, every framework
     python benchmarks/bench_train.py --net mlp --frameworks snnlab,spikingjelly --reps 8
+    python benchmarks/bench_train.py --net mlp --frameworks snnlab,spikingjelly --procs 3 --no-memory
     python benchmarks/bench_train.py --net mlp --profile    # where snnlab's step goes
 """
 
@@ -300,6 +305,8 @@ def worker(framework: str, net: str, reps: int, budget_s: float = 60.0, bn_bias:
         "steps": len(steps),
         "densities": input_densities(model, batch(net, g)[0]),
         "threads": torch.get_num_threads(),
+        "step_list_s": [p[3] for p in parts],  # every timed step, in order (pooled over processes by summarize)
+        "cpu_list_s": [p[4] for p in parts],
     }
 
 
@@ -382,7 +389,13 @@ def main(argv: Optional[list[str]] = None) -> None:
         default=None,
         help="mlp: set every BatchNorm bias (both sides) so that hidden layers fire as when trained (2.0: ~8 %% nonzero)",
     )
-    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes")
+    ap.add_argument(
+        "--procs",
+        type=int,
+        default=1,
+        help="fresh processes per framework, interleaved (a, b, a, b, ...); the summary pools their steps",
+    )
+    ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory processes (one per framework)")
     ap.add_argument("--profile", action="store_true", help="print torch.profiler's table of one snnlab step")
     ap.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None)
@@ -397,22 +410,23 @@ def main(argv: Optional[list[str]] = None) -> None:
         return
     rows = []
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, load {load()}", flush=True)
+    summaries = {}
     for net in nets:
-        for fw in [f for f in args.frameworks.split(",") if f]:
-            res = run_isolated(fw, net, args.reps, args.budget, args.bn_bias)
-            if "error" not in res and not args.no_memory:
-                res |= run_isolated(fw, net, 0, args.budget, args.bn_bias)
-            rows.append({"net": net, "framework": fw, "load": load(), **res})
-            print(_fmt(rows[-1]), flush=True)
-        _ratios([r for r in rows if r["net"] == net])
+        fws = [f for f in args.frameworks.split(",") if f]
+        for proc in range(args.procs):  # interleaved: every framework once per round, in the given order
+            for fw in fws:
+                res = run_isolated(fw, net, args.reps, args.budget, args.bn_bias)
+                if "error" not in res and not args.no_memory and proc == 0:
+                    res |= run_isolated(fw, net, 0, args.budget, args.bn_bias)
+                rows.append({"net": net, "framework": fw, "proc": proc, "load": load(), **res})
+                print(_fmt(rows[-1]), flush=True)
+        summaries[net] = summarize([r for r in rows if r["net"] == net])
+        print(format_summary(net, summaries[net]), flush=True)
     out = args.out or RESULTS / f"train-{datetime.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(
-        json.dumps(
-            {"date": datetime.date.today().isoformat(), "cpus": os.cpu_count(), "bn_bias": args.bn_bias, "rows": rows},
-            indent=1,
-        )
-    )
+    meta = {"date": datetime.datetime.now().isoformat(timespec="minutes"), "cpus": os.cpu_count()}
+    meta |= {"bn_bias": args.bn_bias, "procs": args.procs, "threads": torch.get_num_threads()}
+    out.write_text(json.dumps(meta | {"summary": summaries, "rows": rows}, indent=1))
     print(f"wrote {out}")
 
 
@@ -430,18 +444,66 @@ def _fmt(r: dict) -> str:
     )
 
 
-def _ratios(rows: list[dict]) -> None:
-    ok = [r for r in rows if "step_s" in r]
-    ours = [r for r in ok if r["framework"] == "snnlab"]
-    peers = [r for r in ok if not r["framework"].startswith("snnlab")]
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def summarize(rows: list[dict]) -> dict:
+    """Pool one network's rows per framework and compare snnlab with its fastest peer.
+
+    Per framework: ``p50_ms`` / ``p90_ms`` / ``cpu_p50_ms`` over every timed step of all its
+    processes (pooled), and ``proc_p50_ms``, the median of each process (their spread). Ratios
+    (peer time / snnlab time, > 1: snnlab faster): ``pooled`` from the pooled medians against the
+    peer with the lowest pooled median, ``p90`` likewise, and ``pessimistic`` = the fastest process
+    of any peer against the slowest snnlab process. Rows with an error are left out.
+    """
+    sides: dict[str, dict] = {}
+    for r in rows:
+        if "step_list_s" not in r:
+            continue
+        side = sides.setdefault(r["framework"], {"steps": [], "cpu": [], "proc_p50_ms": []})
+        side["steps"] += [s * 1e3 for s in r["step_list_s"]]
+        side["cpu"] += [c * 1e3 for c in r["cpu_list_s"]]
+        side["proc_p50_ms"].append(_median(r["step_list_s"]) * 1e3)
+    out: dict = {"frameworks": {}}
+    for fw, side in sides.items():
+        steps = sorted(side["steps"])
+        out["frameworks"][fw] = {
+            "procs": len(side["proc_p50_ms"]),
+            "steps": len(steps),
+            "p50_ms": _median(steps),
+            "p90_ms": steps[min(len(steps) - 1, round(0.9 * (len(steps) - 1)))],
+            "cpu_p50_ms": _median(side["cpu"]),
+            "proc_p50_ms": side["proc_p50_ms"],
+        }
+    ours = out["frameworks"].get("snnlab")
+    peers = {fw: s for fw, s in out["frameworks"].items() if not fw.startswith("snnlab")}
     if ours and peers:
-        best = min(peers, key=lambda r: r["step_s"])
-        ratio, tail = best["step_s"] / ours[0]["step_s"], best["p90_s"] / ours[0]["p90_s"]
-        print(
-            f"{rows[0]['net']}: snnlab {ratio:.2f}x the fastest peer ({best['framework']}) at the median step, "
-            f"{tail:.2f}x at p90",
-            flush=True,
+        best = min(peers, key=lambda fw: peers[fw]["p50_ms"])
+        fastest_proc = min(p for s in peers.values() for p in s["proc_p50_ms"])
+        out["peer"] = best
+        out["pooled"] = peers[best]["p50_ms"] / ours["p50_ms"]
+        out["p90"] = peers[best]["p90_ms"] / ours["p90_ms"]
+        out["pessimistic"] = fastest_proc / max(ours["proc_p50_ms"])
+    return out
+
+
+def format_summary(net: str, summary: dict) -> str:
+    """The pooled table of :func:`summarize` and its ratios, as printed after a network's rows."""
+    lines = [f"{net}: pooled over processes (median of all steps; per-process medians in brackets)"]
+    for fw, s in summary["frameworks"].items():
+        procs = ", ".join(f"{p:.1f}" for p in s["proc_p50_ms"])
+        lines.append(
+            f"  {fw:<13} p50 {s['p50_ms']:7.1f} p90 {s['p90_ms']:7.1f} ms, CPU {s['cpu_p50_ms']:7.1f} ms "
+            f"({s['steps']} steps, {s['procs']} processes: [{procs}])"
         )
+    if "pooled" in summary:
+        lines.append(
+            f"{net}: snnlab {summary['pooled']:.2f}x the fastest peer ({summary['peer']}) at the pooled median, "
+            f"{summary['p90']:.2f}x at p90; pessimistic {summary['pessimistic']:.2f}x "
+            "(slowest snnlab process against the fastest peer process)"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
