@@ -35,6 +35,7 @@ from typing import Any, Optional
 import torch
 import torch.nn.functional as F
 
+from snnlab.kernels import pool
 from snnlab.kernels.common.spike_conv import check_args, pixel_rows
 from snnlab.kernels.registry import register
 
@@ -96,11 +97,25 @@ class BitConvFunction(torch.autograd.Function):
                     y = F.conv2d(x, weight, padding=(kh // 2, kw // 2))
                     gw = torch.autograd.grad(y, weight, gy, create_graph=True)[0]
             return gx, gw, gb, None, None
+        if kh == kw == 1:  # GEMMs on the pixel rows, the input gradient into a reused buffer
+            gx, gw = _pointwise_grads(ctx, pixel_rows(gy), rows, weight)
+            return None if gx is None else gx.view(n, h, w, c_in).permute(0, 3, 1, 2), gw, gb, None, None
         mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False]
         gx, gw, _ = torch.ops.aten.convolution_backward(
             gy, x, weight, None, [1, 1], [kh // 2, kw // 2], [1, 1], False, [0, 0], 1, mask
         )
         return gx, gw, gb, None, None
+
+
+def _pointwise_grads(ctx: Any, gy: torch.Tensor, rows: torch.Tensor, weight: torch.Tensor) -> tuple:
+    """Input rows ``(M, C_in)`` and weight ``(C_out, C_in, 1, 1)`` gradients of a 1x1 convolution."""
+    w2 = weight.view(weight.shape[0], weight.shape[1])  # (C_out, C_in)
+    gx = gw = None
+    if ctx.needs_input_grad[0]:
+        gx = torch.mm(gy, w2, out=pool.empty((gy.shape[0], w2.shape[1]), gy.dtype, gy.device))
+    if ctx.needs_input_grad[1]:
+        gw = torch.mm(gy.t(), rows).view_as(weight)
+    return gx, gw
 
 
 def register_bit_conv(launcher: Any, backend: str) -> None:
