@@ -3,7 +3,8 @@
 Op names: ``neuron.<kind>`` for every kind of :data:`snnlab.functional.KINDS` (if, lif, alif,
 cuba_lif, li), ``delay.taps``, ``delay.dense``, ``linear.spikes`` (a Linear computed from the
 nonzeros of a spike input, :mod:`snnlab.kernels.common.spike_linear`) and ``conv2d.spikes`` (its
-same-padded k x k convolution, :mod:`snnlab.kernels.common.spike_conv`); ``max_pool2d.rows`` (max pooling of
+same-padded k x k convolution, :mod:`snnlab.kernels.common.spike_conv`), ``conv2d.binary`` (the same
+convolution of a {0, 1} input by lookup tables of weight-row subset sums, :mod:`snnlab.kernels.common.bit_conv`); ``max_pool2d.rows`` (max pooling of
 a channels-last map with torch's argmax, :mod:`snnlab.kernels.common.max_pool`). Every neuron kernel takes
 ``(x_seq (T, M), state, params, surrogate, k=None, return_v=False)`` and returns
 ``(out_seq (T, M), final_state, v_seq or None)``: ``out`` is spikes (membrane for ``li``),

@@ -43,6 +43,7 @@ for _kind in KINDS:
 
 
 import snnlab.kernels.common.batch_norm  # noqa: E402,F401  (registers the batch_norm.rows reference)
+import snnlab.kernels.common.bit_conv  # noqa: E402,F401  (registers the conv2d.binary reference)
 import snnlab.kernels.common.bn_neuron  # noqa: E402,F401  (registers the batch_norm.neuron reference)
 import snnlab.kernels.common.max_pool  # noqa: E402,F401  (registers the max_pool2d.rows reference)
 import snnlab.kernels.common.spike_conv  # noqa: E402,F401  (registers the conv2d.spikes reference)

@@ -9,7 +9,9 @@ of a ``(N H W, C)`` matrix, and that matrix is a view of ``x`` (no copy). Two la
   convolution with stride 1 (the 3x3 embeddings) runs the ``conv2d.spikes`` op of
   :mod:`snnlab.kernels.common.spike_conv` on the same rows. Both compute the forward and the
   weight gradient from the nonzeros when the measured density is at most ``max_density``, the
-  input gradient dense (a GEMM / a transposed convolution), outputs in reused buffers.
+  input gradient dense (a GEMM / a transposed convolution), outputs in reused buffers. Above
+  ``max_density`` a binary input (spikes) goes to the lookup-table convolution ``conv2d.binary`` of
+  :mod:`snnlab.kernels.common.bit_conv` instead of the dense GEMM (1x1 at stride 1 and k x k).
 - :class:`BatchNorm2d`: training-mode batch norm over ``N H W`` is batch norm over those rows, the
   ``batch_norm.rows`` op of :mod:`snnlab.kernels.common.batch_norm`.
 
@@ -28,6 +30,8 @@ from torch import nn
 from snnlab.errors import ConfigError
 from snnlab.kernels import BACKENDS, SPIKE_MAX_DENSITY, dispatch, get_backend
 from snnlab.nn.batch_norm import train_rows
+
+PROBE_EVERY = 32  # SpikeConv2d(lookup=True): calls between two density measurements on the CSR route
 
 
 def pixel_rows(x: torch.Tensor) -> torch.Tensor | None:
@@ -69,8 +73,11 @@ class SpikeConv2d(nn.Conv2d):
 
     Args:
         in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as ``nn.Conv2d``.
-        max_density: share of nonzero inputs above which the dense GEMM is used.
+        max_density: share of nonzero inputs above which the dense GEMM is used (or, with ``lookup``,
+            the lookup-table convolution ``conv2d.binary`` on binary inputs).
         backend: ``auto`` | ``torch`` (dense, the reference) | ``numba`` | ``cuda``.
+        lookup: run dense binary inputs through ``conv2d.binary``; the density is measured on the first
+            call and every ``PROBE_EVERY`` calls after (each probe is itself a ``conv2d.binary`` call).
         device: parameter device.
         dtype: parameter dtype.
     """
@@ -87,12 +94,14 @@ class SpikeConv2d(nn.Conv2d):
         bias: bool = True,
         max_density: float = SPIKE_MAX_DENSITY,
         backend: str = "auto",
+        lookup: bool = True,
         device: Any = None,
         dtype: Any = None,
     ) -> None:
         super().__init__(
             in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias, device=device, dtype=dtype
         )
+        self.lookup, self._lookup_route, self._calls = bool(lookup), False, 0
         if not 0.0 <= float(max_density) <= 1.0:
             raise ConfigError(f"SpikeConv2d: max_density must be in [0, 1], got {max_density!r}")
         self.max_density, self.backend = float(max_density), _check_backend("SpikeConv2d", backend)
@@ -105,22 +114,39 @@ class SpikeConv2d(nn.Conv2d):
         backend = get_backend(self.backend, x, op="conv2d.spikes")
         return dispatch("conv2d.spikes", backend, x, self.weight, self.bias, self.max_density)
 
+    def _conv_binary(self, x: torch.Tensor) -> torch.Tensor | None:
+        """``conv2d.binary`` on a channels-last stride-1 CPU ``x`` when this layer's route is the lookup
+        tables (the last measured density was above ``max_density``) or a probe is due; else None
+        (CUDA tensors keep the CSR ops, which have CUDA kernels)."""
+        self._calls += 1
+        if x.is_cuda or not (self.lookup and (self._lookup_route or self._calls % PROBE_EVERY == 1)):
+            return None
+        y, density = dispatch(
+            "conv2d.binary", get_backend(self.backend, x, op="conv2d.binary"), x, self.weight, self.bias
+        )
+        self._lookup_route = density > self.max_density  # NaN (not measured): the CSR ops decide
+        return y
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (N, C_in, H, W)`` -> ``(N, C_out, H, W)``."""
         if self.spatial and pixel_rows(x) is not None and x.shape[1] == self.in_channels:
-            return self._conv_spikes(x)
+            y = self._conv_binary(x)
+            return self._conv_spikes(x) if y is None else y
         rows = pixel_rows(x) if self.pointwise and x.dtype == self.weight.dtype else None
         if rows is None or x.shape[1] != self.in_channels:
             return super().forward(x)
         if self.stride != (1, 1):  # a strided 1x1 convolution reads every s-th pixel: pick them first
             x = x[:, :, :: self.stride[0], :: self.stride[1]].contiguous(memory_format=torch.channels_last)
             rows = pixel_rows(x)
+        y = self._conv_binary(x)
+        if y is not None:
+            return y
         backend = get_backend(self.backend, x, op="linear.spikes")
         w = self.weight.view(self.out_channels, self.in_channels)
         return from_rows(dispatch("linear.spikes", backend, rows, w, self.bias, self.max_density), x)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, max_density={self.max_density}, backend={self.backend!r}"
+        return f"{super().extra_repr()}, max_density={self.max_density}, backend={self.backend!r}, lookup={self.lookup}"
 
 
 class BatchNorm2d(nn.BatchNorm2d):

@@ -26,6 +26,7 @@ if is_available():
     try:
         from snnlab.kernels.numba import (  # noqa: F401  (register the kernels)
             batch_norm,
+            bit_conv,
             bn_neuron,
             delay,
             max_pool,
