@@ -293,9 +293,11 @@ def worker(framework: str, net: str, reps: int, budget_s: float = 60.0, bn_bias:
             _step(model, opt, net, x, y)
         return {"peak_mb": peak.mb}
     parts: list[list[float]] = []
+    calib = [calibrate()]
     start = time.perf_counter()
     while len(parts) < reps and (len(parts) < 3 or time.perf_counter() - start < budget_s):
         parts.append(_step(model, opt, net, *batch(net, g)))
+    calib.append(calibrate())
     steps = sorted(p[3] for p in parts)
     names = ("fwd_s", "bwd_s", "opt_s", "step_s", "cpu_s", "sys_s")
     return {k: statistics.median(p[j] for p in parts) for j, k in enumerate(names)} | {
@@ -305,9 +307,25 @@ def worker(framework: str, net: str, reps: int, budget_s: float = 60.0, bn_bias:
         "steps": len(steps),
         "densities": input_densities(model, batch(net, g)[0]),
         "threads": torch.get_num_threads(),
+        "calib_ms": [round(c, 2) for c in calib],  # before and after the timed steps
         "step_list_s": [p[3] for p in parts],  # every timed step, in order (pooled over processes by summarize)
         "cpu_list_s": [p[4] for p in parts],
     }
+
+
+def calibrate(n: int = 300_000) -> float:
+    """ms of a fixed pure-Python integer loop (median of 5): the speed of the core the process runs on.
+
+    Neither memory nor threads matter to it, so a process whose steps are slower *and* whose
+    calibration is slower ran on a slower (shared) core, not into a slower code path.
+    """
+    times = []
+    for _ in range(5):
+        t0, acc = time.perf_counter(), 0
+        for i in range(n):
+            acc += i & 7
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
 
 
 def run_isolated(framework: str, net: str, reps: int, budget_s: float, bn_bias: Optional[float]) -> dict:
@@ -439,7 +457,7 @@ def _fmt(r: dict) -> str:
     return (
         f"{head} step p50 {ms['step_s']:7.1f} p90 {ms['p90_s']:7.1f} max {ms['max_s']:7.1f} ms ({r['steps']} steps; "
         f"fwd {ms['fwd_s']:6.1f}, bwd {ms['bwd_s']:6.1f}, opt {ms['opt_s']:4.1f}; CPU {ms['cpu_s']:6.1f}, "
-        f"system p50 {ms['sys_s']:5.1f} max {ms['sys_max_s']:5.1f}){mem}  "
+        f"system p50 {ms['sys_s']:5.1f} max {ms['sys_max_s']:5.1f}; calib {'/'.join(map(str, r.get('calib_ms', [])))}){mem}  "
         f"densities {r['densities']}  load {r['load']}"
     )
 
@@ -452,7 +470,8 @@ def summarize(rows: list[dict]) -> dict:
     """Pool one network's rows per framework and compare snnlab with its fastest peer.
 
     Per framework: ``p50_ms`` / ``p90_ms`` / ``cpu_p50_ms`` over every timed step of all its
-    processes (pooled), and ``proc_p50_ms``, the median of each process (their spread). Ratios
+    processes (pooled), ``proc_p50_ms``, the median of each process (their spread), and
+    ``proc_calib_ms``, each process's :func:`calibrate` (the speed of its core). Ratios
     (peer time / snnlab time, > 1: snnlab faster): ``pooled`` from the pooled medians against the
     peer with the lowest pooled median, ``p90`` likewise, and ``pessimistic`` = the fastest process
     of any peer against the slowest snnlab process. Rows with an error are left out.
@@ -461,10 +480,11 @@ def summarize(rows: list[dict]) -> dict:
     for r in rows:
         if "step_list_s" not in r:
             continue
-        side = sides.setdefault(r["framework"], {"steps": [], "cpu": [], "proc_p50_ms": []})
+        side = sides.setdefault(r["framework"], {"steps": [], "cpu": [], "proc_p50_ms": [], "proc_calib_ms": []})
         side["steps"] += [s * 1e3 for s in r["step_list_s"]]
         side["cpu"] += [c * 1e3 for c in r["cpu_list_s"]]
         side["proc_p50_ms"].append(_median(r["step_list_s"]) * 1e3)
+        side["proc_calib_ms"].append(_median(r.get("calib_ms", [])))
     out: dict = {"frameworks": {}}
     for fw, side in sides.items():
         steps = sorted(side["steps"])
@@ -475,6 +495,7 @@ def summarize(rows: list[dict]) -> dict:
             "p90_ms": steps[min(len(steps) - 1, round(0.9 * (len(steps) - 1)))],
             "cpu_p50_ms": _median(side["cpu"]),
             "proc_p50_ms": side["proc_p50_ms"],
+            "proc_calib_ms": side["proc_calib_ms"],
         }
     ours = out["frameworks"].get("snnlab")
     peers = {fw: s for fw, s in out["frameworks"].items() if not fw.startswith("snnlab")}
@@ -493,9 +514,10 @@ def format_summary(net: str, summary: dict) -> str:
     lines = [f"{net}: pooled over processes (median of all steps; per-process medians in brackets)"]
     for fw, s in summary["frameworks"].items():
         procs = ", ".join(f"{p:.1f}" for p in s["proc_p50_ms"])
+        calib = ", ".join(f"{c:.1f}" for c in s["proc_calib_ms"])
         lines.append(
             f"  {fw:<13} p50 {s['p50_ms']:7.1f} p90 {s['p90_ms']:7.1f} ms, CPU {s['cpu_p50_ms']:7.1f} ms "
-            f"({s['steps']} steps, {s['procs']} processes: [{procs}])"
+            f"({s['steps']} steps, {s['procs']} processes: [{procs}]; calibration ms [{calib}])"
         )
     if "pooled" in summary:
         lines.append(
