@@ -471,7 +471,8 @@ def summarize(rows: list[dict]) -> dict:
 
     Per framework: ``p50_ms`` / ``p90_ms`` / ``cpu_p50_ms`` over every timed step of all its
     processes (pooled), ``proc_p50_ms``, the median of each process (their spread), and
-    ``proc_calib_ms``, each process's :func:`calibrate` (the speed of its core). Ratios
+    ``proc_calib_ms``, each process's :func:`calibrate` (the faster of before and after: the speed of
+    its core). Ratios
     (peer time / snnlab time, > 1: snnlab faster): ``pooled`` from the pooled medians against the
     peer with the lowest pooled median, ``p90`` likewise, and ``pessimistic`` = the fastest process
     of any peer against the slowest snnlab process. Rows with an error are left out.
@@ -484,7 +485,7 @@ def summarize(rows: list[dict]) -> dict:
         side["steps"] += [s * 1e3 for s in r["step_list_s"]]
         side["cpu"] += [c * 1e3 for c in r["cpu_list_s"]]
         side["proc_p50_ms"].append(_median(r["step_list_s"]) * 1e3)
-        side["proc_calib_ms"].append(_median(r.get("calib_ms", [])))
+        side["proc_calib_ms"].append(min(r.get("calib_ms") or [float("nan")]))  # the less disturbed of the two
     out: dict = {"frameworks": {}}
     for fw, side in sides.items():
         steps = sorted(side["steps"])
