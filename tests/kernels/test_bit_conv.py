@@ -69,12 +69,25 @@ def test_binary_conv_float32_and_torch_reference():
     assert density == pytest.approx(density_ref)
 
 
-def test_binary_conv_double_backward():
+@pytest.mark.parametrize("k", [1, 3])
+def test_binary_conv_weight_grad_only(k):
+    torch.manual_seed(6)
+    x = _spikes((2, 16, 5, 6), 0.5)  # no gradient wanted for x (a first layer)
+    weight = torch.randn(7, 16, k, k, dtype=torch.float64, requires_grad=True)
+    y, _ = dispatch("conv2d.binary", "numba", x, weight, None)
+    (gw,) = torch.autograd.grad(y.square().sum(), weight)
+    (gw_ref,) = torch.autograd.grad(F.conv2d(x, weight, padding=k // 2).square().sum(), weight)
+    torch.testing.assert_close(gw, gw_ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_binary_conv_double_backward(k):
     torch.manual_seed(2)
-    weight = torch.randn(5, 9, 3, 3, dtype=torch.float64)
+    weight = torch.randn(5, 9, k, k, dtype=torch.float64)
     x = _spikes((2, 9, 5, 6), 0.5)
     grads = []
-    for fn in (lambda x, w: dispatch("conv2d.binary", "numba", x, w, None)[0], lambda x, w: F.conv2d(x, w, padding=1)):
+    ours = lambda x, w: dispatch("conv2d.binary", "numba", x, w, None)[0]  # noqa: E731
+    for fn in (ours, lambda x, w: F.conv2d(x, w, padding=k // 2)):
         xr, w = x.clone().requires_grad_(), weight.clone().requires_grad_()
         (gx,) = torch.autograd.grad(fn(xr, w).sin().sum(), xr, create_graph=True)
         grads.append(torch.autograd.grad(gx.square().sum(), w)[0])
