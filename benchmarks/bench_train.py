@@ -470,8 +470,10 @@ def summarize(rows: list[dict]) -> dict:
     """Pool one network's rows per framework and compare snnlab with its fastest peer.
 
     Per framework: ``p50_ms`` / ``p90_ms`` / ``cpu_p50_ms`` over every timed step of all its
-    processes (pooled), ``proc_p50_ms``, the median of each process (their spread), and
-    ``proc_calib_ms``, each process's :func:`calibrate` (the speed of its core). Ratios
+    processes (pooled), ``proc_p50_ms``, the median of each process (their spread),
+    ``proc_cpu_per_wall``, each process's CPU time over wall time (about the threads it kept busy: near
+    1 with 2 threads means another job held a core) and ``proc_calib_ms``, each process's
+    :func:`calibrate` (the faster of before and after: the speed of its core). Ratios
     (peer time / snnlab time, > 1: snnlab faster): ``pooled`` from the pooled medians against the
     peer with the lowest pooled median, ``p90`` likewise, and ``pessimistic`` = the fastest process
     of any peer against the slowest snnlab process. Rows with an error are left out.
@@ -480,11 +482,13 @@ def summarize(rows: list[dict]) -> dict:
     for r in rows:
         if "step_list_s" not in r:
             continue
-        side = sides.setdefault(r["framework"], {"steps": [], "cpu": [], "proc_p50_ms": [], "proc_calib_ms": []})
+        keys = ("steps", "cpu", "proc_p50_ms", "proc_cpu_per_wall", "proc_calib_ms")
+        side = sides.setdefault(r["framework"], {k: [] for k in keys})
         side["steps"] += [s * 1e3 for s in r["step_list_s"]]
         side["cpu"] += [c * 1e3 for c in r["cpu_list_s"]]
         side["proc_p50_ms"].append(_median(r["step_list_s"]) * 1e3)
-        side["proc_calib_ms"].append(_median(r.get("calib_ms", [])))
+        side["proc_cpu_per_wall"].append(_median(r["cpu_list_s"]) / _median(r["step_list_s"]))
+        side["proc_calib_ms"].append(min(r.get("calib_ms") or [float("nan")]))  # the less disturbed of the two
     out: dict = {"frameworks": {}}
     for fw, side in sides.items():
         steps = sorted(side["steps"])
@@ -495,6 +499,7 @@ def summarize(rows: list[dict]) -> dict:
             "p90_ms": steps[min(len(steps) - 1, round(0.9 * (len(steps) - 1)))],
             "cpu_p50_ms": _median(side["cpu"]),
             "proc_p50_ms": side["proc_p50_ms"],
+            "proc_cpu_per_wall": side["proc_cpu_per_wall"],
             "proc_calib_ms": side["proc_calib_ms"],
         }
     ours = out["frameworks"].get("snnlab")
@@ -515,9 +520,10 @@ def format_summary(net: str, summary: dict) -> str:
     for fw, s in summary["frameworks"].items():
         procs = ", ".join(f"{p:.1f}" for p in s["proc_p50_ms"])
         calib = ", ".join(f"{c:.1f}" for c in s["proc_calib_ms"])
+        par = ", ".join(f"{c:.2f}" for c in s["proc_cpu_per_wall"])
         lines.append(
             f"  {fw:<13} p50 {s['p50_ms']:7.1f} p90 {s['p90_ms']:7.1f} ms, CPU {s['cpu_p50_ms']:7.1f} ms "
-            f"({s['steps']} steps, {s['procs']} processes: [{procs}]; calibration ms [{calib}])"
+            f"({s['steps']} steps, {s['procs']} processes: [{procs}]; CPU/wall [{par}]; calibration ms [{calib}])"
         )
     if "pooled" in summary:
         lines.append(

@@ -46,7 +46,8 @@ def test_summary_pools_steps_and_gives_the_pessimistic_ratio(bench):
     assert ours["steps"] == 6 and ours["procs"] == 2
     assert ours["p50_ms"] == pytest.approx(115.5)  # median of 98, 100, 102, 129, 130, 131
     assert ours["proc_p50_ms"] == pytest.approx([100.0, 130.0])
-    assert ours["proc_calib_ms"] == pytest.approx([11.0, 12.0])  # each process's core speed, before/after
+    assert ours["proc_cpu_per_wall"] == pytest.approx([2.0, 2.0])
+    assert ours["proc_calib_ms"] == pytest.approx([10.0, 11.0])  # each process's core speed: the faster reading
     assert ours["cpu_p50_ms"] == pytest.approx(231.0)
     assert sj["p50_ms"] == pytest.approx(390.0) and sj["proc_p50_ms"] == pytest.approx([400.0, 385.0])
     assert "norse" not in s["frameworks"]
