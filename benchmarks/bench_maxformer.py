@@ -12,13 +12,15 @@ cross-entropy on the mean over T + backward + AdamW; spikingjelly's state is res
 step as its users do (``functional.reset_net``). Fresh random input per step, a warm-up, then the
 median of ``--steps`` steps, in wall time and in CPU time of this process (CPU time is the steadier
 figure on a loaded machine). Timing runs both variants in one process, alternating step by step,
-so that both see the same machine load (the shared machines this was measured on are busy).
+so that both see the same machine load (the shared machines this was measured on are busy);
+``--block K`` alternates in turns of K steps and times all but the first step of each turn (the step
+right after the other variant's runs on the other's allocator and cache state; a user runs one).
 Memory is measured in one subprocess per variant: on CPU the peak resident set of the training
 steps (peak RSS, ``VmHWM``, after 1 + 2 steps minus the resident set once the model and optimizer are
 built, before the first step: activations, gradients, optimizer state and allocator caches); on
 CUDA ``torch.cuda.max_memory_allocated`` over the same steps.
 
-    python benchmarks/bench_maxformer.py [--steps 10] [--device cpu|cuda] [--json out.json]
+    python benchmarks/bench_maxformer.py [--steps 10] [--block K] [--device cpu|cuda] [--json out.json]
     python benchmarks/bench_maxformer.py --profile [snnlab|spikingjelly]   # where a step goes, by layer kind
 
 ``--profile`` runs one step under torch.profiler after a warm-up and prints, per kind of layer (3x3
@@ -93,18 +95,24 @@ def make_step(variant: str, batch: int, device: str, with_model: bool = False):
     return (step, params, model) if with_model else (step, params)
 
 
-def time_both(steps: int, warmup: int, batch: int, device: str) -> dict:
-    """Median wall and CPU time per step of both variants, measured alternately in this process."""
+def time_both(steps: int, warmup: int, batch: int, device: str, block: int = 1) -> dict:
+    """Median wall and CPU time per step of both variants, measured in turns in this process: ``block``
+    steps of one variant, then of the other; with ``block > 1`` the first step of each turn (the one after
+    the other variant's step, with its allocator and cache state) is not timed."""
     runs = {v: make_step(v, batch, device) for v in ("snnlab", "spikingjelly")}
     wall: dict[str, list[float]] = {v: [] for v in runs}
     cpu: dict[str, list[float]] = {v: [] for v in runs}
-    for i in range(warmup + steps):
-        for variant, (step, _) in runs.items():
-            t0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(warmup):
+        for step, _ in runs.values():
             step()
-            if i >= warmup:
-                wall[variant].append(time.perf_counter() - t0)
-                cpu[variant].append(time.process_time() - c0)
+    while min(len(w) for w in wall.values()) < steps:
+        for variant, (step, _) in runs.items():
+            for j in range(block):
+                t0, c0 = time.perf_counter(), time.process_time()
+                step()
+                if (block == 1 or j > 0) and len(wall[variant]) < steps:
+                    wall[variant].append(time.perf_counter() - t0)
+                    cpu[variant].append(time.process_time() - c0)
     return {
         v: {
             "median_s": statistics.median(wall[v]),
@@ -217,6 +225,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--block", type=int, default=1, help="steps per variant per turn (1: alternate every step)")
     ap.add_argument("--profile", nargs="?", const="snnlab", default=None, choices=["snnlab", "spikingjelly"])
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
@@ -227,7 +236,7 @@ def main() -> None:
         print(json.dumps(run_variant(args.variant, 2, 1, args.batch, args.device)))
         return
     load_before = os.getloadavg()[0]
-    timing = time_both(args.steps, args.warmup, args.batch, args.device)
+    timing = time_both(args.steps, args.warmup, args.batch, args.device, max(1, args.block))
     rows = []
     for variant in ("snnlab", "spikingjelly"):
         cmd = [sys.executable, __file__, "--variant", variant, "--batch", str(args.batch), "--device", args.device]
@@ -247,7 +256,8 @@ def main() -> None:
     print(
         f"speed-up {peer['median_s'] / ours['median_s']:.2f}x (CPU time {peer['median_cpu_s'] / ours['median_cpu_s']:.2f}x), "
         f"memory ratio {ours['peak_mb'] / max(peer['peak_mb'], 1e-9):.2f}; load average {load[0]:.1f} -> {load[1]:.1f}, "
-        f"{torch.get_num_threads()} torch threads"
+        f"{torch.get_num_threads()} torch threads, "
+        + ("alternating every step" if args.block <= 1 else f"turns of {args.block} steps, the first of each not timed")
     )
     if args.json:
         args.json.write_text(
@@ -259,6 +269,7 @@ def main() -> None:
                     "rows": rows,
                     "load_average": load,
                     "threads": torch.get_num_threads(),
+                    "block": max(1, args.block),
                     "date": time.strftime("%Y-%m-%d %H:%M"),
                 },
                 indent=1,
