@@ -123,8 +123,9 @@ def test_fallbacks_nchw_dtype_and_large_tables(monkeypatch):
     torch.testing.assert_close(y, F.conv2d(x.contiguous(), weight, padding=1), rtol=0, atol=0)
     with pytest.raises(RuntimeError):  # dtypes differ: torch's error, as F.conv2d
         dispatch("conv2d.binary", "numba", x, weight.float(), None)
-    monkeypatch.setattr(bit_conv, "MAX_TABLE_BYTES", bit_conv.table_bytes(weight) - 1)
-    y, density = dispatch("conv2d.binary", "numba", x, weight, None)
+    pointwise = torch.randn(4, 16, 1, 1, dtype=torch.float64)
+    monkeypatch.setattr(bit_conv, "MAX_TABLE_BYTES", bit_conv.table_bytes(pointwise) - 1)
+    y, density = dispatch("conv2d.binary", "numba", x, pointwise, None)  # 1x1, tables too large: torch's
     assert math.isnan(density) and not isinstance(y.grad_fn, BitConvFunction._backward_cls)
     with pytest.raises(ValueError, match="odd sides"):
         dispatch("conv2d.binary", "numba", x, torch.randn(4, 16, 2, 2, dtype=torch.float64), None)
@@ -154,3 +155,28 @@ def test_spike_conv2d_routes_dense_spikes_to_lookup_tables_and_probes_sparse_one
     pointwise = SpikeConv2d(16, 8, 1, dtype=torch.float64, backend="numba")
     assert _route(pointwise, dense) == "lookup"
     torch.testing.assert_close(pointwise(dense), F.conv2d(dense, pointwise.weight, pointwise.bias), rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("max_table_bytes, max_width", [(1, 64), (12 << 20, 4)])
+@pytest.mark.parametrize("width", [19, 8])
+def test_large_tables_or_wide_images_keep_exact_gradients(monkeypatch, max_table_bytes, max_width, width):
+    """k x k with tables over the limit: torch's forward, the tables' weight gradient; images wider than
+    MAX_LOOKUP_WIDTH: torch's weight gradient. Widths past one byte of pixels and not a multiple of 8."""
+    monkeypatch.setattr(bit_conv, "MAX_TABLE_BYTES", max_table_bytes)
+    monkeypatch.setattr(bit_conv, "MAX_LOOKUP_WIDTH", max_width)
+    torch.manual_seed(7)
+    x = _spikes((2, 10, 5, width), 0.35)
+    weight = torch.randn(6, 10, 5, 3, dtype=torch.float64)
+    b = torch.randn(6, dtype=torch.float64)
+    gy = torch.randn(2, 6, 5, width, dtype=torch.float64)
+    y_ref, g_ref = _conv_and_grads(lambda *a: F.conv2d(*a, padding=(2, 1)), x, weight, b, gy)
+
+    def ours(*args):
+        y, density = dispatch("conv2d.binary", "numba", *args)
+        assert isinstance(y.grad_fn, BitConvFunction._backward_cls) and not math.isnan(density)
+        return y
+
+    y, g = _conv_and_grads(ours, x, weight, b, gy)
+    torch.testing.assert_close(y, y_ref, rtol=1e-12, atol=1e-12)
+    for a, r in zip(g, g_ref):
+        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)

@@ -9,13 +9,19 @@ so the cost does not depend on the density:
     x   -> bits: byte g of pixel p holds x[p, 8 g .. 8 g + 7]            (one pass over x)
     T_tg[b, :] = sum_{j in b} W_t^T[8 g + j, :]                             (256 subset sums per tap t, group g)
     y[p, :]    = b + sum_t sum_g T_tg[byte(p + off_t, g), :]               (taps inside the image)
-    dx         = conv_transpose2d(dy, W), dW from x rebuilt from the bits  (torch's convolution backward)
+    dx         = conv_transpose2d(dy, W)                                   (dense: dy has no zeros)
+    k x k: U_q[b, :] = sum_{j in b} dy[q + j, :]    (8 output pixels q .. q + 7 of an image row)
+           dW_t^T[c, :] += U_q[bits of x[q + j + off_t, c], j = 0..7]      (one table row per tap and channel)
+    1x1:   dW = dy^T x, x rebuilt from the bits                            (a GEMM)
 
 so the forward adds ``kh kw C_in / 8`` table rows per output pixel instead of ``kh kw C_in`` weight
 rows (dense) or ``density kh kw C_in`` (``conv2d.spikes``); building the tables costs ``256 C_out``
-adds per tap and group. Exact up to the order of float summation. The bits replace ``x`` in what
-autograd saves (1 bit per value). Inputs that are not binary, not channels-last, or whose tables
-would exceed :data:`MAX_TABLE_BYTES` (they must stay cache-resident to pay) run torch's convolution.
+adds per tap and group; the k x k weight gradient adds ``kh kw C_in + 256`` rows per 8 output pixels
+instead of ``8 kh kw C_in``. Exact up to the order of float summation. The bits replace ``x`` in what
+autograd saves (1 bit per value). Inputs that are not binary or not channels-last run torch's
+convolution; a k x k forward whose tables would exceed :data:`MAX_TABLE_BYTES` (they must stay
+cache-resident to pay) is torch's, its weight gradient still the tables' (images up to
+:data:`MAX_LOOKUP_WIDTH` pixels wide); a 1x1 one runs torch's convolution.
 
 Every kernel returns ``(y, density)``: the share of nonzero inputs when ``x`` is binary and the
 kernel measured it, else NaN, so that a layer can route the next calls to the CSR kernels (low
@@ -23,7 +29,8 @@ density, or values other than 0 and 1).
 
 A backend provides a *launcher* with ``unsupported(x)``, ``pack(rows) -> (bits, nnz, binary)``,
 ``forward(bits, wt, shape) -> y rows (N H W, C_out)`` (``wt`` is ``W`` as ``(kh kw, C_in, C_out)``,
-``shape`` is ``(N, H, W, kh, kw)``) and ``unpack(bits, C_in, dtype) -> rows``, and registers it with
+``shape`` is ``(N, H, W, kh, kw)``), ``weight_grad(bits, gy rows, shape, C_in) -> (kh kw, C_in, C_out)``
+and ``unpack(bits, C_in, dtype) -> rows``, and registers it with
 :func:`register_bit_conv`.
 """
 
@@ -41,6 +48,7 @@ from snnlab.kernels.registry import register
 
 BITS = 8  # input channels per byte (and per table)
 MAX_TABLE_BYTES = 12 << 20  # larger tables spill from the last-level cache (128->128 3x3 at 8 px: 18.9 MB, slower)
+MAX_LOOKUP_WIDTH = 64  # k x k weight gradient by tables: a row of the image is one 64-bit mask per channel
 
 
 def _padding(weight: torch.Tensor) -> tuple[int, int]:
@@ -74,6 +82,9 @@ class BitConvFunction(torch.autograd.Function):
         c_out, _, kh, kw = weight.shape
         ctx.bits, ctx.launcher, ctx.shape, ctx.x_dtype = bits, launcher, (n, h, w, kh, kw), x.dtype
         ctx.save_for_backward(weight)
+        if table_bytes(weight) > MAX_TABLE_BYTES:  # torch's forward; the backward still works from the bits
+            b = None if bias is None else bias.detach()
+            return F.conv2d(x.detach(), weight.detach(), b, padding=(kh // 2, kw // 2))
         wt = weight.detach().permute(2, 3, 1, 0).reshape(kh * kw, c_in, c_out).contiguous()  # (taps, C_in, C_out)
         y = launcher.forward(bits, wt, ctx.shape)  # (N H W, C_out)
         if bias is not None:
@@ -100,10 +111,16 @@ class BitConvFunction(torch.autograd.Function):
         if kh == kw == 1:  # GEMMs on the pixel rows, the input gradient into a reused buffer
             gx, gw = _pointwise_grads(ctx, pixel_rows(gy), rows, weight)
             return None if gx is None else gx.view(n, h, w, c_in).permute(0, 3, 1, 2), gw, gb, None, None
-        mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1], False]
-        gx, gw, _ = torch.ops.aten.convolution_backward(
-            gy, x, weight, None, [1, 1], [kh // 2, kw // 2], [1, 1], False, [0, 0], 1, mask
-        )
+        lookup_gw = ctx.needs_input_grad[1] and w <= MAX_LOOKUP_WIDTH
+        mask = [ctx.needs_input_grad[0], ctx.needs_input_grad[1] and not lookup_gw, False]
+        gx = gw = None
+        if mask[0] or mask[1]:
+            gx, gw, _ = torch.ops.aten.convolution_backward(
+                gy, x, weight, None, [1, 1], [kh // 2, kw // 2], [1, 1], False, [0, 0], 1, mask
+            )
+        if lookup_gw:  # (taps, C_in, C_out) -> (C_out, C_in, kh, kw)
+            gwt = ctx.launcher.weight_grad(ctx.bits, pixel_rows(gy), ctx.shape, c_in)
+            gw = gwt.view(kh, kw, c_in, weight.shape[0]).permute(3, 2, 0, 1).contiguous()
         return gx, gw, gb, None, None
 
 
@@ -128,7 +145,8 @@ def register_bit_conv(launcher: Any, backend: str) -> None:
         check_args(x, weight, bias)
         channels_last = x.is_contiguous(memory_format=torch.channels_last)
         usable = channels_last and x.dtype == weight.dtype and x.numel() > 0 and not launcher.unsupported(x)
-        if not usable or table_bytes(weight) > MAX_TABLE_BYTES:
+        pointwise = weight.shape[2] == weight.shape[3] == 1
+        if not usable or (pointwise and table_bytes(weight) > MAX_TABLE_BYTES):
             return F.conv2d(x, weight, bias, padding=_padding(weight)), math.nan
         bits, nnz, binary = launcher.pack(pixel_rows(x.detach()))
         if not binary:

@@ -8,7 +8,11 @@
 - ``_forward``: parallel over output image rows; for an output pixel it lists the table rows of its
   taps inside the image (zero bytes skipped) and adds them 8 at a time into the output row (one
   read-modify-write of the row per 8 table rows; vectorised over ``C_out``).
-- ``_unpack``: the bits back to a float ``(M, C_in)`` of zeros and ones (the weight gradient's input).
+- ``_row_masks`` + ``_weight_grad`` (k x k weight gradient): per image row and channel a 64-bit mask of
+  the pixels; per 8 output pixels a table of the 256 subset sums of their output-gradient rows, then for
+  every tap and input channel the table row picked by the 8 input bits under the tap (the mask shifted
+  by the tap's column offset), added into per-thread ``(taps, C_in, C_out)`` accumulators.
+- ``_unpack``: the bits back to a float ``(M, C_in)`` of zeros and ones (the 1x1 weight gradient's input).
 """
 
 from __future__ import annotations
@@ -111,6 +115,56 @@ def _forward(bits, tab, out, n_img, h, w, kh, kw):  # pragma: no cover - compile
 
 
 @njit(parallel=True, cache=True)
+def _row_masks(bits, masks, w):  # pragma: no cover - compiled
+    """``masks (N H, C_in)`` int64: bit ``col`` of ``masks[image row, c]`` is ``x[pixel (row, col), c] != 0``."""
+    n_rows, c_in = masks.shape
+    for r in prange(n_rows):
+        for c in range(c_in):
+            g, j, m = c >> 3, c & 7, 0
+            for col in range(w):
+                m |= np.int64((bits[r * w + col, g] >> j) & 1) << col
+            masks[r, c] = m
+
+
+@njit(parallel=True, fastmath=True, cache=True)
+def _weight_grad(masks, gy, acc, n_img, h, w, kh, kw):  # pragma: no cover - compiled
+    """``acc[block] (kh kw, C_in, C_out)``: per 8 output pixels of an image row, the subset sums of their
+    ``gy`` rows, then one table row per tap and input channel (the bits of the 8 input pixels under the tap)."""
+    n_blocks, _, c_in, n_out = acc.shape
+    rows, ph, pw = n_img * h, kh // 2, kw // 2
+    per = (rows + n_blocks - 1) // n_blocks
+    for blk in prange(n_blocks):
+        tab = np.empty((256, n_out), gy.dtype)
+        for ny in range(blk * per, min(rows, (blk + 1) * per)):
+            n, y = ny // h, ny % h
+            for x0 in range(0, w, 8):
+                count = min(8, w - x0)
+                for o in range(n_out):
+                    tab[0, o] = 0
+                for b in range(1, 1 << count):
+                    low = b & (-b)
+                    j = 0
+                    while (1 << j) != low:
+                        j += 1
+                    prev, p = b ^ low, ny * w + x0 + j
+                    for o in range(n_out):
+                        tab[b, o] = tab[prev, o] + gy[p, o]
+                keep = (1 << count) - 1
+                for dy in range(kh):
+                    yi = y + dy - ph
+                    if yi < 0 or yi >= h:
+                        continue
+                    for dx in range(kw):
+                        t, shift = dy * kw + dx, x0 + dx - pw
+                        for c in range(c_in):
+                            m = masks[n * h + yi, c]
+                            b = ((m >> shift) if shift >= 0 else (m << (-shift))) & keep
+                            if b != 0:
+                                for o in range(n_out):
+                                    acc[blk, t, c, o] += tab[b, o]
+
+
+@njit(parallel=True, cache=True)
 def _unpack(bits, x):  # pragma: no cover - compiled
     """``x (M, C)`` of zeros and ones from ``bits (M, G)``."""
     m_rows, c_in = x.shape
@@ -145,6 +199,18 @@ class NumbaBitConv:
         out = pool.empty((n * h * w, wt.shape[2]), wt.dtype)  # (N H W, C_out), reused between steps
         _forward(bits.numpy(), tab.numpy(), out.numpy(), n, h, w, kh, kw)
         return out
+
+    @staticmethod
+    def weight_grad(bits: torch.Tensor, gy: torch.Tensor, shape: tuple[int, int, int, int, int], c_in: int):
+        """``(kh kw, C_in, C_out)`` from the bits and the output gradient rows ``gy (N H W, C_out)``."""
+        n, h, w, kh, kw = shape
+        gy = gy.contiguous()
+        masks = np.empty((n * h, c_in), np.int64)
+        _row_masks(bits.numpy(), masks, w)
+        blocks = max(1, min(numba.get_num_threads(), n * h))
+        acc = pool.full((blocks, kh * kw, c_in, gy.shape[1]), 0.0, gy.dtype)  # per-thread accumulators
+        _weight_grad(masks, gy.numpy(), acc.numpy(), n, h, w, kh, kw)
+        return acc[0] if blocks == 1 else acc.sum(0)
 
     @staticmethod
     def unpack(bits: torch.Tensor, c_in: int, dtype: torch.dtype) -> torch.Tensor:
