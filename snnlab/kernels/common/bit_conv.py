@@ -43,16 +43,19 @@ import torch
 import torch.nn.functional as F
 
 from snnlab.kernels import pool
-from snnlab.kernels.common.spike_conv import check_args, pixel_rows
+from snnlab.kernels.common.spike_conv import (
+    check_args,
+    dense_grads,
+    pixel_rows,
+    same_padding,
+    tap_weights,
+    weight_from_taps,
+)
 from snnlab.kernels.registry import register
 
 BITS = 8  # input channels per byte (and per table)
 MAX_TABLE_BYTES = 12 << 20  # larger tables spill from the last-level cache (128->128 3x3 at 8 px: 18.9 MB, slower)
 MAX_LOOKUP_WIDTH = 64  # k x k weight gradient by tables: a row of the image is one 64-bit mask per channel
-
-
-def _padding(weight: torch.Tensor) -> tuple[int, int]:
-    return weight.shape[2] // 2, weight.shape[3] // 2
 
 
 @register("conv2d.binary", "torch")
@@ -64,7 +67,7 @@ def bit_conv_torch(
     check_args(x, weight, bias)
     binary = bool(((x == 0) | (x == 1)).all())
     density = float((x != 0).sum()) / max(1, x.numel()) if binary else math.nan
-    return F.conv2d(x, weight, bias, padding=_padding(weight)), density
+    return F.conv2d(x, weight, bias, padding=same_padding(weight)), density
 
 
 def table_bytes(weight: torch.Tensor) -> int:
@@ -85,8 +88,7 @@ class BitConvFunction(torch.autograd.Function):
         if table_bytes(weight) > MAX_TABLE_BYTES:  # torch's forward; the backward still works from the bits
             b = None if bias is None else bias.detach()
             return F.conv2d(x.detach(), weight.detach(), b, padding=(kh // 2, kw // 2))
-        wt = weight.detach().permute(2, 3, 1, 0).reshape(kh * kw, c_in, c_out).contiguous()  # (taps, C_in, C_out)
-        y = launcher.forward(bits, wt, ctx.shape)  # (N H W, C_out)
+        y = launcher.forward(bits, tap_weights(weight), ctx.shape)  # (N H W, C_out)
         if bias is not None:
             y.add_(bias.detach())
         return y.view(n, h, w, c_out).permute(0, 3, 1, 2)  # (N, C_out, H, W), channels-last
@@ -99,15 +101,9 @@ class BitConvFunction(torch.autograd.Function):
         rows = ctx.launcher.unpack(ctx.bits, c_in, ctx.x_dtype)  # (N H W, C_in) of zeros and ones
         x = rows.view(n, h, w, c_in).permute(0, 3, 1, 2)  # channels-last
         gy = gy.contiguous(memory_format=torch.channels_last)  # (N, C_out, H, W)
-        gb = gy.sum((0, 2, 3)) if ctx.needs_input_grad[2] else None
         if torch.is_grad_enabled():  # double backward (create_graph): torch's differentiable ops
-            gx = F.conv_transpose2d(gy, weight, padding=(kh // 2, kw // 2)) if ctx.needs_input_grad[0] else None
-            gw = None
-            if ctx.needs_input_grad[1]:
-                with torch.enable_grad():
-                    y = F.conv2d(x, weight, padding=(kh // 2, kw // 2))
-                    gw = torch.autograd.grad(y, weight, gy, create_graph=True)[0]
-            return gx, gw, gb, None, None
+            return (*dense_grads(ctx, x, gy, weight), None, None)
+        gb = gy.sum((0, 2, 3)) if ctx.needs_input_grad[2] else None
         if kh == kw == 1:  # GEMMs on the pixel rows, the input gradient into a reused buffer
             gx, gw = _pointwise_grads(ctx, pixel_rows(gy), rows, weight)
             return None if gx is None else gx.view(n, h, w, c_in).permute(0, 3, 1, 2), gw, gb, None, None
@@ -120,7 +116,7 @@ class BitConvFunction(torch.autograd.Function):
             )
         if lookup_gw:  # (taps, C_in, C_out) -> (C_out, C_in, kh, kw)
             gwt = ctx.launcher.weight_grad(ctx.bits, pixel_rows(gy), ctx.shape, c_in)
-            gw = gwt.view(kh, kw, c_in, weight.shape[0]).permute(3, 2, 0, 1).contiguous()
+            gw = weight_from_taps(gwt, weight.shape)
         return gx, gw, gb, None, None
 
 
@@ -147,8 +143,8 @@ def register_bit_conv(launcher: Any, backend: str) -> None:
         usable = channels_last and x.dtype == weight.dtype and x.numel() > 0 and not launcher.unsupported(x)
         pointwise = weight.shape[2] == weight.shape[3] == 1
         if not usable or (pointwise and table_bytes(weight) > MAX_TABLE_BYTES):
-            return F.conv2d(x, weight, bias, padding=_padding(weight)), math.nan
+            return F.conv2d(x, weight, bias, padding=same_padding(weight)), math.nan
         bits, nnz, binary = launcher.pack(pixel_rows(x.detach()))
         if not binary:
-            return F.conv2d(x, weight, bias, padding=_padding(weight)), math.nan
+            return F.conv2d(x, weight, bias, padding=same_padding(weight)), math.nan
         return BitConvFunction.apply(x, weight, bias, bits, launcher), nnz / x.numel()

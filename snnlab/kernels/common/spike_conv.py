@@ -47,8 +47,21 @@ def check_args(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tenso
         raise ValueError(f"conv2d.spikes: bias must be ({weight.shape[0]},), got {tuple(bias.shape)}")
 
 
-def _padding(weight: torch.Tensor) -> tuple[int, int]:
+def same_padding(weight: torch.Tensor) -> tuple[int, int]:
+    """The padding that keeps the image size for ``weight (C_out, C_in, kh, kw)`` with odd sides."""
     return weight.shape[2] // 2, weight.shape[3] // 2
+
+
+def tap_weights(weight: torch.Tensor) -> torch.Tensor:
+    """``weight (C_out, C_in, kh, kw)`` as the kernels read it: ``(kh kw, C_in, C_out)``, detached."""
+    c_out, c_in, kh, kw = weight.shape
+    return weight.detach().permute(2, 3, 1, 0).reshape(kh * kw, c_in, c_out).contiguous()
+
+
+def weight_from_taps(gwt: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """A ``(kh kw, C_in, C_out)`` weight gradient back in the layout of a weight of ``shape``."""
+    c_out, c_in, kh, kw = shape
+    return gwt.view(kh, kw, c_in, c_out).permute(3, 2, 0, 1).contiguous()
 
 
 @register("conv2d.spikes", "torch")
@@ -57,7 +70,7 @@ def spike_conv_torch(
 ) -> torch.Tensor:
     """The reference: torch's ``conv2d`` with stride 1 and same padding (``max_density`` is ignored)."""
     check_args(x, weight, bias)
-    return F.conv2d(x, weight, bias, padding=_padding(weight))
+    return F.conv2d(x, weight, bias, padding=same_padding(weight))
 
 
 def pixel_rows(x: torch.Tensor) -> torch.Tensor:
@@ -75,8 +88,7 @@ class SpikeConvFunction(torch.autograd.Function):
         c_out, _, kh, kw = weight.shape
         ctx.csr, ctx.launcher, ctx.shape, ctx.x_dtype = csr, launcher, (n, h, w, kh, kw), x.dtype
         ctx.save_for_backward(weight)
-        wt = weight.detach().permute(2, 3, 1, 0).reshape(kh * kw, c_in, c_out).contiguous()  # (taps, C_in, C_out)
-        y = launcher.forward(csr, wt, ctx.shape)  # (N H W, C_out)
+        y = launcher.forward(csr, tap_weights(weight), ctx.shape)  # (N H W, C_out)
         if bias is not None:
             y.add_(bias.detach())
         return y.view(n, h, w, c_out).permute(0, 3, 1, 2)  # (N, C_out, H, W), channels-last
@@ -87,31 +99,36 @@ class SpikeConvFunction(torch.autograd.Function):
         n, h, w, kh, kw = ctx.shape
         gy = gy.contiguous(memory_format=torch.channels_last)  # (N, C_out, H, W)
         if torch.is_grad_enabled():  # double backward (create_graph): torch's differentiable ops
-            return (*_dense_grads(ctx, gy, weight), None, None)
+            x = _rows_of(ctx.csr).view(n, h, w, -1).permute(0, 3, 1, 2)  # channels-last
+            return (*dense_grads(ctx, x, gy, weight), None, None)
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:  # dense
             gx = F.conv_transpose2d(gy, weight, padding=(kh // 2, kw // 2))
         if ctx.needs_input_grad[1]:
             gwt = ctx.launcher.weight_grad(ctx.csr, pixel_rows(gy), ctx.shape, weight.shape[1])  # (taps, C_in, C_out)
-            gw = gwt.view(kh, kw, weight.shape[1], weight.shape[0]).permute(3, 2, 0, 1).contiguous()
+            gw = weight_from_taps(gwt, weight.shape)
         if ctx.needs_input_grad[2]:
             gb = gy.sum((0, 2, 3))
         return gx, gw, gb, None, None
 
 
-def _dense_grads(ctx: Any, gy: torch.Tensor, weight: torch.Tensor) -> tuple:
-    """Input, weight and bias gradients through torch's convolution on ``x`` rebuilt from the CSR rows."""
-    n, h, w, kh, kw = ctx.shape
-    csr = ctx.csr
-    rows = csr.val.new_zeros(csr.shape)  # (N H W, C_in)
+def _rows_of(csr: Any) -> torch.Tensor:
+    """The dense ``(N H W, C_in)`` rows of a CSR."""
+    rows = csr.val.new_zeros(csr.shape)
     rows[torch.repeat_interleave(torch.arange(csr.shape[0], device=rows.device), csr.indptr.diff()), csr.idx.long()] = (
         csr.val
     )
-    x = rows.view(n, h, w, -1).permute(0, 3, 1, 2)
+    return rows
+
+
+def dense_grads(ctx: Any, x: torch.Tensor, gy: torch.Tensor, weight: torch.Tensor) -> tuple:
+    """Input, weight and bias gradients through torch's differentiable convolution ops (double backward)
+    on ``x (N, C_in, H, W)`` rebuilt from what the forward saved; ``ctx.needs_input_grad`` picks them."""
+    padding = same_padding(weight)
     with torch.enable_grad():
-        y = F.conv2d(x, weight, padding=(kh // 2, kw // 2))
+        y = F.conv2d(x, weight, padding=padding)
         gw = torch.autograd.grad(y, weight, gy, create_graph=True)[0] if ctx.needs_input_grad[1] else None
-    gx = F.conv_transpose2d(gy, weight, padding=(kh // 2, kw // 2)) if ctx.needs_input_grad[0] else None
+    gx = F.conv_transpose2d(gy, weight, padding=padding) if ctx.needs_input_grad[0] else None
     gb = gy.sum((0, 2, 3)) if ctx.needs_input_grad[2] else None
     return gx, gw, gb
 
@@ -126,8 +143,8 @@ def register_spike_conv(launcher: Any, backend: str) -> None:
         check_args(x, weight, bias)
         channels_last = x.is_contiguous(memory_format=torch.channels_last)
         if not channels_last or x.dtype != weight.dtype or x.numel() == 0 or launcher.unsupported(x):
-            return F.conv2d(x, weight, bias, padding=_padding(weight))
+            return F.conv2d(x, weight, bias, padding=same_padding(weight))
         csr = launcher.compress(pixel_rows(x.detach()), float(max_density))
         if csr is None:  # too dense: torch's convolution
-            return F.conv2d(x, weight, bias, padding=_padding(weight))
+            return F.conv2d(x, weight, bias, padding=same_padding(weight))
         return SpikeConvFunction.apply(x, weight, bias, csr, launcher)
