@@ -7,12 +7,16 @@ every ``snnlab.nn.LIF`` is ``spikingjelly.activation_based.neuron.LIFNode`` with
 threshold, reset, detach_reset and sigmoid surrogate (step_mode "m", torch backend) and snnlab's
 ``SpikeConv2d`` / ``BatchNorm2d`` are torch's ``nn.Conv2d`` / ``nn.BatchNorm2d`` with the same weights
 (the dense network a spikingjelly user builds); the other layers (3x3 convolutions, attention,
-pooling, AdamW) are the same torch code on both sides. A step is forward +
+pooling, AdamW) are the same torch code on both sides. The peer runs twice: "spikingjelly" on snnlab's
+channels-last activations (``MaxFormer(channels_last=True)``: channels innermost in memory, oneDNN's
+faster path for convolutions, batch norm and pooling: snnlab's layout, handed to the peer) and
+"spikingjelly-nchw" on contiguous ``(T, B, C, H, W)`` activations, the layout of the official Max-Former
+code and of spikingjelly's examples (the peer as its users run it). A step is forward +
 cross-entropy on the mean over T + backward + AdamW; spikingjelly's state is reset after each
 step as its users do (``functional.reset_net``). Fresh random input per step, a warm-up, then the
 median of ``--steps`` steps, in wall time and in CPU time of this process (CPU time is the steadier
-figure on a loaded machine). Timing runs both variants in one process, alternating step by step,
-so that both see the same machine load (the shared machines this was measured on are busy);
+figure on a loaded machine). Timing runs the three variants in one process, in turn step by step,
+so that all see the same machine load (the shared machines this was measured on are busy);
 ``--block K`` alternates in turns of K steps and times all but the first step of each turn (the step
 right after the other variant's runs on the other's allocator and cache state; a user runs one).
 Memory is measured in one subprocess per variant: on CPU the peak resident set of the training
@@ -21,7 +25,7 @@ built, before the first step: activations, gradients, optimizer state and alloca
 CUDA ``torch.cuda.max_memory_allocated`` over the same steps.
 
     python benchmarks/bench_maxformer.py [--steps 10] [--block K] [--device cpu|cuda] [--json out.json]
-    python benchmarks/bench_maxformer.py --profile [snnlab|spikingjelly]   # where a step goes, by layer kind
+    python benchmarks/bench_maxformer.py --profile [snnlab|spikingjelly|spikingjelly-nchw]   # where a step goes, by layer kind
 
 ``--profile`` runs one step under torch.profiler after a warm-up and prints, per kind of layer (3x3
 convolutions, depth-wise, 1x1, batch norm, LIF, batch norm -> LIF fused, max-pool, attention products,
@@ -45,6 +49,8 @@ from pathlib import Path
 import torch
 
 CFG = dict(dims=[32, 64, 128], depths=[1, 1, 2], heads=[8, 8, 8], T=4, img_size=32, num_classes=10)
+# snnlab; the peer on snnlab's channels-last activations; the peer on contiguous activations (its users' layout)
+VARIANTS = ("snnlab", "spikingjelly", "spikingjelly-nchw")
 
 
 def _peak_rss_mb() -> float:
@@ -74,8 +80,10 @@ def make_step(variant: str, batch: int, device: str, with_model: bool = False):
 
     torch.manual_seed(0)
     model = create_model("maxformer_cifar", **CFG)
-    if variant == "spikingjelly":
+    if variant.startswith("spikingjelly"):
         model = spikingjelly_twin(model)
+    if variant == "spikingjelly-nchw":
+        model.channels_last = False  # the (T, B, C, H, W) contiguous layout of the official code
     model = model.to(device).train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
 
@@ -86,7 +94,7 @@ def make_step(variant: str, batch: int, device: str, with_model: bool = False):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if variant == "spikingjelly":
+        if variant.startswith("spikingjelly"):
             functional.reset_net(model)
         if device == "cuda":
             torch.cuda.synchronize()
@@ -95,11 +103,18 @@ def make_step(variant: str, batch: int, device: str, with_model: bool = False):
     return (step, params, model) if with_model else (step, params)
 
 
-def time_both(steps: int, warmup: int, batch: int, device: str, block: int = 1) -> dict:
-    """Median wall and CPU time per step of both variants, measured in turns in this process: ``block``
-    steps of one variant, then of the other; with ``block > 1`` the first step of each turn (the one after
-    the other variant's step, with its allocator and cache state) is not timed."""
-    runs = {v: make_step(v, batch, device) for v in ("snnlab", "spikingjelly")}
+def time_both(
+    steps: int,
+    warmup: int,
+    batch: int,
+    device: str,
+    block: int = 1,
+    variants: tuple[str, ...] = ("snnlab", "spikingjelly"),
+) -> dict:
+    """Median wall and CPU time per step of the variants, measured in turns in this process: ``block``
+    steps of one variant, then of the next; with ``block > 1`` the first step of each turn (the one after
+    another variant's step, with its allocator and cache state) is not timed."""
+    runs = {v: make_step(v, batch, device) for v in variants}
     wall: dict[str, list[float]] = {v: [] for v in runs}
     cpu: dict[str, list[float]] = {v: [] for v in runs}
     for _ in range(warmup):
@@ -226,7 +241,7 @@ def main() -> None:
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--block", type=int, default=1, help="steps per variant per turn (1: alternate every step)")
-    ap.add_argument("--profile", nargs="?", const="snnlab", default=None, choices=["snnlab", "spikingjelly"])
+    ap.add_argument("--profile", nargs="?", const="snnlab", default=None, choices=list(VARIANTS))
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # child process
     args = ap.parse_args()
     if args.profile:
@@ -236,28 +251,35 @@ def main() -> None:
         print(json.dumps(run_variant(args.variant, 2, 1, args.batch, args.device)))
         return
     load_before = os.getloadavg()[0]
-    timing = time_both(args.steps, args.warmup, args.batch, args.device, max(1, args.block))
+    timing = time_both(args.steps, args.warmup, args.batch, args.device, max(1, args.block), VARIANTS)
     rows = []
-    for variant in ("snnlab", "spikingjelly"):
+    for variant in VARIANTS:
         cmd = [sys.executable, __file__, "--variant", variant, "--batch", str(args.batch), "--device", args.device]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         rows.append({**json.loads(out), **timing[variant]})
-    ours, peer = rows
+    ours = rows[0]
     print(
         f"maxformer_cifar {CFG['dims']} depths {CFG['depths']}, T {CFG['T']}, B {args.batch}, 32 px, "
         f"{ours['params']:,} parameters, {args.device}, training step (forward, backward, AdamW)"
     )
-    print(f"{'variant':<14}{'median step':>14}{'CPU time':>14}{'peak memory':>14}")
+    print(f"{'variant':<19}{'median step':>14}{'CPU time':>14}{'peak memory':>14}{'speed-up':>10}{'memory':>8}")
     for r in rows:
         print(
-            f"{r['variant']:<14}{r['median_s'] * 1e3:>11.1f} ms{r['median_cpu_s'] * 1e3:>11.1f} ms{r['peak_mb']:>11.1f} MB"
+            f"{r['variant']:<19}{r['median_s'] * 1e3:>11.1f} ms{r['median_cpu_s'] * 1e3:>11.1f} ms"
+            f"{r['peak_mb']:>11.1f} MB{r['median_s'] / ours['median_s']:>9.2f}x"
+            f"{ours['peak_mb'] / max(r['peak_mb'], 1e-9):>8.2f}"
         )
     load = (load_before, os.getloadavg()[0])
     print(
-        f"speed-up {peer['median_s'] / ours['median_s']:.2f}x (CPU time {peer['median_cpu_s'] / ours['median_cpu_s']:.2f}x), "
-        f"memory ratio {ours['peak_mb'] / max(peer['peak_mb'], 1e-9):.2f}; load average {load[0]:.1f} -> {load[1]:.1f}, "
-        f"{torch.get_num_threads()} torch threads, "
+        "speed-up = the variant's step / snnlab's (wall; CPU time: "
+        + ", ".join(f"{r['variant']} {r['median_cpu_s'] / ours['median_cpu_s']:.2f}x" for r in rows[1:])
+        + "), memory = snnlab's peak / the variant's; "
+        f"load average {load[0]:.1f} -> {load[1]:.1f}, {torch.get_num_threads()} torch threads, "
         + ("alternating every step" if args.block <= 1 else f"turns of {args.block} steps, the first of each not timed")
+    )
+    print(
+        "spikingjelly: the peer on snnlab's channels-last activations; "
+        "spikingjelly-nchw: the peer on contiguous (T, B, C, H, W) activations, as the official code runs it"
     )
     if args.json:
         args.json.write_text(

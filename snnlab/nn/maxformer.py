@@ -245,6 +245,8 @@ class SSA(nn.Module):
         q, k, v = qkv.permute(0, 1, 3, 4, 2, 5).unbind(2)  # each (T, B, heads, N, d)
         a = self.qkv_product(q, self.kv(k.transpose(-1, -2), v)) * self.scale  # (T, B, heads, N, d)
         a = a.transpose(2, 3).reshape(T, B, H, W, C).permute(0, 1, 4, 2, 3)  # (T, B, C, H, W), channels-last
+        if x.stride(2) != 1 and H * W > 1:  # keep a contiguous (T, B, C, H, W) input's layout
+            a = a.contiguous()
         return x + self.proj(self.attn_neuron(a))
 
 

@@ -160,9 +160,14 @@ def test_channels_last_activations_give_the_same_values_and_gradients():
     assert fast.channels_last
     strides = []
     fast.stages[1].register_forward_hook(lambda m, i, o: strides.append(o.stride()))
+    layouts = []  # the plain model's convolutions and batch norms (SSA included) see contiguous NCHW maps
+    for m in plain.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.BatchNorm2d)):
+            m.register_forward_hook(lambda m, i, o: layouts.append(i[0].is_contiguous() and o.is_contiguous()))
     x = torch.randn(4, 3, 16, 16)
     out_a, out_b = fast(x), plain(x)
     assert strides[0][2] == 1  # (T, B, C, H, W) with the channels innermost
+    assert len(layouts) > 20 and all(layouts)
     torch.testing.assert_close(out_a, out_b, rtol=1e-5, atol=1e-5)
     out_a.square().sum().backward()
     out_b.square().sum().backward()
