@@ -127,13 +127,31 @@ def _integrate(c, v_b, r_b, a_leak, a_in, v_leak, u):
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
 def _threshold(v_b, r_b, u, v_th, j0, j1):
-    """Store the new membrane of units ``j0..j1`` and count those that fire."""
+    """Store the new membrane of units ``j0..j1`` and count those that fire.
+
+    The loop runs over views from index 0: an index that numba cannot prove non-negative (a
+    range from ``j0``) gets a wraparound check that keeps LLVM from vectorising the loop
+    (1.3 vs 0.12 ns per unit).
+    """
+    v_c, r_c, u_c, th_c = v_b[j0:j1], r_b[j0:j1], u[j0:j1], _chunk(v_th, j0, j1)
     hits = 0
-    for j in range(j0, j1):
-        vn = u[j]
-        v_b[j] = vn
-        hits += _fires(vn, _at(v_th, j), r_b[j])
+    for j in range(v_c.size):
+        vn = u_c[j]
+        v_c[j] = vn
+        hits += _fires(vn, _at(th_c, j), r_c[j])
     return hits
+
+
+def _chunk(a, j0, j1):
+    """``a[j0:j1]`` for a per-unit array, ``a`` for a population-wide scalar (compiled per type)."""
+    return a[j0:j1] if isinstance(a, np.ndarray) else a
+
+
+@overload(_chunk, inline="always")
+def _chunk_overload(a, j0, j1):
+    if isinstance(a, types.Array):
+        return lambda a, j0, j1: a[j0:j1]
+    return lambda a, j0, j1: a
 
 
 @numba.njit(cache=True, inline="always", error_model="numpy")
@@ -234,8 +252,9 @@ def _scatter_csr(
             if first >= 0:  # consecutive targets: a contiguous, vectorisable update
                 _axpy(row[first : first + s1 - s0], weights[s0:s1], val)
             else:
-                for s in range(s0, s1):
-                    row[indices[s]] += weights[s] * val
+                idx, w = indices[s0:s1], weights[s0:s1]  # views from 0 (see _threshold)
+                for s in range(idx.size):
+                    row[idx[s]] += w[s] * val
     return events
 
 
