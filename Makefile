@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test lint format test-slow test-peers test-cuda bench peers data clean
+.PHONY: demo test lint format test-slow test-peers test-cuda bench bench-targets peers data clean
 
 # Peer libraries (outside oracles). Installed without their dependency pins: spikingjelly and
 # norse ask for torchvision/torchaudio, which would replace the CPU torch build; they import without them.
@@ -57,6 +57,10 @@ bench: peers
 	$(BIN)/python benchmarks/bench_delays.py --quick
 	$(BIN)/python benchmarks/bench_sim.py
 	$(BIN)/python benchmarks/bench_crossover.py
+
+# Every performance target of the issues re-checked on this machine (~6 minutes on 2 cores; run it idle).
+bench-targets: peers
+	$(BIN)/python benchmarks/targets.py
 
 # Real images available offline: Fashion-MNIST from the Debian package (IDX files in
 # /usr/share/datasets/fashion-mnist, the default data.root of the fmnist_* recipes).

@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSON file (default benchmarks/results/bench_crossover.json)"
+    )
     args = parser.parse_args()
     rng = np.random.default_rng(0)
     ws = [rng.normal(0.0, 1.0, (b, a)) / np.sqrt(a) for a, b in zip(SIZES[:-1], SIZES[1:])]
@@ -160,9 +163,9 @@ def main() -> None:
     }
     for name, c in cross.items():
         print(f"crossover ({name} time): {'none in the range' if c is None else f'{100 * c:.1f} % activity'}")
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_crossover.json").write_text(json.dumps({"rows": rows, "crossover": cross}, indent=1))
+    out = args.out or ROOT / "benchmarks" / "results" / "bench_crossover.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"rows": rows, "crossover": cross}, indent=1))
 
 
 if __name__ == "__main__":

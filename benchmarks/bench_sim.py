@@ -120,6 +120,7 @@ def main() -> None:
     parser.add_argument("--models", default="cuba,coba")
     parser.add_argument("--runtime-targets", action="store_true", help="also brian2 cython and numpy (slow)")
     parser.add_argument("--skip-brian2", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/bench_sim.json)")
     args = parser.parse_args()
     rows = []
     for model in args.models.split(","):
@@ -136,9 +137,9 @@ def main() -> None:
                 f"{r['events_per_s']:9.3g}"
             )
         rows += model_rows
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_sim.json").write_text(json.dumps(rows, indent=1))
+    out = args.out or ROOT / "benchmarks" / "results" / "bench_sim.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(rows, indent=1))
 
 
 if __name__ == "__main__":
