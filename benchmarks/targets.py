@@ -256,7 +256,8 @@ def run_target(t: Target, folder: Path, cache: dict[tuple, Any], pause: float = 
             tail = (proc.stderr.strip().splitlines() or ["no output"])[-1][:300]
             cache[key] = {"error": f"exit {proc.returncode}: {tail}", "seconds": seconds, "load": load}
         else:
-            cache[key] = {"result": json.loads(out.read_text()), "seconds": seconds, "load": load}
+            text = out.read_text().replace(json.dumps(str(folder))[1:-1], "<tmp>")  # no local paths in the record
+            cache[key] = {"result": json.loads(text), "seconds": seconds, "load": load}
     run = cache[key]
     row = {"target": t.name, "issue": t.issue, "what": t.what, "goal": t.describe_goal(), "seconds": run["seconds"]}
     row["load_before"] = run["load"]

@@ -70,7 +70,8 @@ def test_list_and_unknown_target(capsys):
 def test_run_reports_a_failing_script_and_evaluates_a_working_one(tmp_path, monkeypatch):
     targets = load()
     (tmp_path / "ok.py").write_text(
-        "import json, os, sys\njson.dump({'v': float(os.environ['OMP_NUM_THREADS'])}, open(sys.argv[2], 'w'))\n"
+        "import json, os, sys\n"
+        "json.dump({'v': float(os.environ['OMP_NUM_THREADS']), 'out': sys.argv[2]}, open(sys.argv[2], 'w'))\n"
     )
     (tmp_path / "bad.py").write_text("raise SystemExit('cannot read the data file')\n")
     monkeypatch.setattr(targets, "HERE", tmp_path)
@@ -79,6 +80,7 @@ def test_run_reports_a_failing_script_and_evaluates_a_working_one(tmp_path, monk
     cache: dict = {}
     row = targets.run_target(ok, tmp_path, cache)
     assert row["value"] == 2.0 and row["met"] is True  # the target's thread setting reached the script
+    assert next(iter(cache.values()))["result"]["out"] == "<tmp>/ok.json"  # no local path kept
     row = targets.run_target(bad, tmp_path, cache)
     assert row["met"] is None and "cannot read the data file" in row["error"]
     assert len(cache) == 2
