@@ -86,3 +86,8 @@ def test_run_reports_a_failing_script_and_evaluates_a_working_one(tmp_path, monk
     assert len(cache) == 2
     targets.run_target(ok, tmp_path, cache)  # the same script and arguments run once
     assert len(cache) == 2
+    missing = targets.Target(
+        "other", "3", "x", "ok.py", ("--out", "{out}"), lambda d: d["brian2"], 1.0, env=targets.TWO
+    )
+    row = targets.run_target(missing, tmp_path, cache)  # a JSON without the value: an error row, not a crash
+    assert row["met"] is None and "ok.py's JSON has no value for other" in row["error"]
