@@ -14,7 +14,11 @@ Variants:
 - ``1 process``: plain ``snnlab train``, threads as the user's environment gives them;
 - ``N processes``: ``--nproc-per-node N``; ``launch`` gives each ``cores // N`` threads;
 - ``N processes, old threads``: torch 1 thread, numba one per core in each process (what
-  ``launch`` did before issue 19).
+  ``launch`` did before issue 19);
+- ``indep``: N independent ``snnlab train`` processes started together, each with ``cores // N``
+  threads and the per-process batch of the data-parallel run (global batch / N), no communication:
+  their summed samples/s is the ceiling of the data-parallel run on this machine (``N`` / ``indep`` is
+  the data-parallel efficiency, ``indep`` / ``1`` the most that N processes can gain here).
 
 Thread variables of the calling environment (``OMP_NUM_THREADS``, ``MKL_NUM_THREADS``,
 ``NUMBA_NUM_THREADS``) are removed for the children unless ``--keep-thread-env``, so the library's
@@ -113,6 +117,41 @@ def run_once(args: list[str], nproc: int, variant: str, out: Path, keep: bool) -
     return {"samples_per_s": rates, "wall_s": wall}
 
 
+def global_batch(recipe: str) -> int:
+    """``data.batch_size`` of the timed recipe file."""
+    import yaml
+
+    name = "demo_digits.yaml" if recipe == "demo" else "shd_lif.yaml"
+    return int(yaml.safe_load((ROOT / "experiments" / name).read_text())["data"]["batch_size"])
+
+
+def run_independent(args: list[str], nproc: int, batch: int, out: Path, keep: bool) -> dict:
+    """``nproc`` independent single-process runs at once (batch ``batch // nproc``, ``cores // nproc`` threads
+    each); samples/s summed epoch by epoch."""
+    threads = str(max(1, len(os.sched_getaffinity(0)) // nproc))
+    env = child_env("1", 1, keep)
+    if not keep:
+        env.update(OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, NUMBA_NUM_THREADS=threads)
+    outs = [out / f"proc{i}" for i in range(nproc)]
+    base = [sys.executable, "-m", "snnlab.cli", "train", *args, "--set", f"data.batch_size={batch // nproc}"]
+    t0 = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [*base, "--out", str(o), "--force"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for o in outs
+    ]
+    errors = [p.communicate()[1].decode(errors="replace").strip() for p in procs]
+    wall = time.perf_counter() - t0
+    if any(p.returncode for p in procs):
+        return {"error": next(e.splitlines()[-1][:300] for e, p in zip(errors, procs) if p.returncode)}
+    rates = []
+    for o in outs:
+        with open(o / "metrics.csv") as f:
+            rates.append([float(r["samples_per_s"]) for r in list(csv.DictReader(f))[1:]])
+    return {"samples_per_s": [sum(epoch) for epoch in zip(*rates)], "per_process": rates, "wall_s": wall}
+
+
 def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -124,7 +163,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     ap.add_argument("--samples", type=int, default=2048, help="SHD training samples (fixture-sized)")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per run (the first is not counted)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of every variant")
-    ap.add_argument("--variants", default="1,N,old", help="comma-separated subset of 1, N, old")
+    ap.add_argument("--variants", default="1,N,old", help="comma-separated subset of 1, N, old, indep")
     ap.add_argument("--keep-thread-env", action="store_true", help="pass the caller's thread variables on")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/ddp-<date>.json)")
     args = ap.parse_args(argv)
@@ -137,16 +176,24 @@ def main(argv: Optional[list[str]] = None) -> None:
         for r in range(args.rounds):
             for v in variants:
                 nproc = 1 if v == "1" else args.nproc
-                res = run_once(train_args, nproc, v, Path(tmp) / f"run-{v}-{r}", args.keep_thread_env)
-                print(f"round {r} {v:>3} ({nproc} proc): {res}  load {load_average()}", flush=True)
+                folder = Path(tmp) / f"run-{v}-{r}"
+                if v == "indep":
+                    res = run_independent(train_args, nproc, global_batch(args.recipe), folder, args.keep_thread_env)
+                else:
+                    res = run_once(train_args, nproc, v, folder, args.keep_thread_env)
+                print(f"round {r} {v:>5} ({nproc} proc): {res}  load {load_average()}", flush=True)
                 runs[v] += res.get("samples_per_s", [])
     med = {v: statistics.median(x) for v, x in runs.items() if x}
     for v, m in med.items():
         ratio = f"  {m / med['1']:.2f}x one process" if "1" in med else ""
-        print(f"{v:>3}: {m:8.1f} samples/s{ratio}")
+        print(f"{v:>5}: {m:8.1f} samples/s{ratio}")
+    if "N" in med and "indep" in med:
+        print(f"data-parallel efficiency N / indep: {med['N'] / med['indep']:.0%}")
     out = args.out or RESULTS / f"ddp-{args.recipe}-{datetime.date.today().isoformat()}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"args": vars(args) | {"out": str(out)}, "samples_per_s": runs, "median": med}, indent=1))
+    shown = out.resolve().relative_to(ROOT) if out.resolve().is_relative_to(ROOT) else out.name  # no local path
+    record = {"args": vars(args) | {"out": str(shown)}, "samples_per_s": runs, "median": med}
+    out.write_text(json.dumps(record, indent=1))
     print(f"wrote {out}")
 
 
