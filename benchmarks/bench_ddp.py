@@ -172,13 +172,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = write_shd(Path(tmp) / "shd", args.samples, 256) if args.recipe == "shd" else Path(tmp)
         train_args = recipe_args(args.recipe, data, args.epochs)
+        batch = global_batch(args.recipe)
         print(f"cores {len(os.sched_getaffinity(0))}; recipe {args.recipe}; load {load_average()}", flush=True)
         for r in range(args.rounds):
             for v in variants:
                 nproc = 1 if v == "1" else args.nproc
                 folder = Path(tmp) / f"run-{v}-{r}"
                 if v == "indep":
-                    res = run_independent(train_args, nproc, global_batch(args.recipe), folder, args.keep_thread_env)
+                    res = run_independent(train_args, nproc, batch, folder, args.keep_thread_env)
                 else:
                     res = run_once(train_args, nproc, v, folder, args.keep_thread_env)
                 print(f"round {r} {v:>5} ({nproc} proc): {res}  load {load_average()}", flush=True)

@@ -19,6 +19,7 @@ the tests run every ``extract`` on the result files recorded in ``benchmarks/res
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -34,6 +35,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TWO = {"OMP_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
 ONE = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+# one run read by several targets (run_target runs each script and argument list once)
+MAXFORMER_RUN = ("--steps", "9", "--warmup", "2", "--json", "{out}")
+SIM_RUN = ("--reps", "5", "--out", "{out}")
 
 
 @dataclass(frozen=True)
@@ -158,7 +162,7 @@ TARGETS: tuple[Target, ...] = (
         "13",
         "reduced maxformer_cifar training step: spikingjelly on snnlab's layout / snnlab",
         "bench_maxformer.py",
-        ("--steps", "9", "--warmup", "2", "--json", "{out}"),
+        MAXFORMER_RUN,
         maxformer_ratio("spikingjelly"),
         2.0,
         env=TWO,
@@ -168,7 +172,7 @@ TARGETS: tuple[Target, ...] = (
         "13",
         "the same run: spikingjelly on contiguous maps (its users' layout) / snnlab",
         "bench_maxformer.py",
-        ("--steps", "9", "--warmup", "2", "--json", "{out}"),
+        MAXFORMER_RUN,
         maxformer_ratio("spikingjelly-nchw"),
         2.0,
         env=TWO,
@@ -178,7 +182,7 @@ TARGETS: tuple[Target, ...] = (
         "13",
         "the same run: snnlab's peak memory / the smaller peer's",
         "bench_maxformer.py",
-        ("--steps", "9", "--warmup", "2", "--json", "{out}"),
+        MAXFORMER_RUN,
         maxformer_memory,
         1.0,
         higher_is_better=False,
@@ -210,7 +214,7 @@ TARGETS: tuple[Target, ...] = (
         "19.3",
         "CUBA 4,000 neurons: brian2 cpp_standalone / snnlab (CPU s per biological s)",
         "bench_sim.py",
-        ("--reps", "5", "--out", "{out}"),
+        SIM_RUN,
         sim_ratio("cuba"),
         1.0,
         env=ONE,
@@ -220,7 +224,7 @@ TARGETS: tuple[Target, ...] = (
         "19.3",
         "COBA 4,000 neurons: brian2 cpp_standalone / snnlab",
         "bench_sim.py",
-        ("--reps", "5", "--out", "{out}"),
+        SIM_RUN,
         sim_ratio("coba"),
         1.0,
         env=ONE,
@@ -231,12 +235,10 @@ TARGETS: tuple[Target, ...] = (
 def host() -> dict[str, Any]:
     """What the numbers depend on: CPU model, AVX-512 or not, cores."""
     info: dict[str, Any] = {"machine": platform.machine(), "cores": os.cpu_count(), "python": platform.python_version()}
-    try:
+    with contextlib.suppress(OSError, StopIteration):  # not Linux: the fields stay out
         text = Path("/proc/cpuinfo").read_text()
         info["cpu"] = next(line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("model name"))
         info["avx512"] = " avx512f" in text
-    except (OSError, StopIteration):
-        pass
     return info
 
 
