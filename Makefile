@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test lint format test-slow test-peers test-cuda bench bench-targets peers data clean
+.PHONY: demo test lint format test-slow test-peers test-cuda test-gpu bench bench-targets peers data clean
 
 # Peer libraries (outside oracles). Installed without their dependency pins: spikingjelly and
 # norse ask for torchvision/torchaudio, which would replace the CPU torch build; they import without them.
@@ -51,6 +51,11 @@ test-peers: peers
 
 test-cuda: $(STAMP)
 	NUMBA_ENABLE_CUDASIM=1 $(BIN)/python -m pytest -q -m cuda
+
+# The same `cuda` tests on a real GPU (needs a CUDA build of torch and numba-cuda in the environment;
+# tests/cuda_device.py moves each cuda call's tensors to the GPU). benchmarks/bench_gpu.py times the kernels there.
+test-gpu: $(STAMP)
+	$(BIN)/python -m pytest -q -m cuda -p no:cacheprovider
 
 bench: peers
 	$(BIN)/python benchmarks/bench_neurons.py --quick

@@ -53,17 +53,24 @@ def cpu_backend(request) -> str:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Skip `cuda` tests outside the CUDA simulator (and without numba-cuda); they run in
-    tests/test_cuda_simulator.py's subprocess, or with ``make test-cuda``."""
+    """Skip `cuda` tests outside the CUDA simulator (and without numba-cuda) unless a real GPU is
+    here; they run in tests/test_cuda_simulator.py's subprocess, with ``make test-cuda`` (simulator)
+    or, on a machine with a GPU, with ``make test-gpu`` (tests/cuda_device.py)."""
     import importlib.util
 
     have_cuda_target = importlib.util.find_spec("numba.cuda") is not None
+    on_gpu = None
     for item in items:
         if "cuda" not in item.keywords:
             continue
         if not have_cuda_target:
             item.add_marker(pytest.mark.skip(reason="numba-cuda not installed"))
-        elif not SIMULATED:
+            continue
+        if on_gpu is None:
+            from tests.cuda_device import real_gpu
+
+            on_gpu = real_gpu()
+        if not SIMULATED and not on_gpu:
             item.add_marker(pytest.mark.skip(reason="runs under NUMBA_ENABLE_CUDASIM=1 (tests/test_cuda_simulator.py)"))
 
 

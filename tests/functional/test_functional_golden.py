@@ -16,7 +16,7 @@ from snnlab import nn as snn
 from snnlab.functional import KINDS
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import ATan
-from snnlab.kernels import dispatch
+from tests.cuda_device import dispatch
 
 # (kind, params, x(t), spikes(t), v(t), second state(t) or None); comments show h(t) by hand
 CASES = {

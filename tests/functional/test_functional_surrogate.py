@@ -8,8 +8,8 @@ import torch
 
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import SURROGATES, ATan, Surrogate
-from snnlab.kernels import dispatch
 from tests.conftest import backend_params
+from tests.cuda_device import dispatch
 
 CLASSES = sorted({cls.__name__: cls for cls in SURROGATES.values()}.items())
 

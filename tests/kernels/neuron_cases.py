@@ -9,7 +9,7 @@ import torch
 from snnlab.functional import KINDS as RECORDS
 from snnlab.functional import neuron as F
 from snnlab.functional.surrogate import ATan, Surrogate
-from snnlab.kernels import dispatch
+from tests.cuda_device import dispatch
 
 KINDS = (*RECORDS, "plif")  # every registered kind, and PLIF (the lif op with a learnable leak)
 

@@ -47,7 +47,7 @@ def test_cuda_float16_spikes_match_reference():
 
 
 def test_cuda_equals_numba_including_nan():
-    from snnlab.kernels import dispatch
+    from tests.cuda_device import dispatch
 
     x, state, _ = make_inputs("lif", 4, 6, torch.float64, seed=2)
     x = x.detach().clone()

@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from snnlab.kernels import dispatch
+from tests.cuda_device import dispatch
 
 
 def spike_input(M: int, K: int, density: float, kind: str, dtype: torch.dtype, seed: int = 0) -> torch.Tensor:

@@ -27,7 +27,8 @@ def test_cuda_wkv_equals_torch_and_numba(dtype, tol, k_scale):
 
 
 def test_cuda_wkv_registered_and_empty():
-    from snnlab.kernels import dispatch, has_kernel
+    from snnlab.kernels import has_kernel
+    from tests.cuda_device import dispatch
     from tests.functional.test_wkv import make_wkv_inputs
 
     assert has_kernel("wkv", "cuda")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from snnlab.kernels import dispatch, get_backend
+from snnlab.kernels import get_backend
+from tests.cuda_device import dispatch
 from tests.functional.test_wkv import make_wkv_inputs
 
 
