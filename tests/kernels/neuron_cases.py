@@ -91,7 +91,14 @@ def tolerances(dtype: torch.dtype) -> dict:
 
 
 def assert_same(res: dict, ref: dict, dtype: torch.dtype, exact_forward: bool = True) -> None:
-    """Spikes (and membranes, when exact) equal; gradients within dtype-scaled tolerances."""
+    """Spikes (and membranes, when exact) equal; gradients within dtype-scaled tolerances.
+
+    On a real GPU the forward pass is compared within tolerance: NVVM contracts ``a * b + c`` into
+    fused multiply-adds, which round once where torch's CPU reference rounds twice (1 ulp apart).
+    """
+    from tests.cuda_device import real_gpu
+
+    exact_forward = exact_forward and not real_gpu()
     tol = tolerances(dtype)
     if exact_forward:
         torch.testing.assert_close(res["out"], ref["out"], rtol=0, atol=0)

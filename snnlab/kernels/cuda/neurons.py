@@ -36,7 +36,9 @@ def _array(t: torch.Tensor) -> Any:
     from numba import cuda
 
     t = t.detach()
-    return cuda.as_cuda_array(t) if t.is_cuda else t.numpy()
+    # sync=False: the kernels run on torch's current stream (``_launch``), which orders them after the
+    # work that wrote ``t``; the default (sync=True) would block the host on that stream for every array.
+    return cuda.as_cuda_array(t, sync=False) if t.is_cuda else t.numpy()
 
 
 def _launch(kernel: Callable, M: int, like: torch.Tensor, *args: Any) -> None:
@@ -77,14 +79,14 @@ class CudaLauncher:
             *map(_array, (out, v_seq, keep_a, keep_b, a_T, b_T)),
         )
 
-    def backward(self, plan, flags, g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, g_x, ga0, gb0) -> float:
+    def backward(self, plan, flags, g_out, g_v, ga_T, gb_T, keep_a, keep_b, a0, g_x, ga0, gb0) -> torch.Tensor:
         g_out = g_out.contiguous()
         T, M = g_out.shape
         gk = torch.zeros(M if flags[eq.NEED_K] else 1, dtype=torch.float64, device=g_out.device)
         if T == 0:
             ga0.copy_(ga_T)
             gb0.copy_(gb_T)
-            return 0.0
+            return gk.sum()
         surrogate = type(plan.surrogate) if plan.surrogate else ATan  # LI never evaluates it
         kernel = kernels.backward_kernel(plan.family, surrogate, flags)
         alpha = np.float64(plan.surrogate.alpha if plan.surrogate else 1.0)
@@ -97,7 +99,7 @@ class CudaLauncher:
             alpha,
             *map(_array, (g_x, ga0, gb0, gk)),
         )
-        return float(gk.sum())
+        return gk.sum()  # stays on the device: no host sync per backward
 
 
 LAUNCHER = CudaLauncher()

@@ -107,7 +107,9 @@ KERNELS = {torch.float32: _make_kernels(np.float32), torch.float64: _make_kernel
 
 
 def _array(t: torch.Tensor) -> Any:
-    return cuda.as_cuda_array(t.detach()) if t.is_cuda else t.detach().numpy()
+    return (
+        cuda.as_cuda_array(t.detach(), sync=False) if t.is_cuda else t.detach().numpy()
+    )  # on torch's stream: no host sync
 
 
 def _launch(kernel: Any, like: torch.Tensor, *tensors: torch.Tensor) -> None:
