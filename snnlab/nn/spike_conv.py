@@ -30,6 +30,7 @@ from torch import nn
 from snnlab.errors import ConfigError
 from snnlab.kernels import BACKENDS, SPIKE_MAX_DENSITY, dispatch, get_backend
 from snnlab.nn.batch_norm import train_rows
+from snnlab.nn.spike_linear import dense_on_gpu
 
 PROBE_EVERY = 32  # SpikeConv2d(lookup=True): calls between two density measurements on the CSR route
 
@@ -75,7 +76,8 @@ class SpikeConv2d(nn.Conv2d):
         in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias: as ``nn.Conv2d``.
         max_density: share of nonzero inputs above which the dense GEMM is used (or, with ``lookup``,
             the lookup-table convolution ``conv2d.binary`` on binary inputs).
-        backend: ``auto`` | ``torch`` (dense, the reference) | ``numba`` | ``cuda``.
+        backend: ``auto`` (numba on CPU tensors; dense cuDNN on CUDA tensors) | ``torch`` (dense, the
+            reference) | ``numba`` | ``cuda``.
         lookup: run dense binary inputs through ``conv2d.binary``; the density is measured on the first
             call and every ``PROBE_EVERY`` calls after (each probe is itself a ``conv2d.binary`` call).
         device: parameter device.
@@ -129,6 +131,8 @@ class SpikeConv2d(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x (N, C_in, H, W)`` -> ``(N, C_out, H, W)``."""
+        if dense_on_gpu(x, self.backend):
+            return super().forward(x)  # cuDNN
         if self.spatial and pixel_rows(x) is not None and x.shape[1] == self.in_channels:
             y = self._conv_binary(x)
             return self._conv_spikes(x) if y is None else y

@@ -5,6 +5,10 @@ a Linear). Each call measures the input's density; at most ``max_density`` nonze
 ``linear.spikes`` op (forward and weight gradient gathered from the nonzeros, see
 :mod:`snnlab.kernels.common.spike_linear`), above it the dense GEMM. Any leading shape works:
 ``(..., in_features) -> (..., out_features)``.
+
+On CUDA tensors ``backend="auto"`` runs the dense GEMM (cuBLAS): on an H200 it was 2.6-5.8x faster
+than the ``linear.spikes`` cuda kernel at 1-20 % density (benchmarks/README.md, GPU section).
+``backend="cuda"`` still runs the kernel.
 """
 
 from __future__ import annotations
@@ -18,6 +22,12 @@ from torch import nn
 from snnlab.kernels import BACKENDS, SPIKE_MAX_DENSITY, dispatch, get_backend
 
 
+def dense_on_gpu(x: torch.Tensor, backend: str) -> bool:
+    """True where ``auto`` leaves a CUDA input to the dense cuBLAS/cuDNN op (faster there at every
+    density measured; benchmarks/README.md, GPU section)."""
+    return backend == "auto" and x.is_cuda
+
+
 class SpikeLinear(nn.Linear):
     """Linear layer for spike inputs (binary, dropout-scaled or small counts; mostly zeros).
 
@@ -26,7 +36,8 @@ class SpikeLinear(nn.Linear):
         out_features: outputs ``N``.
         bias: learnable bias.
         max_density: share of nonzero inputs above which the dense GEMM is used.
-        backend: ``auto`` | ``torch`` (always dense, the reference) | ``numba`` | ``cuda``.
+        backend: ``auto`` (numba on CPU tensors; dense cuBLAS on CUDA tensors) | ``torch`` (always
+            dense, the reference) | ``numba`` | ``cuda``.
         device: parameter device.
         dtype: parameter dtype.
     """
@@ -52,6 +63,8 @@ class SpikeLinear(nn.Linear):
         """``x (..., in_features)`` -> ``(..., out_features)``."""
         if x.dim() < 2 or x.shape[-1] != self.in_features or x.dtype != self.weight.dtype:
             return F.linear(x, self.weight, self.bias)  # torch's own checks and messages
+        if dense_on_gpu(x, self.backend):
+            return F.linear(x, self.weight, self.bias)
         backend = get_backend(self.backend, x, op="linear.spikes")
         y = dispatch(
             "linear.spikes", backend, x.reshape(-1, self.in_features), self.weight, self.bias, self.max_density
