@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN = $(VENV)/bin
 STAMP = $(VENV)/.installed
 
-.PHONY: demo test lint format test-slow test-peers test-cuda test-gpu bench bench-targets peers data clean
+.PHONY: demo test lint format test-slow test-peers test-cuda test-gpu bench bench-gpu bench-targets peers data clean
 
 # Peer libraries (outside oracles). Installed without their dependency pins: spikingjelly and
 # norse ask for torchvision/torchaudio, which would replace the CPU torch build; they import without them.
@@ -56,6 +56,9 @@ test-cuda: $(STAMP)
 # tests/cuda_device.py moves each cuda call's tensors to the GPU). benchmarks/bench_gpu.py times the kernels there.
 test-gpu: $(STAMP)
 	$(BIN)/python -m pytest -q -m cuda -p no:cacheprovider
+
+bench-gpu: peers
+	$(BIN)/python benchmarks/bench_gpu.py
 
 bench: peers
 	$(BIN)/python benchmarks/bench_neurons.py --quick
