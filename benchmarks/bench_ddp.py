@@ -12,9 +12,11 @@ median over epochs and rounds. Sides alternate within each round.
 Variants:
 
 - ``1 process``: plain ``snnlab train``, threads as the user's environment gives them;
-- ``N processes``: ``--nproc-per-node N``; ``launch`` gives each ``cores // N`` threads;
+- ``N processes``: ``--nproc-per-node N``; ``launch`` gives each ``cores // N`` threads and binds it to
+  its own ``cores // N`` cores;
 - ``N processes, old threads``: torch 1 thread, numba one per core in each process (what
   ``launch`` did before issue 19);
+- ``nopin``: as ``N`` with the binding off (``SNNLAB_PIN_CORES=0``, what ``launch`` did before 2026-12-04);
 - ``indep``: N independent ``snnlab train`` processes started together, each with ``cores // N``
   threads and the per-process batch of the data-parallel run (global batch / N), no communication:
   their summed samples/s is the ceiling of the data-parallel run on this machine (``N`` / ``indep`` is
@@ -48,6 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+VARIANTS = ("1", "N", "nopin", "old", "indep")
 
 
 def write_shd(folder: Path, n_train: int, n_test: int, density: float = 0.05, seed: int = 0) -> Path:
@@ -95,6 +98,8 @@ def child_env(variant: str, nproc: int, keep: bool) -> dict[str, str]:
     """Environment of one run: the caller's, thread variables dropped unless ``keep``."""
     env = {k: v for k, v in os.environ.items() if keep or k not in THREAD_VARS}
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    if variant == "nopin":
+        env["SNNLAB_PIN_CORES"] = "0"
     if variant == "old":
         cores = len(os.sched_getaffinity(0))
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS=str(cores))
@@ -163,11 +168,14 @@ def main(argv: Optional[list[str]] = None) -> None:
     ap.add_argument("--samples", type=int, default=2048, help="SHD training samples (fixture-sized)")
     ap.add_argument("--epochs", type=int, default=3, help="epochs per run (the first is not counted)")
     ap.add_argument("--rounds", type=int, default=2, help="alternating rounds of every variant")
-    ap.add_argument("--variants", default="1,N,old", help="comma-separated subset of 1, N, old, indep")
+    ap.add_argument("--variants", default="1,N,old", help="comma-separated subset of 1, N, nopin, old, indep")
     ap.add_argument("--keep-thread-env", action="store_true", help="pass the caller's thread variables on")
     ap.add_argument("--out", type=Path, default=None, help="JSON file (default benchmarks/results/ddp-<date>.json)")
     args = ap.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
+    for v in variants:
+        if v not in VARIANTS:
+            ap.error(f"--variants: unknown {v!r}; valid: {', '.join(VARIANTS)}")
     runs: dict[str, list[float]] = {v: [] for v in variants}
     with tempfile.TemporaryDirectory() as tmp:
         data = write_shd(Path(tmp) / "shd", args.samples, 256) if args.recipe == "shd" else Path(tmp)

@@ -62,3 +62,15 @@ def test_a_failing_independent_run_is_reported(tmp_path, monkeypatch):
     monkeypatch.setattr(bench.subprocess, "Popen", Failing)
     res = bench.run_independent(["recipe.yaml"], 2, 256, tmp_path, keep=False)
     assert res == {"error": "error: data.root: no such folder"}
+
+
+def test_nopin_variant_turns_the_binding_off_and_unknown_variants_are_named(capsys):
+    import pytest
+
+    mod = load()
+    assert mod.child_env("nopin", 2, keep=False)["SNNLAB_PIN_CORES"] == "0"
+    env = mod.child_env("N", 2, keep=False)
+    assert env.get("SNNLAB_PIN_CORES", "1") == "1"  # N: launch's default (bound) unless the caller said 0
+    with pytest.raises(SystemExit) as err:
+        mod.main(["--variants", "1,pin", "--rounds", "1", "--samples", "4"])
+    assert err.value.code == 2 and "unknown 'pin'; valid: 1, N, nopin, old, indep" in capsys.readouterr().err

@@ -97,3 +97,38 @@ def test_stderr_filter_shows_a_workers_own_traceback() -> None:
         sink.feed(line)
     sink.close()
     assert out.getvalue() == bug and not sink.seen_errors
+
+
+def test_workers_are_pinned_unless_the_user_says_no() -> None:
+    from snnlab.train.distributed import worker_env
+
+    assert worker_env(2, {}, cores=2)["SNNLAB_PIN_CORES"] == "1"
+    assert worker_env(2, {"SNNLAB_PIN_CORES": "0"}, cores=2)["SNNLAB_PIN_CORES"] == "0"
+
+
+PIN = (
+    "import os, json; from snnlab.train.distributed import pin_cores\n"
+    "before = sorted(os.sched_getaffinity(0)); got = pin_cores({rank}, {world})\n"
+    "print(json.dumps([before, got, sorted(os.sched_getaffinity(0))]))\n"
+)
+
+
+@pytest.mark.parametrize("rank,world,threads", [(0, 2, None), (1, 2, None), (1, 2, "1"), (0, 2, "64"), (0, 999, None)])
+def test_pin_cores_binds_each_rank_to_its_share(rank, world, threads) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    if threads:
+        env["OMP_NUM_THREADS"] = threads
+    out = subprocess.run(
+        [sys.executable, "-c", PIN.format(rank=rank, world=world)], env=env, capture_output=True, text=True, timeout=120
+    )
+    before, got, after = json.loads(out.stdout)
+    k = len(before) // world
+    if k < 1 or (threads and int(threads) > k):
+        assert got == [] and after == before  # left alone
+    else:
+        assert got == after == before[rank * k : (rank + 1) * k]
