@@ -14,12 +14,15 @@ Parts (``--parts``, default all), each timed in this one process on one GPU:
 - ``wkv``: SpikeGPT's WKV recurrence, numba-cuda kernel against the torch reference.
 - ``sim``: the event-driven simulator's cuda engine against the numba engine on the CUBA and COBA
   benchmarks (4,000 neurons, 1 biological second), the same spikes required.
+- ``overhead``: the cuda LIF step over batch sizes (fixed cost against bytes), empty numba-cuda launches
+  with 1 and 10 tensor arguments, and a cProfile of 20 LIF steps.
+- ``maxformer``: a training step of the reduced Max-Former, snnlab against the spikingjelly twin (NCHW).
 
 Usage (on a machine with a CUDA GPU, numba-cuda and a CUDA build of torch)::
 
-    python benchmarks/bench_gpu.py [--parts lif,linear,wkv,sim] [--reps 20] [--json out.json]
+    python benchmarks/bench_gpu.py [--parts lif,overhead,linear,wkv,sim,maxformer] [--reps 20] [--json out.json]
 
-The Max-Former training step on a GPU is ``bench_maxformer.py --device cuda``.
+``bench_maxformer.py --device cuda`` times the Max-Former step with all three variants and their memory.
 """
 
 from __future__ import annotations
@@ -236,7 +239,7 @@ def bench_wkv(reps: int) -> dict:
             args = [t.clone().requires_grad_() for t in (w, u, k, v)]
             dispatch("wkv", backend, *args).sum().backward()
 
-        r = timed(step, reps)
+        r = timed(step, reps if backend == "cuda" else min(reps, 3), warmup=1 if backend == "torch" else 2)
         rows.append({"impl": f"snnlab-{backend}", **r})
         print(f"  wkv {backend:6s} {r}", flush=True)
     rel = [float((a - b).abs().max() / b.abs().max().clamp_min(1e-30)) for a, b in zip(res["cuda"], res["torch"])]
@@ -270,7 +273,103 @@ def bench_sim(reps: int) -> dict:
     return {"rows": rows}
 
 
-PARTS = {"lif": bench_lif, "linear": bench_linear, "wkv": bench_wkv, "sim": bench_sim}
+# ------------------------------------------------------------------ launch overhead
+def bench_overhead(reps: int) -> dict:
+    """Where the cuda LIF step's time goes when it does not grow with the batch.
+
+    - the LIF step at B = 1..256 (T 100, N 4096): a fixed cost plus bytes;
+    - one numba-cuda launch of an empty kernel with 1 and 10 array arguments (torch tensors);
+    - a cProfile of 20 LIF steps at B 32 (the 25 most expensive functions by cumulative time).
+    """
+    import cProfile
+    import io
+    import pstats
+
+    from numba import cuda
+
+    import snnlab
+
+    T, N = SIZE["lif"][0][0], SIZE["lif"][0][2]
+    batches = (1, 8, 32, 256) if DEVICE == "cuda" else (1, 2)
+    m = snnlab.nn.LIF(tau=5.0, surrogate=snnlab.surrogate.ATan(2.0), backend="cuda").to(DEVICE)
+
+    def lif_step(B):
+        def step():
+            x = torch.randn(T, B, N, device=DEVICE).requires_grad_()
+            m.reset()
+            m(x).sum().backward()
+
+        return step
+
+    rows = []
+    for B in batches:
+        try:
+            r = timed(lif_step(B), reps)
+        except Exception as err:  # under --simulate the module refuses CPU tensors
+            r = {"error": f"{type(err).__name__}: {err}"[:300]}
+        rows.append({"what": f"lif T{T} B{B} N{N}", "bytes": 24 * T * B * N, **r})
+        print(f"  overhead {rows[-1]}", flush=True)
+
+    @cuda.jit
+    def empty1(a):
+        pass
+
+    @cuda.jit
+    def empty10(a, b, c, d, e, f, g, h, i, j):
+        pass
+
+    ts = [torch.zeros(1024, device=DEVICE) for _ in range(10)]
+
+    def arr(t):
+        return cuda.as_cuda_array(t, sync=False) if t.is_cuda else t.numpy()
+
+    for name, fn in (
+        ("empty kernel, 1 tensor argument", lambda: empty1[4, 256](arr(ts[0]))),
+        ("empty kernel, 10 tensor arguments", lambda: empty10[4, 256](*map(arr, ts))),
+    ):
+        r = timed(fn, reps * 5)
+        rows.append({"what": name, **r})
+        print(f"  overhead {rows[-1]}", flush=True)
+    profile = ""
+    if DEVICE == "cuda":
+        step = lif_step(32)
+        step()
+        sync()
+        pr = cProfile.Profile()
+        pr.enable()
+        for _ in range(20):
+            step()
+        sync()
+        pr.disable()
+        buf = io.StringIO()
+        pstats.Stats(pr, stream=buf).sort_stats("cumulative").print_stats(25)
+        profile = buf.getvalue()[-6000:]
+    return {"rows": rows, "profile_20_steps_b32": profile}
+
+
+def bench_maxformer_step(reps: int) -> dict:
+    """A training step of the reduced Max-Former, snnlab against the spikingjelly twin in its users'
+    layout (``bench_maxformer.py --device cuda`` has all three variants and their memory)."""
+    from bench_maxformer import make_step
+
+    if DEVICE != "cuda":
+        return {"skipped": "GPU only"}
+    rows = []
+    for variant in ("snnlab", "spikingjelly-nchw"):
+        step, params = make_step(variant, 16, DEVICE)
+        rows.append({"variant": variant, "params": params, **timed(step, max(5, reps // 2))})
+        print(f"  maxformer {rows[-1]}", flush=True)
+    return {"rows": rows}
+
+
+PARTS = {
+    "lif": bench_lif,
+    "overhead": bench_overhead,
+    "linear": bench_linear,
+    "wkv": bench_wkv,
+    "sim": bench_sim,
+    "maxformer": bench_maxformer_step,
+}
 
 
 def ratios(out: dict) -> list[str]:

@@ -18,7 +18,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 def test_simulated_run_writes_rows_that_agree(tmp_path):
     out = tmp_path / "gpu.json"
     env = dict(os.environ, NUMBA_ENABLE_CUDASIM="1", PYTHONWARNINGS="ignore")
-    cmd = [sys.executable, "benchmarks/bench_gpu.py", "--simulate", "--parts", "linear,wkv", "--reps", "1"]
+    cmd = [sys.executable, "benchmarks/bench_gpu.py", "--simulate", "--parts", "linear,wkv,overhead", "--reps", "1"]
     proc = subprocess.run([*cmd, "--json", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     d = json.loads(out.read_text())
@@ -27,13 +27,15 @@ def test_simulated_run_writes_rows_that_agree(tmp_path):
     assert max(r["max_abs_err"] for r in d["linear"]["rows"]) < 1e-4
     assert max(d["wkv"]["max_rel_diff_y_dw_du_dk_dv"]) < 1e-4
     assert any(line.startswith("wkv:") for line in d["ratios"])
+    launches = [r for r in d["overhead"]["rows"] if r["what"].startswith("empty kernel")]
+    assert len(launches) == 2 and all(r["median_ms"] > 0 for r in launches)
 
 
 def test_bad_part_is_a_one_line_error():
     proc = subprocess.run(
         [sys.executable, "benchmarks/bench_gpu.py", "--parts", "nope"], cwd=ROOT, capture_output=True, text=True
     )
-    assert proc.returncode == 2 and "unknown ['nope']; valid: lif, linear, wkv, sim" in proc.stderr
+    assert proc.returncode == 2 and "unknown ['nope']; valid: lif, overhead, linear, wkv, sim, maxformer" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 
