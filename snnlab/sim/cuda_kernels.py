@@ -65,7 +65,7 @@ _conv_target = _dev(equations.conv_target)
 
 def is_available() -> bool:
     """True with a usable CUDA GPU or under the CUDA simulator (and a numba-cuda that compiles beside this numpy)."""
-    from snnlab.kernels.cuda import numpy_clash
+    from snnlab.kernels.registry import numpy_clash
 
     return bool(cuda.is_available()) and not (numpy_clash() and not SIMULATED)
 

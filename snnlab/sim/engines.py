@@ -40,7 +40,7 @@ def cuda_engine(plan: Any, graph: Any, dtype: Any, record: dict[str, str]) -> An
     from snnlab.sim import cuda_kernels
 
     if not cuda_kernels.is_available():
-        from snnlab.kernels.cuda import numpy_clash
+        from snnlab.kernels.registry import numpy_clash
 
         clash = "" if cuda_kernels.SIMULATED else numpy_clash()
         if clash:

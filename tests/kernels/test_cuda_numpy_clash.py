@@ -7,7 +7,7 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from snnlab.kernels.cuda import NUMPY_CLASH_UPTO, numpy_clash
+from snnlab.kernels.registry import NUMPY_CLASH_UPTO, numpy_clash
 
 
 def test_no_clash_while_numpy_has_row_stack():

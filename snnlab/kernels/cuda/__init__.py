@@ -8,31 +8,7 @@ from __future__ import annotations
 
 import os
 
-# numba-cuda releases up to this one register an overload of ``np.row_stack``, which numpy 2.5
-# removed: they import, but compiling any kernel fails with "module 'numpy' has no attribute
-# 'row_stack'" (seen with numba-cuda 0.30.4 and numpy 2.5.2 on a GPU machine, 2026-12-04).
-NUMPY_CLASH_UPTO = (0, 30, 4)
-
-
-def numpy_clash() -> str:
-    """Why this numba-cuda cannot compile beside this numpy, or ``""``."""
-    import numpy as np
-
-    if hasattr(np, "row_stack"):
-        return ""
-    from importlib import metadata
-
-    try:
-        version = metadata.version("numba-cuda")
-    except metadata.PackageNotFoundError:
-        return ""
-    parts = tuple(int(p) for p in version.split(".")[:3] if p.isdigit())
-    if parts and parts <= NUMPY_CLASH_UPTO:
-        return (
-            f"numba-cuda {version} cannot compile kernels beside numpy {np.__version__} (numpy 2.5 removed "
-            "np.row_stack, which it registers): install numpy<2.5 or a newer numba-cuda"
-        )
-    return ""
+from snnlab.kernels.registry import NUMPY_CLASH_UPTO, numpy_clash  # noqa: F401  (shared with the simulator)
 
 
 def _probe() -> str:
