@@ -16,7 +16,8 @@ Parts (``--parts``, default all), each timed in this one process on one GPU:
   benchmarks (4,000 neurons, 1 biological second), the same spikes required.
 - ``overhead``: the cuda LIF step over batch sizes (fixed cost against bytes), empty numba-cuda launches
   with 1 and 10 tensor arguments, and a cProfile of 20 LIF steps.
-- ``maxformer``: a training step of the reduced Max-Former, snnlab against the spikingjelly twin (NCHW).
+- ``maxformer``: a training step of the reduced Max-Former (``bench_maxformer.py --device cuda``), once with
+  spikingjelly's own choice on CUDA (Triton) and once with its torch backend.
 
 Usage (on a machine with a CUDA GPU, numba-cuda and a CUDA build of torch)::
 
@@ -348,18 +349,34 @@ def bench_overhead(reps: int) -> dict:
 
 
 def bench_maxformer_step(reps: int) -> dict:
-    """A training step of the reduced Max-Former, snnlab against the spikingjelly twin in its users'
-    layout (``bench_maxformer.py --device cuda`` has all three variants and their memory)."""
-    from bench_maxformer import make_step
+    """A training step of the reduced Max-Former: ``bench_maxformer.py --device cuda`` (snnlab and the
+    spikingjelly twin in both layouts, with peak memory) twice, each in its own process: spikingjelly
+    as it picks on CUDA (Triton), and with its torch backend (``SJ_LIF_CUDA_IMPLEMENTATION=torch``,
+    the peer issue 13 names; spikingjelly reads the variable when it is imported)."""
+    import subprocess
+    import tempfile
 
     if DEVICE != "cuda":
         return {"skipped": "GPU only"}
-    rows = []
-    for variant in ("snnlab", "spikingjelly-nchw"):
-        step, params = make_step(variant, 16, DEVICE)
-        rows.append({"variant": variant, "params": params, **timed(step, max(5, reps // 2))})
-        print(f"  maxformer {rows[-1]}", flush=True)
-    return {"rows": rows}
+    out = {}
+    script = Path(__file__).with_name("bench_maxformer.py")
+    for name, env in (
+        ("spikingjelly auto (Triton)", {}),
+        ("spikingjelly torch backend", {"SJ_LIF_CUDA_IMPLEMENTATION": "torch"}),
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            js = Path(tmp) / "mf.json"
+            cmd = [sys.executable, str(script), "--device", "cuda", "--steps", str(max(6, reps // 2)), "--warmup", "2"]
+            proc = subprocess.run(
+                [*cmd, "--json", str(js)], env={**os.environ, **env}, capture_output=True, text=True, timeout=300
+            )
+            out[name] = json.loads(js.read_text())["rows"] if js.exists() else {"error": proc.stderr[-1500:]}
+        for row in out[name] if isinstance(out[name], list) else []:
+            print(
+                f"  maxformer [{name}] {row['variant']}: {1e3 * row['median_s']:.1f} ms, {row['peak_mb']:.0f} MB",
+                flush=True,
+            )
+    return out
 
 
 PARTS = {
