@@ -87,32 +87,21 @@ def timed(fn: Callable[[], Any], reps: int, warmup: int = 2) -> dict:
 
 # ------------------------------------------------------------------ lif
 def _lif_models() -> dict[str, Callable[[], Callable[[torch.Tensor], torch.Tensor]]]:
-    """name -> factory of ``run(x) -> spikes`` (module made once, state fresh on every call)."""
+    """name -> factory of ``run(x) -> spikes`` (module made once, state fresh on every call): the
+    modules of bench_neurons.py moved to the device; norse's with its parameters made there."""
+    import bench_neurons as bn
 
-    def snnlab(backend: str):
-        def make():
-            import snnlab
-
-            m = snnlab.nn.LIF(tau=5.0, surrogate=snnlab.surrogate.ATan(2.0), backend=backend).to(DEVICE)
+    def on_device(make):
+        def factory():
+            m = make(0).to(DEVICE)
 
             def run(x):
-                m.reset()
+                bn._reset(m)
                 return m(x)
 
             return run
 
-        return make
-
-    def spikingjelly():
-        from spikingjelly.activation_based import neuron, surrogate
-
-        m = neuron.LIFNode(tau=5.0, surrogate_function=surrogate.ATan(), step_mode="m").to(DEVICE)
-
-        def run(x):
-            m.reset()
-            return m(x)
-
-        return run
+        return factory
 
     def norse():
         import norse.torch as nt
@@ -122,27 +111,12 @@ def _lif_models() -> dict[str, Callable[[], Callable[[torch.Tensor], torch.Tenso
         ).to(DEVICE)
         return lambda x: m(x)[0]
 
-    def snntorch():
-        import snntorch as st
-
-        leaky = st.Leaky(beta=0.8).to(DEVICE)
-
-        def run(x):
-            mem = leaky.init_leaky()
-            out = []
-            for t in range(x.shape[0]):
-                spk, mem = leaky(x[t], mem)
-                out.append(spk)
-            return torch.stack(out)
-
-        return run
-
     return {
-        "snnlab-cuda": snnlab("cuda"),
-        "snnlab-torch": snnlab("torch"),
-        "spikingjelly": spikingjelly,
+        "snnlab-cuda": on_device(bn._snnlab("cuda")),
+        "snnlab-torch": on_device(bn._snnlab("torch")),
+        "spikingjelly": on_device(bn._spikingjelly),
         "norse": norse,
-        "snntorch": snntorch,
+        "snntorch": on_device(bn._snntorch),
     }
 
 
@@ -150,13 +124,13 @@ def bench_lif(reps: int) -> dict:
     rows, checks = [], []
     for shape in SIZE["lif"]:
         # snnlab's cuda kernel against its torch reference on one input: spikes equal, gradients close
-        import snnlab
+        from bench_neurons import _snnlab
 
         x = torch.randn(shape, device=DEVICE) * 1.5 + 0.5
         outs = {}
         try:
             for backend in ("cuda", "torch"):
-                m = snnlab.nn.LIF(tau=5.0, surrogate=snnlab.surrogate.ATan(2.0), backend=backend).to(DEVICE)
+                m = _snnlab(backend)(0).to(DEVICE)
                 xi = x.clone().requires_grad_()
                 out = m(xi)
                 out.sum().backward()
@@ -206,17 +180,17 @@ def bench_linear(reps: int) -> dict:
 
             def step(name=name):
                 xi = x.clone().requires_grad_()
-                y = dispatch("linear.spikes", "cuda", xi, w, b, 1.0) if name == "snnlab-cuda" else F_linear(xi, w, b)
+                y = (
+                    dispatch("linear.spikes", "cuda", xi, w, b, 1.0)
+                    if name == "snnlab-cuda"
+                    else torch.nn.functional.linear(xi, w, b)
+                )
                 y.sum().backward()
 
             r = timed(step, reps)
             rows.append({"density": density, "impl": name, "max_abs_err": err, **r})
             print(f"  linear {density:.2f} {name:13s} {r}", flush=True)
     return {"rows": rows, "shape": [M, K, N]}
-
-
-def F_linear(x, w, b):
-    return torch.nn.functional.linear(x, w, b)
 
 
 # ------------------------------------------------------------------ wkv
@@ -286,13 +260,12 @@ def bench_overhead(reps: int) -> dict:
     import io
     import pstats
 
+    from bench_neurons import _snnlab
     from numba import cuda
-
-    import snnlab
 
     T, N = SIZE["lif"][0][0], SIZE["lif"][0][2]
     batches = (1, 8, 32, 256) if DEVICE == "cuda" else (1, 2)
-    m = snnlab.nn.LIF(tau=5.0, surrogate=snnlab.surrogate.ATan(2.0), backend="cuda").to(DEVICE)
+    m = _snnlab("cuda")(0).to(DEVICE)
 
     def lif_step(B):
         def step():

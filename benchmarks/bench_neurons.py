@@ -148,7 +148,9 @@ def _snntorch(n: int) -> torch.nn.Module:
             out.append(spk)
         return torch.stack(out)
 
-    return _Stateless(run)
+    model = _Stateless(run)
+    model.leaky = leaky  # a submodule, so ``.to(device)`` moves its buffers (bench_gpu.py)
+    return model
 
 
 FRAMEWORKS: dict[str, Callable[[int], torch.nn.Module]] = {

@@ -63,11 +63,22 @@ _refractory_tick, _fires, _reset = _dev(equations.refractory_tick), _dev(equatio
 _conv_target = _dev(equations.conv_target)
 
 
-def is_available() -> bool:
-    """True with a usable CUDA GPU or under the CUDA simulator (and a numba-cuda that compiles beside this numpy)."""
+def why_not() -> str:
+    """``""`` with a usable CUDA GPU (and a numba-cuda that compiles beside this numpy) or under the
+    CUDA simulator; otherwise why the cuda engine cannot run."""
+    if not cuda.is_available():
+        return "needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1"
+    if SIMULATED:
+        return ""
     from snnlab.kernels.registry import numpy_clash
 
-    return bool(cuda.is_available()) and not (numpy_clash() and not SIMULATED)
+    clash = numpy_clash()
+    return f"cannot run here: {clash}" if clash else ""
+
+
+def is_available() -> bool:
+    """True with a usable CUDA GPU or under the CUDA simulator (see :func:`why_not`)."""
+    return not why_not()
 
 
 @cuda.jit(device=True)

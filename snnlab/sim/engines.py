@@ -39,13 +39,9 @@ def cuda_engine(plan: Any, graph: Any, dtype: Any, record: dict[str, str]) -> An
     """The numba-cuda engine over ``plan``; BackendError when no GPU (or CUDA simulator) is there."""
     from snnlab.sim import cuda_kernels
 
-    if not cuda_kernels.is_available():
-        from snnlab.kernels.registry import numpy_clash
-
-        clash = "" if cuda_kernels.SIMULATED else numpy_clash()
-        if clash:
-            raise BackendError(f"backend 'cuda' cannot run here: {clash}; use 'numba'")
-        raise BackendError("backend 'cuda' needs a CUDA GPU or NUMBA_ENABLE_CUDASIM=1; use 'numba'")
+    why = cuda_kernels.why_not()
+    if why:
+        raise BackendError(f"backend 'cuda' {why}; use 'numba'")
     return cuda_kernels.CudaEngine(plan, dtype, record)
 
 

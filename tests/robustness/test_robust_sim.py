@@ -23,3 +23,23 @@ def test_bad_lif_population_is_one_line(case):
     with pytest.raises(ConfigError) as info:
         Network(1e-4).lif("p", 4, **kwargs)
     assert text in str(info.value) and "\n" not in str(info.value)
+
+
+def test_sim_cuda_engine_names_the_numpy_clash(monkeypatch):
+    """numba-cuda <= 0.30.4 beside numpy 2.5 on a GPU: one error naming the clash and the fix, not a
+    traceback from the first kernel compile (seen on an H200, 2026-12-04)."""
+    from importlib import metadata
+
+    import numpy as np
+
+    from snnlab.errors import BackendError
+    from snnlab.sim import cuda_kernels, vogels_abbott_cuba
+
+    monkeypatch.setattr(cuda_kernels.cuda, "is_available", lambda: True)  # a GPU, as far as numba can tell
+    monkeypatch.setattr(cuda_kernels, "SIMULATED", False)
+    monkeypatch.delattr(np, "row_stack", raising=False)
+    monkeypatch.setattr(metadata, "version", lambda name: "0.30.4")
+    with pytest.raises(
+        BackendError, match=r"backend 'cuda' cannot run here: numba-cuda 0.30.4 .*numpy<2.5.*use 'numba'"
+    ):
+        vogels_abbott_cuba().simulator(backend="cuda")

@@ -202,11 +202,8 @@ class FusedNeuronFunction(torch.autograd.Function):
             ga0,
             gb0,
         )
-        g_k = None
-        if flags[eq.NEED_K]:  # a float from the CPU launchers, a device scalar from cuda's (no host sync)
-            g_k = (
-                gk.to(a0.dtype) if isinstance(gk, torch.Tensor) else torch.tensor(gk, dtype=a0.dtype, device=a0.device)
-            )
+        # a float from the CPU launchers, a device scalar from cuda's (no host sync)
+        g_k = torch.as_tensor(gk, dtype=a0.dtype, device=a0.device) if flags[eq.NEED_K] else None
         return (None, g_x, g_k, ga0 if ctx.needs_input_grad[3] else None, gb0 if ctx.needs_input_grad[4] else None)
 
 

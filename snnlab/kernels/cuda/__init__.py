@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from snnlab.kernels.registry import NUMPY_CLASH_UPTO, numpy_clash  # noqa: F401  (shared with the simulator)
+from snnlab.kernels.registry import numpy_clash
 
 
 def _probe() -> str:

@@ -42,7 +42,8 @@ def _weight_grad(indptr, idx, val, gy, gwt):  # pragma: no cover - compiled
 
 def _array(t: torch.Tensor) -> Any:
     t = t.detach()
-    return cuda.as_cuda_array(t, sync=False) if t.is_cuda else t.numpy()  # launched on torch's stream: no host sync
+    # sync=False: launched on torch's current stream, which orders the kernel after the writes of ``t``
+    return cuda.as_cuda_array(t, sync=False) if t.is_cuda else t.numpy()
 
 
 def _launch(kernel: Any, rows: int, cols: int, like: torch.Tensor, *tensors: torch.Tensor) -> None:

@@ -107,9 +107,8 @@ KERNELS = {torch.float32: _make_kernels(np.float32), torch.float64: _make_kernel
 
 
 def _array(t: torch.Tensor) -> Any:
-    return (
-        cuda.as_cuda_array(t.detach(), sync=False) if t.is_cuda else t.detach().numpy()
-    )  # on torch's stream: no host sync
+    # sync=False: launched on torch's current stream, which orders the kernel after the writes of ``t``
+    return cuda.as_cuda_array(t.detach(), sync=False) if t.is_cuda else t.detach().numpy()
 
 
 def _launch(kernel: Any, like: torch.Tensor, *tensors: torch.Tensor) -> None:
