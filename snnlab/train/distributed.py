@@ -180,7 +180,7 @@ def worker_env(nproc: int, environ: Mapping[str, str], cores: Optional[int] = No
 
     A thread variable the user set is kept; when only ``OMP_NUM_THREADS`` is set, the others follow it.
     ``SNNLAB_PIN_CORES=1`` (unless set) binds each worker to its share of the cores (:func:`pin_cores`):
-    about 3 % more samples/s for 2 processes on 2 cores, -1 to +8 % per round (benchmarks/README.md, data-parallel).
+    about 2 % more samples/s for 2 processes on 2 cores, -2 to +8 % per round (benchmarks/README.md, data-parallel).
     """
     env = dict(environ)
     n = env.get("OMP_NUM_THREADS") or str(max(1, (cores or available_cores()) // nproc))
