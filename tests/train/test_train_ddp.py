@@ -3,6 +3,9 @@ global batch is split evenly and the gradients average to the single process's."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,3 +135,34 @@ def test_pin_cores_binds_each_rank_to_its_share(rank, world, threads) -> None:
         assert got == [] and after == before  # left alone
     else:
         assert got == after == before[rank * k : (rank + 1) * k]
+
+
+def test_worker_exit_flushes_and_returns_the_code(tmp_path: Path) -> None:
+    """A torchrun worker leaves through ``worker_exit``: its buffered output reaches the pipe and the
+    exit code is the command's, without the interpreter's teardown (which raced under torchrun)."""
+    code = (
+        "import sys; from snnlab.train.distributed import worker_exit\n"
+        "sys.stdout.write('last line'); sys.stderr.write('error: x')\n"
+        "worker_exit(3)\n"
+        "raise SystemExit(0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 3
+    assert proc.stdout == "last line" and proc.stderr == "error: x"
+
+
+def test_cli_module_ends_a_worker_through_worker_exit(tmp_path: Path) -> None:
+    """``python -m snnlab.cli`` with ``WORLD_SIZE > 1`` (how torchrun starts it) exits through worker_exit."""
+    env = {**os.environ, "WORLD_SIZE": "2"}
+    probe = (
+        "import runpy, sys\n"
+        "import snnlab.train.distributed as d\n"
+        "def fake(code):\n"
+        "    print('worker_exit', code); sys.stdout.flush(); raise SystemExit(code)\n"
+        "d.worker_exit = fake\n"
+        "sys.argv = ['snnlab', 'nosuchcommand']\n"
+        "runpy.run_module('snnlab.cli', run_name='__main__')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=120)
+    assert "worker_exit 2" in proc.stdout, proc.stdout + proc.stderr
+    assert proc.returncode == 2
