@@ -19,12 +19,15 @@ figure on a loaded machine). Timing runs the three variants in one process, in t
 so that all see the same machine load (the shared machines this was measured on are busy);
 ``--block K`` alternates in turns of K steps and times all but the first step of each turn (the step
 right after the other variant's runs on the other's allocator and cache state; a user runs one).
+``--processes R`` times as users run a network, one per process: R rounds, each starting a fresh
+process per variant in turn, which warms up and times ``--steps`` steps alone (the median is over
+all rounds' steps; the rounds spread the machine's load drift over the variants).
 Memory is measured in one subprocess per variant: on CPU the peak resident set of the training
 steps (peak RSS, ``VmHWM``, after 1 + 2 steps minus the resident set once the model and optimizer are
 built, before the first step: activations, gradients, optimizer state and allocator caches); on
 CUDA ``torch.cuda.max_memory_allocated`` over the same steps.
 
-    python benchmarks/bench_maxformer.py [--steps 10] [--block K] [--device cpu|cuda] [--json out.json]
+    python benchmarks/bench_maxformer.py [--steps 10] [--block K | --processes R] [--device cpu|cuda] [--json out.json]
     python benchmarks/bench_maxformer.py --profile [snnlab|spikingjelly|spikingjelly-nchw]   # where a step goes, by layer kind
 
 ``--profile`` runs one step under torch.profiler after a warm-up and prints, per kind of layer (3x3
@@ -139,6 +142,58 @@ def time_both(
     }
 
 
+def time_alone(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
+    """Wall and CPU time of ``steps`` training steps of one variant, alone in this process after
+    ``warmup`` steps: the way its users run it (one network per process)."""
+    step, params = make_step(variant, batch, device)
+    for _ in range(warmup):
+        step()
+    wall, cpu = [], []
+    for _ in range(steps):
+        t0, c0 = time.perf_counter(), time.process_time()
+        step()
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return {"variant": variant, "times_s": wall, "cpu_s": cpu, "params": params}
+
+
+def time_in_processes(
+    rounds: int, steps: int, warmup: int, batch: int, device: str, variants: tuple[str, ...], runner=None
+) -> dict:
+    """Median wall and CPU time per step, each variant alone in a fresh process (``time_alone``):
+    ``rounds`` rounds, each starting one process per variant in turn (so slow drifts of the machine's
+    load reach every variant), ``steps`` timed steps per process after ``warmup``."""
+    runner = runner or _child_timing
+    wall: dict[str, list[float]] = {v: [] for v in variants}
+    cpu: dict[str, list[float]] = {v: [] for v in variants}
+    params: dict[str, int] = {}
+    per_round: dict[str, list[float]] = {v: [] for v in variants}
+    for _ in range(rounds):
+        for variant in variants:
+            out = runner(variant, steps, warmup, batch, device)
+            wall[variant] += out["times_s"]
+            cpu[variant] += out["cpu_s"]
+            per_round[variant].append(statistics.median(out["times_s"]))
+            params[variant] = out["params"]
+    return {
+        v: {
+            "median_s": statistics.median(wall[v]),
+            "times_s": wall[v],
+            "median_cpu_s": statistics.median(cpu[v]),
+            "round_medians_s": per_round[v],
+            "params": params[v],
+        }
+        for v in variants
+    }
+
+
+def _child_timing(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
+    cmd = [sys.executable, __file__, "--variant", variant, "--alone", str(steps), "--warmup", str(warmup)]
+    cmd += ["--batch", str(batch), "--device", device]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+    return json.loads(out)
+
+
 def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
     """Peak memory of ``steps`` training steps of one variant in this process."""
     step, params = make_step(variant, batch, device)
@@ -242,16 +297,37 @@ def main() -> None:
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--block", type=int, default=1, help="steps per variant per turn (1: alternate every step)")
     ap.add_argument("--profile", nargs="?", const="snnlab", default=None, choices=list(VARIANTS))
+    ap.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="time each variant alone in its own process (as its users run it), ROUNDS rounds of one process "
+        "per variant, --steps timed steps each after --warmup; 0 (default): all variants in this process, in turns",
+    )
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # child process
+    ap.add_argument("--alone", type=int, default=0, help=argparse.SUPPRESS)  # child: time this many steps
     args = ap.parse_args()
     if args.profile:
         profile(args.profile, args.batch)
+        return
+    if args.variant and args.alone:
+        print(json.dumps(time_alone(args.variant, args.alone, args.warmup, args.batch, args.device)))
         return
     if args.variant:
         print(json.dumps(run_variant(args.variant, 2, 1, args.batch, args.device)))
         return
     load_before = os.getloadavg()[0]
-    timing = time_both(args.steps, args.warmup, args.batch, args.device, max(1, args.block), VARIANTS)
+    if args.processes > 0:
+        timing = time_in_processes(args.processes, args.steps, args.warmup, args.batch, args.device, VARIANTS)
+        mode = f"each variant alone in its own process, {args.processes} rounds of {args.steps} timed steps"
+    else:
+        timing = time_both(args.steps, args.warmup, args.batch, args.device, max(1, args.block), VARIANTS)
+        mode = (
+            "in one process, alternating every step"
+            if args.block <= 1
+            else f"in one process, turns of {args.block} steps, the first of each not timed"
+        )
     rows = []
     for variant in VARIANTS:
         cmd = [sys.executable, __file__, "--variant", variant, "--batch", str(args.batch), "--device", args.device]
@@ -274,8 +350,7 @@ def main() -> None:
         "speed-up = the variant's step / snnlab's (wall; CPU time: "
         + ", ".join(f"{r['variant']} {r['median_cpu_s'] / ours['median_cpu_s']:.2f}x" for r in rows[1:])
         + "), memory = snnlab's peak / the variant's; "
-        f"load average {load[0]:.1f} -> {load[1]:.1f}, {torch.get_num_threads()} torch threads, "
-        + ("alternating every step" if args.block <= 1 else f"turns of {args.block} steps, the first of each not timed")
+        f"load average {load[0]:.1f} -> {load[1]:.1f}, {torch.get_num_threads()} torch threads, " + mode
     )
     print(
         "spikingjelly: the peer on snnlab's channels-last activations; "
@@ -292,6 +367,8 @@ def main() -> None:
                     "load_average": load,
                     "threads": torch.get_num_threads(),
                     "block": max(1, args.block),
+                    "processes": args.processes,
+                    "timing": mode,
                     "date": time.strftime("%Y-%m-%d %H:%M"),
                 },
                 indent=1,
