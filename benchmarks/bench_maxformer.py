@@ -19,6 +19,9 @@ figure on a loaded machine). Timing runs the three variants in one process, in t
 so that all see the same machine load (the shared machines this was measured on are busy);
 ``--block K`` alternates in turns of K steps and times all but the first step of each turn (the step
 right after the other variant's runs on the other's allocator and cache state; a user runs one).
+snnlab's variant applies ``snnlab.train.allocator.keep_freed_memory`` as snnlab's Trainer does (glibc
+keeps freed heap memory between steps instead of faulting it in again); in one process every variant
+shares it, with ``--processes`` the peers run on glibc's defaults unless ``--peer-allocator``.
 ``--processes R`` times as users run a network, one per process: R rounds, each starting a fresh
 process per variant in turn, which warms up and times ``--steps`` steps alone (the median is over
 all rounds' steps; the rounds spread the machine's load drift over the variants).
@@ -74,12 +77,21 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+# Whether the peers' processes get snnlab's allocator setting too (``--peer-allocator``); snnlab's always
+# does, as its Trainer sets it (snnlab.train.allocator). In one process (no ``--processes``) it is shared.
+PEER_ALLOCATOR = False
+
+
 def make_step(variant: str, batch: int, device: str, with_model: bool = False):
     """A closure running one training step of ``variant``, and its parameter count (and the model)."""
     from spikingjelly.activation_based import functional
 
     from snnlab.models import create_model
     from snnlab.nn.peers import spikingjelly_twin
+    from snnlab.train.allocator import keep_freed_memory
+
+    if variant == "snnlab" or PEER_ALLOCATOR:
+        keep_freed_memory()  # what snnlab's Trainer does when it starts
 
     torch.manual_seed(0)
     model = create_model("maxformer_cifar", **CFG)
@@ -189,7 +201,7 @@ def time_in_processes(
 
 def _child_timing(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
     cmd = [sys.executable, __file__, "--variant", variant, "--alone", str(steps), "--warmup", str(warmup)]
-    cmd += ["--batch", str(batch), "--device", device]
+    cmd += ["--batch", str(batch), "--device", device] + (["--peer-allocator"] if PEER_ALLOCATOR else [])
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     return json.loads(out)
 
@@ -305,9 +317,17 @@ def main() -> None:
         help="time each variant alone in its own process (as its users run it), ROUNDS rounds of one process "
         "per variant, --steps timed steps each after --warmup; 0 (default): all variants in this process, in turns",
     )
+    ap.add_argument(
+        "--peer-allocator",
+        action="store_true",
+        help="give the peers' processes snnlab's allocator setting too (snnlab.train.allocator; "
+        "default: glibc's defaults, as the peer's users run it)",
+    )
     ap.add_argument("--variant", default=None, help=argparse.SUPPRESS)  # child process
     ap.add_argument("--alone", type=int, default=0, help=argparse.SUPPRESS)  # child: time this many steps
     args = ap.parse_args()
+    global PEER_ALLOCATOR
+    PEER_ALLOCATOR = args.peer_allocator
     if args.profile:
         profile(args.profile, args.batch)
         return
@@ -321,16 +341,20 @@ def main() -> None:
     if args.processes > 0:
         timing = time_in_processes(args.processes, args.steps, args.warmup, args.batch, args.device, VARIANTS)
         mode = f"each variant alone in its own process, {args.processes} rounds of {args.steps} timed steps"
+        mode += (
+            "; the peers with snnlab's allocator setting" if args.peer_allocator else "; the peers on glibc's defaults"
+        )
     else:
         timing = time_both(args.steps, args.warmup, args.batch, args.device, max(1, args.block), VARIANTS)
         mode = (
             "in one process, alternating every step"
             if args.block <= 1
             else f"in one process, turns of {args.block} steps, the first of each not timed"
-        )
+        ) + " (the allocator setting is the process's: shared by all variants)"
     rows = []
     for variant in VARIANTS:
         cmd = [sys.executable, __file__, "--variant", variant, "--batch", str(args.batch), "--device", args.device]
+        cmd += ["--peer-allocator"] if args.peer_allocator else []
         out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
         rows.append({**json.loads(out), **timing[variant]})
     ours = rows[0]
@@ -368,6 +392,7 @@ def main() -> None:
                     "threads": torch.get_num_threads(),
                     "block": max(1, args.block),
                     "processes": args.processes,
+                    "peer_allocator": args.peer_allocator,
                     "timing": mode,
                     "date": time.strftime("%Y-%m-%d %H:%M"),
                 },

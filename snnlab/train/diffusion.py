@@ -23,6 +23,7 @@ from snnlab.errors import CheckpointError, ConfigError
 from snnlab.functional.diffusion import NoiseSchedule
 from snnlab.models import create_model
 from snnlab.recipe import build_dataclass, choice, read_yaml_recipe
+from snnlab.train.allocator import keep_freed_memory
 from snnlab.train.checkpoint import atomic_save, capture_rng, load_checkpoint, remove_stale_temps, restore_rng
 from snnlab.train.config import DEVICES
 from snnlab.train.diffusion_data import ImageDataConfig, load_images
@@ -129,6 +130,7 @@ class DiffusionTrainer:
         log: Callable[[str], None] = lambda m: print(m, flush=True),
     ) -> None:
         self.rec, self.log, self.run_dir = rec, log, rec.run_dir()
+        keep_freed_memory()  # as Trainer: no page faults from heap trimming between steps
         torch.manual_seed(rec.train.seed)
         self.device = torch.device(rec.train.device)
         self.schedule = NoiseSchedule(rec.diffusion.steps, rec.diffusion.beta_1, rec.diffusion.beta_T)

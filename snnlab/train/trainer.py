@@ -33,6 +33,7 @@ from snnlab.errors import CheckpointError, ConfigError, one_line
 from snnlab.results import EVAL
 from snnlab.train import checkpoint as ckpt
 from snnlab.train import runlock
+from snnlab.train.allocator import keep_freed_memory
 from snnlab.train.config import Config
 from snnlab.train.data import RunData, build_run_data
 from snnlab.train.distributed import DistContext, init_distributed, shutdown
@@ -88,6 +89,7 @@ class Trainer:
         self, cfg: Config, resume: bool = False, overwrite: bool = False, log: Callable[[str], None] = print
     ) -> None:
         self.cfg, self.log = cfg, log
+        keep_freed_memory()  # no page faults from heap trimming between steps (SNNLAB_KEEP_FREED_MEMORY=0: off)
         pre = resolve_device(cfg.train.device)
         self.ctx = init_distributed(pre.type)
         self.device = resolve_device(cfg.train.device, self.ctx)
