@@ -36,7 +36,7 @@ ROOT = HERE.parent
 TWO = {"OMP_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
 ONE = {"OMP_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 # one run read by several targets (run_target runs each script and argument list once)
-MAXFORMER_RUN = ("--steps", "9", "--warmup", "2", "--json", "{out}")
+MAXFORMER_RUN = ("--processes", "4", "--steps", "6", "--warmup", "2", "--json", "{out}")
 SIM_RUN = ("--reps", "5", "--out", "{out}")
 
 
