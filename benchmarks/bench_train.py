@@ -23,7 +23,8 @@ torch backend; readout a ``LIFNode`` with an unreachable threshold, its membrane
 ``snnlab-dense`` is snnlab with the spike-sparse Linear off (every GEMM dense), for the A/B.
 
 Method (as ``bench_neurons.py``): every framework runs in its own fresh subprocess (snnlab's get
-``OMP_WAIT_POLICY=PASSIVE``, what ``import snnlab`` sets; peers get the environment as given),
+``OMP_WAIT_POLICY=PASSIVE``, what ``import snnlab`` sets, and, since 2026-12-04 night, the allocator
+setting snnlab's trainers apply, ``snnlab.train.allocator``; peers get the environment as given),
 model made once, 2 warm-up steps, then up to ``--reps`` steps timed (at most ``--budget``
 seconds, at least 3 steps): median, p90 and max of the step, and the medians of its forward,
 backward and optimizer parts. Each row also gives the measured share of nonzero inputs of every
@@ -274,6 +275,10 @@ def worker(framework: str, net: str, reps: int, budget_s: float = 60.0, bn_bias:
     """
     if reps == 0:
         _mmap_large_blocks()
+    elif framework.startswith("snnlab"):
+        from snnlab.train.allocator import keep_freed_memory
+
+        keep_freed_memory()  # what snnlab's Trainer sets when it starts (peers: glibc's defaults)
     torch.manual_seed(0)
     model = (
         snnlab_model(net, sparse=framework == "snnlab")
