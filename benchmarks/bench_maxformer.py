@@ -199,11 +199,16 @@ def time_in_processes(
     }
 
 
-def _child_timing(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
-    cmd = [sys.executable, __file__, "--variant", variant, "--alone", str(steps), "--warmup", str(warmup)]
-    cmd += ["--batch", str(batch), "--device", device] + (["--peer-allocator"] if PEER_ALLOCATOR else [])
+def _child(variant: str, batch: int, device: str, *extra: str) -> dict:
+    """Run this script for one ``variant`` in a fresh process; its last stdout line, parsed (JSON)."""
+    cmd = [sys.executable, __file__, "--variant", variant, "--batch", str(batch), "--device", device, *extra]
+    cmd += ["--peer-allocator"] if PEER_ALLOCATOR else []
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     return json.loads(out)
+
+
+def _child_timing(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
+    return _child(variant, batch, device, "--alone", str(steps), "--warmup", str(warmup))
 
 
 def run_variant(variant: str, steps: int, warmup: int, batch: int, device: str) -> dict:
@@ -352,11 +357,8 @@ def main() -> None:
             else f"in one process, turns of {args.block} steps, the first of each not timed"
         ) + " (the allocator setting is the process's: shared by all variants)"
     rows = []
-    for variant in VARIANTS:
-        cmd = [sys.executable, __file__, "--variant", variant, "--batch", str(args.batch), "--device", args.device]
-        cmd += ["--peer-allocator"] if args.peer_allocator else []
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
-        rows.append({**json.loads(out), **timing[variant]})
+    for variant in VARIANTS:  # peak memory, one fresh process each
+        rows.append({**_child(variant, args.batch, args.device), **timing[variant]})
     ours = rows[0]
     print(
         f"maxformer_cifar {CFG['dims']} depths {CFG['depths']}, T {CFG['T']}, B {args.batch}, 32 px, "
